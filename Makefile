@@ -1,0 +1,59 @@
+# Thin wrapper over CMake/CTest. `make run` and `make test` install missing
+# Debian packages first (scripts/install-deps.sh, needs root for that).
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS ?= $(shell nproc)
+DB ?= sqlite:sipward.db
+HTTP ?= 127.0.0.1:8080
+
+.PHONY: all deps build run test asan fuzz format format-check clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DSIPWARD_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/sipward serve --db $(DB) --http $(HTTP)
+
+# Everything: the suite on the normal build, again under ASan+UBSan, the
+# fuzz corpora replayed, and the formatting check. CTest prints the summary.
+test: deps
+	@cmake -S . -B $(BUILD) -DSIPWARD_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake -S . -B $(ASAN_BUILD) -DSIPWARD_WERROR=ON -DSIPWARD_SANITIZE=ON \
+		-DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DSIPWARD_FUZZ=ON \
+		-DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	@cmake -S . -B $(BUILD) -DSIPWARD_ASAN_DIR=$(CURDIR)/$(ASAN_BUILD) \
+		-DSIPWARD_FUZZ_DIR=$(CURDIR)/$(FUZZ_BUILD) >/dev/null
+	@cd $(BUILD) && ctest --output-on-failure -j 2
+
+asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DSIPWARD_SANITIZE=ON \
+		-DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ctest --output-on-failure
+
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DSIPWARD_FUZZ=ON \
+		-DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	./$(FUZZ_BUILD)/tests/fuzz/fuzz_body -max_total_time=$${FUZZ_SECONDS:-60} \
+		tests/fuzz/corpus/body
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,570 @@
+/*
+ * api.c - the request pipeline of api-contract.md, in the contract's order
+ * of checks: throttle (429), authentication (401/403), method (405), the
+ * resource (404, in the handlers), the body (415/413/400), conflicts (409).
+ */
+#include "api/api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "api/internal.h"
+#include "base/crypto.h"
+#include "base/id.h"
+#include "base/log.h"
+#include "base/time.h"
+
+#define TOKEN_MAX 256
+
+int api_new(struct api **out, struct svc *svc, const struct cfg *cfg)
+{
+	struct api *a = calloc(1, sizeof(*a));
+	int err;
+
+	if (!a)
+		return ENOMEM;
+	a->svc = svc;
+	a->cfg = cfg;
+	err = api_throttle_new(&a->throttle, cfg->auth_fail_max,
+			       cfg->auth_fail_window, cfg->auth_fail_penalty);
+	if (err) {
+		free(a);
+		return err;
+	}
+	*out = a;
+	return 0;
+}
+
+void api_free(struct api *a)
+{
+	if (!a)
+		return;
+	api_throttle_free(a->throttle);
+	free(a);
+}
+
+/* ---- replies ---- */
+
+static void set_body(struct api_ctx *c, int status, json_t *obj)
+{
+	c->resp->status = status;
+	c->resp->body = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	c->resp->body_len = c->resp->body ? strlen(c->resp->body) : 0;
+	if (!c->resp->body)
+		c->resp->status = 500;
+	json_decref(obj);
+}
+
+void api_reply_json(struct api_ctx *c, int status, json_t *obj)
+{
+	set_body(c, status, obj);
+}
+
+void api_reply_empty(struct api_ctx *c, int status)
+{
+	c->resp->status = status;
+	c->resp->body = NULL;
+}
+
+void api_reply_error(struct api_ctx *c, int status, const char *error,
+		     const char *message, const struct model_errors *details)
+{
+	json_t *o = json_object();
+	char msg[200];
+
+	if (!o) {
+		c->resp->status = 500;
+		return;
+	}
+	if (details && details->n > 0 && !message) {
+		if (details->n == 1)
+			snprintf(msg, sizeof(msg), "%s", details->e[0].msg);
+		else
+			snprintf(msg, sizeof(msg),
+				 "%u fields are invalid: see details",
+				 details->n);
+		message = msg;
+	}
+	json_object_set_new(o, "api_id", json_string(c->api_id));
+	json_object_set_new(o, "error", json_string(error));
+	json_object_set_new(o, "message", json_string(message ? message : error));
+	if (details && details->n > 0) {
+		json_t *d = json_object();
+		for (unsigned i = 0; d && i < details->n; i++)
+			json_object_set_new(d, details->e[i].field,
+					    json_string(details->e[i].msg));
+		json_object_set_new(o, "details", d);
+	}
+	set_body(c, status, o);
+}
+
+/* The one table from errno to HTTP status, phrase and message. */
+static const struct {
+	int err;
+	int status;
+	const char *error;
+	const char *message; /* after the resource name when it starts with ' ' */
+} errno_map[] = {
+	{ENOENT, 404, "not found", " not found"},
+	{EINVAL, 400, API_E_PARAMS, "Invalid request parameters"},
+	{ERANGE, 400, API_E_PARAMS, "A value is out of range"},
+	{EBADMSG, 400, API_E_BODY, "The request body could not be parsed"},
+	{EEXIST, 409, "conflict", " already exists"},
+	{EACCES, 401, "unauthorized", "Authentication failed"},
+	{EPERM, 403, "forbidden", "Not allowed"},
+	{EBUSY, 503, "service unavailable",
+	 "The store is busy; retry the request"},
+	{EIO, 503, "service unavailable",
+	 "The store is unavailable; retry the request"},
+	{ENOMEM, 500, "internal error", "Out of memory"},
+};
+
+void api_reply_errno(struct api_ctx *c, int err, const char *what,
+		     const struct model_errors *details)
+{
+	char msg[160];
+
+	for (size_t i = 0; i < sizeof(errno_map) / sizeof(errno_map[0]); i++) {
+		if (errno_map[i].err != err)
+			continue;
+		snprintf(msg, sizeof(msg), "%s%s",
+			 errno_map[i].message[0] == ' ' ? what : "",
+			 errno_map[i].message);
+		if (err == EINVAL && details && details->n)
+			api_reply_error(c, 400, API_E_PARAMS, NULL, details);
+		else
+			api_reply_error(c, errno_map[i].status,
+					errno_map[i].error, msg, NULL);
+		if (errno_map[i].status >= 500)
+			http_resp_header(c->resp, "Retry-After", "1");
+		return;
+	}
+	api_reply_error(c, 500, "internal error", "Internal error", NULL);
+}
+
+/* ---- small helpers ---- */
+
+int api_parse_int(const char *s, long long lo, long long hi, long long *out)
+{
+	long long v = 0;
+
+	if (!*s || strlen(s) > 15)
+		return EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return EINVAL;
+		v = v * 10 + (*p - '0');
+	}
+	if (v < lo || v > hi)
+		return EINVAL;
+	*out = v;
+	return 0;
+}
+
+json_t *api_json_time(int64_t ms)
+{
+	char buf[32];
+
+	return json_string(base_time_iso(ms, buf, sizeof(buf)));
+}
+
+json_t *api_json_str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+void api_query_append(char *buf, size_t cap, const char *key,
+		      const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(buf);
+	const char *parts[2] = {key, value};
+
+	for (int k = 0; k < 2; k++) {
+		if (n + 2 >= cap)
+			return;
+		buf[n++] = k == 0 ? '&' : '=';
+		for (const unsigned char *p = (const unsigned char *)parts[k];
+		     *p && n + 4 < cap; p++) {
+			if ((*p >= 'a' && *p <= 'z') ||
+			    (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || *p == '_' ||
+			    *p == '-' || *p == '.' || *p == '~') {
+				buf[n++] = (char)*p;
+			} else {
+				buf[n++] = '%';
+				buf[n++] = hex[*p >> 4];
+				buf[n++] = hex[*p & 15];
+			}
+		}
+		buf[n] = '\0';
+	}
+}
+
+void api_json_wipe(json_t *obj)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_object(obj)) {
+		json_object_foreach(obj, key, v)
+			api_json_wipe(v);
+	} else if (json_is_array(obj)) {
+		json_array_foreach(obj, i, v)
+			api_json_wipe(v);
+	} else if (json_is_string(obj)) {
+		base_wipe((char *)json_string_value(obj),
+			  json_string_length(obj));
+	}
+}
+
+/* ---- body ---- */
+
+/* True for "application/json" with at most a UTF-8 charset parameter. */
+static int content_type_ok(const char *ct)
+{
+	const char *p;
+
+	if (!ct)
+		return 0;
+	while (*ct == ' ')
+		ct++;
+	if (strncasecmp(ct, "application/json", 16) != 0)
+		return 0;
+	p = ct + 16;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return 1;
+	if (*p != ';')
+		return 0;
+	p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return 1;
+	if (strncasecmp(p, "charset=", 8) != 0)
+		return 0;
+	p += 8;
+	if (*p == '"')
+		p++;
+	if (strncasecmp(p, "utf-8", 5) != 0 && strncasecmp(p, "utf8", 4) != 0)
+		return 0;
+	p += strncasecmp(p, "utf-8", 5) == 0 ? 5 : 4;
+	if (*p == '"')
+		p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '\0';
+}
+
+int api_body_object(struct api_ctx *c, bool required, json_t **out)
+{
+	const struct http_req *r = c->req;
+	json_error_t jerr;
+	json_t *root;
+	char msg[160];
+
+	*out = NULL;
+	if (!r->has_body || (!r->body_too_large && r->body_len == 0)) {
+		if (!required)
+			return 0;
+		api_reply_error(c, 400, API_E_BODY,
+				"The request body is empty; send a JSON object",
+				NULL);
+		return EINVAL;
+	}
+	if (!content_type_ok(http_req_header(r, "Content-Type"))) {
+		api_reply_error(c, 415, "unsupported media type",
+				"Content-Type must be application/json "
+				"(charset UTF-8)",
+				NULL);
+		return EINVAL;
+	}
+	if (r->body_too_large) {
+		snprintf(msg, sizeof(msg),
+			 "The request body is larger than %ld bytes",
+			 c->api->cfg->body_max);
+		api_reply_error(c, 413, "request entity too large", msg, NULL);
+		return EINVAL;
+	}
+	root = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		/* jerr.text may quote the input: never echo it. */
+		switch (json_error_code(&jerr)) {
+		case json_error_duplicate_key:
+			snprintf(msg, sizeof(msg),
+				 "The request body has a duplicate key "
+				 "(line %d, column %d)",
+				 jerr.line, jerr.column);
+			break;
+		case json_error_invalid_utf8:
+			snprintf(msg, sizeof(msg),
+				 "The request body is not valid UTF-8");
+			break;
+		default:
+			snprintf(msg, sizeof(msg),
+				 "The request body is not valid JSON "
+				 "(line %d, column %d)",
+				 jerr.line, jerr.column);
+		}
+		api_reply_error(c, 400, API_E_BODY, msg, NULL);
+		return EINVAL;
+	}
+	if (!json_is_object(root)) {
+		api_json_wipe(root);
+		json_decref(root);
+		api_reply_error(c, 400, API_E_BODY,
+				"The request body must be a JSON object", NULL);
+		return EINVAL;
+	}
+	*out = root;
+	return 0;
+}
+
+/* ---- authentication ---- */
+
+static bool auth_id_form(const char *s)
+{
+	if (strlen(s) != BASE_AUTH_ID_LEN || strncmp(s, "MA_", 3) != 0)
+		return false;
+	for (int i = 3; i < BASE_AUTH_ID_LEN; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+			return false;
+	return true;
+}
+
+/*
+ * Finds the credentials: the X-Auth pair, else HTTP Basic. Writes them into
+ * id and token. Returns 0 or EACCES.
+ */
+static int credentials(const struct http_req *r, char *id, size_t idcap,
+		       char *token, size_t tcap)
+{
+	const char *xid = http_req_header(r, "X-Auth-ID");
+	const char *xtok = http_req_header(r, "X-Auth-Token");
+	const char *authz = http_req_header(r, "Authorization");
+	unsigned char dec[3 * 128 / 4 + 4];
+	char *colon;
+	size_t n;
+	int len;
+
+	if (xid || xtok) {
+		if (!xid || !xtok || strlen(xid) >= idcap ||
+		    strlen(xtok) >= tcap)
+			return EACCES;
+		memcpy(id, xid, strlen(xid) + 1);
+		memcpy(token, xtok, strlen(xtok) + 1);
+		return 0;
+	}
+	if (!authz || strncasecmp(authz, "Basic ", 6) != 0)
+		return EACCES;
+	authz += 6;
+	while (*authz == ' ')
+		authz++;
+	n = strlen(authz);
+	if (n == 0 || n % 4 != 0 || n > 128)
+		return EACCES;
+	len = EVP_DecodeBlock(dec, (const unsigned char *)authz, (int)n);
+	if (len < 0)
+		return EACCES;
+	if (authz[n - 1] == '=')
+		len--;
+	if (authz[n - 2] == '=')
+		len--;
+	dec[len] = '\0';
+	colon = memchr(dec, ':', (size_t)len);
+	if (!colon || memchr(dec, '\0', (size_t)len) ||
+	    (size_t)(colon - (char *)dec) >= idcap ||
+	    strlen(colon + 1) >= tcap) {
+		base_wipe(dec, sizeof(dec));
+		return EACCES;
+	}
+	*colon = '\0';
+	memcpy(id, dec, strlen((char *)dec) + 1);
+	memcpy(token, colon + 1, strlen(colon + 1) + 1);
+	base_wipe(dec, sizeof(dec));
+	return 0;
+}
+
+/* Authenticates the caller into c->acct; replies 401 and returns on failure. */
+static int authenticate(struct api_ctx *c)
+{
+	char id[32], token[TOKEN_MAX];
+	int err;
+
+	err = credentials(c->req, id, sizeof(id), token, sizeof(token));
+	if (!err)
+		err = auth_id_form(id) ? svc_account_auth(c->api->svc, id,
+							   token, &c->acct)
+				       : EACCES;
+	base_wipe(token, sizeof(token));
+	if (err == EACCES) {
+		char q[80];
+		api_throttle_fail(c->api->throttle, c->req->client,
+				  base_time_mono_s());
+		LOG_WARN("api_auth_failed", "src=%s",
+			 base_log_quote(c->req->client, q, sizeof(q)));
+		api_reply_error(c, 401, "unauthorized",
+				"Missing or invalid credentials: send "
+				"X-Auth-ID and X-Auth-Token",
+				NULL);
+		http_resp_header(c->resp, "WWW-Authenticate",
+				 "Basic realm=\"sipward\"");
+	} else if (err) {
+		api_reply_errno(c, err, "Account", NULL);
+	}
+	return err;
+}
+
+/* ---- routing ---- */
+
+enum resource { R_NONE, R_ENDPOINT, R_APPLICATION };
+
+struct route {
+	const char *prefix;
+	char auth_id[32];
+	enum resource res;
+	char id[64];
+	bool has_id;
+	bool known; /* the path is under /Account/{auth_id}/ */
+};
+
+/*
+ * Splits [/api]/v1/Account/{auth_id}/{Resource}/[{id}/] (trailing slashes
+ * optional). Sets known when the Account prefix matched.
+ */
+static void route_parse(const char *path, struct route *rt)
+{
+	const char *p, *seg[4];
+	size_t len[4];
+	int n = 0;
+
+	memset(rt, 0, sizeof(*rt));
+	if (strncmp(path, "/api/v1/Account/", 16) == 0) {
+		rt->prefix = "/api/v1";
+		p = path + 16;
+	} else if (strncmp(path, "/v1/Account/", 12) == 0) {
+		rt->prefix = "/v1";
+		p = path + 12;
+	} else {
+		return;
+	}
+	while (*p && n < 4) {
+		const char *e = strchr(p, '/');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == 0)
+			return; /* "//" */
+		seg[n] = p;
+		len[n++] = l;
+		p = e ? e + 1 : p + l;
+	}
+	if (*p || n == 0 || len[0] >= sizeof(rt->auth_id))
+		return;
+	rt->known = true;
+	memcpy(rt->auth_id, seg[0], len[0]);
+	if (n < 2 || n > 3)
+		return;
+	if (len[1] == 8 && strncmp(seg[1], "Endpoint", 8) == 0)
+		rt->res = R_ENDPOINT;
+	else if (len[1] == 11 && strncmp(seg[1], "Application", 11) == 0)
+		rt->res = R_APPLICATION;
+	if (n == 3) {
+		if (len[2] >= sizeof(rt->id)) {
+			rt->res = R_NONE;
+			return;
+		}
+		memcpy(rt->id, seg[2], len[2]);
+		rt->has_id = true;
+	}
+}
+
+static bool method_allowed(const char *m, bool item)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "POST") == 0 ||
+	       (item && strcmp(m, "DELETE") == 0);
+}
+
+static void dispatch(struct api_ctx *c)
+{
+	const struct http_req *r = c->req;
+	struct route rt;
+	long wait;
+
+	if (strcmp(r->path, "/health") == 0) {
+		json_t *o = json_pack("{s:s}", "status", "ok");
+		api_reply_json(c, 200, o);
+		return;
+	}
+	wait = api_throttle_check(c->api->throttle, r->client,
+				  base_time_mono_s());
+	if (wait > 0) {
+		api_reply_error(c, 429, "too many requests",
+				"Too many failed authentications from this "
+				"address; retry later",
+				NULL);
+		http_resp_header(c->resp, "Retry-After", "%ld", wait);
+		return;
+	}
+	route_parse(r->path, &rt);
+	if (!rt.known) {
+		api_reply_error(c, 404, "not found", "No such resource", NULL);
+		return;
+	}
+	if (authenticate(c))
+		return;
+	if (strcmp(rt.auth_id, c->acct.auth_id) != 0) {
+		api_reply_error(c, 403, "forbidden",
+				"The account in the path is not the "
+				"authenticated account",
+				NULL);
+		return;
+	}
+	if (rt.res == R_NONE) {
+		api_reply_error(c, 404, "not found", "No such resource", NULL);
+		return;
+	}
+	if (!method_allowed(r->method, rt.has_id)) {
+		api_reply_error(c, 405, "method not allowed",
+				rt.has_id ? "Use GET, POST (update) or DELETE"
+					  : "Use GET (list) or POST (create)",
+				NULL);
+		http_resp_header(c->resp, "Allow", "%s",
+				 rt.has_id ? "GET, POST, DELETE" : "GET, POST");
+		return;
+	}
+	c->prefix = rt.prefix;
+	c->id = rt.has_id ? rt.id : NULL;
+	if (rt.res == R_ENDPOINT && rt.has_id)
+		api_endpoint_item(c);
+	else if (rt.res == R_ENDPOINT)
+		api_endpoint_collection(c);
+	else if (rt.has_id)
+		api_app_item(c);
+	else
+		api_app_collection(c);
+}
+
+void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp)
+{
+	struct api_ctx c = {.api = ctx, .req = req, .resp = resp};
+	int64_t t0 = base_time_now_ms();
+	char q[300];
+
+	if (base_id_uuid(c.api_id, sizeof(c.api_id)) != 0) {
+		resp->status = 500;
+		return;
+	}
+	snprintf(resp->request_id, sizeof(resp->request_id), "%s", c.api_id);
+	dispatch(&c);
+	LOG_INFO("http_request", "api_id=%s method=%s path=%s status=%d ms=%lld",
+		 c.api_id, req->method,
+		 base_log_quote(req->path, q, sizeof(q)), resp->status,
+		 (long long)(base_time_now_ms() - t0));
+}

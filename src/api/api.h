@@ -1,0 +1,18 @@
+/* api.h - the Vobiz-compatible REST API: routing, auth, handlers. */
+#ifndef API_API_H
+#define API_API_H
+
+#include "cfg/cfg.h"
+#include "http/server.h"
+#include "svc/svc.h"
+
+struct api;
+
+/* Creates the API over svc; cfg must outlive it. */
+int api_new(struct api **out, struct svc *svc, const struct cfg *cfg);
+void api_free(struct api *a);
+
+/* The http_handler: answers one request (ctx is the struct api). */
+void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp);
+
+#endif

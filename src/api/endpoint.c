@@ -1,0 +1,392 @@
+/* endpoint.c - the Endpoint resource: JSON <-> model, list paging/filters. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+
+static json_t *app_ref_json(const struct model_endpoint *ep)
+{
+	if (!ep->app_ref || !ep->app.app_id[0])
+		return json_null();
+	return json_pack("{s:s, s:s, s:s, s:s}", "app_id", ep->app.app_id,
+			 "app_name", ep->app.app_name, "answer_url",
+			 ep->app.answer_url, "answer_method",
+			 ep->app.answer_method);
+}
+
+/* The endpoint object of api-contract.md; api_id when with_api_id. */
+static json_t *endpoint_json(struct api_ctx *c, const struct model_endpoint *ep,
+			     bool with_api_id)
+{
+	char buf[MODEL_USERNAME_MAX + MODEL_DOMAIN_MAX + 64];
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	if (with_api_id)
+		json_object_set_new(o, "api_id", json_string(c->api_id));
+	json_object_set_new(o, "endpoint_id", json_string(ep->endpoint_id));
+	json_object_set_new(o, "username", json_string(ep->username));
+	json_object_set_new(o, "alias", json_string(ep->alias));
+	json_object_set_new(o, "domain", json_string(ep->domain));
+	snprintf(buf, sizeof(buf), "sip:%s@%s", ep->username, ep->domain);
+	json_object_set_new(o, "sip_uri", json_string(buf));
+	json_object_set_new(o, "application", app_ref_json(ep));
+	for (int i = 0; i < MODEL_ALLOW_COUNT; i++)
+		json_object_set_new(o, model_allow_names[i],
+				    json_boolean(ep->allow[i]));
+	/* Registrations arrive with the registrar. */
+	json_object_set_new(o, "sip_registered", json_string("false"));
+	json_object_set_new(o, "sip_contact", json_null());
+	json_object_set_new(o, "sip_expires", json_null());
+	json_object_set_new(o, "sip_user_agent", json_null());
+	json_object_set_new(o, "sip_registrations", json_array());
+	json_object_set_new(o, "sub_account", json_null());
+	snprintf(buf, sizeof(buf), "/v1/Account/%s/Endpoint/%s/",
+		 c->acct.auth_id, ep->endpoint_id);
+	json_object_set_new(o, "resource_uri", json_string(buf));
+	json_object_set_new(o, "created_at", api_json_time(ep->created_ms));
+	json_object_set_new(o, "updated_at", api_json_time(ep->updated_ms));
+	return o;
+}
+
+/* Decoded application reference: absent, null or an id. */
+struct app_val {
+	bool present;
+	bool null;
+	char id[MODEL_ID_MAX + 8];
+};
+
+static void decode_app(json_t *v, const char *key, struct app_val *out,
+		       struct model_errors *errs)
+{
+	out->present = true;
+	if (json_is_null(v)) {
+		out->null = true;
+	} else if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		snprintf(out->id, sizeof(out->id), "%lld",
+			 (long long)json_integer_value(v));
+	} else if (json_is_string(v) && json_string_length(v) < MODEL_ID_MAX &&
+		   model_id_check(json_string_value(v)) == 0) {
+		snprintf(out->id, sizeof(out->id), "%s", json_string_value(v));
+	} else {
+		model_errors_add(errs, key,
+				 "Must be an application id (integer or "
+				 "decimal string) or null");
+	}
+}
+
+static const char *string_field(json_t *v, const char *key, const char *what,
+				struct model_errors *errs)
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	model_errors_add(errs, key, "%s must be a string", what);
+	return NULL;
+}
+
+static void locked(const char *key, struct model_errors *errs)
+{
+	model_errors_add(errs, key, "%s cannot be changed after creation", key);
+}
+
+/*
+ * Fills in from the body of a create (create=true) or an update, adding a
+ * sentence to errs for every field that is wrong.
+ */
+static void decode_endpoint(struct api_ctx *c, json_t *body, bool create,
+			    struct svc_endpoint_input *in,
+			    struct model_errors *errs, struct app_val app[2])
+{
+	const char *key;
+	json_t *v;
+
+	svc_endpoint_input_init(in);
+	json_object_foreach(body, key, v) {
+		int allow = -1;
+		for (int i = 0; i < MODEL_ALLOW_COUNT; i++)
+			if (strcmp(key, model_allow_names[i]) == 0)
+				allow = i;
+		if (strcmp(key, "username") == 0) {
+			if (create)
+				in->username = string_field(v, key, "Username",
+							    errs);
+			else
+				locked(key, errs);
+		} else if (strcmp(key, "password") == 0) {
+			in->password = string_field(v, key, "Password", errs);
+		} else if (strcmp(key, "alias") == 0) {
+			in->alias = string_field(v, key, "Alias", errs);
+		} else if (strcmp(key, "application") == 0) {
+			decode_app(v, key, &app[0], errs);
+		} else if (strcmp(key, "app_id") == 0) {
+			decode_app(v, key, &app[1], errs);
+		} else if (allow >= 0) {
+			if (!create && !model_allow_mutable[allow])
+				locked(key, errs);
+			else if (!json_is_boolean(v))
+				model_errors_add(errs, key,
+						 "%s must be true or false",
+						 key);
+			else
+				in->allow[allow] = json_is_true(v);
+		} else if (strcmp(key, "sub_account") == 0) {
+			if (!create)
+				locked(key, errs);
+			else if (!json_is_null(v) &&
+				 !(json_is_string(v) &&
+				   strcmp(json_string_value(v),
+					  c->acct.auth_id) == 0))
+				model_errors_add(errs, key,
+						 "Unknown sub-account");
+		} else if (!create && (strcmp(key, "endpoint_id") == 0 ||
+				       strcmp(key, "domain") == 0)) {
+			locked(key, errs);
+		} else {
+			model_errors_add(errs, key, "Unknown field");
+		}
+	}
+	if (app[0].present && app[1].present &&
+	    (app[0].null != app[1].null || strcmp(app[0].id, app[1].id) != 0))
+		model_errors_add(errs, "app_id",
+				 "app_id and application differ; send one");
+	for (int i = 0; i < 2; i++) {
+		if (!app[i].present)
+			continue;
+		in->app_mode = app[i].null ? SVC_APP_NONE : SVC_APP_SET;
+		in->app_id = app[i].id;
+		if (!app[i].null && !app[i].id[0])
+			in->app_mode = SVC_APP_ABSENT; /* invalid, reported */
+	}
+}
+
+static void create(struct api_ctx *c)
+{
+	struct svc_endpoint_input in;
+	struct model_errors errs = {0};
+	struct app_val app[2] = {0};
+	struct model_endpoint *ep = NULL;
+	char buf[MODEL_USERNAME_MAX + MODEL_DOMAIN_MAX + 64];
+	json_t *body, *o;
+	int err;
+
+	if (api_body_object(c, true, &body))
+		return;
+	ep = calloc(1, sizeof(*ep));
+	if (!ep) {
+		api_reply_errno(c, ENOMEM, "Endpoint", NULL);
+		goto out;
+	}
+	decode_endpoint(c, body, true, &in, &errs, app);
+	err = svc_endpoint_create(c->api->svc, &c->acct, &in, &errs, ep);
+	if (err == EEXIST) {
+		snprintf(buf, sizeof(buf),
+			 "Username '%s' is already taken in domain %s",
+			 in.username, c->acct.domain);
+		api_reply_error(c, 409, "conflict", buf, NULL);
+		goto out;
+	}
+	if (err) {
+		api_reply_errno(c, err, "Endpoint", &errs);
+		goto out;
+	}
+	o = json_object();
+	json_object_set_new(o, "api_id", json_string(c->api_id));
+	json_object_set_new(o, "message", json_string("created"));
+	json_object_set_new(o, "endpoint_id", json_string(ep->endpoint_id));
+	json_object_set_new(o, "username", json_string(ep->username));
+	json_object_set_new(o, "alias", json_string(ep->alias));
+	snprintf(buf, sizeof(buf), "sip:%s@%s", ep->username, ep->domain);
+	json_object_set_new(o, "sip_uri", json_string(buf));
+	snprintf(buf, sizeof(buf), "/v1/Account/%s/Endpoint/%s/",
+		 c->acct.auth_id, ep->endpoint_id);
+	json_object_set_new(o, "resource_uri", json_string(buf));
+	api_reply_json(c, 201, o);
+out:
+	free(ep);
+	api_json_wipe(body);
+	json_decref(body);
+}
+
+/* ---- list ---- */
+
+struct list_q {
+	struct api_page page;
+	struct store_endpoint_filter f;
+};
+
+/* Filter names, each also accepted with a single underscore. */
+static const struct {
+	const char *name;
+	const char *alt;
+	size_t off; /* in struct store_endpoint_filter, or -1 */
+} filters[] = {
+	{"username__exact", "username_exact",
+	 offsetof(struct store_endpoint_filter, username_exact)},
+	{"username__contains", "username_contains",
+	 offsetof(struct store_endpoint_filter, username_contains)},
+	{"username__startswith", "username_startswith",
+	 offsetof(struct store_endpoint_filter, username_startswith)},
+	{"alias__exact", "alias_exact",
+	 offsetof(struct store_endpoint_filter, alias_exact)},
+	{"alias__contains", "alias_contains",
+	 offsetof(struct store_endpoint_filter, alias_contains)},
+	{"application_id__exact", "application_id_exact",
+	 offsetof(struct store_endpoint_filter, app_id_exact)},
+	{"application_id__isnull", "application_id_isnull", (size_t)-1},
+	{"sub_account", NULL, (size_t)-2},
+};
+
+static int list_param(void *ctx, const char *key, const char *value)
+{
+	struct list_q *q = ctx;
+	struct model_errors *errs = &q->page.errs;
+
+	if (api_page_param(&q->page, key, value))
+		return 0;
+	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		if (strcmp(key, filters[i].name) != 0 &&
+		    !(filters[i].alt && strcmp(key, filters[i].alt) == 0))
+			continue;
+		if (filters[i].off == (size_t)-1) {
+			if (strcmp(value, "true") == 0)
+				q->f.app_isnull = 1;
+			else if (strcmp(value, "false") == 0)
+				q->f.app_isnull = 0;
+			else
+				model_errors_add(errs, key,
+						 "Must be true or false");
+		} else if (filters[i].off == (size_t)-2) {
+			if (strcmp(value, q->page.c->acct.auth_id) != 0)
+				model_errors_add(errs, key,
+						 "Unknown sub-account");
+		} else {
+			if (filters[i].off ==
+				    offsetof(struct store_endpoint_filter,
+					     app_id_exact) &&
+			    model_id_check(value))
+				model_errors_add(errs, key,
+						 "Must be an application id");
+			*(const char **)((char *)&q->f + filters[i].off) =
+				value;
+		}
+		return 0;
+	}
+	model_errors_add(errs, key, "Unknown query parameter");
+	return 0;
+}
+
+static int list_one(void *ctx, const struct model_endpoint *ep)
+{
+	struct list_q *q = ctx;
+	json_t *o = endpoint_json(q->page.c, ep, false);
+
+	if (!o || json_array_append_new(q->page.objects, o))
+		return ENOMEM;
+	return 0;
+}
+
+static void list(struct api_ctx *c)
+{
+	struct list_q *q;
+	int64_t total = 0;
+	int err;
+
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		api_reply_errno(c, ENOMEM, "Endpoint", NULL);
+		return;
+	}
+	api_page_init(&q->page, c);
+	q->f.app_isnull = -1;
+	http_req_query_each(c->req, list_param, q);
+	if (q->page.errs.n) {
+		api_reply_error(c, 400, API_E_PARAMS, NULL, &q->page.errs);
+		goto out;
+	}
+	err = svc_endpoint_list(c->api->svc, &c->acct, &q->f, q->page.limit,
+				q->page.offset, list_one, q, &total);
+	if (err) {
+		api_reply_errno(c, err, "Endpoint", NULL);
+		goto out;
+	}
+	api_reply_json(c, 200, api_page_envelope(&q->page, "Endpoint", total));
+out:
+	api_page_fini(&q->page);
+	free(q);
+}
+
+void api_endpoint_collection(struct api_ctx *c)
+{
+	if (strcmp(c->req->method, "GET") == 0)
+		list(c);
+	else
+		create(c);
+}
+
+static void update(struct api_ctx *c)
+{
+	struct svc_endpoint_input in;
+	struct model_errors errs = {0};
+	struct app_val app[2] = {0};
+	json_t *body;
+	int err;
+
+	if (api_body_object(c, true, &body))
+		return;
+	decode_endpoint(c, body, false, &in, &errs, app);
+	err = svc_endpoint_update(c->api->svc, &c->acct, c->id, &in, &errs);
+	if (err)
+		api_reply_errno(c, err, "Endpoint", &errs);
+	else
+		api_reply_empty(c, 202);
+	api_json_wipe(body);
+	json_decref(body);
+}
+
+static void delete(struct api_ctx *c)
+{
+	struct model_errors errs = {0};
+	const char *key;
+	json_t *body, *v;
+	int err;
+
+	if (api_body_object(c, false, &body))
+		return;
+	json_object_foreach(body, key, v)
+		model_errors_add(&errs, key, "Unknown field");
+	json_decref(body);
+	if (errs.n) {
+		api_reply_error(c, 400, API_E_PARAMS, NULL, &errs);
+		return;
+	}
+	err = svc_endpoint_delete(c->api->svc, &c->acct, c->id);
+	if (err)
+		api_reply_errno(c, err, "Endpoint", NULL);
+	else
+		api_reply_empty(c, 204);
+}
+
+void api_endpoint_item(struct api_ctx *c)
+{
+	struct model_endpoint *ep = calloc(1, sizeof(*ep));
+	int err;
+
+	if (!ep) {
+		api_reply_errno(c, ENOMEM, "Endpoint", NULL);
+		return;
+	}
+	/* The resource (404) is checked before the body (415/413/400). */
+	err = svc_endpoint_get(c->api->svc, &c->acct, c->id, ep);
+	if (err)
+		api_reply_errno(c, err, "Endpoint", NULL);
+	else if (strcmp(c->req->method, "GET") == 0)
+		api_reply_json(c, 200, endpoint_json(c, ep, true));
+	else if (strcmp(c->req->method, "POST") == 0)
+		update(c);
+	else
+		delete(c);
+	free(ep);
+}

@@ -1,0 +1,105 @@
+/* internal.h - what the API's handler files share. Not for other layers. */
+#ifndef API_INTERNAL_H
+#define API_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "api/throttle.h"
+#include "cfg/cfg.h"
+#include "http/server.h"
+#include "model/model.h"
+#include "svc/svc.h"
+
+struct api {
+	struct svc *svc;
+	const struct cfg *cfg;
+	struct api_throttle *throttle;
+};
+
+/* One request in flight. */
+struct api_ctx {
+	struct api *api;
+	const struct http_req *req;
+	struct http_resp *resp;
+	struct model_account acct;
+	const char *prefix; /* "/v1" or "/api/v1", as the client used */
+	const char *id;	    /* the item id in the path, or NULL */
+	char api_id[40];
+};
+
+/* Error phrases ("error" in the body). */
+#define API_E_PARAMS "invalid request parameters"
+#define API_E_BODY "invalid request body"
+
+/* Replies status with an error body; details may be NULL. */
+void api_reply_error(struct api_ctx *c, int status, const char *error,
+		     const char *message, const struct model_errors *details);
+
+/* Replies to a failed svc call: maps err (an errno) to its HTTP status. */
+void api_reply_errno(struct api_ctx *c, int err, const char *what,
+		     const struct model_errors *details);
+
+/* Replies status with obj as the body (takes ownership; may add api_id). */
+void api_reply_json(struct api_ctx *c, int status, json_t *obj);
+
+/* Replies status with no body. */
+void api_reply_empty(struct api_ctx *c, int status);
+
+/*
+ * Decodes the request body as a JSON object into *out. When the request has
+ * no body: *out = NULL, or 400 when `required`. On any other problem
+ * replies (415, 413 or 400) and returns EINVAL.
+ */
+int api_body_object(struct api_ctx *c, bool required, json_t **out);
+
+/* Overwrites every string value of obj (recursively) before it is freed. */
+void api_json_wipe(json_t *obj);
+
+/* Strict decimal parse of a query value into lo..hi; returns 0 or EINVAL. */
+int api_parse_int(const char *s, long long lo, long long hi, long long *out);
+
+/* Writes "YYYY-..Z" for ms into a new JSON string. */
+json_t *api_json_time(int64_t ms);
+
+/* Appends "&key=value" (URL-encoded) to buf (cap bytes). */
+void api_query_append(char *buf, size_t cap, const char *key,
+		      const char *value);
+
+/* A JSON string, or null when s is NULL or "". */
+json_t *api_json_str_or_null(const char *s);
+
+/* Paging state of a list request. */
+#define API_PAGE_PARAMS_MAX 16
+struct api_page {
+	struct api_ctx *c;
+	long long limit, offset;
+	unsigned n;
+	const char *keys[API_PAGE_PARAMS_MAX];
+	const char *vals[API_PAGE_PARAMS_MAX];
+	struct model_errors errs;
+	json_t *objects;
+};
+
+/* Sets the defaults (limit 20, offset 0) and an empty objects array. */
+void api_page_init(struct api_page *p, struct api_ctx *c);
+void api_page_fini(struct api_page *p);
+
+/*
+ * Records a query parameter (a repeated one is an error) and parses limit
+ * and offset. Returns true when the parameter was limit or offset, or was
+ * refused; false when the caller must interpret it.
+ */
+bool api_page_param(struct api_page *p, const char *key, const char *value);
+
+/* {"api_id", "meta": {...}, "objects": [...]}; takes p->objects. */
+json_t *api_page_envelope(struct api_page *p, const char *resource,
+			  int64_t total);
+
+/* Handlers. */
+void api_endpoint_collection(struct api_ctx *c);
+void api_endpoint_item(struct api_ctx *c);
+void api_app_collection(struct api_ctx *c);
+void api_app_item(struct api_ctx *c);
+
+#endif

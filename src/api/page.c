@@ -1,0 +1,87 @@
+/* page.c - limit/offset paging and the list envelope, for every resource. */
+#include <string.h>
+
+#include "api/internal.h"
+
+void api_page_init(struct api_page *p, struct api_ctx *c)
+{
+	memset(p, 0, sizeof(*p));
+	p->c = c;
+	p->limit = 20;
+	p->objects = json_array();
+}
+
+void api_page_fini(struct api_page *p)
+{
+	json_decref(p->objects);
+	p->objects = NULL;
+}
+
+bool api_page_param(struct api_page *p, const char *key, const char *value)
+{
+	for (unsigned i = 0; i < p->n; i++) {
+		if (strcmp(p->keys[i], key) == 0) {
+			model_errors_add(&p->errs, key, "Given more than once");
+			return true;
+		}
+	}
+	if (p->n >= API_PAGE_PARAMS_MAX) {
+		model_errors_add(&p->errs, key, "Too many query parameters");
+		return true;
+	}
+	p->keys[p->n] = key;
+	p->vals[p->n++] = value;
+	if (strcmp(key, "limit") == 0) {
+		if (api_parse_int(value, 1, 100, &p->limit))
+			model_errors_add(&p->errs, key,
+					 "limit must be an integer from 1 to "
+					 "100");
+		return true;
+	}
+	if (strcmp(key, "offset") == 0) {
+		if (api_parse_int(value, 0, 1000000000000LL, &p->offset))
+			model_errors_add(&p->errs, key,
+					 "offset must be an integer >= 0");
+		return true;
+	}
+	return false;
+}
+
+/* A relative page URL keeping the request's prefix and filters. */
+static json_t *page_url(struct api_page *p, const char *res, long long offset)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s/Account/%s/%s/?limit=%lld&offset=%lld",
+		 p->c->prefix, p->c->acct.auth_id, res, p->limit, offset);
+	for (unsigned i = 0; i < p->n; i++)
+		if (strcmp(p->keys[i], "limit") && strcmp(p->keys[i], "offset"))
+			api_query_append(buf, sizeof(buf), p->keys[i],
+					 p->vals[i]);
+	return json_string(buf);
+}
+
+json_t *api_page_envelope(struct api_page *p, const char *resource,
+			  int64_t total)
+{
+	json_t *meta, *o;
+	long long prev = p->offset - p->limit < 0 ? 0 : p->offset - p->limit;
+
+	meta = json_object();
+	json_object_set_new(meta, "limit", json_integer(p->limit));
+	json_object_set_new(meta, "offset", json_integer(p->offset));
+	json_object_set_new(meta, "total_count", json_integer(total));
+	json_object_set_new(meta, "next",
+			    p->offset + p->limit < total
+				    ? page_url(p, resource, p->offset + p->limit)
+				    : json_null());
+	json_object_set_new(meta, "previous",
+			    p->offset > 0 ? page_url(p, resource, prev)
+					  : json_null());
+	o = json_object();
+	json_object_set_new(o, "api_id", json_string(p->c->api_id));
+	json_object_set_new(o, "meta", meta);
+	json_object_set_new(o, "objects", p->objects);
+	p->objects = NULL;
+	return o;
+}

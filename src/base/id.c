@@ -1,0 +1,113 @@
+/* id.c - unbiased random identifiers (rejection sampling over getrandom). */
+#include "base/id.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/random.h>
+
+int base_rand_fill(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+
+	while (n > 0) {
+		ssize_t r = getrandom(p, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return EIO;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Writes n characters drawn uniformly from alphabet (len < 256). */
+static int pick(char *out, size_t n, const char *alphabet, unsigned len)
+{
+	unsigned char pool[64];
+	unsigned limit = 256 - 256 % len;
+	size_t have = 0, used = 0;
+
+	while (n > 0) {
+		if (used == have) {
+			if (base_rand_fill(pool, sizeof(pool)) != 0)
+				return EIO;
+			have = sizeof(pool);
+			used = 0;
+		}
+		unsigned b = pool[used++];
+		if (b >= limit)
+			continue;
+		*out++ = alphabet[b % len];
+		n--;
+	}
+	return 0;
+}
+
+int base_id_uuid(char *out, size_t cap)
+{
+	unsigned char b[16];
+	int err;
+
+	if (cap < BASE_UUID_LEN + 1)
+		return ERANGE;
+	err = base_rand_fill(b, sizeof(b));
+	if (err)
+		return err;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, cap,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+int base_id_decimal(char *out, size_t cap, unsigned digits)
+{
+	int err;
+
+	if (digits == 0 || cap <= digits)
+		return ERANGE;
+	err = pick(out, 1, "123456789", 9);
+	if (!err)
+		err = pick(out + 1, digits - 1, "0123456789", 10);
+	if (err)
+		return err;
+	out[digits] = '\0';
+	return 0;
+}
+
+int base_id_auth(char *out, size_t cap)
+{
+	int err;
+
+	if (cap < BASE_AUTH_ID_LEN + 1)
+		return ERANGE;
+	out[0] = 'M';
+	out[1] = 'A';
+	out[2] = '_';
+	err = pick(out + 3, 8, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 36);
+	if (err)
+		return err;
+	out[BASE_AUTH_ID_LEN] = '\0';
+	return 0;
+}
+
+int base_id_token(char *out, size_t cap)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"abcdefghijklmnopqrstuvwxyz0123456789";
+	int err;
+
+	if (cap < BASE_TOKEN_LEN + 1)
+		return ERANGE;
+	err = pick(out, BASE_TOKEN_LEN, a, 62);
+	if (err)
+		return err;
+	out[BASE_TOKEN_LEN] = '\0';
+	return 0;
+}

@@ -1,0 +1,211 @@
+/* cfg.c - the option table and its three sources (file, environment, flags). */
+#include "cfg/cfg.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { OPT_STR, OPT_INT };
+
+struct opt {
+	const char *name;
+	enum opt_type type;
+	size_t off;
+	const char *def;
+	long min, max;
+	const char *doc;
+};
+
+#define S(n, d, doc) {#n, OPT_STR, offsetof(struct cfg, n), d, 0, 0, doc}
+#define I(n, d, lo, hi, doc) {#n, OPT_INT, offsetof(struct cfg, n), #d, lo, hi, doc}
+
+static const struct opt opts[] = {
+	S(db, "sqlite:sipward.db",
+	  "store: sqlite:PATH (embedded) or a postgresql:// URL"),
+	S(http, "127.0.0.1:8080", "REST API listen address HOST:PORT"),
+	S(sip, "127.0.0.1:5060", "SIP listen address HOST:PORT (UDP and TCP)"),
+	S(domain, "sipward.localhost",
+	  "SIP domain given to accounts created without --domain"),
+	S(log_level, "info", "lowest log level written: debug|info|warn|error"),
+	I(body_max, 65536, 64, 16777216, "largest request body in bytes"),
+	I(http_threads, 0, 0, 256,
+	  "HTTP worker threads; 0 means twice the number of CPUs"),
+	I(http_conn_max, 1024, 1, 65536, "most concurrent HTTP connections"),
+	I(http_timeout, 60, 1, 3600, "idle HTTP connection timeout, seconds"),
+	I(auth_fail_max, 20, 1, 1000000,
+	  "failed authentications from one address before a penalty"),
+	I(auth_fail_window, 60, 1, 86400,
+	  "seconds over which failed authentications are counted"),
+	I(auth_fail_penalty, 60, 1, 86400,
+	  "seconds an address is answered 429 after too many failures"),
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static const struct opt *find(const char *name)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (strcmp(opts[i].name, name) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+static int set_opt(struct cfg *c, const struct opt *o, const char *value,
+		   char *err, size_t cap)
+{
+	char *p = (char *)c + o->off;
+
+	if (o->type == OPT_STR) {
+		size_t n = strlen(value);
+		if (n == 0 || n >= CFG_STR_MAX) {
+			snprintf(err, cap, "%s: must be 1-%d characters",
+				 o->name, CFG_STR_MAX - 1);
+			return ERANGE;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f) {
+				snprintf(err, cap,
+					 "%s: control characters not allowed",
+					 o->name);
+				return EINVAL;
+			}
+		}
+		memcpy(p, value, n + 1);
+		return 0;
+	}
+	char *end;
+	long v;
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno || end == value || *end != '\0' || !isdigit((unsigned char)value[0])) {
+		snprintf(err, cap, "%s: not an integer: '%.64s'", o->name, value);
+		return EINVAL;
+	}
+	if (v < o->min || v > o->max) {
+		snprintf(err, cap, "%s: must be between %ld and %ld", o->name,
+			 o->min, o->max);
+		return ERANGE;
+	}
+	memcpy(p, &v, sizeof(v));
+	return 0;
+}
+
+void cfg_defaults(struct cfg *c)
+{
+	char err[64];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NOPTS; i++)
+		set_opt(c, &opts[i], opts[i].def, err, sizeof(err));
+}
+
+int cfg_set(struct cfg *c, const char *name, const char *value, char *err,
+	    size_t cap)
+{
+	const struct opt *o = find(name);
+
+	if (!o) {
+		snprintf(err, cap, "unknown option '%.64s'", name);
+		return ENOENT;
+	}
+	return set_opt(c, o, value, err, cap);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+			 e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+int cfg_load_file(struct cfg *c, const char *path, char *err, size_t cap)
+{
+	char line[CFG_STR_MAX + 128];
+	char why[256];
+	struct cfg tmp = *c;
+	unsigned lineno = 0;
+	int rc = 0;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f) {
+		rc = errno;
+		snprintf(err, cap, "%.200s: %s", path, strerror(rc));
+		return rc;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s, *eq;
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, cap, "%.200s:%u: line too long", path, lineno);
+			rc = ERANGE;
+			goto out;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, cap, "%.200s:%u: expected 'name = value'",
+				 path, lineno);
+			rc = EINVAL;
+			goto out;
+		}
+		*eq = '\0';
+		rc = cfg_set(&tmp, trim(s), trim(eq + 1), why, sizeof(why));
+		if (rc) {
+			snprintf(err, cap, "%.200s:%u: %s", path, lineno, why);
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(err, cap, "%.200s: read error", path);
+		rc = EIO;
+		goto out;
+	}
+	*c = tmp;
+out:
+	fclose(f);
+	return rc;
+}
+
+int cfg_load_env(struct cfg *c, char *err, size_t cap)
+{
+	char var[64], why[256];
+	struct cfg tmp = *c;
+
+	for (size_t i = 0; i < NOPTS; i++) {
+		size_t k = 0;
+		const char *v;
+		k = (size_t)snprintf(var, sizeof(var), "SIPWARD_");
+		for (const char *p = opts[i].name; *p && k + 1 < sizeof(var); p++)
+			var[k++] = (char)toupper((unsigned char)*p);
+		var[k] = '\0';
+		v = getenv(var);
+		if (!v)
+			continue;
+		int rc = set_opt(&tmp, &opts[i], v, why, sizeof(why));
+		if (rc) {
+			snprintf(err, cap, "environment %s: %s", var, why);
+			return rc;
+		}
+	}
+	*c = tmp;
+	return 0;
+}
+
+void cfg_print_help(FILE *out)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		fprintf(out, "  %-18s %s (default %s)\n", opts[i].name,
+			opts[i].doc, opts[i].def);
+}

@@ -1,0 +1,51 @@
+/*
+ * cfg.h - every sipward option in one table (name, type, default, bounds,
+ * doc). Values come from the built-in default, then the config file, then
+ * SIPWARD_<NAME> environment variables, then command-line flags.
+ */
+#ifndef CFG_CFG_H
+#define CFG_CFG_H
+
+#include <stdio.h>
+
+#define CFG_STR_MAX 512
+
+struct cfg {
+	char db[CFG_STR_MAX];
+	char http[CFG_STR_MAX];
+	char sip[CFG_STR_MAX];
+	char domain[CFG_STR_MAX];
+	char log_level[CFG_STR_MAX];
+	long body_max;
+	long http_threads;
+	long http_conn_max;
+	long http_timeout;
+	long auth_fail_max;
+	long auth_fail_window;
+	long auth_fail_penalty;
+};
+
+/* Fills c with the built-in defaults. */
+void cfg_defaults(struct cfg *c);
+
+/*
+ * Sets option `name` from its text form. Returns 0, ENOENT for an unknown
+ * name, EINVAL for a value of the wrong form or ERANGE out of bounds; on
+ * error, c is unchanged and err (cap bytes) holds one sentence.
+ */
+int cfg_set(struct cfg *c, const char *name, const char *value, char *err,
+	    size_t cap);
+
+/*
+ * Reads "name = value" lines ('#' starts a comment) from path. Returns 0 or
+ * an errno with a sentence naming the file and line in err.
+ */
+int cfg_load_file(struct cfg *c, const char *path, char *err, size_t cap);
+
+/* Applies every SIPWARD_<NAME> variable present in the environment. */
+int cfg_load_env(struct cfg *c, char *err, size_t cap);
+
+/* Prints every option with its default and documentation. */
+void cfg_print_help(FILE *out);
+
+#endif

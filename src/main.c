@@ -1,0 +1,320 @@
+/*
+ * main.c - the sipward command line: argument parsing, wiring of the layers,
+ * signals. The only file that chooses a store backend.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "base/addr.h"
+#include "base/crypto.h"
+#include "base/id.h"
+#include "base/log.h"
+#include "cfg/cfg.h"
+#include "http/server.h"
+#include "svc/svc.h"
+
+#ifndef SIPWARD_VERSION
+#define SIPWARD_VERSION "0.0.0"
+#endif
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: sipward serve [--config FILE] [--db URL] [--http "
+		"HOST:PORT]\n"
+		"                     [--sip HOST:PORT] [--domain NAME]\n"
+		"       sipward account create [--config FILE] [--db URL] "
+		"[--name NAME]\n"
+		"                              [--domain NAME]\n"
+		"       sipward --help | --version\n\n"
+		"--db takes sqlite:PATH (default sqlite:sipward.db).\n"
+		"Every option can also be set in the config file as "
+		"'name = value'\n"
+		"or in the environment as SIPWARD_<NAME>:\n");
+	cfg_print_help(out);
+}
+
+/* Prints "sipward: WHY 'ARG' (see sipward --help)" on one line. */
+static int bad_usage(const char *why, const char *arg)
+{
+	fprintf(stderr, "sipward: %s '%s' (see sipward --help)\n", why, arg);
+	return EXIT_USAGE;
+}
+
+struct flags {
+	const char *config;
+	const char *db, *http, *sip, *domain, *name;
+};
+
+/*
+ * Parses --flag VALUE / --flag=VALUE for the flags in `allowed` (a list of
+ * names separated by spaces). Returns 0 or EXIT_USAGE after printing why.
+ */
+static int parse_flags(int argc, char **argv, const char *allowed,
+		       struct flags *f)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} table[] = {
+		{"config", offsetof(struct flags, config)},
+		{"db", offsetof(struct flags, db)},
+		{"http", offsetof(struct flags, http)},
+		{"sip", offsetof(struct flags, sip)},
+		{"domain", offsetof(struct flags, domain)},
+		{"name", offsetof(struct flags, name)},
+	};
+
+	for (int i = 0; i < argc; i++) {
+		char name[32];
+		const char *arg = argv[i], *value, *eq;
+		size_t k, n = sizeof(table) / sizeof(table[0]);
+
+		if (strncmp(arg, "--", 2) != 0)
+			return bad_usage("unexpected argument", arg);
+		eq = strchr(arg, '=');
+		k = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		if (k == 0 || k >= sizeof(name))
+			return bad_usage("unknown flag", arg);
+		memcpy(name, arg + 2, k);
+		name[k] = '\0';
+		for (k = 0; k < n; k++)
+			if (strcmp(table[k].name, name) == 0)
+				break;
+		if (k == n || !strstr(allowed, name))
+			return bad_usage("unknown flag", arg);
+		if (eq) {
+			value = eq + 1;
+		} else {
+			if (i + 1 >= argc)
+				return bad_usage("missing value for flag", arg);
+			value = argv[++i];
+		}
+		*(const char **)((char *)f + table[k].off) = value;
+	}
+	return 0;
+}
+
+/* Builds the configuration: defaults, file, environment, then flags. */
+static int load_cfg(const struct flags *f, struct cfg *c)
+{
+	char err[512];
+	const struct {
+		const char *name, *value;
+	} over[] = {{"db", f->db},
+		    {"http", f->http},
+		    {"sip", f->sip},
+		    {"domain", f->domain}};
+	enum base_log_level lvl;
+
+	cfg_defaults(c);
+	if (f->config && cfg_load_file(c, f->config, err, sizeof(err))) {
+		fprintf(stderr, "sipward: config: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (cfg_load_env(c, err, sizeof(err))) {
+		fprintf(stderr, "sipward: %s\n", err);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+		if (over[i].value &&
+		    cfg_set(c, over[i].name, over[i].value, err, sizeof(err))) {
+			fprintf(stderr, "sipward: --%s\n", err);
+			return EXIT_USAGE;
+		}
+	}
+	if (base_log_level_parse(c->log_level, &lvl)) {
+		fprintf(stderr, "sipward: log_level: must be debug, info, "
+				"warn or error\n");
+		return EXIT_USAGE;
+	}
+	base_log_level_set(lvl);
+	return 0;
+}
+
+/* Picks the backend for the db URL. */
+static const struct store_ops *backend(const char *url)
+{
+	if (strncmp(url, "sqlite:", 7) == 0 && url[7])
+		return &store_sqlite_ops;
+	return NULL;
+}
+
+static int open_svc(const struct cfg *c, struct svc **out)
+{
+	const struct store_ops *ops = backend(c->db);
+	int err;
+
+	if (!ops) {
+		fprintf(stderr,
+			"sipward: --db: unsupported database URL (use "
+			"sqlite:PATH)\n");
+		return EXIT_USAGE;
+	}
+	err = svc_open(out, ops, c->db);
+	if (err == EPROTO) {
+		fprintf(stderr, "sipward: the database schema is newer than "
+				"this sipward knows; upgrade sipward\n");
+		return 1;
+	}
+	if (err) {
+		fprintf(stderr, "sipward: cannot open the database: %s\n",
+			strerror(err));
+		return 1;
+	}
+	return 0;
+}
+
+/* Creates an account and prints it (with its token, once) on stdout. */
+static int create_account(struct svc *s, const char *name, const char *domain)
+{
+	struct model_account a;
+	char token[64];
+	json_t *o;
+	char *text;
+	int err;
+
+	err = svc_account_create(s, name, domain, &a, token, sizeof(token));
+	if (err == EINVAL) {
+		fprintf(stderr, "sipward: invalid domain or name\n");
+		return EXIT_USAGE;
+	}
+	if (err) {
+		fprintf(stderr, "sipward: cannot create the account: %s\n",
+			strerror(err));
+		return 1;
+	}
+	o = json_pack("{s:s, s:s, s:s}", "auth_id", a.auth_id, "auth_token",
+		      token, "domain", a.domain);
+	text = o ? json_dumps(o, JSON_PRESERVE_ORDER) : NULL;
+	base_wipe(token, sizeof(token));
+	if (!text) {
+		json_decref(o);
+		return 1;
+	}
+	printf("%s\n", text);
+	fflush(stdout);
+	base_wipe(text, strlen(text));
+	free(text);
+	base_wipe((char *)json_string_value(json_object_get(o, "auth_token")),
+		  BASE_TOKEN_LEN);
+	json_decref(o);
+	return 0;
+}
+
+static int cmd_account_create(int argc, char **argv)
+{
+	struct flags f = {0};
+	struct cfg c;
+	struct svc *s = NULL;
+	int rc;
+
+	rc = parse_flags(argc, argv, "config db name domain", &f);
+	if (!rc)
+		rc = load_cfg(&f, &c);
+	if (!rc)
+		rc = open_svc(&c, &s);
+	if (!rc)
+		rc = create_account(s, f.name ? f.name : "", c.domain);
+	svc_close(s);
+	return rc;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct flags f = {0};
+	struct cfg c;
+	struct svc *s = NULL;
+	struct api *a = NULL;
+	struct http_server *srv = NULL;
+	struct http_opts ho;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	sigset_t set;
+	int64_t n = 0;
+	int rc, sig = 0;
+	long threads;
+
+	rc = parse_flags(argc, argv, "config db http sip domain", &f);
+	if (!rc)
+		rc = load_cfg(&f, &c);
+	if (rc)
+		return rc;
+	if (base_addr_parse(c.http, &ss, &sl))
+		return bad_usage("http: not a numeric HOST:PORT:", c.http);
+	if (base_addr_parse(c.sip, &ss, &sl))
+		return bad_usage("sip: not a numeric HOST:PORT:", c.sip);
+	/* Block the stop signals before any thread starts. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = open_svc(&c, &s);
+	if (rc)
+		goto out;
+	if (svc_account_count(s, &n) == 0 && n == 0) {
+		rc = create_account(s, "first account", c.domain);
+		if (rc)
+			goto out;
+	}
+	rc = api_new(&a, s, &c);
+	if (rc) {
+		rc = 1;
+		goto out;
+	}
+	threads = c.http_threads ? c.http_threads
+				 : 2 * sysconf(_SC_NPROCESSORS_ONLN);
+	ho = (struct http_opts){.listen = c.http,
+				.body_max = (size_t)c.body_max,
+				.threads = (unsigned)(threads > 0 ? threads : 2),
+				.conn_max = (unsigned)c.http_conn_max,
+				.timeout_s = (unsigned)c.http_timeout};
+	if (http_server_start(&srv, &ho, api_handle, a)) {
+		fprintf(stderr, "sipward: cannot listen on %s\n", c.http);
+		rc = 1;
+		goto out;
+	}
+	LOG_INFO("started", "version=%s http=%s db_backend=%s threads=%ld",
+		 SIPWARD_VERSION, c.http, backend(c.db)->name, threads);
+	sigwait(&set, &sig);
+	LOG_INFO("stopping", "signal=%d", sig);
+out:
+	http_server_stop(srv);
+	api_free(a);
+	svc_close(s);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("sipward %s\n", SIPWARD_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 2, argv + 2);
+	if (strcmp(argv[1], "account") == 0 && argc >= 3 &&
+	    strcmp(argv[2], "create") == 0)
+		return cmd_account_create(argc - 3, argv + 3);
+	return bad_usage("unknown command", argv[1]);
+}

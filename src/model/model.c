@@ -1,0 +1,205 @@
+/* model.c - the field rules of api-contract.md, in one place. */
+#include "model/model.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/text.h"
+
+const char *const model_allow_names[MODEL_ALLOW_COUNT] = {
+	"allow_voice",	     "allow_message",	  "allow_video",
+	"allow_same_domain", "allow_other_domains", "allow_phones",
+	"allow_apps",
+};
+const bool model_allow_defaults[MODEL_ALLOW_COUNT] = {
+	true, true, false, true, false, true, true,
+};
+const bool model_allow_mutable[MODEL_ALLOW_COUNT] = {
+	true, true, true, false, false, false, false,
+};
+
+void model_errors_add(struct model_errors *errs, const char *field,
+		      const char *fmt, ...)
+{
+	va_list ap;
+
+	for (unsigned i = 0; i < errs->n; i++)
+		if (strcmp(errs->e[i].field, field) == 0)
+			return;
+	if (errs->n >= MODEL_ERRORS_MAX)
+		return;
+	snprintf(errs->e[errs->n].field, sizeof(errs->e[0].field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(errs->e[errs->n].msg, sizeof(errs->e[0].msg), fmt, ap);
+	va_end(ap);
+	errs->n++;
+}
+
+int model_username_check(const char *s, size_t len, const char *field,
+			 struct model_errors *errs)
+{
+	if (len < 1 || len > MODEL_USERNAME_MAX) {
+		model_errors_add(errs, field,
+				 "Username must be 1-%d characters",
+				 MODEL_USERNAME_MAX);
+		return EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_')) {
+			model_errors_add(errs, field,
+					 "Username may contain only letters, "
+					 "digits and underscores");
+			return EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int text_rule(const char *s, size_t len, size_t min, size_t max,
+		     const char *what, const char *field,
+		     struct model_errors *errs)
+{
+	int rc = base_text_check(s, len, min, max);
+
+	if (rc == EILSEQ) {
+		model_errors_add(errs, field,
+				 "%s must be printable UTF-8 text without "
+				 "control characters",
+				 what);
+		return EINVAL;
+	}
+	if (rc == ERANGE) {
+		model_errors_add(errs, field, "%s must be %zu-%zu characters",
+				 what, min, max);
+		return EINVAL;
+	}
+	return 0;
+}
+
+int model_password_check(const char *s, size_t len, const char *field,
+			 struct model_errors *errs)
+{
+	size_t n;
+	bool pr;
+
+	if (base_text_scan(s, len, &n, &pr) == 0 && pr) {
+		if (n < MODEL_PASSWORD_MIN) {
+			model_errors_add(errs, field,
+					 "Password must be at least %d "
+					 "characters",
+					 MODEL_PASSWORD_MIN);
+			return EINVAL;
+		}
+		if (n > MODEL_PASSWORD_MAX) {
+			model_errors_add(errs, field,
+					 "Password must be at most %d "
+					 "characters",
+					 MODEL_PASSWORD_MAX);
+			return EINVAL;
+		}
+		return 0;
+	}
+	model_errors_add(errs, field,
+			 "Password must be printable UTF-8 text without "
+			 "control characters");
+	return EINVAL;
+}
+
+int model_alias_check(const char *s, size_t len, const char *field,
+		      struct model_errors *errs)
+{
+	return text_rule(s, len, 1, MODEL_ALIAS_MAX, "Alias", field, errs);
+}
+
+int model_app_name_check(const char *s, size_t len, const char *field,
+			 struct model_errors *errs)
+{
+	return text_rule(s, len, 1, MODEL_APP_NAME_MAX, "Application name",
+			 field, errs);
+}
+
+int model_url_check(const char *s, size_t len, const char *field,
+		    struct model_errors *errs)
+{
+	size_t skip;
+	const char *host;
+
+	if (len > MODEL_URL_MAX) {
+		model_errors_add(errs, field, "URL must be at most %d bytes",
+				 MODEL_URL_MAX);
+		return EINVAL;
+	}
+	if (len >= 7 && strncasecmp(s, "http://", 7) == 0)
+		skip = 7;
+	else if (len >= 8 && strncasecmp(s, "https://", 8) == 0)
+		skip = 8;
+	else
+		goto bad;
+	host = s + skip;
+	if (skip == len || *host == '/' || *host == '?' || *host == '#' ||
+	    *host == ':')
+		goto bad;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= 0x20 || c >= 0x7f)
+			goto bad;
+	}
+	return 0;
+bad:
+	model_errors_add(errs, field, "Must be an absolute http or https URL");
+	return EINVAL;
+}
+
+int model_method_check(const char *s, const char *field, char *out,
+		       size_t cap, struct model_errors *errs)
+{
+	if (strcasecmp(s, "GET") == 0) {
+		snprintf(out, cap, "GET");
+		return 0;
+	}
+	if (strcasecmp(s, "POST") == 0) {
+		snprintf(out, cap, "POST");
+		return 0;
+	}
+	model_errors_add(errs, field, "Must be GET or POST");
+	return EINVAL;
+}
+
+int model_domain_check(const char *s, const char *field,
+		       struct model_errors *errs)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len >= MODEL_DOMAIN_MAX)
+		goto bad;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '.'))
+			goto bad;
+	}
+	if (s[0] == '.' || s[0] == '-' || s[len - 1] == '.' || strstr(s, ".."))
+		goto bad;
+	return 0;
+bad:
+	model_errors_add(errs, field,
+			 "Domain must be 1-253 letters, digits, '-' or '.'");
+	return EINVAL;
+}
+
+int model_id_check(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len >= MODEL_ID_MAX)
+		return EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return EINVAL;
+	return 0;
+}

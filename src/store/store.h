@@ -1,0 +1,93 @@
+/*
+ * store.h - the storage interface: an ops table that each backend (sqlite.c,
+ * later pg.c) fills. Knows nothing of HTTP or SIP. Every function returns 0
+ * or an errno: ENOENT not found, EEXIST unique conflict, EBUSY retryable
+ * (serialization failure, lock timeout), EIO any other storage failure.
+ */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+/* List filters; NULL / -1 means "not filtered". Strings match exactly. */
+struct store_endpoint_filter {
+	const char *username_exact;
+	const char *username_contains;
+	const char *username_startswith;
+	const char *alias_exact;
+	const char *alias_contains;
+	const char *app_id_exact;
+	int app_isnull; /* -1 any, 0 has an application, 1 has none */
+};
+
+typedef int (*store_endpoint_cb)(void *ctx, const struct model_endpoint *ep);
+typedef int (*store_app_cb)(void *ctx, const struct model_app *app);
+
+struct store_ops {
+	const char *name;
+	/* Opens a connection for the calling thread. */
+	int (*open)(const char *url, struct store **out);
+	void (*close)(struct store *st);
+	/* Creates or upgrades the schema; refuses a newer one (EPROTO). */
+	int (*migrate)(struct store *st);
+
+	/* Transactions: write=true takes the write lock at once. */
+	int (*begin)(struct store *st, bool write);
+	int (*commit)(struct store *st);
+	void (*rollback)(struct store *st);
+
+	int (*account_insert)(struct store *st, struct model_account *a);
+	int (*account_get)(struct store *st, const char *auth_id,
+			   struct model_account *out);
+	int (*account_count)(struct store *st, int64_t *n);
+
+	int (*app_insert)(struct store *st, struct model_app *app);
+	int (*app_get)(struct store *st, int64_t account_id, const char *app_id,
+		       struct model_app *out);
+	int (*app_get_default)(struct store *st, int64_t account_id,
+			       struct model_app *out);
+	int (*app_update)(struct store *st, const struct model_app *app);
+	/* Clears default_endpoint_app on the account's other applications. */
+	int (*app_clear_default)(struct store *st, int64_t account_id,
+				 int64_t except_id);
+	int (*app_delete)(struct store *st, int64_t id);
+	int (*app_list)(struct store *st, int64_t account_id, int64_t limit,
+			int64_t offset, store_app_cb cb, void *ctx,
+			int64_t *total);
+	int (*app_endpoint_count)(struct store *st, int64_t app_ref,
+				  int64_t *n);
+
+	int (*endpoint_insert)(struct store *st, struct model_endpoint *ep);
+	int (*endpoint_get)(struct store *st, int64_t account_id,
+			    const char *endpoint_id, struct model_endpoint *out);
+	/* Finds an endpoint by its SIP identity, whatever its account. */
+	int (*endpoint_get_by_user)(struct store *st, const char *username,
+				    const char *domain,
+				    struct model_endpoint *out);
+	int (*endpoint_update)(struct store *st, const struct model_endpoint *ep);
+	int (*endpoint_delete)(struct store *st, int64_t id);
+	int (*endpoint_list)(struct store *st, int64_t account_id,
+			     const struct store_endpoint_filter *f,
+			     int64_t limit, int64_t offset,
+			     store_endpoint_cb cb, void *ctx, int64_t *total);
+	/* Moves endpoints from one application to another (to=0: none). */
+	int (*endpoints_reassign)(struct store *st, int64_t from_app,
+				  int64_t to_app, int64_t now_ms);
+	int (*endpoints_delete_by_app)(struct store *st, int64_t app_ref);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* The embedded SQLite backend; url is "sqlite:PATH". */
+extern const struct store_ops store_sqlite_ops;
+
+#endif

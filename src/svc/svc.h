@@ -1,0 +1,114 @@
+/*
+ * svc.h - business rules and transaction boundaries for accounts,
+ * applications and endpoints. The only layer that calls store/. Each thread
+ * gets its own store connection, opened on first use.
+ */
+#ifndef SVC_SVC_H
+#define SVC_SVC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/model.h"
+#include "store/store.h"
+
+struct svc;
+
+/* Creates the service over a backend; runs migrations. */
+int svc_open(struct svc **out, const struct store_ops *ops, const char *url);
+void svc_close(struct svc *s);
+
+/*
+ * Creates an account on `domain`; writes its generated token (shown once)
+ * into token (cap >= 41). Returns 0, EINVAL (bad domain) or a store error.
+ */
+int svc_account_create(struct svc *s, const char *name, const char *domain,
+		       struct model_account *out, char *token, size_t cap);
+
+/* Number of accounts (0 on a new database). */
+int svc_account_count(struct svc *s, int64_t *n);
+
+/*
+ * Checks auth_id/token. Returns 0 and the account, or EACCES. The token is
+ * compared by its SHA-256 in constant time.
+ */
+int svc_account_auth(struct svc *s, const char *auth_id, const char *token,
+		     struct model_account *out);
+
+/* Fields of an application create/update; NULL / -1 means absent. */
+struct svc_app_input {
+	const char *app_name;
+	const char *answer_url;
+	const char *answer_method;
+	const char *hangup_url; /* "" clears */
+	const char *hangup_method;
+	const char *fallback_answer_url;
+	const char *fallback_method;
+	const char *message_url;
+	const char *message_method;
+	int default_endpoint_app;
+};
+
+/*
+ * Each returns 0, ENOENT (unknown or foreign), EINVAL (errs says why),
+ * EEXIST (conflict) or a store error. Inputs are validated here; errs may
+ * already hold type errors found by the caller, and all are reported.
+ */
+int svc_app_create(struct svc *s, const struct model_account *acct,
+		   const struct svc_app_input *in, struct model_errors *errs,
+		   struct model_app *out);
+int svc_app_get(struct svc *s, const struct model_account *acct,
+		const char *app_id, struct model_app *out);
+int svc_app_update(struct svc *s, const struct model_account *acct,
+		   const char *app_id, const struct svc_app_input *in,
+		   struct model_errors *errs);
+int svc_app_list(struct svc *s, const struct model_account *acct,
+		 int64_t limit, int64_t offset, store_app_cb cb, void *ctx,
+		 int64_t *total);
+/*
+ * Deletes an application. When endpoints use it: with move_to (an app_id)
+ * they move there, with cascade they are deleted too, else EEXIST and
+ * *in_use says how many.
+ */
+int svc_app_delete(struct svc *s, const struct model_account *acct,
+		   const char *app_id, const char *move_to, bool cascade,
+		   struct model_errors *errs, int64_t *in_use);
+
+enum svc_app_mode {
+	SVC_APP_ABSENT, /* not sent */
+	SVC_APP_NONE,	/* sent as null */
+	SVC_APP_SET,	/* sent as an id */
+};
+
+/* Fields of an endpoint create/update; NULL / -1 means absent. */
+struct svc_endpoint_input {
+	const char *username;
+	const char *password;
+	const char *alias;
+	enum svc_app_mode app_mode;
+	const char *app_id;
+	int allow[MODEL_ALLOW_COUNT];
+};
+
+/* Marks every field of in as absent. */
+void svc_endpoint_input_init(struct svc_endpoint_input *in);
+void svc_app_input_init(struct svc_app_input *in);
+
+int svc_endpoint_create(struct svc *s, const struct model_account *acct,
+			const struct svc_endpoint_input *in,
+			struct model_errors *errs, struct model_endpoint *out);
+int svc_endpoint_get(struct svc *s, const struct model_account *acct,
+		     const char *endpoint_id, struct model_endpoint *out);
+/* Partial update; all or nothing; durable when it returns 0. */
+int svc_endpoint_update(struct svc *s, const struct model_account *acct,
+			const char *endpoint_id,
+			const struct svc_endpoint_input *in,
+			struct model_errors *errs);
+int svc_endpoint_list(struct svc *s, const struct model_account *acct,
+		      const struct store_endpoint_filter *f, int64_t limit,
+		      int64_t offset, store_endpoint_cb cb, void *ctx,
+		      int64_t *total);
+int svc_endpoint_delete(struct svc *s, const struct model_account *acct,
+			const char *endpoint_id);
+
+#endif

@@ -1,0 +1,708 @@
+"""Harness for the sipward HTTP integration tests: starts the real binary on
+loopback, creates accounts with the CLI, and offers a small API client."""
+
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.dont_write_bytecode = True
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("SIPWARD_BIN") or str(REPO / "build" / "sipward")
+
+READY_TIMEOUT = 10.0  # seconds to wait for /health after start
+STOP_TIMEOUT = 10.0   # seconds to wait for exit after SIGTERM
+HTTP_TIMEOUT = 15.0   # per-request timeout, so a hung server fails a test
+
+AUTH_ID_RE = re.compile(r"^MA_[A-Z0-9]{8}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}$")
+ENDPOINT_ID_RE = re.compile(r"^[0-9]{15}$")
+APP_ID_RE = re.compile(r"^[0-9]+$")
+TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+
+ENDPOINT_FIELDS = (
+    "endpoint_id", "username", "alias", "domain", "sip_uri", "application",
+    "allow_voice", "allow_message", "allow_video", "allow_same_domain",
+    "allow_other_domains", "allow_phones", "allow_apps", "sip_registered",
+    "sip_contact", "sip_expires", "sip_user_agent", "sip_registrations",
+    "sub_account", "resource_uri", "created_at", "updated_at")
+
+APPLICATION_FIELDS = (
+    "app_id", "app_name", "answer_url", "answer_method", "hangup_url",
+    "hangup_method", "fallback_answer_url", "fallback_method", "message_url",
+    "message_method", "default_endpoint_app", "sub_account", "resource_uri",
+    "created_at", "updated_at")
+
+ALLOW_DEFAULTS = {
+    "allow_voice": True, "allow_message": True, "allow_video": False,
+    "allow_same_domain": True, "allow_other_domains": False,
+    "allow_phones": True, "allow_apps": True,
+}
+LOCKED_FIELDS = ("username", "endpoint_id", "domain", "allow_same_domain",
+                 "allow_other_domains", "allow_phones", "allow_apps")
+
+
+# --------------------------------------------------------------------------
+# small helpers
+
+def uname(prefix="u"):
+    """A username unique to this run: [A-Za-z0-9_] only."""
+    return "%s_%s" % (prefix, uuid.uuid4().hex[:16])
+
+
+def pw():
+    """A fresh valid password."""
+    return "Pw-%s" % uuid.uuid4().hex[:20]
+
+
+def udomain(prefix="d"):
+    return "%s%s.test" % (prefix, uuid.uuid4().hex[:10])
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def clean_env(extra=None):
+    """The environment for a child: no SIPWARD_* leaking in from outside."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SIPWARD_")}
+    if extra:
+        env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def require_binary():
+    if not (os.path.isfile(BIN) and os.access(BIN, os.X_OK)):
+        pytest.fail("sipward binary not found at %s (set SIPWARD_BIN)" % BIN,
+                    pytrace=False)
+
+
+def run_cli(args, env=None, timeout=30, cwd=None):
+    require_binary()
+    return subprocess.run([BIN] + list(args), capture_output=True,
+                          env=clean_env(env), timeout=timeout, cwd=cwd)
+
+
+def parse_account_line(text, where):
+    lines = [l for l in text.splitlines() if l.strip()]
+    assert len(lines) == 1, "%s: expected exactly one line on stdout, got %r" \
+        % (where, text)
+    try:
+        obj = json.loads(lines[0])
+    except ValueError:
+        raise AssertionError("%s: stdout line is not JSON: %r" % (where, text))
+    assert isinstance(obj, dict), "%s: not an object: %r" % (where, text)
+    for k in ("auth_id", "auth_token", "domain"):
+        assert isinstance(obj.get(k), str) and obj[k], \
+            "%s: missing %s in %r" % (where, k, obj)
+    assert AUTH_ID_RE.match(obj["auth_id"]), obj
+    assert len(obj["auth_token"]) >= 32, obj
+    return obj
+
+
+def cli_account_create(db, domain=None, name=None, env=None):
+    args = ["account", "create", "--db", "sqlite:%s" % db]
+    if name is not None:
+        args += ["--name", name]
+    if domain is not None:
+        args += ["--domain", domain]
+    r = run_cli(args, env=env)
+    assert r.returncode == 0, "account create failed (%d): %s" % (
+        r.returncode, r.stderr.decode(errors="replace"))
+    return parse_account_line(r.stdout.decode(), "account create")
+
+
+_SERVE_HAS_SIP = None
+
+
+def serve_supports_sip():
+    """Pass --sip only if this build knows it (so SIP ports never clash)."""
+    global _SERVE_HAS_SIP
+    if _SERVE_HAS_SIP is None:
+        try:
+            r = run_cli(["serve", "--help"], timeout=10)
+            out = (r.stdout + r.stderr).decode(errors="replace")
+            if "--sip" not in out:
+                r = run_cli(["--help"], timeout=10)
+                out = (r.stdout + r.stderr).decode(errors="replace")
+            _SERVE_HAS_SIP = "--sip" in out
+        except Exception:
+            _SERVE_HAS_SIP = False
+    return _SERVE_HAS_SIP
+
+
+# --------------------------------------------------------------------------
+# server process
+
+class Server:
+    """One sipward serve process on a free loopback port."""
+
+    def __init__(self, workdir, domain=None, env=None, config=None,
+                 db=None, extra_args=None):
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db = Path(db) if db else self.dir / "sipward.db"
+        self.domain_arg = domain
+        self.env = dict(env or {})
+        self.config = config
+        self.extra_args = list(extra_args or [])
+        self.proc = None
+        self.port = None
+        self.runs = 0
+        self.account = None  # the first account, printed on first start
+        self.stdout_path = None
+        self.stderr_path = None
+        self.last_stdout = ""
+
+    @property
+    def base(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def log_path(self):
+        return self.stderr_path
+
+    def args(self):
+        a = [BIN, "serve", "--db", "sqlite:%s" % self.db,
+             "--http", "127.0.0.1:%d" % self.port]
+        if serve_supports_sip():
+            a += ["--sip", "127.0.0.1:%d" % free_port()]
+        if self.domain_arg:
+            a += ["--domain", self.domain_arg]
+        if self.config:
+            a += ["--config", str(self.config)]
+        return a + self.extra_args
+
+    def start(self, expect_account=None):
+        """Start and wait for /health. expect_account: True = the first-start
+        line must appear, False = nothing may be printed, None = either."""
+        require_binary()
+        self.runs += 1
+        self.port = free_port()
+        self.stdout_path = self.dir / ("stdout.%d.log" % self.runs)
+        self.stderr_path = self.dir / ("stderr.%d.log" % self.runs)
+        out = open(self.stdout_path, "wb")
+        err = open(self.stderr_path, "wb")
+        try:
+            self.proc = subprocess.Popen(
+                self.args(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                env=clean_env(self.env), cwd=str(self.dir))
+        finally:
+            out.close()
+            err.close()
+        self._wait_ready()
+        if expect_account is not False:
+            line = self._wait_stdout_line(required=bool(expect_account))
+            if line is not None:
+                self.account = parse_account_line(line, "serve first start")
+        if expect_account is False:
+            time.sleep(0.2)
+            txt = self.stdout_path.read_text(errors="replace")
+            assert txt.strip() == "", \
+                "serve on an existing database printed %r" % txt
+        return self
+
+    def _tail(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    "sipward serve exited with %s before ready; stderr:\n%s"
+                    % (self.proc.returncode, self._tail()))
+            try:
+                r = requests.get(self.base + "/health", timeout=1)
+                if r.status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        self.kill()
+        raise AssertionError("sipward not ready within %ss; stderr:\n%s"
+                             % (READY_TIMEOUT, self._tail()))
+
+    def _wait_stdout_line(self, required):
+        deadline = time.monotonic() + (READY_TIMEOUT if required else 1.0)
+        txt = ""
+        while time.monotonic() < deadline:
+            txt = self.stdout_path.read_text(errors="replace")
+            if "\n" in txt:
+                break
+            time.sleep(0.05)
+        self.last_stdout = txt
+        if "\n" not in txt:
+            if required:
+                raise AssertionError(
+                    "serve printed no account line on first start: %r" % txt)
+            return None
+        return txt
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM, wait, then SIGKILL. Returns the exit status."""
+        if self.proc is None:
+            return None
+        p = self.proc
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=STOP_TIMEOUT)
+        self.proc = None
+        return p.returncode
+
+    def kill(self):
+        """SIGKILL (crash simulation)."""
+        if self.proc is None:
+            return
+        p = self.proc
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            p.wait(timeout=STOP_TIMEOUT)
+        self.proc = None
+
+    def restart(self, kill=False):
+        if kill:
+            self.kill()
+        else:
+            self.stop()
+        return self.start(expect_account=False)
+
+    def log_text(self):
+        parts = []
+        for p in sorted(self.dir.glob("stderr.*.log")):
+            parts.append(p.read_text(errors="replace"))
+        return "".join(parts)
+
+    def api(self, account=None, **kw):
+        acct = account or self.account
+        kw.setdefault("domain", acct.get("domain"))
+        return Api(self, acct["auth_id"], acct["auth_token"], **kw)
+
+    def new_account(self, domain=None, name=None):
+        acct = cli_account_create(self.db, domain=domain or udomain(),
+                                  name=name)
+        return self.api(acct)
+
+
+def start_server(workdir, **kw):
+    srv = Server(workdir, domain=kw.pop("domain", None) or udomain("srv"),
+                 **kw)
+    return srv.start(expect_account=True)
+
+
+# --------------------------------------------------------------------------
+# API client
+
+def _no_5xx(resp, *args, **kwargs):
+    assert resp.status_code < 500, "%s %s answered %d (never 5xx): %r" % (
+        resp.request.method, resp.request.url, resp.status_code,
+        resp.content[:500])
+
+
+class Api:
+    """Client for one account. Paths are relative to .../Account/{id}/."""
+
+    def __init__(self, server, auth_id, token, prefix="/api/v1",
+                 path_id=None, domain=None):
+        self.server = server
+        self.auth_id = auth_id
+        self.token = token
+        self.prefix = prefix
+        self.path_id = path_id or auth_id
+        self.domain = domain
+        self.s = requests.Session()
+        self.s.hooks["response"].append(_no_5xx)
+        if domain is None and server is not None and server.account and \
+                server.account["auth_id"] == auth_id:
+            self.domain = server.account["domain"]
+
+    @property
+    def base(self):
+        return self.server.base
+
+    def clone(self, **kw):
+        a = Api(self.server, kw.pop("auth_id", self.auth_id),
+                kw.pop("token", self.token),
+                prefix=kw.pop("prefix", self.prefix),
+                path_id=kw.pop("path_id", self.path_id),
+                domain=kw.pop("domain", self.domain))
+        assert not kw, kw
+        return a
+
+    def url(self, rel=""):
+        return "%s%s/Account/%s/%s" % (self.base, self.prefix, self.path_id,
+                                       rel)
+
+    def auth_headers(self):
+        return {"X-Auth-ID": self.auth_id, "X-Auth-Token": self.token}
+
+    def req(self, method, rel, json_body=None, data=None, headers=None,
+            auth=True, params=None, raw_url=None):
+        h = {}
+        if auth:
+            h.update(self.auth_headers())
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+            h["Content-Type"] = "application/json"
+        if headers:
+            h.update(headers)
+        url = raw_url or self.url(rel)
+        return self.s.request(method, url, data=data, headers=h,
+                              params=params, timeout=HTTP_TIMEOUT)
+
+    def get(self, rel, **kw):
+        return self.req("GET", rel, **kw)
+
+    def post(self, rel, body=None, **kw):
+        return self.req("POST", rel, json_body=body, **kw)
+
+    def delete(self, rel, **kw):
+        return self.req("DELETE", rel, **kw)
+
+    def get_path(self, path, **kw):
+        """GET a server-relative path (e.g. meta.next)."""
+        assert path.startswith("/"), path
+        return self.req("GET", None, raw_url=self.base + path, **kw)
+
+    # -- endpoints
+    def create_endpoint_raw(self, username=None, password=None, **fields):
+        body = {"username": username or uname(),
+                "password": password or pw()}
+        body.update(fields)
+        return self.post("Endpoint/", body)
+
+    def create_endpoint(self, username=None, password=None, **fields):
+        r = self.create_endpoint_raw(username, password, **fields)
+        assert r.status_code == 201, "create endpoint: %d %s" % (
+            r.status_code, r.text)
+        return r.json()
+
+    def endpoint(self, eid):
+        r = self.get("Endpoint/%s/" % eid)
+        assert r.status_code == 200, "retrieve endpoint %s: %d %s" % (
+            eid, r.status_code, r.text)
+        return r.json()
+
+    def update_endpoint(self, eid, body):
+        return self.post("Endpoint/%s/" % eid, body)
+
+    def list_endpoints(self, **params):
+        r = self.get("Endpoint/", params=params)
+        assert r.status_code == 200, "list endpoints %r: %d %s" % (
+            params, r.status_code, r.text)
+        return r.json()
+
+    def all_endpoints(self, **params):
+        out = []
+        offset = 0
+        while True:
+            page = self.list_endpoints(limit=100, offset=offset, **params)
+            out += page["objects"]
+            if not page["objects"] or page["meta"]["next"] is None:
+                return out
+            offset += len(page["objects"])
+
+    # -- applications
+    def create_app_raw(self, **fields):
+        body = {"app_name": "app %s" % uuid.uuid4().hex[:8],
+                "answer_url": "https://example.com/answer"}
+        body.update(fields)
+        return self.post("Application/", body)
+
+    def create_app(self, **fields):
+        r = self.create_app_raw(**fields)
+        assert r.status_code == 201, "create app: %d %s" % (r.status_code,
+                                                            r.text)
+        return r.json()
+
+    def app(self, app_id):
+        r = self.get("Application/%s/" % app_id)
+        assert r.status_code == 200, "retrieve app %s: %d %s" % (
+            app_id, r.status_code, r.text)
+        return r.json()
+
+    def all_apps(self):
+        out = []
+        offset = 0
+        while True:
+            page = self.list_apps(limit=100, offset=offset)
+            out += page["objects"]
+            if not page["objects"] or page["meta"]["next"] is None:
+                return out
+            offset += len(page["objects"])
+
+    def list_apps(self, **params):
+        r = self.get("Application/", params=params)
+        assert r.status_code == 200, "list apps %r: %d %s" % (
+            params, r.status_code, r.text)
+        return r.json()
+
+
+def basic(auth_id, token):
+    raw = ("%s:%s" % (auth_id, token)).encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+# --------------------------------------------------------------------------
+# assertions
+
+def expect_error(resp, status, fields=None, not_fields=None):
+    """Assert an error answer: status, JSON {api_id, error, message},
+    X-Request-Id == api_id, and details naming every field in `fields`."""
+    if isinstance(status, int):
+        status = (status,)
+    assert resp.status_code in status, "%s %s: expected %s, got %d: %r" % (
+        resp.request.method, resp.request.url, status, resp.status_code,
+        resp.content[:600])
+    ct = resp.headers.get("Content-Type", "")
+    try:
+        body = resp.json()
+    except ValueError:
+        raise AssertionError("error body is not JSON (%s): %r" % (
+            ct, resp.content[:300]))
+    assert isinstance(body, dict), body
+    for k in ("api_id", "error", "message"):
+        assert isinstance(body.get(k), str) and body[k], \
+            "error body lacks %s: %r" % (k, body)
+    assert UUID_RE.match(body["api_id"]), body
+    assert resp.headers.get("X-Request-Id") == body["api_id"], \
+        "X-Request-Id %r != api_id %r" % (resp.headers.get("X-Request-Id"),
+                                          body["api_id"])
+    if fields:
+        d = body.get("details")
+        assert isinstance(d, dict), "no details object in %r" % body
+        for f in fields:
+            assert f in d, "details does not name %r: %r" % (f, body)
+            assert isinstance(d[f], str) and d[f], body
+    if not_fields:
+        d = body.get("details") or {}
+        for f in not_fields:
+            assert f not in d, "details wrongly names %r: %r" % (f, body)
+    return body
+
+
+def expect_ok_json(resp, status):
+    assert resp.status_code == status, "%s %s: expected %d, got %d: %r" % (
+        resp.request.method, resp.request.url, status, resp.status_code,
+        resp.content[:600])
+    body = resp.json()
+    assert isinstance(body, dict)
+    assert UUID_RE.match(body.get("api_id", "")), body
+    assert resp.headers.get("X-Request-Id") == body["api_id"], \
+        "X-Request-Id %r != api_id %r" % (resp.headers.get("X-Request-Id"),
+                                          body["api_id"])
+    return body
+
+
+def expect_empty(resp, status):
+    assert resp.status_code == status, "%s %s: expected %d, got %d: %r" % (
+        resp.request.method, resp.request.url, status, resp.status_code,
+        resp.content[:600])
+    assert resp.content == b"", "expected empty body, got %r" % resp.content
+    rid = resp.headers.get("X-Request-Id")
+    assert rid and UUID_RE.match(rid), "bad X-Request-Id %r" % rid
+
+
+def assert_unchanged(before, after, ignore=("api_id",)):
+    for k in set(before) | set(after):
+        if k in ignore:
+            continue
+        assert before.get(k) == after.get(k), "%s changed: %r -> %r" % (
+            k, before.get(k), after.get(k))
+
+
+def wait_clock_tick():
+    """Let the wall clock pass a second so an updated_at change is visible
+    even with 1-second timestamp resolution."""
+    time.sleep(1.1)
+
+
+# --------------------------------------------------------------------------
+# raw HTTP/1.1 for keep-alive checks
+
+class RawResponse:
+    def __init__(self, status, headers, body, version):
+        self.status = status
+        self.headers = headers  # lower-case name -> value (last wins)
+        self.body = body
+        self.version = version
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def closes(self):
+        return "close" in (self.header("connection") or "").lower()
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class RawConn:
+    def __init__(self, port, timeout=HTTP_TIMEOUT):
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=timeout)
+        self.f = self.sock.makefile("rb")
+
+    def close(self):
+        try:
+            self.f.close()
+        finally:
+            self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def build(self, method, path, headers=None, body=None):
+        h = {"Host": "127.0.0.1:%d" % self.port}
+        if headers:
+            h.update(headers)
+        if body is not None and "Content-Length" not in h and \
+                "Transfer-Encoding" not in h:
+            h["Content-Length"] = str(len(body))
+        lines = ["%s %s HTTP/1.1" % (method, path)]
+        lines += ["%s: %s" % kv for kv in h.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+
+    def request(self, method, path, headers=None, body=None):
+        self.send(self.build(method, path, headers, body))
+        return self.read_response(method)
+
+    def read_response(self, method="GET"):
+        line = self.f.readline()
+        if not line:
+            raise ConnectionClosed("server closed the connection")
+        parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or \
+                not parts[1].isdigit():
+            raise AssertionError("not an HTTP status line: %r" % line)
+        version, status = parts[0], int(parts[1])
+        headers = {}
+        while True:
+            l = self.f.readline()
+            if not l:
+                raise ConnectionClosed("closed inside headers")
+            l = l.decode("latin-1").rstrip("\r\n")
+            if not l:
+                break
+            k, _, v = l.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        body = b""
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            pass
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            while True:
+                size = int(self.f.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.f.readline() not in (b"\r\n", b""):
+                        pass
+                    break
+                body += self.f.read(size)
+                self.f.readline()
+        elif "content-length" in headers:
+            n = int(headers["content-length"])
+            body = self.f.read(n)
+        else:
+            body = self.f.read()
+        return RawResponse(status, headers, body, version)
+
+    def at_eof(self, timeout=5.0):
+        """True if the server closed the connection (reads EOF/RST within
+        timeout), False if it is still open."""
+        self.sock.settimeout(timeout)
+        try:
+            data = self.f.read1(1) if hasattr(self.f, "read1") else \
+                self.f.read(1)
+            return data == b""
+        except socket.timeout:
+            return False
+        except ConnectionError:
+            return True
+
+
+# --------------------------------------------------------------------------
+# fixtures
+
+# The shared server tolerates many auth failures so that the 401 tests do
+# not throttle each other; throttling is tested on servers of its own.
+SHARED_ENV = {"SIPWARD_AUTH_FAIL_MAX": 1000}
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("shared"), env=SHARED_ENV)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def api(server):
+    """Account A: the account created by the first start."""
+    return server.api()
+
+
+@pytest.fixture(scope="session")
+def api_b(server):
+    """Account B, another domain."""
+    return server.new_account(domain=udomain("b"), name="account B")
+
+
+@pytest.fixture
+def fresh(server):
+    """A brand-new account (own domain) on the shared server, for tests
+    that need an empty account (lists, defaults, paging)."""
+    return server.new_account()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Factory for function-scoped servers; all are stopped at teardown."""
+    started = []
+
+    def make(sub="srv", **kw):
+        srv = start_server(tmp_path / sub, **kw)
+        started.append(srv)
+        return srv
+
+    yield make
+    for s in started:
+        s.stop()

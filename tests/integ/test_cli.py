@@ -1,0 +1,229 @@
+"""Command line: --help, --version, bad flags (one line, exit 2), account
+create, serve's first-start line, --domain, --config, default --db."""
+
+import json
+import re
+
+import pytest
+
+from conftest import (AUTH_ID_RE, BIN, Server, cli_account_create,
+                      expect_error, expect_ok_json, parse_account_line,
+                      run_cli, udomain, uname, pw)
+
+
+def test_help_exit_0():
+    r = run_cli(["--help"])
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert "serve" in out and "account" in out, out
+
+
+def test_version_exit_0():
+    r = run_cli(["--version"])
+    assert r.returncode == 0, r.stderr
+    out = (r.stdout or r.stderr).decode().strip()
+    assert re.search(r"\d+\.\d+", out), out
+
+
+@pytest.mark.parametrize("args", [
+    ["--bogus"], ["-Z"], ["serve", "--bogus"], ["serve", "--db"],
+    ["serve", "--http"], ["account", "create", "--bogus"],
+    ["account", "create", "--db"],
+], ids=" ".join)
+def test_bad_flag_one_line_exit_2(args, tmp_path):
+    r = run_cli(args, cwd=str(tmp_path), timeout=10)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    err = r.stderr.decode()
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1, "expected one error line, got %r" % err
+    assert r.stdout.strip() == b"", r.stdout
+    assert not list(tmp_path.glob("*.db")), "a bad flag created a database"
+
+
+def test_unknown_command_fails(tmp_path):
+    r = run_cli(["frobnicate"], cwd=str(tmp_path), timeout=10)
+    assert r.returncode != 0
+    assert r.stderr.strip()
+
+
+def test_account_create_output(tmp_path):
+    db = tmp_path / "acct.db"
+    dom = udomain("cli")
+    r = run_cli(["account", "create", "--db", "sqlite:%s" % db, "--name",
+                 "Acme Ltd", "--domain", dom])
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert out.endswith("\n") and out.count("\n") == 1, repr(out)
+    obj = parse_account_line(out, "account create")
+    assert set(obj) == {"auth_id", "auth_token", "domain"}, obj
+    assert obj["domain"] == dom
+    assert AUTH_ID_RE.match(obj["auth_id"])
+    assert len(obj["auth_token"]) >= 32
+    other = cli_account_create(db, domain=udomain())
+    assert other["auth_id"] != obj["auth_id"]
+    assert other["auth_token"] != obj["auth_token"]
+    # token is not derivable from the id
+    assert obj["auth_id"] not in obj["auth_token"]
+
+
+def test_account_create_default_domain(tmp_path):
+    obj = cli_account_create(tmp_path / "d.db")
+    assert obj["domain"]
+
+
+def test_tokens_look_random(tmp_path):
+    db = tmp_path / "r.db"
+    toks = [cli_account_create(db, domain=udomain())["auth_token"]
+            for _ in range(4)]
+    assert len(set(toks)) == 4
+    for t in toks:
+        assert len(set(t)) >= 10, t
+
+
+def test_serve_first_start_prints_account(make_server):
+    dom = udomain("first")
+    srv = make_server(domain=dom)
+    obj = json.loads(srv.last_stdout)
+    assert set(obj) == {"auth_id", "auth_token", "domain"}
+    assert obj["domain"] == dom
+    assert srv.last_stdout.count("\n") == 1
+    a = srv.api()
+    expect_ok_json(a.get("Endpoint/"), 200)
+    c = a.create_endpoint(uname())
+    assert c["sip_uri"].endswith("@" + dom)
+
+
+def test_serve_default_domain(tmp_path):
+    srv = Server(tmp_path / "nodomain")
+    try:
+        srv.start(expect_account=True)
+        assert srv.account["domain"]
+        a = srv.api()
+        u = uname()
+        c = a.create_endpoint(u)
+        assert c["sip_uri"] == "sip:%s@%s" % (u, srv.account["domain"])
+    finally:
+        srv.stop()
+
+
+def test_serve_second_start_prints_nothing(make_server):
+    srv = make_server()
+    srv.stop()
+    srv.start(expect_account=False)
+    expect_ok_json(srv.api().get("Endpoint/"), 200)
+
+
+def test_account_create_while_serving_works_at_once(make_server):
+    srv = make_server()
+    b = srv.new_account(domain=udomain("live"))
+    expect_ok_json(b.get("Endpoint/"), 200)
+    b.create_endpoint()
+    # and is isolated from A
+    expect_error(b.clone(path_id=srv.account["auth_id"]).get("Endpoint/"),
+                 403)
+
+
+def test_account_create_name_flag_optional(make_server):
+    srv = make_server()
+    named = cli_account_create(srv.db, name="Named Co", domain=udomain())
+    unnamed = cli_account_create(srv.db, domain=udomain())
+    for acct in (named, unnamed):
+        expect_ok_json(srv.api(acct).get("Endpoint/"), 200)
+
+
+def test_config_file_body_max(tmp_path):
+    cfg = tmp_path / "sipward.conf"
+    cfg.write_text("body_max = 512\n")
+    srv = Server(tmp_path / "cfg", domain=udomain(), config=cfg)
+    try:
+        srv.start(expect_account=True)
+        a = srv.api()
+        user = uname()
+        big = json.dumps({"username": user, "password": pw(),
+                          "alias": "x" * 600}).encode()
+        r = a.req("POST", "Endpoint/", data=big,
+                  headers={"Content-Type": "application/json"})
+        expect_error(r, (400, 413))
+        assert r.status_code != 400 or "alias" not in (
+            r.json().get("details") or {}), \
+            "rejected for alias length, not body size: config not applied"
+        a.create_endpoint()
+        assert a.list_endpoints(username__exact=user)["objects"] == []
+    finally:
+        srv.stop()
+
+
+def test_config_file_auth_fail_max(tmp_path):
+    import requests
+    cfg = tmp_path / "sipward.conf"
+    cfg.write_text("auth_fail_max = 2\nauth_fail_penalty = 30\n")
+    srv = Server(tmp_path / "cfg2", domain=udomain(), config=cfg)
+    try:
+        srv.start(expect_account=True)
+        url = srv.api().url("Endpoint/")
+        for _ in range(2):
+            r = requests.get(url, headers={"X-Auth-ID": srv.account[
+                "auth_id"], "X-Auth-Token": "nope" * 10}, timeout=10)
+            assert r.status_code == 401
+        r = requests.get(url, headers={"X-Auth-ID": srv.account["auth_id"],
+                                       "X-Auth-Token": "nope" * 10},
+                         timeout=10)
+        assert r.status_code == 429
+    finally:
+        srv.stop()
+
+
+def test_default_db_path(tmp_path):
+    """Without --db, serve uses sqlite:sipward.db in the working dir."""
+    import subprocess
+    import time
+    import requests
+    from conftest import clean_env, free_port
+    port = free_port()
+    out = open(tmp_path / "out.log", "wb")
+    err = open(tmp_path / "err.log", "wb")
+    args = [BIN, "serve", "--http", "127.0.0.1:%d" % port, "--domain",
+            udomain()]
+    from conftest import serve_supports_sip
+    if serve_supports_sip():
+        args += ["--sip", "127.0.0.1:%d" % free_port()]
+    p = subprocess.Popen(args, stdout=out, stderr=err, cwd=str(tmp_path),
+                         env=clean_env())
+    out.close()
+    err.close()
+    try:
+        deadline = time.monotonic() + 10
+        ok = False
+        while time.monotonic() < deadline and p.poll() is None:
+            try:
+                if requests.get("http://127.0.0.1:%d/health" % port,
+                                timeout=1).status_code == 200:
+                    ok = True
+                    break
+            except requests.RequestException:
+                time.sleep(0.05)
+        assert ok, (tmp_path / "err.log").read_text()
+        assert (tmp_path / "sipward.db").exists()
+    finally:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    assert p.returncode == 0
+
+
+def test_serve_logs_to_stderr_in_logfmt(make_server):
+    srv = make_server()
+    srv.api().get("Endpoint/")
+    srv.stop()
+    log = srv.log_text()
+    lines = [l for l in log.splitlines() if l.strip()]
+    assert lines, "serve wrote no log lines"
+    for l in lines:
+        assert re.match(r'^\s*[A-Za-z_][\w.-]*=', l), \
+            "not a logfmt line: %r" % l
+    out = srv.stdout_path.read_text()
+    assert out.count("\n") <= 1, "logs on stdout: %r" % out

@@ -1,0 +1,118 @@
+"""Durability: every acknowledged (201/202/204) change survives SIGKILL of
+the server right after the answer, and a clean restart."""
+
+import signal
+
+from conftest import expect_empty, expect_error, expect_ok_json, uname, pw
+
+N = 40
+
+
+def test_acknowledged_updates_survive_kill9(make_server):
+    srv = make_server()
+    a = srv.api()
+    seq = a.create_endpoint(alias="start")["endpoint_id"]
+    others = [a.create_endpoint()["endpoint_id"] for _ in range(10)]
+    acked = {}
+    for i in range(N):
+        r = a.update_endpoint(seq, {"alias": "seq %d" % i})
+        expect_empty(r, 202)
+        acked[seq] = "seq %d" % i
+        e = others[i % len(others)]
+        r = a.update_endpoint(e, {"alias": "other %d" % i,
+                                  "allow_video": bool(i % 2)})
+        expect_empty(r, 202)
+        acked[e] = ("other %d" % i, bool(i % 2))
+    srv.kill()  # SIGKILL immediately after the last 202
+    srv.start(expect_account=False)
+    a = srv.api()
+    assert a.endpoint(seq)["alias"] == acked.pop(seq)
+    for e, (alias, video) in acked.items():
+        got = a.endpoint(e)
+        assert (got["alias"], got["allow_video"]) == (alias, video), e
+
+
+def test_creates_deletes_and_apps_survive_kill9(make_server):
+    srv = make_server()
+    a = srv.api()
+    created = [a.create_endpoint(uname(), alias="c%d" % i)
+               for i in range(N)]
+    doomed = [c["endpoint_id"] for c in created[:10]]
+    for e in doomed:
+        expect_empty(a.delete("Endpoint/%s/" % e), 204)
+    app = a.create_app(app_name="durable app")["app_id"]
+    expect_ok_json(a.post("Application/%s/" % app,
+                          {"app_name": "durable renamed",
+                           "default_endpoint_app": True}), 202)
+    last = a.create_endpoint(application=app)["endpoint_id"]
+    srv.kill()
+    srv.start(expect_account=False)
+    a = srv.api()
+    for e in doomed:
+        expect_error(a.get("Endpoint/%s/" % e), 404)
+    for c in created[10:]:
+        got = a.endpoint(c["endpoint_id"])
+        assert got["username"] == c["username"]
+        assert got["alias"] == c["alias"]
+    o = a.app(app)
+    assert o["app_name"] == "durable renamed"
+    assert o["default_endpoint_app"] is True
+    assert a.endpoint(last)["application"]["app_id"] == app
+    assert a.list_endpoints()["meta"]["total_count"] == N - 10 + 1
+
+
+def test_password_change_survives_kill9_without_leaking(make_server):
+    srv = make_server()
+    a = srv.api()
+    eid = a.create_endpoint()["endpoint_id"]
+    before = a.endpoint(eid)
+    expect_empty(a.update_endpoint(eid, {"password": pw()}), 202)
+    srv.kill()
+    srv.start(expect_account=False)
+    after = srv.api().endpoint(eid)
+    assert "password" not in after
+    assert after["username"] == before["username"]
+
+
+def test_account_and_token_survive_restart(make_server):
+    srv = make_server()
+    first = dict(srv.account)
+    b = srv.new_account()
+    srv.kill()
+    srv.start(expect_account=False)  # prints nothing: not a first start
+    assert srv.account == first
+    expect_ok_json(srv.api().get("Endpoint/"), 200)
+    expect_ok_json(b.get("Endpoint/"), 200)
+    srv.stop()
+    srv.start(expect_account=False)
+    expect_ok_json(srv.api().get("Endpoint/"), 200)
+
+
+def test_sigterm_exits_zero_and_keeps_data(make_server):
+    srv = make_server()
+    a = srv.api()
+    eid = a.create_endpoint(alias="before stop")["endpoint_id"]
+    expect_empty(a.update_endpoint(eid, {"alias": "after update"}), 202)
+    proc = srv.proc
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(timeout=10)
+    srv.proc = None
+    assert rc == 0, "exit status after SIGTERM: %r" % rc
+    srv.start(expect_account=False)
+    assert srv.api().endpoint(eid)["alias"] == "after update"
+
+
+def test_rejected_requests_leave_nothing_after_restart(make_server):
+    srv = make_server()
+    a = srv.api()
+    eid = a.create_endpoint(alias="stable")["endpoint_id"]
+    user = uname()
+    expect_error(a.post("Endpoint/", {"username": user, "password": "x"}),
+                 400)
+    expect_error(a.update_endpoint(eid, {"alias": "bad", "allow_apps":
+                                         False}), 400)
+    srv.kill()
+    srv.start(expect_account=False)
+    a = srv.api()
+    assert a.endpoint(eid)["alias"] == "stable"
+    assert a.list_endpoints(username__exact=user)["objects"] == []

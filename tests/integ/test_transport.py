@@ -1,0 +1,219 @@
+"""Paths and transport: prefixes, trailing slashes, methods and 405, request
+ids, keep-alive and Connection: close."""
+
+import json
+
+import pytest
+import requests
+
+from conftest import (UUID_RE, RawConn, ConnectionClosed, expect_error,
+                      expect_ok_json, expect_empty, uname, pw)
+
+
+def test_health_without_auth(server):
+    r = requests.get(server.base + "/health", timeout=10)
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("prefix", ["/api/v1", "/v1"])
+@pytest.mark.parametrize("slash", ["/", ""])
+def test_full_endpoint_lifecycle_under_each_prefix(api, prefix, slash):
+    a = api.clone(prefix=prefix)
+    user = uname()
+    r = a.post("Endpoint" + slash, {"username": user, "password": pw()})
+    body = expect_ok_json(r, 201)
+    eid = body["endpoint_id"]
+    r = a.get("Endpoint/%s%s" % (eid, slash))
+    assert expect_ok_json(r, 200)["username"] == user
+    r = a.get("Endpoint" + slash, params={"username__exact": user})
+    lst = expect_ok_json(r, 200)
+    assert [o["endpoint_id"] for o in lst["objects"]] == [eid]
+    r = a.post("Endpoint/%s%s" % (eid, slash), {"alias": "renamed"})
+    expect_empty(r, 202)
+    assert api.endpoint(eid)["alias"] == "renamed"
+    r = a.delete("Endpoint/%s%s" % (eid, slash))
+    expect_empty(r, 204)
+    expect_error(a.get("Endpoint/%s%s" % (eid, slash)), 404)
+
+
+@pytest.mark.parametrize("prefix", ["/api/v1", "/v1"])
+@pytest.mark.parametrize("slash", ["/", ""])
+def test_full_application_lifecycle_under_each_prefix(api, prefix, slash):
+    a = api.clone(prefix=prefix)
+    r = a.post("Application" + slash,
+               {"app_name": "lifecycle", "answer_url": "https://e.com/a"})
+    body = expect_ok_json(r, 201)
+    app_id = body["app_id"]
+    r = a.get("Application/%s%s" % (app_id, slash))
+    assert expect_ok_json(r, 200)["app_name"] == "lifecycle"
+    r = a.get("Application" + slash)
+    expect_ok_json(r, 200)
+    r = a.post("Application/%s%s" % (app_id, slash), {"app_name": "renamed"})
+    assert expect_ok_json(r, 202)["message"] == "changed"
+    assert api.app(app_id)["app_name"] == "renamed"
+    r = a.delete("Application/%s%s" % (app_id, slash))
+    expect_empty(r, 204)
+    expect_error(a.get("Application/%s%s" % (app_id, slash)), 404)
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+@pytest.mark.parametrize("kind", ["Endpoint", "Application"])
+def test_put_patch_on_item_405_with_allow(api, method, kind):
+    if kind == "Endpoint":
+        item = api.create_endpoint()["endpoint_id"]
+        before = api.endpoint(item)
+    else:
+        item = api.create_app()["app_id"]
+        before = api.app(item)
+    r = api.req(method, "%s/%s/" % (kind, item), json_body={"alias": "x",
+                                                            "app_name": "x"})
+    expect_error(r, 405)
+    allow = r.headers.get("Allow")
+    assert allow, "405 without Allow header"
+    methods = {m.strip().upper() for m in allow.split(",")}
+    assert {"GET", "POST", "DELETE"} <= methods, allow
+    assert not methods & {"PUT", "PATCH"}, allow
+    after = api.endpoint(item) if kind == "Endpoint" else api.app(item)
+    assert before == {**after, "api_id": before["api_id"]}
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("kind", ["Endpoint", "Application"])
+def test_unsupported_method_on_collection_405_with_allow(api, method, kind):
+    r = api.req(method, "%s/" % kind, json_body={})
+    expect_error(r, 405)
+    allow = r.headers.get("Allow")
+    assert allow, "405 without Allow header"
+    methods = {m.strip().upper() for m in allow.split(",")}
+    assert {"GET", "POST"} <= methods, allow
+    assert method not in methods, allow
+
+
+def test_405_without_trailing_slash_and_v1(api):
+    eid = api.create_endpoint()["endpoint_id"]
+    r = api.clone(prefix="/v1").req("PUT", "Endpoint/%s" % eid,
+                                     json_body={"alias": "y"})
+    expect_error(r, 405)
+    assert r.headers.get("Allow")
+
+
+def test_request_ids_on_every_kind_of_response(api):
+    ids = set()
+    r = api.create_endpoint_raw()
+    ids.add(expect_ok_json(r, 201)["api_id"])
+    eid = r.json()["endpoint_id"]
+    r = api.get("Endpoint/%s/" % eid)
+    ids.add(expect_ok_json(r, 200)["api_id"])
+    r = api.get("Endpoint/")
+    ids.add(expect_ok_json(r, 200)["api_id"])
+    r = api.update_endpoint(eid, {"alias": "rid"})
+    expect_empty(r, 202)
+    ids.add(r.headers["X-Request-Id"])
+    r = api.delete("Endpoint/%s/" % eid)
+    expect_empty(r, 204)
+    ids.add(r.headers["X-Request-Id"])
+    r = api.get("Endpoint/%s/" % eid)
+    ids.add(expect_error(r, 404)["api_id"])
+    r = api.req("GET", "Endpoint/", auth=False)
+    ids.add(expect_error(r, 401)["api_id"])
+    assert len(ids) == 7, "request ids are not unique per request: %r" % ids
+    for i in ids:
+        assert UUID_RE.match(i), i
+
+
+def test_json_responses_declare_json(api):
+    r = api.get("Endpoint/")
+    assert r.headers.get("Content-Type", "").startswith("application/json")
+    r = api.get("Endpoint/999999999999999/")
+    assert r.status_code == 404
+    assert r.headers.get("Content-Type", "").startswith("application/json")
+
+
+def test_unknown_resource_404_json(api):
+    expect_error(api.get("Nope/"), 404)
+    expect_error(api.get("Endpoint/123/extra/"), 404)
+
+
+def test_keep_alive_two_requests_one_connection(api, server):
+    hdr = api.auth_headers()
+    with RawConn(server.port) as c:
+        r1 = c.request("GET", "/api/v1/Account/%s/Endpoint/" % api.auth_id,
+                       headers=hdr)
+        assert r1.status == 200
+        assert not r1.closes(), "server closes a plain keep-alive request"
+        body = json.dumps({"username": uname(), "password": pw()}).encode()
+        r2 = c.request("POST", "/api/v1/Account/%s/Endpoint/" % api.auth_id,
+                       headers=dict(hdr, **{"Content-Type":
+                                            "application/json"}),
+                       body=body)
+        assert r2.status == 201, r2.body
+        r3 = c.request("GET", "/health")
+        assert r3.status == 200
+        assert r3.version == "HTTP/1.1"
+
+
+def test_keep_alive_after_error_response(api, server):
+    """A 404 or 400 does not by itself end the connection; if it does, the
+    response says Connection: close."""
+    hdr = dict(api.auth_headers(), **{"Content-Type": "application/json"})
+    with RawConn(server.port) as c:
+        r = c.request("POST", "/api/v1/Account/%s/Endpoint/" % api.auth_id,
+                      headers=hdr, body=b'{"username": ')
+        assert r.status == 400
+        if r.closes():
+            assert c.at_eof()
+            return
+        r = c.request("GET", "/api/v1/Account/%s/Endpoint/" % api.auth_id,
+                      headers=hdr)
+        assert r.status == 200
+
+
+def test_client_connection_close_is_echoed(api, server):
+    with RawConn(server.port) as c:
+        r = c.request("GET", "/api/v1/Account/%s/Endpoint/" % api.auth_id,
+                      headers=dict(api.auth_headers(), Connection="close"))
+        assert r.status == 200
+        assert r.closes(), "last response lacks Connection: close: %r" \
+            % r.headers
+        assert c.at_eof(), "server kept the connection open"
+
+
+def test_http10_request_closes_with_header(api, server):
+    with RawConn(server.port) as c:
+        c.send(("GET /api/v1/Account/%s/Endpoint/ HTTP/1.0\r\n"
+                "Host: 127.0.0.1\r\nX-Auth-ID: %s\r\nX-Auth-Token: %s\r\n\r\n"
+                % (api.auth_id, api.auth_id, api.token)).encode())
+        r = c.read_response()
+        assert r.status == 200
+        if c.at_eof():
+            assert r.closes(), \
+                "server closed without Connection: close: %r" % r.headers
+
+
+def test_garbage_request_line_is_4xx_and_server_survives(server):
+    with RawConn(server.port) as c:
+        c.send(b"\x16\x03\x01 BLAH \x00\r\n\r\n")
+        try:
+            r = c.read_response()
+            assert 400 <= r.status < 500, r.status
+        except (ConnectionClosed, ConnectionError):
+            pass
+    assert requests.get(server.base + "/health", timeout=10).status_code \
+        == 200
+
+
+def test_many_headers_and_long_header_value_not_5xx(api, server):
+    hdr = dict(api.auth_headers())
+    for i in range(50):
+        hdr["X-Filler-%d" % i] = "v" * 100
+    r = requests.get(api.url("Endpoint/"), headers=hdr, timeout=15)
+    assert r.status_code == 200
+    try:
+        r = requests.get(api.url("Endpoint/"),
+                         headers=dict(api.auth_headers(),
+                                      **{"X-Big": "x" * 200000}), timeout=15)
+        assert r.status_code < 500
+    except requests.ConnectionError:
+        pass  # refusing an absurd header by closing is acceptable
+    assert requests.get(server.base + "/health", timeout=10).status_code \
+        == 200
