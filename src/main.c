@@ -29,18 +29,17 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: sipward serve [--config FILE] [--db URL] [--http "
-		"HOST:PORT]\n"
-		"                     [--sip HOST:PORT] [--domain NAME]\n"
-		"       sipward account create [--config FILE] [--db URL] "
-		"[--name NAME]\n"
-		"                              [--domain NAME]\n"
-		"       sipward --help | --version\n\n"
-		"--db takes sqlite:PATH (default sqlite:sipward.db).\n"
-		"Every option can also be set in the config file as "
-		"'name = value'\n"
-		"or in the environment as SIPWARD_<NAME>:\n");
+	fprintf(out, "usage: sipward serve [--config FILE] [--db URL] [--http "
+		     "HOST:PORT]\n"
+		     "                     [--sip HOST:PORT] [--domain NAME]\n"
+		     "       sipward account create [--config FILE] [--db URL] "
+		     "[--name NAME]\n"
+		     "                              [--domain NAME]\n"
+		     "       sipward --help | --version\n\n"
+		     "--db takes sqlite:PATH (default sqlite:sipward.db).\n"
+		     "Every option can also be set in the config file as "
+		     "'name = value'\n"
+		     "or in the environment as SIPWARD_<NAME>:\n");
 	cfg_print_help(out);
 }
 
@@ -67,12 +66,12 @@ static int parse_flags(int argc, char **argv, const char *allowed,
 		const char *name;
 		size_t off;
 	} table[] = {
-		{"config", offsetof(struct flags, config)},
-		{"db", offsetof(struct flags, db)},
-		{"http", offsetof(struct flags, http)},
-		{"sip", offsetof(struct flags, sip)},
-		{"domain", offsetof(struct flags, domain)},
-		{"name", offsetof(struct flags, name)},
+	    {"config", offsetof(struct flags, config)},
+	    {"db", offsetof(struct flags, db)},
+	    {"http", offsetof(struct flags, http)},
+	    {"sip", offsetof(struct flags, sip)},
+	    {"domain", offsetof(struct flags, domain)},
+	    {"name", offsetof(struct flags, name)},
 	};
 
 	for (int i = 0; i < argc; i++) {
@@ -156,9 +155,8 @@ static int open_svc(const struct cfg *c, struct svc **out)
 	int err;
 
 	if (!ops) {
-		fprintf(stderr,
-			"sipward: --db: unsupported database URL (use "
-			"sqlite:PATH)\n");
+		fprintf(stderr, "sipward: --db: unsupported database URL (use "
+				"sqlite:PATH)\n");
 		return EXIT_USAGE;
 	}
 	err = svc_open(out, ops, c->db);
@@ -274,13 +272,14 @@ static int cmd_serve(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	threads = c.http_threads ? c.http_threads
-				 : 2 * sysconf(_SC_NPROCESSORS_ONLN);
-	ho = (struct http_opts){.listen = c.http,
-				.body_max = (size_t)c.body_max,
-				.threads = (unsigned)(threads > 0 ? threads : 2),
-				.conn_max = (unsigned)c.http_conn_max,
-				.timeout_s = (unsigned)c.http_timeout};
+	threads =
+	    c.http_threads ? c.http_threads : 2 * sysconf(_SC_NPROCESSORS_ONLN);
+	ho =
+	    (struct http_opts){.listen = c.http,
+			       .body_max = (size_t)c.body_max,
+			       .threads = (unsigned)(threads > 0 ? threads : 2),
+			       .conn_max = (unsigned)c.http_conn_max,
+			       .timeout_s = (unsigned)c.http_timeout};
 	if (http_server_start(&srv, &ho, api_handle, a)) {
 		fprintf(stderr, "sipward: cannot listen on %s\n", c.http);
 		rc = 1;

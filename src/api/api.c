@@ -92,7 +92,8 @@ void api_reply_error(struct api_ctx *c, int status, const char *error,
 	}
 	json_object_set_new(o, "api_id", json_string(c->api_id));
 	json_object_set_new(o, "error", json_string(error));
-	json_object_set_new(o, "message", json_string(message ? message : error));
+	json_object_set_new(o, "message",
+			    json_string(message ? message : error));
 	if (details && details->n > 0) {
 		json_t *d = json_object();
 		for (unsigned i = 0; d && i < details->n; i++)
@@ -108,20 +109,20 @@ static const struct {
 	int err;
 	int status;
 	const char *error;
-	const char *message; /* after the resource name when it starts with ' ' */
+	const char
+	    *message; /* after the resource name when it starts with ' ' */
 } errno_map[] = {
-	{ENOENT, 404, "not found", " not found"},
-	{EINVAL, 400, API_E_PARAMS, "Invalid request parameters"},
-	{ERANGE, 400, API_E_PARAMS, "A value is out of range"},
-	{EBADMSG, 400, API_E_BODY, "The request body could not be parsed"},
-	{EEXIST, 409, "conflict", " already exists"},
-	{EACCES, 401, "unauthorized", "Authentication failed"},
-	{EPERM, 403, "forbidden", "Not allowed"},
-	{EBUSY, 503, "service unavailable",
-	 "The store is busy; retry the request"},
-	{EIO, 503, "service unavailable",
-	 "The store is unavailable; retry the request"},
-	{ENOMEM, 500, "internal error", "Out of memory"},
+    {ENOENT, 404, "not found", " not found"},
+    {EINVAL, 400, API_E_PARAMS, "Invalid request parameters"},
+    {ERANGE, 400, API_E_PARAMS, "A value is out of range"},
+    {EBADMSG, 400, API_E_BODY, "The request body could not be parsed"},
+    {EEXIST, 409, "conflict", " already exists"},
+    {EACCES, 401, "unauthorized", "Authentication failed"},
+    {EPERM, 403, "forbidden", "Not allowed"},
+    {EBUSY, 503, "service unavailable", "The store is busy; retry the request"},
+    {EIO, 503, "service unavailable",
+     "The store is unavailable; retry the request"},
+    {ENOMEM, 500, "internal error", "Out of memory"},
 };
 
 void api_reply_errno(struct api_ctx *c, int err, const char *what,
@@ -178,8 +179,7 @@ json_t *api_json_str_or_null(const char *s)
 	return s && *s ? json_string(s) : json_null();
 }
 
-void api_query_append(char *buf, size_t cap, const char *key,
-		      const char *value)
+void api_query_append(char *buf, size_t cap, const char *key, const char *value)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = strlen(buf);
@@ -213,11 +213,9 @@ void api_json_wipe(json_t *obj)
 	size_t i;
 
 	if (json_is_object(obj)) {
-		json_object_foreach(obj, key, v)
-			api_json_wipe(v);
+		json_object_foreach(obj, key, v) api_json_wipe(v);
 	} else if (json_is_array(obj)) {
-		json_array_foreach(obj, i, v)
-			api_json_wipe(v);
+		json_array_foreach(obj, i, v) api_json_wipe(v);
 	} else if (json_is_string(obj)) {
 		base_wipe((char *)json_string_value(obj),
 			  json_string_length(obj));
@@ -335,7 +333,8 @@ static bool auth_id_form(const char *s)
 	if (strlen(s) != BASE_AUTH_ID_LEN || strncmp(s, "MA_", 3) != 0)
 		return false;
 	for (int i = 3; i < BASE_AUTH_ID_LEN; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9')))
 			return false;
 	return true;
 }
@@ -401,9 +400,9 @@ static int authenticate(struct api_ctx *c)
 
 	err = credentials(c->req, id, sizeof(id), token, sizeof(token));
 	if (!err)
-		err = auth_id_form(id) ? svc_account_auth(c->api->svc, id,
-							   token, &c->acct)
-				       : EACCES;
+		err = auth_id_form(id)
+			  ? svc_account_auth(c->api->svc, id, token, &c->acct)
+			  : EACCES;
 	base_wipe(token, sizeof(token));
 	if (err == EACCES) {
 		char q[80];
@@ -502,8 +501,8 @@ static void dispatch(struct api_ctx *c)
 		api_reply_json(c, 200, o);
 		return;
 	}
-	wait = api_throttle_check(c->api->throttle, r->client,
-				  base_time_mono_s());
+	wait =
+	    api_throttle_check(c->api->throttle, r->client, base_time_mono_s());
 	if (wait > 0) {
 		api_reply_error(c, 429, "too many requests",
 				"Too many failed authentications from this "
@@ -563,8 +562,8 @@ void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp)
 	}
 	snprintf(resp->request_id, sizeof(resp->request_id), "%s", c.api_id);
 	dispatch(&c);
-	LOG_INFO("http_request", "api_id=%s method=%s path=%s status=%d ms=%lld",
-		 c.api_id, req->method,
-		 base_log_quote(req->path, q, sizeof(q)), resp->status,
-		 (long long)(base_time_now_ms() - t0));
+	LOG_INFO("http_request",
+		 "api_id=%s method=%s path=%s status=%d ms=%lld", c.api_id,
+		 req->method, base_log_quote(req->path, q, sizeof(q)),
+		 resp->status, (long long)(base_time_now_ms() - t0));
 }

@@ -20,7 +20,8 @@ static json_t *app_json(struct api_ctx *c, const struct model_app *a,
 	json_object_set_new(o, "app_name", json_string(a->app_name));
 	json_object_set_new(o, "answer_url", json_string(a->answer_url));
 	json_object_set_new(o, "answer_method", json_string(a->answer_method));
-	json_object_set_new(o, "hangup_url", api_json_str_or_null(a->hangup_url));
+	json_object_set_new(o, "hangup_url",
+			    api_json_str_or_null(a->hangup_url));
 	json_object_set_new(o, "hangup_method", json_string(a->hangup_method));
 	json_object_set_new(o, "fallback_answer_url",
 			    api_json_str_or_null(a->fallback_answer_url));
@@ -47,18 +48,16 @@ static const struct {
 	size_t off;
 	bool nullable; /* null clears an optional URL */
 } text_fields[] = {
-	{"app_name", offsetof(struct svc_app_input, app_name), false},
-	{"answer_url", offsetof(struct svc_app_input, answer_url), false},
-	{"answer_method", offsetof(struct svc_app_input, answer_method), false},
-	{"hangup_url", offsetof(struct svc_app_input, hangup_url), true},
-	{"hangup_method", offsetof(struct svc_app_input, hangup_method), false},
-	{"fallback_answer_url",
-	 offsetof(struct svc_app_input, fallback_answer_url), true},
-	{"fallback_method", offsetof(struct svc_app_input, fallback_method),
-	 false},
-	{"message_url", offsetof(struct svc_app_input, message_url), true},
-	{"message_method", offsetof(struct svc_app_input, message_method),
-	 false},
+    {"app_name", offsetof(struct svc_app_input, app_name), false},
+    {"answer_url", offsetof(struct svc_app_input, answer_url), false},
+    {"answer_method", offsetof(struct svc_app_input, answer_method), false},
+    {"hangup_url", offsetof(struct svc_app_input, hangup_url), true},
+    {"hangup_method", offsetof(struct svc_app_input, hangup_method), false},
+    {"fallback_answer_url", offsetof(struct svc_app_input, fallback_answer_url),
+     true},
+    {"fallback_method", offsetof(struct svc_app_input, fallback_method), false},
+    {"message_url", offsetof(struct svc_app_input, message_url), true},
+    {"message_method", offsetof(struct svc_app_input, message_method), false},
 };
 
 static void decode_app(json_t *body, struct svc_app_input *in,
@@ -68,14 +67,15 @@ static void decode_app(json_t *body, struct svc_app_input *in,
 	json_t *v;
 
 	svc_app_input_init(in);
-	json_object_foreach(body, key, v) {
+	json_object_foreach(body, key, v)
+	{
 		size_t i, n = sizeof(text_fields) / sizeof(text_fields[0]);
 		for (i = 0; i < n; i++)
 			if (strcmp(key, text_fields[i].name) == 0)
 				break;
 		if (i < n) {
 			const char **dst =
-				(const char **)((char *)in + text_fields[i].off);
+			    (const char **)((char *)in + text_fields[i].off);
 			if (json_is_string(v))
 				*dst = json_string_value(v);
 			else if (json_is_null(v) && text_fields[i].nullable)
@@ -87,9 +87,8 @@ static void decode_app(json_t *body, struct svc_app_input *in,
 			if (json_is_boolean(v))
 				in->default_endpoint_app = json_is_true(v);
 			else
-				model_errors_add(errs, key,
-						 "%s must be true or false",
-						 key);
+				model_errors_add(
+				    errs, key, "%s must be true or false", key);
 		} else {
 			model_errors_add(errs, key, "Unknown field");
 		}
@@ -160,8 +159,8 @@ static void list(struct api_ctx *c)
 		api_reply_error(c, 400, API_E_PARAMS, NULL, &p->errs);
 		goto out;
 	}
-	err = svc_app_list(c->api->svc, &c->acct, p->limit, p->offset,
-			   list_one, p, &total);
+	err = svc_app_list(c->api->svc, &c->acct, p->limit, p->offset, list_one,
+			   p, &total);
 	if (err)
 		api_reply_errno(c, err, "Application", NULL);
 	else
@@ -207,7 +206,8 @@ static void decode_delete(json_t *body, char *move_to, size_t cap,
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(body, key, v) {
+	json_object_foreach(body, key, v)
+	{
 		if (strcmp(key, "new_endpoint_application") == 0) {
 			if (json_is_integer(v) && json_integer_value(v) >= 0)
 				snprintf(move_to, cap, "%lld",
@@ -226,11 +226,11 @@ static void decode_delete(json_t *body, char *move_to, size_t cap,
 			else if (json_is_string(v) &&
 				 (strcmp(json_string_value(v), "true") == 0 ||
 				  strcmp(json_string_value(v), "false") == 0))
-				*cascade = strcmp(json_string_value(v),
-						  "true") == 0;
+				*cascade =
+				    strcmp(json_string_value(v), "true") == 0;
 			else
-				model_errors_add(errs, key,
-						 "Must be \"true\" or \"false\"");
+				model_errors_add(
+				    errs, key, "Must be \"true\" or \"false\"");
 		} else {
 			model_errors_add(errs, key, "Unknown field");
 		}
@@ -241,7 +241,7 @@ static void decode_delete(json_t *body, char *move_to, size_t cap,
 				 "new_endpoint_application, not both");
 }
 
-static void delete(struct api_ctx *c)
+static void delete (struct api_ctx *c)
 {
 	struct model_errors errs = {0};
 	char move_to[MODEL_ID_MAX] = "", msg[160];
@@ -293,6 +293,6 @@ void api_app_item(struct api_ctx *c)
 	else if (strcmp(c->req->method, "POST") == 0)
 		update(c);
 	else
-		delete(c);
+		delete (c);
 	free(a);
 }

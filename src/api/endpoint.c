@@ -104,15 +104,16 @@ static void decode_endpoint(struct api_ctx *c, json_t *body, bool create,
 	json_t *v;
 
 	svc_endpoint_input_init(in);
-	json_object_foreach(body, key, v) {
+	json_object_foreach(body, key, v)
+	{
 		int allow = -1;
 		for (int i = 0; i < MODEL_ALLOW_COUNT; i++)
 			if (strcmp(key, model_allow_names[i]) == 0)
 				allow = i;
 		if (strcmp(key, "username") == 0) {
 			if (create)
-				in->username = string_field(v, key, "Username",
-							    errs);
+				in->username =
+				    string_field(v, key, "Username", errs);
 			else
 				locked(key, errs);
 		} else if (strcmp(key, "password") == 0) {
@@ -127,9 +128,8 @@ static void decode_endpoint(struct api_ctx *c, json_t *body, bool create,
 			if (!create && !model_allow_mutable[allow])
 				locked(key, errs);
 			else if (!json_is_boolean(v))
-				model_errors_add(errs, key,
-						 "%s must be true or false",
-						 key);
+				model_errors_add(
+				    errs, key, "%s must be true or false", key);
 			else
 				in->allow[allow] = json_is_true(v);
 		} else if (strcmp(key, "sub_account") == 0) {
@@ -223,20 +223,20 @@ static const struct {
 	const char *alt;
 	size_t off; /* in struct store_endpoint_filter, or -1 */
 } filters[] = {
-	{"username__exact", "username_exact",
-	 offsetof(struct store_endpoint_filter, username_exact)},
-	{"username__contains", "username_contains",
-	 offsetof(struct store_endpoint_filter, username_contains)},
-	{"username__startswith", "username_startswith",
-	 offsetof(struct store_endpoint_filter, username_startswith)},
-	{"alias__exact", "alias_exact",
-	 offsetof(struct store_endpoint_filter, alias_exact)},
-	{"alias__contains", "alias_contains",
-	 offsetof(struct store_endpoint_filter, alias_contains)},
-	{"application_id__exact", "application_id_exact",
-	 offsetof(struct store_endpoint_filter, app_id_exact)},
-	{"application_id__isnull", "application_id_isnull", (size_t)-1},
-	{"sub_account", NULL, (size_t)-2},
+    {"username__exact", "username_exact",
+     offsetof(struct store_endpoint_filter, username_exact)},
+    {"username__contains", "username_contains",
+     offsetof(struct store_endpoint_filter, username_contains)},
+    {"username__startswith", "username_startswith",
+     offsetof(struct store_endpoint_filter, username_startswith)},
+    {"alias__exact", "alias_exact",
+     offsetof(struct store_endpoint_filter, alias_exact)},
+    {"alias__contains", "alias_contains",
+     offsetof(struct store_endpoint_filter, alias_contains)},
+    {"application_id__exact", "application_id_exact",
+     offsetof(struct store_endpoint_filter, app_id_exact)},
+    {"application_id__isnull", "application_id_isnull", (size_t)-1},
+    {"sub_account", NULL, (size_t)-2},
 };
 
 static int list_param(void *ctx, const char *key, const char *value)
@@ -264,13 +264,13 @@ static int list_param(void *ctx, const char *key, const char *value)
 						 "Unknown sub-account");
 		} else {
 			if (filters[i].off ==
-				    offsetof(struct store_endpoint_filter,
-					     app_id_exact) &&
+				offsetof(struct store_endpoint_filter,
+					 app_id_exact) &&
 			    model_id_check(value))
 				model_errors_add(errs, key,
 						 "Must be an application id");
 			*(const char **)((char *)&q->f + filters[i].off) =
-				value;
+			    value;
 		}
 		return 0;
 	}
@@ -346,7 +346,7 @@ static void update(struct api_ctx *c)
 	json_decref(body);
 }
 
-static void delete(struct api_ctx *c)
+static void delete (struct api_ctx *c)
 {
 	struct model_errors errs = {0};
 	const char *key;
@@ -356,7 +356,7 @@ static void delete(struct api_ctx *c)
 	if (api_body_object(c, false, &body))
 		return;
 	json_object_foreach(body, key, v)
-		model_errors_add(&errs, key, "Unknown field");
+	    model_errors_add(&errs, key, "Unknown field");
 	json_decref(body);
 	if (errs.n) {
 		api_reply_error(c, 400, API_E_PARAMS, NULL, &errs);
@@ -387,6 +387,6 @@ void api_endpoint_item(struct api_ctx *c)
 	else if (strcmp(c->req->method, "POST") == 0)
 		update(c);
 	else
-		delete(c);
+		delete (c);
 	free(ep);
 }

@@ -73,8 +73,8 @@ json_t *api_page_envelope(struct api_page *p, const char *resource,
 	json_object_set_new(meta, "total_count", json_integer(total));
 	json_object_set_new(meta, "next",
 			    p->offset + p->limit < total
-				    ? page_url(p, resource, p->offset + p->limit)
-				    : json_null());
+				? page_url(p, resource, p->offset + p->limit)
+				: json_null());
 	json_object_set_new(meta, "previous",
 			    p->offset > 0 ? page_url(p, resource, prev)
 					  : json_null());

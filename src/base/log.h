@@ -20,8 +20,7 @@ int base_log_level_parse(const char *name, enum base_log_level *out);
  * one line. Values that come from clients must go through base_log_quote().
  */
 void base_log_write(enum base_log_level level, const char *event,
-		    const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Copies src into out (cap bytes) as a logfmt value: double-quoted, with

@@ -19,28 +19,91 @@ struct opt {
 	const char *doc;
 };
 
-#define S(n, d, doc) {#n, OPT_STR, offsetof(struct cfg, n), d, 0, 0, doc}
-#define I(n, d, lo, hi, doc) {#n, OPT_INT, offsetof(struct cfg, n), #d, lo, hi, doc}
-
 static const struct opt opts[] = {
-	S(db, "sqlite:sipward.db",
-	  "store: sqlite:PATH (embedded) or a postgresql:// URL"),
-	S(http, "127.0.0.1:8080", "REST API listen address HOST:PORT"),
-	S(sip, "127.0.0.1:5060", "SIP listen address HOST:PORT (UDP and TCP)"),
-	S(domain, "sipward.localhost",
-	  "SIP domain given to accounts created without --domain"),
-	S(log_level, "info", "lowest log level written: debug|info|warn|error"),
-	I(body_max, 65536, 64, 16777216, "largest request body in bytes"),
-	I(http_threads, 0, 0, 256,
-	  "HTTP worker threads; 0 means twice the number of CPUs"),
-	I(http_conn_max, 1024, 1, 65536, "most concurrent HTTP connections"),
-	I(http_timeout, 60, 1, 3600, "idle HTTP connection timeout, seconds"),
-	I(auth_fail_max, 20, 1, 1000000,
-	  "failed authentications from one address before a penalty"),
-	I(auth_fail_window, 60, 1, 86400,
-	  "seconds over which failed authentications are counted"),
-	I(auth_fail_penalty, 60, 1, 86400,
-	  "seconds an address is answered 429 after too many failures"),
+    {.name = "db",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, db),
+     .def = "sqlite:sipward.db",
+     .min = 0,
+     .max = 0,
+     .doc = "store: sqlite:PATH (embedded) or a postgresql:// URL"},
+    {.name = "http",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, http),
+     .def = "127.0.0.1:8080",
+     .min = 0,
+     .max = 0,
+     .doc = "REST API listen address HOST:PORT"},
+    {.name = "sip",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, sip),
+     .def = "127.0.0.1:5060",
+     .min = 0,
+     .max = 0,
+     .doc = "SIP listen address HOST:PORT (UDP and TCP)"},
+    {.name = "domain",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, domain),
+     .def = "sipward.localhost",
+     .min = 0,
+     .max = 0,
+     .doc = "SIP domain given to accounts created without --domain"},
+    {.name = "log_level",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, log_level),
+     .def = "info",
+     .min = 0,
+     .max = 0,
+     .doc = "lowest log level written: debug|info|warn|error"},
+    {.name = "body_max",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, body_max),
+     .def = "65536",
+     .min = 64,
+     .max = 16777216,
+     .doc = "largest request body in bytes"},
+    {.name = "http_threads",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, http_threads),
+     .def = "0",
+     .min = 0,
+     .max = 256,
+     .doc = "HTTP worker threads; 0 means twice the number of CPUs"},
+    {.name = "http_conn_max",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, http_conn_max),
+     .def = "1024",
+     .min = 1,
+     .max = 65536,
+     .doc = "most concurrent HTTP connections"},
+    {.name = "http_timeout",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, http_timeout),
+     .def = "60",
+     .min = 1,
+     .max = 3600,
+     .doc = "idle HTTP connection timeout, seconds"},
+    {.name = "auth_fail_max",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, auth_fail_max),
+     .def = "20",
+     .min = 1,
+     .max = 1000000,
+     .doc = "failed authentications from one address before a penalty"},
+    {.name = "auth_fail_window",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, auth_fail_window),
+     .def = "60",
+     .min = 1,
+     .max = 86400,
+     .doc = "seconds over which failed authentications are counted"},
+    {.name = "auth_fail_penalty",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, auth_fail_penalty),
+     .def = "60",
+     .min = 1,
+     .max = 86400,
+     .doc = "seconds an address is answered 429 after too many failures"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -66,7 +129,8 @@ static int set_opt(struct cfg *c, const struct opt *o, const char *value,
 			return ERANGE;
 		}
 		for (size_t i = 0; i < n; i++) {
-			if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f) {
+			if ((unsigned char)value[i] < 0x20 ||
+			    value[i] == 0x7f) {
 				snprintf(err, cap,
 					 "%s: control characters not allowed",
 					 o->name);
@@ -80,8 +144,10 @@ static int set_opt(struct cfg *c, const struct opt *o, const char *value,
 	long v;
 	errno = 0;
 	v = strtol(value, &end, 10);
-	if (errno || end == value || *end != '\0' || !isdigit((unsigned char)value[0])) {
-		snprintf(err, cap, "%s: not an integer: '%.64s'", o->name, value);
+	if (errno || end == value || *end != '\0' ||
+	    !isdigit((unsigned char)value[0])) {
+		snprintf(err, cap, "%s: not an integer: '%.64s'", o->name,
+			 value);
 		return EINVAL;
 	}
 	if (v < o->min || v > o->max) {
@@ -146,7 +212,8 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t cap)
 		char *s, *eq;
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
-			snprintf(err, cap, "%.200s:%u: line too long", path, lineno);
+			snprintf(err, cap, "%.200s:%u: line too long", path,
+				 lineno);
 			rc = ERANGE;
 			goto out;
 		}
@@ -187,7 +254,8 @@ int cfg_load_env(struct cfg *c, char *err, size_t cap)
 		size_t k = 0;
 		const char *v;
 		k = (size_t)snprintf(var, sizeof(var), "SIPWARD_");
-		for (const char *p = opts[i].name; *p && k + 1 < sizeof(var); p++)
+		for (const char *p = opts[i].name; *p && k + 1 < sizeof(var);
+		     p++)
 			var[k++] = (char)toupper((unsigned char)*p);
 		var[k] = '\0';
 		v = getenv(var);

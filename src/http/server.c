@@ -46,8 +46,8 @@ void http_resp_header(struct http_resp *r, const char *name, const char *fmt,
 		return;
 	r->headers[r->nheaders].name = name;
 	va_start(ap, fmt);
-	vsnprintf(r->headers[r->nheaders].value,
-		  sizeof(r->headers[0].value), fmt, ap);
+	vsnprintf(r->headers[r->nheaders].value, sizeof(r->headers[0].value),
+		  fmt, ap);
 	va_end(ap);
 	r->nheaders++;
 }
@@ -74,8 +74,7 @@ static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind,
 	return it->rc ? MHD_NO : MHD_YES;
 }
 
-int http_req_query_each(const struct http_req *req, http_query_cb cb,
-			void *ctx)
+int http_req_query_each(const struct http_req *req, http_query_cb cb, void *ctx)
 {
 	struct query_iter it = {cb, ctx, 0};
 
@@ -141,14 +140,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		st->req.method = method;
 		st->req.path = url;
 		st->req.conn = (struct http_conn *)c;
-		ci = MHD_get_connection_info(c,
-					     MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		ci = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		base_addr_ip(ci ? ci->client_addr : NULL, st->req.client,
 			     sizeof(st->req.client));
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		cl = MHD_lookup_connection_value(
+		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		te = MHD_lookup_connection_value(
-			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 		if (te)
 			st->req.has_body = true;
 		if (cl) {
@@ -172,8 +171,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		if (st->req.body_too_large) {
 			st->discarded += n;
 			return st->discarded > DISCARD_FACTOR * srv->body_max
-				       ? MHD_NO
-				       : MHD_YES;
+				   ? MHD_NO
+				   : MHD_YES;
 		}
 		if (st->len + n > srv->body_max) {
 			st->req.body_too_large = true;
@@ -235,8 +234,8 @@ int http_server_start(struct http_server **out, const struct http_opts *o,
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct http_server *srv;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-			 MHD_USE_TURBO;
+	unsigned flags =
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 
 	if (base_addr_parse(o->listen, &ss, &sl))
 		return EINVAL;
@@ -249,14 +248,13 @@ int http_server_start(struct http_server **out, const struct http_opts *o,
 	srv->ctx = ctx;
 	srv->body_max = o->body_max;
 	srv->d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)o->conn_max, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-		srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-		MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)o->conn_max, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+	    srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
 	if (!srv->d) {
 		free(srv);
 		return EIO;

@@ -18,9 +18,9 @@ struct http_req {
 	struct http_conn *conn;
 	char *body; /* NUL-terminated copy, NULL when there is none */
 	size_t body_len;
-	bool has_body;	   /* Content-Length > 0 or chunked */
+	bool has_body;	     /* Content-Length > 0 or chunked */
 	bool body_too_large; /* over body_max: body is NULL */
-	char client[64];   /* client address, for rate limits and logs */
+	char client[64];     /* client address, for rate limits and logs */
 };
 
 #define HTTP_RESP_HEADERS 4

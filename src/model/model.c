@@ -10,15 +10,14 @@
 #include "base/text.h"
 
 const char *const model_allow_names[MODEL_ALLOW_COUNT] = {
-	"allow_voice",	     "allow_message",	  "allow_video",
-	"allow_same_domain", "allow_other_domains", "allow_phones",
-	"allow_apps",
+    "allow_voice",	   "allow_message", "allow_video", "allow_same_domain",
+    "allow_other_domains", "allow_phones",  "allow_apps",
 };
 const bool model_allow_defaults[MODEL_ALLOW_COUNT] = {
-	true, true, false, true, false, true, true,
+    true, true, false, true, false, true, true,
 };
 const bool model_allow_mutable[MODEL_ALLOW_COUNT] = {
-	true, true, true, false, false, false, false,
+    true, true, true, false, false, false, false,
 };
 
 void model_errors_add(struct model_errors *errs, const char *field,
@@ -155,8 +154,8 @@ bad:
 	return EINVAL;
 }
 
-int model_method_check(const char *s, const char *field, char *out,
-		       size_t cap, struct model_errors *errs)
+int model_method_check(const char *s, const char *field, char *out, size_t cap,
+		       struct model_errors *errs)
 {
 	if (strcasecmp(s, "GET") == 0) {
 		snprintf(out, cap, "GET");

@@ -106,7 +106,8 @@ struct model_errors {
 
 /* Records that `field` is wrong and why (printf format); keeps the first. */
 void model_errors_add(struct model_errors *errs, const char *field,
-		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+		      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Each check returns 0 or EINVAL and, on EINVAL, adds the reason to errs
@@ -124,8 +125,8 @@ int model_app_name_check(const char *s, size_t len, const char *field,
 int model_url_check(const char *s, size_t len, const char *field,
 		    struct model_errors *errs);
 /* "GET" or "POST" (any case); writes the upper-case form to out (cap >= 5). */
-int model_method_check(const char *s, const char *field, char *out,
-		       size_t cap, struct model_errors *errs);
+int model_method_check(const char *s, const char *field, char *out, size_t cap,
+		       struct model_errors *errs);
 /* A SIP domain: 1-253 of letters, digits, '-', '.'. */
 int model_domain_check(const char *s, const char *field,
 		       struct model_errors *errs);

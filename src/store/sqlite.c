@@ -17,82 +17,82 @@
 
 /* Each migration takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
-	"CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT;"
-	"INSERT INTO schema_version VALUES (0);"
-	"CREATE TABLE accounts ("
-	" id INTEGER PRIMARY KEY,"
-	" auth_id TEXT NOT NULL UNIQUE,"
-	" name TEXT NOT NULL,"
-	" domain TEXT NOT NULL,"
-	" token_sha256 TEXT NOT NULL,"
-	" created_ms INTEGER NOT NULL) STRICT;"
-	"CREATE TABLE applications ("
-	" id INTEGER PRIMARY KEY,"
-	" account_id INTEGER NOT NULL REFERENCES accounts(id),"
-	" app_id TEXT NOT NULL UNIQUE,"
-	" app_name TEXT NOT NULL,"
-	" answer_url TEXT NOT NULL,"
-	" answer_method TEXT NOT NULL,"
-	" hangup_url TEXT NOT NULL,"
-	" hangup_method TEXT NOT NULL,"
-	" fallback_answer_url TEXT NOT NULL,"
-	" fallback_method TEXT NOT NULL,"
-	" message_url TEXT NOT NULL,"
-	" message_method TEXT NOT NULL,"
-	" default_endpoint_app INTEGER NOT NULL,"
-	" created_ms INTEGER NOT NULL,"
-	" updated_ms INTEGER NOT NULL) STRICT;"
-	"CREATE INDEX applications_account ON applications(account_id, id);"
-	"CREATE TABLE endpoints ("
-	" id INTEGER PRIMARY KEY,"
-	" account_id INTEGER NOT NULL REFERENCES accounts(id),"
-	" endpoint_id TEXT NOT NULL UNIQUE,"
-	" username TEXT NOT NULL,"
-	" domain TEXT NOT NULL,"
-	" alias TEXT NOT NULL,"
-	" ha1_md5 TEXT NOT NULL,"
-	" ha1_sha256 TEXT NOT NULL,"
-	" app_ref INTEGER REFERENCES applications(id),"
-	" allow_voice INTEGER NOT NULL,"
-	" allow_message INTEGER NOT NULL,"
-	" allow_video INTEGER NOT NULL,"
-	" allow_same_domain INTEGER NOT NULL,"
-	" allow_other_domains INTEGER NOT NULL,"
-	" allow_phones INTEGER NOT NULL,"
-	" allow_apps INTEGER NOT NULL,"
-	" created_ms INTEGER NOT NULL,"
-	" updated_ms INTEGER NOT NULL,"
-	" UNIQUE (username, domain)) STRICT;"
-	"CREATE INDEX endpoints_account ON endpoints(account_id, id);"
-	"CREATE INDEX endpoints_app ON endpoints(app_ref);",
+    "CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT;"
+    "INSERT INTO schema_version VALUES (0);"
+    "CREATE TABLE accounts ("
+    " id INTEGER PRIMARY KEY,"
+    " auth_id TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL,"
+    " domain TEXT NOT NULL,"
+    " token_sha256 TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL) STRICT;"
+    "CREATE TABLE applications ("
+    " id INTEGER PRIMARY KEY,"
+    " account_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " app_id TEXT NOT NULL UNIQUE,"
+    " app_name TEXT NOT NULL,"
+    " answer_url TEXT NOT NULL,"
+    " answer_method TEXT NOT NULL,"
+    " hangup_url TEXT NOT NULL,"
+    " hangup_method TEXT NOT NULL,"
+    " fallback_answer_url TEXT NOT NULL,"
+    " fallback_method TEXT NOT NULL,"
+    " message_url TEXT NOT NULL,"
+    " message_method TEXT NOT NULL,"
+    " default_endpoint_app INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL) STRICT;"
+    "CREATE INDEX applications_account ON applications(account_id, id);"
+    "CREATE TABLE endpoints ("
+    " id INTEGER PRIMARY KEY,"
+    " account_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " endpoint_id TEXT NOT NULL UNIQUE,"
+    " username TEXT NOT NULL,"
+    " domain TEXT NOT NULL,"
+    " alias TEXT NOT NULL,"
+    " ha1_md5 TEXT NOT NULL,"
+    " ha1_sha256 TEXT NOT NULL,"
+    " app_ref INTEGER REFERENCES applications(id),"
+    " allow_voice INTEGER NOT NULL,"
+    " allow_message INTEGER NOT NULL,"
+    " allow_video INTEGER NOT NULL,"
+    " allow_same_domain INTEGER NOT NULL,"
+    " allow_other_domains INTEGER NOT NULL,"
+    " allow_phones INTEGER NOT NULL,"
+    " allow_apps INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL,"
+    " UNIQUE (username, domain)) STRICT;"
+    "CREATE INDEX endpoints_account ON endpoints(account_id, id);"
+    "CREATE INDEX endpoints_app ON endpoints(app_ref);",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STORE_SCHEMA_VERSION, "schema version");
 
-#define EP_COLS                                                                \
-	"e.id, e.account_id, e.endpoint_id, e.username, e.domain, e.alias,"    \
-	" e.ha1_md5, e.ha1_sha256, e.app_ref, a.app_id, a.app_name,"           \
-	" a.answer_url, a.answer_method, e.allow_voice, e.allow_message,"     \
-	" e.allow_video, e.allow_same_domain, e.allow_other_domains,"         \
-	" e.allow_phones, e.allow_apps, e.created_ms, e.updated_ms"           \
+#define EP_COLS                                                             \
+	"e.id, e.account_id, e.endpoint_id, e.username, e.domain, e.alias," \
+	" e.ha1_md5, e.ha1_sha256, e.app_ref, a.app_id, a.app_name,"        \
+	" a.answer_url, a.answer_method, e.allow_voice, e.allow_message,"   \
+	" e.allow_video, e.allow_same_domain, e.allow_other_domains,"       \
+	" e.allow_phones, e.allow_apps, e.created_ms, e.updated_ms"         \
 	" FROM endpoints e LEFT JOIN applications a ON a.id = e.app_ref "
 
-#define EP_FILTER                                                              \
-	"WHERE e.account_id = ?1"                                              \
-	" AND (?2 IS NULL OR e.username = ?2)"                                 \
-	" AND (?3 IS NULL OR instr(e.username, ?3) > 0)"                       \
-	" AND (?4 IS NULL OR substr(e.username, 1, length(?4)) = ?4)"          \
-	" AND (?5 IS NULL OR e.alias = ?5)"                                    \
-	" AND (?6 IS NULL OR instr(e.alias, ?6) > 0)"                          \
-	" AND (?7 IS NULL OR a.app_id = ?7)"                                   \
-	" AND (?8 IS NULL OR (?8 = 1 AND e.app_ref IS NULL)"                   \
+#define EP_FILTER                                                     \
+	"WHERE e.account_id = ?1"                                     \
+	" AND (?2 IS NULL OR e.username = ?2)"                        \
+	" AND (?3 IS NULL OR instr(e.username, ?3) > 0)"              \
+	" AND (?4 IS NULL OR substr(e.username, 1, length(?4)) = ?4)" \
+	" AND (?5 IS NULL OR e.alias = ?5)"                           \
+	" AND (?6 IS NULL OR instr(e.alias, ?6) > 0)"                 \
+	" AND (?7 IS NULL OR a.app_id = ?7)"                          \
+	" AND (?8 IS NULL OR (?8 = 1 AND e.app_ref IS NULL)"          \
 	"      OR (?8 = 0 AND e.app_ref IS NOT NULL)) "
 
-#define APP_COLS                                                               \
-	"id, account_id, app_id, app_name, answer_url, answer_method,"         \
-	" hangup_url, hangup_method, fallback_answer_url, fallback_method,"    \
-	" message_url, message_method, default_endpoint_app, created_ms,"      \
+#define APP_COLS                                                            \
+	"id, account_id, app_id, app_name, answer_url, answer_method,"      \
+	" hangup_url, hangup_method, fallback_answer_url, fallback_method," \
+	" message_url, message_method, default_endpoint_app, created_ms,"   \
 	" updated_ms FROM applications "
 
 enum stmt_id {
@@ -125,62 +125,62 @@ enum stmt_id {
 };
 
 static const char *const sql[S_COUNT] = {
-	[S_BEGIN_R] = "BEGIN",
-	[S_BEGIN_W] = "BEGIN IMMEDIATE",
-	[S_COMMIT] = "COMMIT",
-	[S_ROLLBACK] = "ROLLBACK",
-	[S_ACC_INSERT] = "INSERT INTO accounts (auth_id, name, domain,"
-			 " token_sha256, created_ms) VALUES (?, ?, ?, ?, ?)",
-	[S_ACC_GET] = "SELECT id, auth_id, name, domain, token_sha256,"
-		      " created_ms FROM accounts WHERE auth_id = ?",
-	[S_ACC_COUNT] = "SELECT count(*) FROM accounts",
-	[S_APP_INSERT] = "INSERT INTO applications (account_id, app_id,"
-			 " app_name, answer_url, answer_method, hangup_url,"
-			 " hangup_method, fallback_answer_url, fallback_method,"
-			 " message_url, message_method, default_endpoint_app,"
-			 " created_ms, updated_ms)"
-			 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	[S_APP_GET] = "SELECT " APP_COLS "WHERE account_id = ? AND app_id = ?",
-	[S_APP_GET_DEFAULT] = "SELECT " APP_COLS
-			      "WHERE account_id = ? AND default_endpoint_app = 1"
-			      " ORDER BY id LIMIT 1",
-	[S_APP_UPDATE] = "UPDATE applications SET app_name = ?3,"
-			 " answer_url = ?4, answer_method = ?5,"
-			 " hangup_url = ?6, hangup_method = ?7,"
-			 " fallback_answer_url = ?8, fallback_method = ?9,"
-			 " message_url = ?10, message_method = ?11,"
-			 " default_endpoint_app = ?12, updated_ms = ?14"
-			 " WHERE id = ?1 AND account_id = ?2 AND app_id = ?13",
-	[S_APP_CLEAR_DEFAULT] = "UPDATE applications SET default_endpoint_app"
-				" = 0 WHERE account_id = ? AND id <> ? AND"
-				" default_endpoint_app = 1",
-	[S_APP_DELETE] = "DELETE FROM applications WHERE id = ?",
-	[S_APP_LIST] = "SELECT " APP_COLS
-		       "WHERE account_id = ? ORDER BY id LIMIT ? OFFSET ?",
-	[S_APP_COUNT] = "SELECT count(*) FROM applications WHERE account_id = ?",
-	[S_APP_EP_COUNT] = "SELECT count(*) FROM endpoints WHERE app_ref = ?",
-	[S_EP_INSERT] = "INSERT INTO endpoints (account_id, endpoint_id,"
-			" username, domain, alias, ha1_md5, ha1_sha256, app_ref,"
-			" allow_voice, allow_message, allow_video,"
-			" allow_same_domain, allow_other_domains, allow_phones,"
-			" allow_apps, created_ms, updated_ms)"
-			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	[S_EP_GET] = "SELECT " EP_COLS
-		     "WHERE e.account_id = ? AND e.endpoint_id = ?",
-	[S_EP_GET_BY_USER] = "SELECT " EP_COLS
-			     "WHERE e.username = ? AND e.domain = ?",
-	[S_EP_UPDATE] = "UPDATE endpoints SET alias = ?2, ha1_md5 = ?3,"
-			" ha1_sha256 = ?4, app_ref = ?5, allow_voice = ?6,"
-			" allow_message = ?7, allow_video = ?8, updated_ms = ?9"
-			" WHERE id = ?1",
-	[S_EP_DELETE] = "DELETE FROM endpoints WHERE id = ?",
-	[S_EP_LIST] = "SELECT " EP_COLS EP_FILTER
-		      "ORDER BY e.id LIMIT ?9 OFFSET ?10",
-	[S_EP_COUNT] = "SELECT count(*) FROM endpoints e LEFT JOIN"
-		       " applications a ON a.id = e.app_ref " EP_FILTER,
-	[S_EP_REASSIGN] = "UPDATE endpoints SET app_ref = ?2, updated_ms = ?3"
-			  " WHERE app_ref = ?1",
-	[S_EP_DELETE_BY_APP] = "DELETE FROM endpoints WHERE app_ref = ?",
+    [S_BEGIN_R] = "BEGIN",
+    [S_BEGIN_W] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_ACC_INSERT] = "INSERT INTO accounts (auth_id, name, domain,"
+		     " token_sha256, created_ms) VALUES (?, ?, ?, ?, ?)",
+    [S_ACC_GET] = "SELECT id, auth_id, name, domain, token_sha256,"
+		  " created_ms FROM accounts WHERE auth_id = ?",
+    [S_ACC_COUNT] = "SELECT count(*) FROM accounts",
+    [S_APP_INSERT] = "INSERT INTO applications (account_id, app_id,"
+		     " app_name, answer_url, answer_method, hangup_url,"
+		     " hangup_method, fallback_answer_url, fallback_method,"
+		     " message_url, message_method, default_endpoint_app,"
+		     " created_ms, updated_ms)"
+		     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_APP_GET] = "SELECT " APP_COLS "WHERE account_id = ? AND app_id = ?",
+    [S_APP_GET_DEFAULT] =
+	"SELECT " APP_COLS "WHERE account_id = ? AND default_endpoint_app = 1"
+	" ORDER BY id LIMIT 1",
+    [S_APP_UPDATE] = "UPDATE applications SET app_name = ?3,"
+		     " answer_url = ?4, answer_method = ?5,"
+		     " hangup_url = ?6, hangup_method = ?7,"
+		     " fallback_answer_url = ?8, fallback_method = ?9,"
+		     " message_url = ?10, message_method = ?11,"
+		     " default_endpoint_app = ?12, updated_ms = ?14"
+		     " WHERE id = ?1 AND account_id = ?2 AND app_id = ?13",
+    [S_APP_CLEAR_DEFAULT] = "UPDATE applications SET default_endpoint_app"
+			    " = 0 WHERE account_id = ? AND id <> ? AND"
+			    " default_endpoint_app = 1",
+    [S_APP_DELETE] = "DELETE FROM applications WHERE id = ?",
+    [S_APP_LIST] =
+	"SELECT " APP_COLS "WHERE account_id = ? ORDER BY id LIMIT ? OFFSET ?",
+    [S_APP_COUNT] = "SELECT count(*) FROM applications WHERE account_id = ?",
+    [S_APP_EP_COUNT] = "SELECT count(*) FROM endpoints WHERE app_ref = ?",
+    [S_EP_INSERT] = "INSERT INTO endpoints (account_id, endpoint_id,"
+		    " username, domain, alias, ha1_md5, ha1_sha256, app_ref,"
+		    " allow_voice, allow_message, allow_video,"
+		    " allow_same_domain, allow_other_domains, allow_phones,"
+		    " allow_apps, created_ms, updated_ms)"
+		    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_EP_GET] =
+	"SELECT " EP_COLS "WHERE e.account_id = ? AND e.endpoint_id = ?",
+    [S_EP_GET_BY_USER] =
+	"SELECT " EP_COLS "WHERE e.username = ? AND e.domain = ?",
+    [S_EP_UPDATE] = "UPDATE endpoints SET alias = ?2, ha1_md5 = ?3,"
+		    " ha1_sha256 = ?4, app_ref = ?5, allow_voice = ?6,"
+		    " allow_message = ?7, allow_video = ?8, updated_ms = ?9"
+		    " WHERE id = ?1",
+    [S_EP_DELETE] = "DELETE FROM endpoints WHERE id = ?",
+    [S_EP_LIST] =
+	"SELECT " EP_COLS EP_FILTER "ORDER BY e.id LIMIT ?9 OFFSET ?10",
+    [S_EP_COUNT] = "SELECT count(*) FROM endpoints e LEFT JOIN"
+		   " applications a ON a.id = e.app_ref " EP_FILTER,
+    [S_EP_REASSIGN] = "UPDATE endpoints SET app_ref = ?2, updated_ms = ?3"
+		      " WHERE app_ref = ?1",
+    [S_EP_DELETE_BY_APP] = "DELETE FROM endpoints WHERE app_ref = ?",
 };
 
 struct sq {
@@ -203,9 +203,9 @@ static int map_rc(struct sq *s, int rc, const char *what)
 		return 0;
 	case SQLITE_CONSTRAINT:
 		if (sqlite3_extended_errcode(s->db) ==
-			    SQLITE_CONSTRAINT_UNIQUE ||
+			SQLITE_CONSTRAINT_UNIQUE ||
 		    sqlite3_extended_errcode(s->db) ==
-			    SQLITE_CONSTRAINT_PRIMARYKEY)
+			SQLITE_CONSTRAINT_PRIMARYKEY)
 			return EEXIST;
 		break;
 	case SQLITE_BUSY:
@@ -296,7 +296,7 @@ static int sq_open(const char *url, struct store **out)
 	s->base.ops = &store_sqlite_ops;
 	rc = sqlite3_open_v2(path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_NOMUTEX,
+				 SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		err = map_rc(s, rc, "open");
@@ -348,9 +348,8 @@ static int sq_migrate(struct store *st)
 	    sqlite3_column_int64(q, 0) == 1) {
 		sqlite3_finalize(q);
 		q = NULL;
-		rc = sqlite3_prepare_v2(s->db,
-					"SELECT version FROM schema_version",
-					-1, &q, NULL);
+		rc = sqlite3_prepare_v2(
+		    s->db, "SELECT version FROM schema_version", -1, &q, NULL);
 		if (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
 			version = sqlite3_column_int64(q, 0);
 	}
@@ -361,8 +360,8 @@ static int sq_migrate(struct store *st)
 	}
 	if (version > STORE_SCHEMA_VERSION) {
 		LOG_ERROR("store_schema_newer",
-			  "backend=sqlite found=%lld known=%d", (long long)version,
-			  STORE_SCHEMA_VERSION);
+			  "backend=sqlite found=%lld known=%d",
+			  (long long)version, STORE_SCHEMA_VERSION);
 		err = EPROTO;
 		goto out;
 	}
@@ -821,8 +820,8 @@ static void bind_filter(sqlite3_stmt *q, int64_t account_id,
 
 static int sq_endpoint_list(struct store *st, int64_t account_id,
 			    const struct store_endpoint_filter *f,
-			    int64_t limit, int64_t offset,
-			    store_endpoint_cb cb, void *ctx, int64_t *total)
+			    int64_t limit, int64_t offset, store_endpoint_cb cb,
+			    void *ctx, int64_t *total)
 {
 	struct sq *s = sq_of(st);
 	sqlite3_stmt *q = stmt(s, S_EP_COUNT);
@@ -883,30 +882,30 @@ static int sq_endpoints_delete_by_app(struct store *st, int64_t app_ref)
 }
 
 const struct store_ops store_sqlite_ops = {
-	.name = "sqlite",
-	.open = sq_open,
-	.close = sq_close,
-	.migrate = sq_migrate,
-	.begin = sq_begin,
-	.commit = sq_commit,
-	.rollback = sq_rollback,
-	.account_insert = sq_account_insert,
-	.account_get = sq_account_get,
-	.account_count = sq_account_count,
-	.app_insert = sq_app_insert,
-	.app_get = sq_app_get,
-	.app_get_default = sq_app_get_default,
-	.app_update = sq_app_update,
-	.app_clear_default = sq_app_clear_default,
-	.app_delete = sq_app_delete,
-	.app_list = sq_app_list,
-	.app_endpoint_count = sq_app_endpoint_count,
-	.endpoint_insert = sq_endpoint_insert,
-	.endpoint_get = sq_endpoint_get,
-	.endpoint_get_by_user = sq_endpoint_get_by_user,
-	.endpoint_update = sq_endpoint_update,
-	.endpoint_delete = sq_endpoint_delete,
-	.endpoint_list = sq_endpoint_list,
-	.endpoints_reassign = sq_endpoints_reassign,
-	.endpoints_delete_by_app = sq_endpoints_delete_by_app,
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .account_insert = sq_account_insert,
+    .account_get = sq_account_get,
+    .account_count = sq_account_count,
+    .app_insert = sq_app_insert,
+    .app_get = sq_app_get,
+    .app_get_default = sq_app_get_default,
+    .app_update = sq_app_update,
+    .app_clear_default = sq_app_clear_default,
+    .app_delete = sq_app_delete,
+    .app_list = sq_app_list,
+    .app_endpoint_count = sq_app_endpoint_count,
+    .endpoint_insert = sq_endpoint_insert,
+    .endpoint_get = sq_endpoint_get,
+    .endpoint_get_by_user = sq_endpoint_get_by_user,
+    .endpoint_update = sq_endpoint_update,
+    .endpoint_delete = sq_endpoint_delete,
+    .endpoint_list = sq_endpoint_list,
+    .endpoints_reassign = sq_endpoints_reassign,
+    .endpoints_delete_by_app = sq_endpoints_delete_by_app,
 };

@@ -66,12 +66,14 @@ struct store_ops {
 
 	int (*endpoint_insert)(struct store *st, struct model_endpoint *ep);
 	int (*endpoint_get)(struct store *st, int64_t account_id,
-			    const char *endpoint_id, struct model_endpoint *out);
+			    const char *endpoint_id,
+			    struct model_endpoint *out);
 	/* Finds an endpoint by its SIP identity, whatever its account. */
 	int (*endpoint_get_by_user)(struct store *st, const char *username,
 				    const char *domain,
 				    struct model_endpoint *out);
-	int (*endpoint_update)(struct store *st, const struct model_endpoint *ep);
+	int (*endpoint_update)(struct store *st,
+			       const struct model_endpoint *ep);
 	int (*endpoint_delete)(struct store *st, int64_t id);
 	int (*endpoint_list)(struct store *st, int64_t account_id,
 			     const struct store_endpoint_filter *f,

@@ -83,7 +83,7 @@ static int txn(struct svc *s, bool write, txn_fn fn, void *arg)
 			err = st->ops->commit(st);
 		if (err)
 			st->ops->rollback(st);
-failed:
+	failed:
 		if (err == EIO)
 			drop_store(s);
 	}
@@ -240,29 +240,28 @@ static void app_validate(const struct svc_app_input *in, bool create,
 		size_t in_url, in_method;
 		bool required;
 	} urls[] = {
-		{"answer", offsetof(struct model_app, answer_url),
-		 offsetof(struct model_app, answer_method),
-		 offsetof(struct svc_app_input, answer_url),
-		 offsetof(struct svc_app_input, answer_method), true},
-		{"hangup", offsetof(struct model_app, hangup_url),
-		 offsetof(struct model_app, hangup_method),
-		 offsetof(struct svc_app_input, hangup_url),
-		 offsetof(struct svc_app_input, hangup_method), false},
-		{"fallback", offsetof(struct model_app, fallback_answer_url),
-		 offsetof(struct model_app, fallback_method),
-		 offsetof(struct svc_app_input, fallback_answer_url),
-		 offsetof(struct svc_app_input, fallback_method), false},
-		{"message", offsetof(struct model_app, message_url),
-		 offsetof(struct model_app, message_method),
-		 offsetof(struct svc_app_input, message_url),
-		 offsetof(struct svc_app_input, message_method), false},
+	    {"answer", offsetof(struct model_app, answer_url),
+	     offsetof(struct model_app, answer_method),
+	     offsetof(struct svc_app_input, answer_url),
+	     offsetof(struct svc_app_input, answer_method), true},
+	    {"hangup", offsetof(struct model_app, hangup_url),
+	     offsetof(struct model_app, hangup_method),
+	     offsetof(struct svc_app_input, hangup_url),
+	     offsetof(struct svc_app_input, hangup_method), false},
+	    {"fallback", offsetof(struct model_app, fallback_answer_url),
+	     offsetof(struct model_app, fallback_method),
+	     offsetof(struct svc_app_input, fallback_answer_url),
+	     offsetof(struct svc_app_input, fallback_method), false},
+	    {"message", offsetof(struct model_app, message_url),
+	     offsetof(struct model_app, message_method),
+	     offsetof(struct svc_app_input, message_url),
+	     offsetof(struct svc_app_input, message_method), false},
 	};
-	static const char *const url_field[] = {"answer_url", "hangup_url",
-						"fallback_answer_url",
-						"message_url"};
+	static const char *const url_field[] = {
+	    "answer_url", "hangup_url", "fallback_answer_url", "message_url"};
 	static const char *const method_field[] = {
-		"answer_method", "hangup_method", "fallback_method",
-		"message_method"};
+	    "answer_method", "hangup_method", "fallback_method",
+	    "message_method"};
 
 	if (in->app_name) {
 		if (!model_app_name_check(in->app_name, strlen(in->app_name),
@@ -273,8 +272,8 @@ static void app_validate(const struct svc_app_input *in, bool create,
 		model_errors_add(errs, "app_name", "app_name is required");
 	}
 	for (unsigned i = 0; i < 4; i++) {
-		const char *url = *(const char *const *)((const char *)in +
-							 urls[i].in_url);
+		const char *url =
+		    *(const char *const *)((const char *)in + urls[i].in_url);
 		const char *method = *(const char *const *)((const char *)in +
 							    urls[i].in_method);
 		char *dst_url = (char *)a + urls[i].url_off;
@@ -435,9 +434,8 @@ static int do_app_list(struct store *st, void *arg)
 				 l->ctx, l->total);
 }
 
-int svc_app_list(struct svc *s, const struct model_account *acct,
-		 int64_t limit, int64_t offset, store_app_cb cb, void *ctx,
-		 int64_t *total)
+int svc_app_list(struct svc *s, const struct model_account *acct, int64_t limit,
+		 int64_t offset, store_app_cb cb, void *ctx, int64_t *total)
 {
 	struct app_list l = {acct, limit, offset, cb, ctx, total};
 
@@ -467,8 +465,8 @@ static int do_app_delete(struct store *st, void *arg)
 		return err;
 	if (d->move_to) {
 		if (model_id_check(d->move_to) ||
-		    st->ops->app_get(st, d->acct->id, d->move_to,
-				     &d->target) != 0) {
+		    st->ops->app_get(st, d->acct->id, d->move_to, &d->target) !=
+			0) {
 			model_errors_add(d->errs, "new_endpoint_application",
 					 "Unknown application");
 			return EINVAL;
@@ -485,9 +483,8 @@ static int do_app_delete(struct store *st, void *arg)
 		return err;
 	if (n > 0) {
 		if (d->move_to)
-			err = st->ops->endpoints_reassign(st, d->app.id,
-							  d->target.id,
-							  base_time_now_ms());
+			err = st->ops->endpoints_reassign(
+			    st, d->app.id, d->target.id, base_time_now_ms());
 		else if (d->cascade)
 			err = st->ops->endpoints_delete_by_app(st, d->app.id);
 		else {
@@ -597,9 +594,9 @@ static int set_ha1(struct model_endpoint *ep, const char *password)
 			   ep->ha1_md5, sizeof(ep->ha1_md5));
 
 	if (!err)
-		err = base_ha1(BASE_DIGEST_SHA256, ep->username, ep->domain,
-			       password, ep->ha1_sha256,
-			       sizeof(ep->ha1_sha256));
+		err =
+		    base_ha1(BASE_DIGEST_SHA256, ep->username, ep->domain,
+			     password, ep->ha1_sha256, sizeof(ep->ha1_sha256));
 	return err;
 }
 
@@ -621,8 +618,8 @@ static int do_endpoint_create(struct store *st, void *arg)
 	err = resolve_app(st, w->acct, w->in, ep, w->errs, true);
 	if (err || w->errs->n)
 		return err ? err : EINVAL;
-	err = st->ops->endpoint_get_by_user(st, ep->username, ep->domain,
-					    &other);
+	err =
+	    st->ops->endpoint_get_by_user(st, ep->username, ep->domain, &other);
 	if (err != ENOENT)
 		return err ? err : EEXIST;
 	for (int i = 0; i < ID_ATTEMPTS; i++) {

@@ -62,9 +62,8 @@ int svc_app_get(struct svc *s, const struct model_account *acct,
 int svc_app_update(struct svc *s, const struct model_account *acct,
 		   const char *app_id, const struct svc_app_input *in,
 		   struct model_errors *errs);
-int svc_app_list(struct svc *s, const struct model_account *acct,
-		 int64_t limit, int64_t offset, store_app_cb cb, void *ctx,
-		 int64_t *total);
+int svc_app_list(struct svc *s, const struct model_account *acct, int64_t limit,
+		 int64_t offset, store_app_cb cb, void *ctx, int64_t *total);
 /*
  * Deletes an application. When endpoints use it: with move_to (an app_id)
  * they move there, with cascade they are deleted too, else EEXIST and
