@@ -174,6 +174,15 @@ json_t *api_json_time(int64_t ms)
 	return json_string(base_time_iso(ms, buf, sizeof(buf)));
 }
 
+const char *api_json_text(const json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || strlen(s) != json_string_length(v))
+		return NULL;
+	return s;
+}
+
 json_t *api_json_str_or_null(const char *s)
 {
 	return s && *s ? json_string(s) : json_null();
@@ -292,7 +301,8 @@ int api_body_object(struct api_ctx *c, bool required, json_t **out)
 		api_reply_error(c, 413, "request entity too large", msg, NULL);
 		return EINVAL;
 	}
-	root = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(r->body, r->body_len,
+			  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!root) {
 		/* jerr.text may quote the input: never echo it. */
 		switch (json_error_code(&jerr)) {

@@ -76,8 +76,13 @@ static void decode_app(json_t *body, struct svc_app_input *in,
 		if (i < n) {
 			const char **dst =
 			    (const char **)((char *)in + text_fields[i].off);
-			if (json_is_string(v))
-				*dst = json_string_value(v);
+			if (api_json_text(v))
+				*dst = api_json_text(v);
+			else if (json_is_string(v))
+				model_errors_add(errs, key,
+						 "%s must not contain control "
+						 "characters",
+						 key);
 			else if (json_is_null(v) && text_fields[i].nullable)
 				*dst = "";
 			else
@@ -212,11 +217,10 @@ static void decode_delete(json_t *body, char *move_to, size_t cap,
 			if (json_is_integer(v) && json_integer_value(v) >= 0)
 				snprintf(move_to, cap, "%lld",
 					 (long long)json_integer_value(v));
-			else if (json_is_string(v) &&
+			else if (api_json_text(v) &&
 				 json_string_length(v) < cap &&
-				 model_id_check(json_string_value(v)) == 0)
-				snprintf(move_to, cap, "%s",
-					 json_string_value(v));
+				 model_id_check(api_json_text(v)) == 0)
+				snprintf(move_to, cap, "%s", api_json_text(v));
 			else
 				model_errors_add(errs, key,
 						 "Must be an application id");
@@ -224,10 +228,10 @@ static void decode_delete(json_t *body, char *move_to, size_t cap,
 			if (json_is_boolean(v))
 				*cascade = json_is_true(v);
 			else if (json_is_string(v) &&
-				 (strcmp(json_string_value(v), "true") == 0 ||
-				  strcmp(json_string_value(v), "false") == 0))
+				 (strcmp(api_json_text(v), "true") == 0 ||
+				  strcmp(api_json_text(v), "false") == 0))
 				*cascade =
-				    strcmp(json_string_value(v), "true") == 0;
+				    strcmp(api_json_text(v), "true") == 0;
 			else
 				model_errors_add(
 				    errs, key, "Must be \"true\" or \"false\"");

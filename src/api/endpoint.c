@@ -68,9 +68,9 @@ static void decode_app(json_t *v, const char *key, struct app_val *out,
 	} else if (json_is_integer(v) && json_integer_value(v) >= 0) {
 		snprintf(out->id, sizeof(out->id), "%lld",
 			 (long long)json_integer_value(v));
-	} else if (json_is_string(v) && json_string_length(v) < MODEL_ID_MAX &&
-		   model_id_check(json_string_value(v)) == 0) {
-		snprintf(out->id, sizeof(out->id), "%s", json_string_value(v));
+	} else if (api_json_text(v) && json_string_length(v) < MODEL_ID_MAX &&
+		   model_id_check(api_json_text(v)) == 0) {
+		snprintf(out->id, sizeof(out->id), "%s", api_json_text(v));
 	} else {
 		model_errors_add(errs, key,
 				 "Must be an application id (integer or "
@@ -81,9 +81,13 @@ static void decode_app(json_t *v, const char *key, struct app_val *out,
 static const char *string_field(json_t *v, const char *key, const char *what,
 				struct model_errors *errs)
 {
+	if (api_json_text(v))
+		return api_json_text(v);
 	if (json_is_string(v))
-		return json_string_value(v);
-	model_errors_add(errs, key, "%s must be a string", what);
+		model_errors_add(
+		    errs, key, "%s must not contain control characters", what);
+	else
+		model_errors_add(errs, key, "%s must be a string", what);
 	return NULL;
 }
 
@@ -136,9 +140,9 @@ static void decode_endpoint(struct api_ctx *c, json_t *body, bool create,
 			if (!create)
 				locked(key, errs);
 			else if (!json_is_null(v) &&
-				 !(json_is_string(v) &&
-				   strcmp(json_string_value(v),
-					  c->acct.auth_id) == 0))
+				 !(api_json_text(v) &&
+				   strcmp(api_json_text(v), c->acct.auth_id) ==
+				       0))
 				model_errors_add(errs, key,
 						 "Unknown sub-account");
 		} else if (!create && (strcmp(key, "endpoint_id") == 0 ||

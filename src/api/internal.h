@@ -66,6 +66,13 @@ json_t *api_json_time(int64_t ms);
 void api_query_append(char *buf, size_t cap, const char *key,
 		      const char *value);
 
+/*
+ * The value of a JSON string without embedded NUL characters, else NULL.
+ * Bodies are decoded with JSON_ALLOW_NUL so that "\u0000" in a field is
+ * reported against that field; every string must be read through here.
+ */
+const char *api_json_text(const json_t *v);
+
 /* A JSON string, or null when s is NULL or "". */
 json_t *api_json_str_or_null(const char *s);
 

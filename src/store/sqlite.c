@@ -281,15 +281,21 @@ static int sq_open(const char *url, struct store **out)
 	if (strncmp(url, "sqlite:", 7) != 0 || url[7] == '\0')
 		return EINVAL;
 	path = url + 7;
-	/* The file holds credential hashes: create it private. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	/*
+	 * The file holds credential hashes: create it private (SQLite gives
+	 * its -wal and -shm files the same mode). Only when it does not exist:
+	 * closing a descriptor of a file this process has open in SQLite would
+	 * drop SQLite's POSIX locks on it.
+	 */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+	} else if (errno != EEXIST) {
 		err = errno;
 		LOG_ERROR("store_open", "backend=sqlite error=\"%s\"",
 			  strerror(err));
 		return err == ENOENT || err == EACCES ? err : EIO;
 	}
-	close(fd);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return ENOMEM;
