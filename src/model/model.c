@@ -20,20 +20,38 @@ const bool model_allow_mutable[MODEL_ALLOW_COUNT] = {
     true, true, true, false, false, false, false,
 };
 
+/* Copies src into dst (cap bytes), cut at a UTF-8 character boundary. */
+static void copy_utf8(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= cap) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 void model_errors_add(struct model_errors *errs, const char *field,
 		      const char *fmt, ...)
 {
+	char name[sizeof(errs->e[0].field)];
+	char msg[sizeof(errs->e[0].msg)];
 	va_list ap;
 
+	copy_utf8(name, sizeof(name), field);
 	for (unsigned i = 0; i < errs->n; i++)
-		if (strcmp(errs->e[i].field, field) == 0)
+		if (strcmp(errs->e[i].field, name) == 0)
 			return;
 	if (errs->n >= MODEL_ERRORS_MAX)
 		return;
-	snprintf(errs->e[errs->n].field, sizeof(errs->e[0].field), "%s", field);
 	va_start(ap, fmt);
-	vsnprintf(errs->e[errs->n].msg, sizeof(errs->e[0].msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	memcpy(errs->e[errs->n].field, name, sizeof(name));
+	copy_utf8(errs->e[errs->n].msg, sizeof(msg), msg);
 	errs->n++;
 }
 
