@@ -336,6 +336,16 @@ int api_body_object(struct api_ctx *c, bool required, json_t **out)
 	return 0;
 }
 
+int api_body_unused(struct api_ctx *c)
+{
+	json_t *body;
+
+	if (api_body_object(c, false, &body))
+		return EINVAL;
+	json_decref(body);
+	return 0;
+}
+
 /* ---- authentication ---- */
 
 static bool auth_id_form(const char *s)

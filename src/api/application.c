@@ -178,9 +178,10 @@ out:
 
 void api_app_collection(struct api_ctx *c)
 {
-	if (strcmp(c->req->method, "GET") == 0)
-		list(c);
-	else
+	if (strcmp(c->req->method, "GET") == 0) {
+		if (!api_body_unused(c))
+			list(c);
+	} else
 		create(c);
 }
 
@@ -245,7 +246,7 @@ static void decode_delete(json_t *body, char *move_to, size_t cap,
 				 "new_endpoint_application, not both");
 }
 
-static void delete (struct api_ctx *c)
+static void destroy(struct api_ctx *c)
 {
 	struct model_errors errs = {0};
 	char move_to[MODEL_ID_MAX] = "", msg[160];
@@ -292,11 +293,11 @@ void api_app_item(struct api_ctx *c)
 	err = svc_app_get(c->api->svc, &c->acct, c->id, a);
 	if (err)
 		api_reply_errno(c, err, "Application", NULL);
-	else if (strcmp(c->req->method, "GET") == 0)
-		api_reply_json(c, 200, app_json(c, a, true));
 	else if (strcmp(c->req->method, "POST") == 0)
 		update(c);
-	else
-		delete (c);
+	else if (strcmp(c->req->method, "DELETE") == 0)
+		destroy(c);
+	else if (!api_body_unused(c))
+		api_reply_json(c, 200, app_json(c, a, true));
 	free(a);
 }

@@ -324,9 +324,10 @@ out:
 
 void api_endpoint_collection(struct api_ctx *c)
 {
-	if (strcmp(c->req->method, "GET") == 0)
-		list(c);
-	else
+	if (strcmp(c->req->method, "GET") == 0) {
+		if (!api_body_unused(c))
+			list(c);
+	} else
 		create(c);
 }
 
@@ -386,11 +387,11 @@ void api_endpoint_item(struct api_ctx *c)
 	err = svc_endpoint_get(c->api->svc, &c->acct, c->id, ep);
 	if (err)
 		api_reply_errno(c, err, "Endpoint", NULL);
-	else if (strcmp(c->req->method, "GET") == 0)
-		api_reply_json(c, 200, endpoint_json(c, ep, true));
 	else if (strcmp(c->req->method, "POST") == 0)
 		update(c);
-	else
-		delete (c);
+	else if (strcmp(c->req->method, "DELETE") == 0)
+		destroy(c);
+	else if (!api_body_unused(c))
+		api_reply_json(c, 200, endpoint_json(c, ep, true));
 	free(ep);
 }

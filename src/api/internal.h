@@ -53,6 +53,13 @@ void api_reply_empty(struct api_ctx *c, int status);
  */
 int api_body_object(struct api_ctx *c, bool required, json_t **out);
 
+/*
+ * For a GET that carries a body anyway: checks its content type, size and
+ * form like any body (415/413/400) and ignores it. Returns 0 or EINVAL
+ * after replying.
+ */
+int api_body_unused(struct api_ctx *c);
+
 /* Overwrites every string value of obj (recursively) before it is freed. */
 void api_json_wipe(json_t *obj);
 

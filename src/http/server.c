@@ -19,9 +19,6 @@
 #include "base/crypto.h"
 #include "base/log.h"
 
-/* Past this many discarded bytes of an oversized body, drop the client. */
-#define DISCARD_FACTOR 4
-
 struct http_server {
 	struct MHD_Daemon *d;
 	http_handler handler;
@@ -33,7 +30,6 @@ struct state {
 	struct http_req req;
 	char *buf;
 	size_t len;
-	size_t discarded;
 	bool answered;
 };
 
@@ -168,15 +164,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	if (*upload_size) {
 		size_t n = *upload_size;
 		*upload_size = 0;
-		if (st->req.body_too_large) {
-			st->discarded += n;
-			return st->discarded > DISCARD_FACTOR * srv->body_max
-				   ? MHD_NO
-				   : MHD_YES;
-		}
+		if (st->req.body_too_large)
+			return MHD_YES; /* discarded; 413 once it has all come
+					 */
 		if (st->len + n > srv->body_max) {
 			st->req.body_too_large = true;
-			st->discarded = st->len + n;
 			base_wipe(st->buf, st->len);
 			free(st->buf);
 			st->buf = NULL;
@@ -253,8 +245,7 @@ int http_server_start(struct http_server **out, const struct http_opts *o,
 	    (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)o->conn_max, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	    srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+	    srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
 	if (!srv->d) {
 		free(srv);
 		return EIO;

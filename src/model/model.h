@@ -95,7 +95,7 @@ struct model_endpoint {
 };
 
 /* Validation errors, one per offending field, collected to report at once. */
-#define MODEL_ERRORS_MAX 24
+#define MODEL_ERRORS_MAX 64
 struct model_errors {
 	unsigned n;
 	struct {

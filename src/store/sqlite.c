@@ -603,7 +603,7 @@ static int sq_app_update(struct store *st, const struct model_app *a)
 }
 
 static int sq_app_clear_default(struct store *st, int64_t account_id,
-				int64_t except_id)
+				int64_t except_id, int64_t now_ms)
 {
 	struct sq *s = sq_of(st);
 	sqlite3_stmt *q = stmt(s, S_APP_CLEAR_DEFAULT);
@@ -612,6 +612,7 @@ static int sq_app_clear_default(struct store *st, int64_t account_id,
 		return EIO;
 	sqlite3_bind_int64(q, 1, account_id);
 	sqlite3_bind_int64(q, 2, except_id);
+	sqlite3_bind_int64(q, 3, now_ms);
 	return exec_stmt(s, q, "app_clear_default");
 }
 

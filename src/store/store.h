@@ -56,7 +56,7 @@ struct store_ops {
 	int (*app_update)(struct store *st, const struct model_app *app);
 	/* Clears default_endpoint_app on the account's other applications. */
 	int (*app_clear_default)(struct store *st, int64_t account_id,
-				 int64_t except_id);
+				 int64_t except_id, int64_t now_ms);
 	int (*app_delete)(struct store *st, int64_t id);
 	int (*app_list)(struct store *st, int64_t account_id, int64_t limit,
 			int64_t offset, store_app_cb cb, void *ctx,

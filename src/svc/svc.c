@@ -313,7 +313,8 @@ static int do_app_create(struct store *st, void *arg)
 			break;
 	}
 	if (!err && a->default_endpoint_app)
-		err = st->ops->app_clear_default(st, a->account_id, a->id);
+		err = st->ops->app_clear_default(st, a->account_id, a->id,
+						 a->updated_ms);
 	return err;
 }
 
@@ -395,7 +396,8 @@ static int do_app_update(struct store *st, void *arg)
 		u->next.updated_ms = u->cur.updated_ms + 1;
 	err = st->ops->app_update(st, &u->next);
 	if (!err && u->next.default_endpoint_app)
-		err = st->ops->app_clear_default(st, u->acct->id, u->next.id);
+		err = st->ops->app_clear_default(st, u->acct->id, u->next.id,
+						 u->next.updated_ms);
 	return err;
 }
 
