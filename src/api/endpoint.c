@@ -351,7 +351,7 @@ static void update(struct api_ctx *c)
 	json_decref(body);
 }
 
-static void delete (struct api_ctx *c)
+static void destroy(struct api_ctx *c)
 {
 	struct model_errors errs = {0};
 	const char *key;
