@@ -16,9 +16,43 @@ static json_t *app_ref_json(const struct model_endpoint *ep)
 			 ep->app.answer_method);
 }
 
+/* One live binding as shown in sip_registrations. */
+static json_t *binding_json(const struct model_binding *b)
+{
+	return json_pack("{s:s, s:o, s:s, s:s, s:s}", "contact", b->contact,
+			 "expires", api_json_time(b->expires_ms), "user_agent",
+			 b->user_agent, "received", b->received, "transport",
+			 b->transport);
+}
+
+/* Sets the sip_* fields from the endpoint's live bindings. */
+static void registrations_json(json_t *o, const struct svc_bindings *bs)
+{
+	const struct model_binding *newest = NULL;
+	json_t *all = json_array();
+
+	for (unsigned i = 0; bs && i < bs->n; i++) {
+		json_array_append_new(all, binding_json(&bs->b[i]));
+		if (!newest || bs->b[i].updated_ms >= newest->updated_ms)
+			newest = &bs->b[i];
+	}
+	json_object_set_new(o, "sip_registered",
+			    json_string(newest ? "true" : "false"));
+	json_object_set_new(o, "sip_contact",
+			    newest ? json_string(newest->contact)
+				   : json_null());
+	json_object_set_new(o, "sip_expires",
+			    newest ? api_json_time(newest->expires_ms)
+				   : json_null());
+	json_object_set_new(o, "sip_user_agent",
+			    newest ? json_string(newest->user_agent)
+				   : json_null());
+	json_object_set_new(o, "sip_registrations", all);
+}
+
 /* The endpoint object of api-contract.md; api_id when with_api_id. */
 static json_t *endpoint_json(struct api_ctx *c, const struct model_endpoint *ep,
-			     bool with_api_id)
+			     const struct svc_bindings *bs, bool with_api_id)
 {
 	char buf[MODEL_USERNAME_MAX + MODEL_DOMAIN_MAX + 64];
 	json_t *o = json_object();
@@ -37,12 +71,7 @@ static json_t *endpoint_json(struct api_ctx *c, const struct model_endpoint *ep,
 	for (int i = 0; i < MODEL_ALLOW_COUNT; i++)
 		json_object_set_new(o, model_allow_names[i],
 				    json_boolean(ep->allow[i]));
-	/* Registrations arrive with the registrar. */
-	json_object_set_new(o, "sip_registered", json_string("false"));
-	json_object_set_new(o, "sip_contact", json_null());
-	json_object_set_new(o, "sip_expires", json_null());
-	json_object_set_new(o, "sip_user_agent", json_null());
-	json_object_set_new(o, "sip_registrations", json_array());
+	registrations_json(o, bs);
 	json_object_set_new(o, "sub_account", json_null());
 	snprintf(buf, sizeof(buf), "/v1/Account/%s/Endpoint/%s/",
 		 c->acct.auth_id, ep->endpoint_id);
@@ -282,10 +311,11 @@ static int list_param(void *ctx, const char *key, const char *value)
 	return 0;
 }
 
-static int list_one(void *ctx, const struct model_endpoint *ep)
+static int list_one(void *ctx, const struct model_endpoint *ep,
+		    const struct svc_bindings *bs)
 {
 	struct list_q *q = ctx;
-	json_t *o = endpoint_json(q->page.c, ep, false);
+	json_t *o = endpoint_json(q->page.c, ep, bs, false);
 
 	if (!o || json_array_append_new(q->page.objects, o))
 		return ENOMEM;
@@ -377,14 +407,17 @@ static void destroy(struct api_ctx *c)
 void api_endpoint_item(struct api_ctx *c)
 {
 	struct model_endpoint *ep = calloc(1, sizeof(*ep));
+	struct svc_bindings *bs = calloc(1, sizeof(*bs));
+	bool get = strcmp(c->req->method, "GET") == 0;
 	int err;
 
-	if (!ep) {
+	if (!ep || !bs) {
 		api_reply_errno(c, ENOMEM, "Endpoint", NULL);
-		return;
+		goto out;
 	}
 	/* The resource (404) is checked before the body (415/413/400). */
-	err = svc_endpoint_get(c->api->svc, &c->acct, c->id, ep);
+	err =
+	    svc_endpoint_get(c->api->svc, &c->acct, c->id, ep, get ? bs : NULL);
 	if (err)
 		api_reply_errno(c, err, "Endpoint", NULL);
 	else if (strcmp(c->req->method, "POST") == 0)
@@ -392,6 +425,8 @@ void api_endpoint_item(struct api_ctx *c)
 	else if (strcmp(c->req->method, "DELETE") == 0)
 		destroy(c);
 	else if (!api_body_unused(c))
-		api_reply_json(c, 200, endpoint_json(c, ep, true));
+		api_reply_json(c, 200, endpoint_json(c, ep, bs, true));
+out:
+	free(bs);
 	free(ep);
 }

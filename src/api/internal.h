@@ -100,9 +100,11 @@ void api_page_init(struct api_page *p, struct api_ctx *c);
 void api_page_fini(struct api_page *p);
 
 /*
- * Records a query parameter (a repeated one is an error) and parses limit
- * and offset. Returns true when the parameter was limit or offset, or was
- * refused; false when the caller must interpret it.
+ * Records a query parameter (a repeated one, or a value that is NULL for
+ * holding a NUL byte, is an error) and parses limit and offset. Returns true
+ * when the parameter was limit or offset, or was refused; false when the
+ * caller must interpret it.
+
  */
 bool api_page_param(struct api_page *p, const char *key, const char *value);
 

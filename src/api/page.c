@@ -19,6 +19,12 @@ void api_page_fini(struct api_page *p)
 
 bool api_page_param(struct api_page *p, const char *key, const char *value)
 {
+	if (!value) {
+		model_errors_add(&p->errs, key,
+				 "Must not contain NUL characters");
+		return true;
+	}
+
 	for (unsigned i = 0; i < p->n; i++) {
 		if (strcmp(p->keys[i], key) == 0) {
 			model_errors_add(&p->errs, key, "Given more than once");

@@ -61,12 +61,15 @@ struct query_iter {
 };
 
 static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind,
-				 const char *key, const char *value)
+				 const char *key, size_t key_size,
+				 const char *value, size_t value_size)
 {
 	struct query_iter *it = cls;
+	bool nul =
+	    strlen(key) != key_size || (value && strlen(value) != value_size);
 
 	(void)kind;
-	it->rc = it->cb(it->ctx, key, value ? value : "");
+	it->rc = it->cb(it->ctx, key, nul ? NULL : value ? value : "");
 	return it->rc ? MHD_NO : MHD_YES;
 }
 
@@ -74,8 +77,8 @@ int http_req_query_each(const struct http_req *req, http_query_cb cb, void *ctx)
 {
 	struct query_iter it = {cb, ctx, 0};
 
-	MHD_get_connection_values((struct MHD_Connection *)req->conn,
-				  MHD_GET_ARGUMENT_KIND, query_one, &it);
+	MHD_get_connection_values_n((struct MHD_Connection *)req->conn,
+				    MHD_GET_ARGUMENT_KIND, query_one, &it);
 	return it.rc;
 }
 
@@ -188,6 +191,42 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	return answer(srv, c, st);
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes the path and query values in place, except "%00": a NUL
+ * would cut the C string, so "/Endpoint/123%00" must not read as
+ * "/Endpoint/123". It stays literal (and so matches nothing).
+ */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *r = s, *w = s;
+
+	(void)cls;
+	(void)c;
+	while (*r) {
+		int hi, lo;
+		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 &&
+		    (lo = hexval(r[2])) >= 0 && (hi || lo)) {
+			*w++ = (char)(hi << 4 | lo);
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -245,7 +284,8 @@ int http_server_start(struct http_server **out, const struct http_opts *o,
 	    (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)o->conn_max, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	    srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+	    srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	if (!srv->d) {
 		free(srv);
 		return EIO;

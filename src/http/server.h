@@ -49,8 +49,10 @@ typedef int (*http_query_cb)(void *ctx, const char *key, const char *value);
 
 /*
  * Calls cb for each query parameter in order; stops at the first non-zero
- * return and returns it. A parameter without '=' has value "".
+ * return and returns it. A parameter without '=' has value ""; a value
+ * that holds a NUL byte (%00) is passed as NULL.
  */
+
 int http_req_query_each(const struct http_req *req, http_query_cb cb,
 			void *ctx);
 

@@ -3,6 +3,7 @@
  * synchronous=FULL (a commit is on disk before it returns), prepared
  * statements cached per connection, migrations in schema_version.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -65,6 +66,23 @@ static const char *const migrations[] = {
     " UNIQUE (username, domain)) STRICT;"
     "CREATE INDEX endpoints_account ON endpoints(account_id, id);"
     "CREATE INDEX endpoints_app ON endpoints(app_ref);",
+
+    /* 2: registrations, written by the registrar. */
+    "CREATE TABLE registrations ("
+    " id INTEGER PRIMARY KEY,"
+    " endpoint_ref INTEGER NOT NULL"
+    "  REFERENCES endpoints(id) ON DELETE CASCADE,"
+    " contact TEXT NOT NULL,"
+    " q TEXT NOT NULL,"
+    " expires_ms INTEGER NOT NULL,"
+    " call_id TEXT NOT NULL,"
+    " cseq INTEGER NOT NULL,"
+    " user_agent TEXT NOT NULL,"
+    " received TEXT NOT NULL,"
+    " transport TEXT NOT NULL,"
+    " updated_ms INTEGER NOT NULL,"
+    " UNIQUE (endpoint_ref, contact)) STRICT;"
+    "CREATE INDEX registrations_expires ON registrations(expires_ms);",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -121,6 +139,10 @@ enum stmt_id {
 	S_EP_COUNT,
 	S_EP_REASSIGN,
 	S_EP_DELETE_BY_APP,
+	S_BIND_LIST,
+	S_BIND_DELETE_ALL,
+	S_BIND_INSERT,
+	S_BIND_SWEEP,
 	S_COUNT
 };
 
@@ -152,8 +174,10 @@ static const char *const sql[S_COUNT] = {
 		     " default_endpoint_app = ?12, updated_ms = ?14"
 		     " WHERE id = ?1 AND account_id = ?2 AND app_id = ?13",
     [S_APP_CLEAR_DEFAULT] = "UPDATE applications SET default_endpoint_app"
-			    " = 0 WHERE account_id = ? AND id <> ? AND"
+			    " = 0, updated_ms = max(updated_ms + 1, ?3)"
+			    " WHERE account_id = ?1 AND id <> ?2 AND"
 			    " default_endpoint_app = 1",
+
     [S_APP_DELETE] = "DELETE FROM applications WHERE id = ?",
     [S_APP_LIST] =
 	"SELECT " APP_COLS "WHERE account_id = ? ORDER BY id LIMIT ? OFFSET ?",
@@ -181,7 +205,20 @@ static const char *const sql[S_COUNT] = {
     [S_EP_REASSIGN] = "UPDATE endpoints SET app_ref = ?2, updated_ms = ?3"
 		      " WHERE app_ref = ?1",
     [S_EP_DELETE_BY_APP] = "DELETE FROM endpoints WHERE app_ref = ?",
+    [S_BIND_LIST] = "SELECT endpoint_ref, contact, q, expires_ms, call_id,"
+		    " cseq, user_agent, received, transport, updated_ms"
+		    " FROM registrations WHERE endpoint_ref = ?"
+		    " AND expires_ms > ? ORDER BY id",
+    [S_BIND_DELETE_ALL] = "DELETE FROM registrations WHERE endpoint_ref = ?",
+    [S_BIND_INSERT] = "INSERT INTO registrations (endpoint_ref, contact,"
+		      " q, expires_ms, call_id, cseq, user_agent, received,"
+		      " transport, updated_ms)"
+		      " VALUES (?,?,?,?,?,?,?,?,?,?)",
+    [S_BIND_SWEEP] = "DELETE FROM registrations WHERE id IN (SELECT id"
+		     " FROM registrations WHERE expires_ms <= ? LIMIT ?)",
 };
+
+_Static_assert(sizeof(sql) / sizeof(sql[0]) == S_COUNT, "one SQL per id");
 
 struct sq {
 	struct store base;
@@ -207,6 +244,10 @@ static int map_rc(struct sq *s, int rc, const char *what)
 		    sqlite3_extended_errcode(s->db) ==
 			SQLITE_CONSTRAINT_PRIMARYKEY)
 			return EEXIST;
+		/* A row that refers to one deleted meanwhile. */
+		if (sqlite3_extended_errcode(s->db) ==
+		    SQLITE_CONSTRAINT_FOREIGNKEY)
+			return ENOENT;
 		break;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
@@ -225,9 +266,11 @@ static int map_rc(struct sq *s, int rc, const char *what)
 static sqlite3_stmt *stmt(struct sq *s, enum stmt_id id)
 {
 	if (!s->stmt[id]) {
-		int rc = sqlite3_prepare_v3(s->db, sql[id], -1,
-					    SQLITE_PREPARE_PERSISTENT,
-					    &s->stmt[id], NULL);
+		int rc;
+		assert(sql[id]);
+		rc = sqlite3_prepare_v3(s->db, sql[id], -1,
+					SQLITE_PREPARE_PERSISTENT, &s->stmt[id],
+					NULL);
 		if (rc != SQLITE_OK) {
 			map_rc(s, rc, "prepare");
 			return NULL;
@@ -888,6 +931,91 @@ static int sq_endpoints_delete_by_app(struct store *st, int64_t app_ref)
 	return exec_stmt(s, q, "endpoints_delete_by_app");
 }
 
+static int sq_binding_list(struct store *st, int64_t endpoint_ref,
+			   int64_t now_ms, store_binding_cb cb, void *ctx)
+{
+	struct sq *s = sq_of(st);
+	sqlite3_stmt *q = stmt(s, S_BIND_LIST);
+	struct model_binding *b;
+	int rc, err = 0;
+
+	if (!q)
+		return EIO;
+	b = malloc(sizeof(*b));
+	if (!b)
+		return ENOMEM;
+	sqlite3_bind_int64(q, 1, endpoint_ref);
+	sqlite3_bind_int64(q, 2, now_ms);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		memset(b, 0, sizeof(*b));
+		b->endpoint_ref = sqlite3_column_int64(q, 0);
+		col_text(q, 1, b->contact, sizeof(b->contact));
+		col_text(q, 2, b->q, sizeof(b->q));
+		b->expires_ms = sqlite3_column_int64(q, 3);
+		col_text(q, 4, b->call_id, sizeof(b->call_id));
+		b->cseq = (uint32_t)sqlite3_column_int64(q, 5);
+		col_text(q, 6, b->user_agent, sizeof(b->user_agent));
+		col_text(q, 7, b->received, sizeof(b->received));
+		col_text(q, 8, b->transport, sizeof(b->transport));
+		b->updated_ms = sqlite3_column_int64(q, 9);
+		err = cb(ctx, b);
+		if (err)
+			goto out;
+	}
+	err = map_rc(s, rc, "binding_list");
+out:
+	sqlite3_reset(q);
+	free(b);
+	return err;
+}
+
+static int sq_binding_replace(struct store *st, int64_t endpoint_ref,
+			      const struct model_binding *b, unsigned n)
+{
+	struct sq *s = sq_of(st);
+	sqlite3_stmt *q = stmt(s, S_BIND_DELETE_ALL);
+	int err;
+
+	if (!q)
+		return EIO;
+	sqlite3_bind_int64(q, 1, endpoint_ref);
+	err = exec_stmt(s, q, "binding_delete_all");
+	for (unsigned i = 0; !err && i < n; i++) {
+		q = stmt(s, S_BIND_INSERT);
+		if (!q)
+			return EIO;
+		sqlite3_bind_int64(q, 1, endpoint_ref);
+		bind_text(q, 2, b[i].contact);
+		bind_text(q, 3, b[i].q);
+		sqlite3_bind_int64(q, 4, b[i].expires_ms);
+		bind_text(q, 5, b[i].call_id);
+		sqlite3_bind_int64(q, 6, b[i].cseq);
+		bind_text(q, 7, b[i].user_agent);
+		bind_text(q, 8, b[i].received);
+		bind_text(q, 9, b[i].transport);
+		sqlite3_bind_int64(q, 10, b[i].updated_ms);
+		err = exec_stmt(s, q, "binding_insert");
+	}
+	return err;
+}
+
+static int sq_binding_sweep(struct store *st, int64_t now_ms, int64_t max,
+			    int64_t *n)
+{
+	struct sq *s = sq_of(st);
+	sqlite3_stmt *q = stmt(s, S_BIND_SWEEP);
+	int err;
+
+	if (!q)
+		return EIO;
+	sqlite3_bind_int64(q, 1, now_ms);
+	sqlite3_bind_int64(q, 2, max);
+	err = exec_stmt(s, q, "binding_sweep");
+	if (!err)
+		*n = sqlite3_changes(s->db);
+	return err;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -915,4 +1043,7 @@ const struct store_ops store_sqlite_ops = {
     .endpoint_list = sq_endpoint_list,
     .endpoints_reassign = sq_endpoints_reassign,
     .endpoints_delete_by_app = sq_endpoints_delete_by_app,
+    .binding_list = sq_binding_list,
+    .binding_replace = sq_binding_replace,
+    .binding_sweep = sq_binding_sweep,
 };

@@ -10,9 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/binding.h"
 #include "model/model.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 
@@ -28,6 +29,7 @@ struct store_endpoint_filter {
 };
 
 typedef int (*store_endpoint_cb)(void *ctx, const struct model_endpoint *ep);
+typedef int (*store_binding_cb)(void *ctx, const struct model_binding *b);
 typedef int (*store_app_cb)(void *ctx, const struct model_app *app);
 
 struct store_ops {
@@ -83,6 +85,16 @@ struct store_ops {
 	int (*endpoints_reassign)(struct store *st, int64_t from_app,
 				  int64_t to_app, int64_t now_ms);
 	int (*endpoints_delete_by_app)(struct store *st, int64_t app_ref);
+
+	/* Calls cb for each binding of the endpoint live at now_ms. */
+	int (*binding_list)(struct store *st, int64_t endpoint_ref,
+			    int64_t now_ms, store_binding_cb cb, void *ctx);
+	/* Replaces every binding of the endpoint with b[0..n). */
+	int (*binding_replace)(struct store *st, int64_t endpoint_ref,
+			       const struct model_binding *b, unsigned n);
+	/* Deletes up to `max` bindings expired at now_ms; *n says how many. */
+	int (*binding_sweep)(struct store *st, int64_t now_ms, int64_t max,
+			     int64_t *n);
 };
 
 struct store {

@@ -1,6 +1,7 @@
 /* svc.c - the rules of api-contract.md that need the store, one txn each. */
 #include "svc/svc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include "base/crypto.h"
 #include "base/id.h"
 #include "base/log.h"
+#include "base/text.h"
+
 #include "base/time.h"
 
 #define TXN_ATTEMPTS 8
@@ -152,10 +155,14 @@ int svc_account_create(struct svc *s, const char *name, const char *domain,
 	int err;
 
 	if (model_domain_check(domain, "domain", &errs) ||
-	    strlen(name) >= sizeof(a.name) || cap <= BASE_TOKEN_LEN)
+	    base_text_check(name, strlen(name), 0, 128) ||
+	    cap <= BASE_TOKEN_LEN)
 		return EINVAL;
 	snprintf(a.name, sizeof(a.name), "%s", name);
-	snprintf(a.domain, sizeof(a.domain), "%s", domain);
+	/* Domains (and so SIP realms) are case-insensitive: keep one form. */
+	for (size_t i = 0; domain[i]; i++)
+		a.domain[i] = (char)tolower((unsigned char)domain[i]);
+
 	err = base_id_token(tok, sizeof(tok));
 	if (!err)
 		err = token_hash(tok, a.token_sha256, sizeof(a.token_sha256));
@@ -679,25 +686,49 @@ int svc_endpoint_create(struct svc *s, const struct model_account *acct,
 	return err;
 }
 
+static int add_binding(void *ctx, const struct model_binding *b)
+{
+	struct svc_bindings *bs = ctx;
+
+	if (bs->n < MODEL_BINDINGS_MAX)
+		bs->b[bs->n++] = *b;
+	return 0;
+}
+
+/* Reads the endpoint's live bindings into bs. */
+static int read_bindings(struct store *st, int64_t endpoint_ref,
+			 struct svc_bindings *bs)
+{
+	bs->n = 0;
+	return st->ops->binding_list(st, endpoint_ref, base_time_now_ms(),
+				     add_binding, bs);
+}
+
 struct ep_get {
 	const struct model_account *acct;
 	const char *endpoint_id;
 	struct model_endpoint *out;
+	struct svc_bindings *bs;
 };
 
 static int do_endpoint_get(struct store *st, void *arg)
 {
 	struct ep_get *g = arg;
+	int err;
 
 	if (model_id_check(g->endpoint_id))
 		return ENOENT;
-	return st->ops->endpoint_get(st, g->acct->id, g->endpoint_id, g->out);
+	err = st->ops->endpoint_get(st, g->acct->id, g->endpoint_id, g->out);
+	if (!err && g->bs)
+		err = read_bindings(st, g->out->id, g->bs);
+	return err;
 }
 
 int svc_endpoint_get(struct svc *s, const struct model_account *acct,
-		     const char *endpoint_id, struct model_endpoint *out)
+		     const char *endpoint_id, struct model_endpoint *out,
+		     struct svc_bindings *bs)
 {
-	struct ep_get g = {acct, endpoint_id, out};
+	struct ep_get g = {acct, endpoint_id, out, bs};
 
 	return txn(s, false, do_endpoint_get, &g);
 }
@@ -735,7 +766,11 @@ static int do_endpoint_update(struct store *st, void *arg)
 	ep->updated_ms = base_time_now_ms();
 	if (ep->updated_ms <= w->cur.updated_ms)
 		ep->updated_ms = w->cur.updated_ms + 1;
-	return st->ops->endpoint_update(st, ep);
+	err = st->ops->endpoint_update(st, ep);
+	/* A new password ends every registration, in the same commit. */
+	if (!err && strcmp(ep->ha1_md5, w->cur.ha1_md5) != 0)
+		err = st->ops->binding_replace(st, ep->id, NULL, 0);
+	return err;
 }
 
 int svc_endpoint_update(struct svc *s, const struct model_account *acct,
@@ -769,27 +804,46 @@ struct ep_list {
 	const struct model_account *acct;
 	const struct store_endpoint_filter *f;
 	int64_t limit, offset;
-	store_endpoint_cb cb;
+	svc_endpoint_cb cb;
 	void *ctx;
 	int64_t *total;
+	struct store *st;
+	struct svc_bindings bs;
 };
+
+/* Adds each listed endpoint's bindings, read in the same transaction. */
+static int list_one(void *arg, const struct model_endpoint *ep)
+{
+	struct ep_list *l = arg;
+	int err = read_bindings(l->st, ep->id, &l->bs);
+
+	return err ? err : l->cb(l->ctx, ep, &l->bs);
+}
 
 static int do_endpoint_list(struct store *st, void *arg)
 {
 	struct ep_list *l = arg;
 
+	l->st = st;
 	return st->ops->endpoint_list(st, l->acct->id, l->f, l->limit,
-				      l->offset, l->cb, l->ctx, l->total);
+				      l->offset, list_one, l, l->total);
 }
 
 int svc_endpoint_list(struct svc *s, const struct model_account *acct,
 		      const struct store_endpoint_filter *f, int64_t limit,
-		      int64_t offset, store_endpoint_cb cb, void *ctx,
+		      int64_t offset, svc_endpoint_cb cb, void *ctx,
 		      int64_t *total)
 {
-	struct ep_list l = {acct, f, limit, offset, cb, ctx, total};
+	struct ep_list *l = calloc(1, sizeof(*l));
+	int err;
 
-	return txn(s, false, do_endpoint_list, &l);
+	if (!l)
+		return ENOMEM;
+	*l =
+	    (struct ep_list){acct, f, limit, offset, cb, ctx, total, NULL, {0}};
+	err = txn(s, false, do_endpoint_list, l);
+	free(l);
+	return err;
 }
 
 static int do_endpoint_delete(struct store *st, void *arg)
@@ -806,11 +860,107 @@ int svc_endpoint_delete(struct svc *s, const struct model_account *acct,
 			const char *endpoint_id)
 {
 	struct model_endpoint ep;
-	struct ep_get g = {acct, endpoint_id, &ep};
+	struct ep_get g = {acct, endpoint_id, &ep, NULL};
 	int err = txn(s, true, do_endpoint_delete, &g);
 
 	if (!err)
 		LOG_INFO("endpoint_deleted", "auth_id=%s endpoint_id=%s",
 			 acct->auth_id, endpoint_id);
 	return err;
+}
+
+/* ---- registrar ---- */
+
+struct sip_cred_get {
+	const char *username, *domain;
+	struct svc_sip_cred *out;
+};
+
+static int do_sip_credentials(struct store *st, void *arg)
+{
+	struct sip_cred_get *g = arg;
+	struct model_endpoint ep;
+	int err;
+
+	err = st->ops->endpoint_get_by_user(st, g->username, g->domain, &ep);
+	if (!err) {
+		g->out->endpoint_ref = ep.id;
+		memcpy(g->out->ha1_md5, ep.ha1_md5, sizeof(ep.ha1_md5));
+		memcpy(g->out->ha1_sha256, ep.ha1_sha256,
+		       sizeof(ep.ha1_sha256));
+	}
+	base_wipe(&ep, sizeof(ep));
+	return err;
+}
+
+int svc_sip_credentials(struct svc *s, const char *username, const char *domain,
+			struct svc_sip_cred *out)
+{
+	struct sip_cred_get g = {username, domain, out};
+
+	return txn(s, false, do_sip_credentials, &g);
+}
+
+struct reg {
+	int64_t endpoint_ref;
+	const struct model_reg_request *req;
+	const struct model_reg_limits *lim;
+	struct svc_bindings cur;
+	struct svc_bindings *out;
+};
+
+static int do_register(struct store *st, void *arg)
+{
+	struct reg *r = arg;
+	int err;
+
+	r->cur.n = 0;
+	err = st->ops->binding_list(st, r->endpoint_ref, r->req->now_ms,
+				    add_binding, &r->cur);
+	if (err)
+		return err;
+	err = model_register_apply(r->cur.b, r->cur.n, r->req, r->lim,
+				   r->out->b, &r->out->n);
+	for (unsigned i = 0; !err && i < r->out->n; i++)
+		r->out->b[i].endpoint_ref = r->endpoint_ref;
+	if (!err)
+		err = st->ops->binding_replace(st, r->endpoint_ref, r->out->b,
+					       r->out->n);
+	return err;
+}
+
+int svc_register(struct svc *s, int64_t endpoint_ref,
+		 const struct model_reg_request *req,
+		 const struct model_reg_limits *lim, struct svc_bindings *out)
+{
+	struct reg *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r)
+		return ENOMEM;
+	r->endpoint_ref = endpoint_ref;
+	r->req = req;
+	r->lim = lim;
+	r->out = out;
+	err = txn(s, true, do_register, r);
+	free(r);
+	return err;
+}
+
+struct sweep {
+	int64_t max, *n;
+};
+
+static int do_sweep(struct store *st, void *arg)
+{
+	struct sweep *w = arg;
+
+	return st->ops->binding_sweep(st, base_time_now_ms(), w->max, w->n);
+}
+
+int svc_bindings_sweep(struct svc *s, int64_t max, int64_t *n)
+{
+	struct sweep w = {max, n};
+
+	return txn(s, true, do_sweep, &w);
 }

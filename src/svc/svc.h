@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/binding.h"
 #include "model/model.h"
 #include "store/store.h"
 
@@ -93,21 +94,61 @@ struct svc_endpoint_input {
 void svc_endpoint_input_init(struct svc_endpoint_input *in);
 void svc_app_input_init(struct svc_app_input *in);
 
+/* An endpoint's live registrations. */
+struct svc_bindings {
+	unsigned n;
+	struct model_binding b[MODEL_BINDINGS_MAX];
+};
+
+typedef int (*svc_endpoint_cb)(void *ctx, const struct model_endpoint *ep,
+			       const struct svc_bindings *bs);
+
 int svc_endpoint_create(struct svc *s, const struct model_account *acct,
 			const struct svc_endpoint_input *in,
 			struct model_errors *errs, struct model_endpoint *out);
+/* Fills out and, when bs is not NULL, its live registrations. */
 int svc_endpoint_get(struct svc *s, const struct model_account *acct,
-		     const char *endpoint_id, struct model_endpoint *out);
-/* Partial update; all or nothing; durable when it returns 0. */
+		     const char *endpoint_id, struct model_endpoint *out,
+		     struct svc_bindings *bs);
+/*
+ * Partial update; all or nothing; durable when it returns 0. A new password
+ * ends every registration of the endpoint in the same transaction.
+ */
 int svc_endpoint_update(struct svc *s, const struct model_account *acct,
 			const char *endpoint_id,
 			const struct svc_endpoint_input *in,
 			struct model_errors *errs);
 int svc_endpoint_list(struct svc *s, const struct model_account *acct,
 		      const struct store_endpoint_filter *f, int64_t limit,
-		      int64_t offset, store_endpoint_cb cb, void *ctx,
+		      int64_t offset, svc_endpoint_cb cb, void *ctx,
 		      int64_t *total);
+/* Deletes the endpoint and, with it, every registration. */
 int svc_endpoint_delete(struct svc *s, const struct model_account *acct,
 			const char *endpoint_id);
+
+/* ---- for the registrar ---- */
+
+/* What the registrar needs to check a REGISTER's credentials. */
+struct svc_sip_cred {
+	int64_t endpoint_ref;
+	char ha1_md5[MODEL_HASH_MAX];
+	char ha1_sha256[MODEL_HASH_MAX];
+};
+
+/* Finds the credentials of username@domain; ENOENT when there is none. */
+int svc_sip_credentials(struct svc *s, const char *username, const char *domain,
+			struct svc_sip_cred *out);
+
+/*
+ * Applies a REGISTER to the endpoint's bindings (model_register_apply) in
+ * one transaction and returns the live bindings after it in out. Errors as
+ * model_register_apply, plus ENOENT when the endpoint is gone.
+ */
+int svc_register(struct svc *s, int64_t endpoint_ref,
+		 const struct model_reg_request *req,
+		 const struct model_reg_limits *lim, struct svc_bindings *out);
+
+/* Deletes up to max expired bindings; *n says how many went. */
+int svc_bindings_sweep(struct svc *s, int64_t max, int64_t *n);
 
 #endif

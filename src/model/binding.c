@@ -1,0 +1,112 @@
+/* binding.c - RFC 3261 section 10.3 steps 6 to 8, without I/O. */
+#include "model/binding.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Copies src into a fixed field, refusing what does not fit. */
+static int copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= cap)
+		return EINVAL;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+static int find(const struct model_binding *b, unsigned n, const char *uri)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(b[i].contact, uri) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Whether req may change binding b (RFC 3261 10.3 step 7). */
+static bool in_order(const struct model_binding *b,
+		     const struct model_reg_request *req)
+{
+	return strcmp(b->call_id, req->call_id) != 0 || req->cseq > b->cseq;
+}
+
+static void drop(struct model_binding *b, unsigned *n, unsigned i)
+{
+	memmove(&b[i], &b[i + 1], (*n - i - 1) * sizeof(*b));
+	(*n)--;
+}
+
+int model_register_apply(const struct model_binding *cur, unsigned ncur,
+			 const struct model_reg_request *req,
+			 const struct model_reg_limits *lim,
+			 struct model_binding *next, unsigned *nnext)
+{
+	unsigned n = ncur;
+
+	if (ncur > MODEL_BINDINGS_MAX)
+		return EINVAL;
+	memcpy(next, cur, ncur * sizeof(*cur));
+	if (req->star) {
+		/* Step 6: "*" only alone and with Expires: 0. */
+		if (req->ncontacts || req->expires != 0)
+			return EINVAL;
+		for (unsigned i = 0; i < n; i++)
+			if (!in_order(&next[i], req))
+				return EALREADY;
+		*nnext = 0;
+		return 0;
+	}
+	/* Step 7 first pass: the request is refused whole or applied whole. */
+	for (unsigned k = 0; k < req->ncontacts; k++) {
+		const struct model_reg_contact *c = &req->contacts[k];
+		int64_t e = c->expires >= 0	? c->expires
+			    : req->expires >= 0 ? req->expires
+						: lim->default_expires;
+		int i;
+		if (strlen(c->uri) > MODEL_CONTACT_URI_MAX ||
+		    strlen(c->q) >= MODEL_Q_MAX)
+			return EINVAL;
+		if (e > 0 && e < lim->min_expires)
+			return ERANGE;
+		i = find(next, n, c->uri);
+		if (i >= 0 && !in_order(&next[i], req))
+			return EALREADY;
+	}
+	for (unsigned k = 0; k < req->ncontacts; k++) {
+		const struct model_reg_contact *c = &req->contacts[k];
+		int64_t e = c->expires >= 0	? c->expires
+			    : req->expires >= 0 ? req->expires
+						: lim->default_expires;
+		struct model_binding *b;
+		int i = find(next, n, c->uri);
+
+		if (e > lim->max_expires)
+			e = lim->max_expires;
+		if (e == 0) {
+			if (i >= 0)
+				drop(next, &n, (unsigned)i);
+			continue;
+		}
+		if (i < 0) {
+			if (n >= lim->max_contacts || n >= MODEL_BINDINGS_MAX)
+				return E2BIG;
+			i = (int)n++;
+			memset(&next[i], 0, sizeof(next[i]));
+			copy(next[i].contact, sizeof(next[i].contact), c->uri);
+		}
+		b = &next[i];
+		b->expires_ms = req->now_ms + e * 1000;
+		b->cseq = req->cseq;
+		b->updated_ms = req->now_ms;
+		if (copy(b->q, sizeof(b->q), c->q) ||
+		    copy(b->call_id, sizeof(b->call_id), req->call_id) ||
+		    copy(b->received, sizeof(b->received), req->received) ||
+		    copy(b->transport, sizeof(b->transport), req->transport))
+			return EINVAL;
+		snprintf(b->user_agent, sizeof(b->user_agent), "%s",
+			 req->user_agent);
+	}
+	*nnext = n;
+	return 0;
+}
