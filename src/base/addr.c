@@ -34,9 +34,11 @@ int base_addr_parse(const char *text, struct sockaddr_storage *ss,
 		return EINVAL;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
+	if (colon[1] < '0' || colon[1] > '9')
+		return EINVAL; /* no sign, no space */
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
+	if (errno || *end || port > 65535)
 		return EINVAL;
 	if (text[0] == '[') {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;

@@ -27,6 +27,8 @@ char *base_time_iso(int64_t ms, char *out, size_t cap)
 
 	if (cap == 0)
 		return out;
+	if (ms < 0)
+		ms = 0;
 	if (!gmtime_r(&s, &tm)) {
 		out[0] = '\0';
 		return out;

@@ -200,8 +200,15 @@ int model_domain_check(const char *s, const char *field,
 		      (c >= '0' && c <= '9') || c == '-' || c == '.'))
 			goto bad;
 	}
-	if (s[0] == '.' || s[0] == '-' || s[len - 1] == '.' || strstr(s, ".."))
-		goto bad;
+	/* Each dot-separated label: 1-63 characters, no '-' at either end. */
+	for (const char *l = s; *l;) {
+		size_t n = strcspn(l, ".");
+		if (n == 0 || n > 63 || l[0] == '-' || l[n - 1] == '-')
+			goto bad;
+		l += n;
+		if (*l == '.' && *++l == '\0')
+			goto bad;
+	}
 	return 0;
 bad:
 	model_errors_add(errs, field,

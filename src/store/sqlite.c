@@ -233,7 +233,7 @@ static struct sq *sq_of(struct store *st)
 
 static int map_rc(struct sq *s, int rc, const char *what)
 {
-	switch (rc) {
+	switch (rc & 0xff) { /* extended codes are on */
 	case SQLITE_OK:
 	case SQLITE_DONE:
 	case SQLITE_ROW:

@@ -258,6 +258,17 @@ def test_default_endpoint_app_at_most_one(fresh):
     assert fresh.endpoint(eid)["application"] is None
 
 
+def test_losing_default_flag_moves_updated_at(fresh):
+    a1 = fresh.create_app(default_endpoint_app=True)["app_id"]
+    before = fresh.app(a1)
+    wait_clock_tick()
+    fresh.create_app(default_endpoint_app=True)
+    after = fresh.app(a1)
+    assert after["default_endpoint_app"] is False
+    assert after["updated_at"] > before["updated_at"], \
+        "default_endpoint_app changed but updated_at did not move"
+
+
 def test_default_is_not_retroactive(fresh):
     e_before = fresh.create_endpoint()["endpoint_id"]
     fresh.create_app(default_endpoint_app=True)
@@ -331,6 +342,21 @@ def test_delete_moves_endpoints_to_new_application(api):
         a = api.endpoint(e)["application"]
         assert a["app_id"] == new and a["app_name"] == "Target"
     assert api.endpoint(other)["application"] == other_app
+
+
+def test_moved_endpoints_updated_at_moves(api):
+    old = api.create_app()["app_id"]
+    new = api.create_app()["app_id"]
+    eid = api.create_endpoint(application=old)["endpoint_id"]
+    before = api.endpoint(eid)
+    wait_clock_tick()
+    expect_empty(api.req("DELETE", "Application/%s/" % old,
+                         json_body={"new_endpoint_application": new}), 204)
+    after = api.endpoint(eid)
+    assert after["application"]["app_id"] == new
+    assert after["updated_at"] > before["updated_at"]
+    assert_unchanged(before, after, ignore=("api_id", "application",
+                                            "updated_at"))
 
 
 def test_delete_cascade_deletes_endpoints(api):

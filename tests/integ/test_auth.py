@@ -241,6 +241,9 @@ def test_throttle_configured_and_penalty_expires(make_server):
     r = _good_get(srv, acct)
     expect_error(r, 429)
     wait = _retry_after(r, 3)
+    # /health stays reachable (readiness probes) during a penalty
+    assert requests.get(srv.base + "/health",
+                        timeout=HTTP_TIMEOUT).status_code == 200
     # Basic auth and unauthenticated requests are throttled too
     r = requests.get("%s/api/v1/Account/%s/Endpoint/" % (srv.base,
                                                          acct["auth_id"]),
@@ -274,3 +277,46 @@ def test_throttle_counts_failures_across_accounts(make_server):
     for i in range(4):
         expect_error(_bad_get(srv, accts[i % 2]), 401)
     expect_error(_bad_get(srv, acct), 429)
+
+
+def test_throttle_ignores_forwarded_headers(make_server):
+    """Spoofed X-Forwarded-For / X-Real-IP / Forwarded values must not give
+    a client a fresh failure budget."""
+    srv = make_server(env={"SIPWARD_AUTH_FAIL_MAX": 3,
+                           "SIPWARD_AUTH_FAIL_PENALTY": 30})
+    acct = srv.account
+    url = "%s/api/v1/Account/%s/Endpoint/" % (srv.base, acct["auth_id"])
+    for i in range(3):
+        r = requests.get(url, headers={"X-Auth-ID": acct["auth_id"],
+                                       "X-Auth-Token": "bad" * 12},
+                         timeout=HTTP_TIMEOUT)
+        expect_error(r, 401)
+    for i in range(3):
+        ip = "198.51.100.%d" % (i + 1)
+        r = requests.get(url, headers={
+            "X-Auth-ID": acct["auth_id"], "X-Auth-Token": "bad" * 12,
+            "X-Forwarded-For": ip, "X-Real-IP": ip,
+            "Forwarded": "for=%s" % ip}, timeout=HTTP_TIMEOUT)
+        expect_error(r, 429)
+
+
+@pytest.mark.parametrize("raw", ["{id}:{tok}\x00junk", "{id}:{tok}:extra",
+                                 "{id}:{tok}\n", " {id}:{tok}",
+                                 "{lid}:{tok}"],
+                         ids=["nul", "extra-colon", "newline", "space",
+                              "lower-id"])
+def test_basic_near_misses_401(api, raw):
+    import base64
+    v = raw.format(id=api.auth_id, tok=api.token, lid=api.auth_id.lower())
+    h = {"Authorization": "Basic " + base64.b64encode(v.encode()).decode()}
+    r = requests.get(api.url("Endpoint/"), headers=h, timeout=HTTP_TIMEOUT)
+    expect_error(r, 401)
+
+
+def test_auth_scheme_name_case_insensitive(api):
+    v = basic(api.auth_id, api.token).split(" ", 1)[1]
+    for scheme in ("basic", "BASIC"):
+        r = requests.get(api.url("Endpoint/"),
+                         headers={"Authorization": "%s %s" % (scheme, v)},
+                         timeout=HTTP_TIMEOUT)
+        expect_ok_json(r, 200)

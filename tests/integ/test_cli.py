@@ -227,3 +227,63 @@ def test_serve_logs_to_stderr_in_logfmt(make_server):
             "not a logfmt line: %r" % l
     out = srv.stdout_path.read_text()
     assert out.count("\n") <= 1, "logs on stdout: %r" % out
+
+
+def test_http_port_in_use_fails_fast(make_server, tmp_path):
+    import subprocess
+    srv = make_server()
+    other = tmp_path / "other"
+    other.mkdir()
+    args = [BIN, "serve", "--db", "sqlite:%s" % (other / "o.db"),
+            "--http", "127.0.0.1:%d" % srv.port]
+    from conftest import clean_env, free_port, serve_supports_sip
+    if serve_supports_sip():
+        args += ["--sip", "127.0.0.1:%d" % free_port()]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=clean_env())
+    try:
+        out, err = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise AssertionError("serve kept running on a port already in use")
+    assert p.returncode != 0
+    assert err.strip(), "no error message"
+    expect_ok_json(srv.api().get("Endpoint/"), 200)
+
+
+@pytest.mark.parametrize("env", [{"SIPWARD_BODY_MAX": "abc"},
+                                 {"SIPWARD_AUTH_FAIL_MAX": "0"},
+                                 {"SIPWARD_BODY_MAX": "-5"}], ids=repr)
+def test_invalid_config_value_refused(tmp_path, env):
+    from conftest import free_port
+    r = run_cli(["serve", "--db", "sqlite:%s" % (tmp_path / "x.db"),
+                 "--http", "127.0.0.1:%d" % free_port(),
+                 "--sip", "127.0.0.1:%d" % free_port()], env=env, timeout=10)
+    assert r.returncode != 0
+    assert r.stderr.strip()
+
+
+def test_missing_config_file_refused(tmp_path):
+    from conftest import free_port
+    r = run_cli(["serve", "--config", str(tmp_path / "nope.conf"),
+                 "--db", "sqlite:%s" % (tmp_path / "x.db"),
+                 "--http", "127.0.0.1:%d" % free_port(),
+                 "--sip", "127.0.0.1:%d" % free_port()], timeout=10)
+    assert r.returncode != 0
+    assert r.stderr.strip()
+
+
+@pytest.mark.parametrize("db", ["mysql://localhost/x", "sqlite:", "nonsense"])
+def test_bad_db_url_refused(tmp_path, db):
+    from conftest import free_port
+    r = run_cli(["serve", "--db", db,
+                 "--http", "127.0.0.1:%d" % free_port(),
+                 "--sip", "127.0.0.1:%d" % free_port()], timeout=10,
+                cwd=str(tmp_path))
+    assert r.returncode != 0
+    assert r.stderr.strip()
+    r = run_cli(["account", "create", "--db", db], timeout=10,
+                cwd=str(tmp_path))
+    assert r.returncode != 0
+    assert r.stdout.strip() == b"", "printed credentials for a bad --db"

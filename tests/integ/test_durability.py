@@ -116,3 +116,34 @@ def test_rejected_requests_leave_nothing_after_restart(make_server):
     a = srv.api()
     assert a.endpoint(eid)["alias"] == "stable"
     assert a.list_endpoints(username__exact=user)["objects"] == []
+
+
+def test_concurrent_acknowledged_updates_survive_kill9(make_server):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    import requests
+    srv = make_server()
+    a = srv.api()
+    ids = [a.create_endpoint()["endpoint_id"] for _ in range(60)]
+    acked = {}
+    lock = threading.Lock()
+    hdr = dict(a.auth_headers(), **{"Content-Type": "application/json"})
+
+    def upd(job):
+        i, eid = job
+        alias = "k%d-%s" % (i, eid)
+        r = requests.post(a.url("Endpoint/%s/" % eid), json={"alias": alias},
+                          headers=hdr, timeout=15)
+        if r.status_code == 202:
+            with lock:
+                acked[eid] = alias
+        return r.status_code
+
+    with ThreadPoolExecutor(max_workers=16) as ex:
+        codes = list(ex.map(upd, list(enumerate(ids))))
+    assert all(c == 202 for c in codes), codes
+    srv.kill()
+    srv.start(expect_account=False)
+    got = {o["endpoint_id"]: o["alias"] for o in srv.api().all_endpoints()}
+    for eid, alias in acked.items():
+        assert got.get(eid) == alias

@@ -222,6 +222,18 @@ def test_duplicate_username_same_domain_other_account_409(server):
     assert b.list_endpoints(username__exact=user)["objects"] == []
 
 
+def test_duplicate_username_domains_differing_in_case_409(server):
+    """SIP host parts compare case-insensitively (RFC 3261 19.1.4), so
+    Example.test and example.test are one SIP domain."""
+    base = udomain("case")
+    a = server.new_account(domain=base.upper())
+    b = server.new_account(domain=base.lower())
+    user = uname()
+    a.create_endpoint(user)
+    expect_error(b.create_endpoint_raw(user), 409)
+    assert b.list_endpoints(username__exact=user)["objects"] == []
+
+
 def test_same_username_other_domain_ok(server, api, api_b):
     assert api.domain != api_b.domain
     user = uname()

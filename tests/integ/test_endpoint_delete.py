@@ -71,3 +71,10 @@ def test_delete_keeps_application(api):
     api.app(app)
     # and the application is no longer in use: it can be deleted
     expect_empty(api.delete("Application/%s/" % app), 204)
+
+
+def test_delete_with_fields_in_body_rejected_and_kept(api):
+    eid = api.create_endpoint()["endpoint_id"]
+    r = api.req("DELETE", "Endpoint/%s/" % eid, json_body={"force": True})
+    expect_error(r, 400)
+    api.endpoint(eid)

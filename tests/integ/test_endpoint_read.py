@@ -361,3 +361,67 @@ def test_filters_with_paging(filt):
     p = a.list_endpoints(username__contains="a", limit=2, offset=1)
     assert p["meta"]["total_count"] == 5
     assert [o["username"] for o in p["objects"]] == ["alicia", "ab_cd"]
+
+
+def test_next_link_encodes_filter_values(server):
+    a = server.new_account()
+    alias = "a b%&c=d+e#f \u00e9 "
+    ids = [a.create_endpoint(alias=alias + str(i))["endpoint_id"]
+           for i in range(3)]
+    a.create_endpoint(alias="unrelated")
+    seen = []
+    p = a.list_endpoints(alias__contains="b%&c=d+e#f \u00e9", limit=1)
+    assert p["meta"]["total_count"] == 3
+    while True:
+        seen += [o["endpoint_id"] for o in p["objects"]]
+        if p["meta"]["next"] is None:
+            break
+        p = expect_ok_json(a.get_path(p["meta"]["next"]), 200)
+        assert p["meta"]["total_count"] == 3
+    assert seen == ids
+
+
+def test_backslash_in_filters_is_literal(fresh):
+    e1 = fresh.create_endpoint(alias="back\\slash")["endpoint_id"]
+    fresh.create_endpoint(alias="backslash")
+    fresh.create_endpoint(alias="back%slash")
+    assert [o["endpoint_id"] for o in fresh.list_endpoints(
+        alias__contains="k\\s")["objects"]] == [e1]
+    assert [o["endpoint_id"] for o in fresh.list_endpoints(
+        alias__contains="\\")["objects"]] == [e1]
+    assert [o["endpoint_id"] for o in fresh.list_endpoints(
+        alias__exact="back\\slash")["objects"]] == [e1]
+
+
+@pytest.mark.parametrize("value", ["' OR 1=1 --", "\" OR \"\"=\"",
+                                   "%' OR '%'='", "*", "%%", "_%"])
+def test_filter_values_are_not_sql(filt, value):
+    a, ids, app1, app2 = filt
+    for p in ("username__exact", "username__contains",
+              "username__startswith", "alias__exact", "alias__contains"):
+        body = a.list_endpoints(**{p: value})
+        assert body["objects"] == [], (p, value)
+
+
+def test_large_offset_is_empty_page(paged):
+    a, users, ids = paged
+    p = a.list_endpoints(offset=3000000000)
+    assert p["objects"] == [] and p["meta"]["total_count"] == 25
+    assert p["meta"]["offset"] == 3000000000
+
+
+@pytest.mark.parametrize("param,value", [
+    ("username__exact", "alice\x00zzz"), ("username__startswith", "ali\x00zz"),
+    ("username__contains", "\x00"), ("alias__contains", "\x00"),
+    ("alias__exact", "Front desk\x00junk")], ids=repr)
+def test_nul_in_filter_value_matches_nothing(filt, param, value):
+    """No stored username or alias contains NUL, so the filter must match
+    nothing (or be refused), never be cut short at the NUL."""
+    a, ids, app1, app2 = filt
+    r = a.get("Endpoint/", params={param: value})
+    if r.status_code == 200:
+        assert r.json()["objects"] == [], \
+            "%s=%r matched %r" % (param, value,
+                                  [o["username"] for o in r.json()["objects"]])
+    else:
+        expect_error(r, 400)

@@ -217,3 +217,95 @@ def test_many_headers_and_long_header_value_not_5xx(api, server):
         pass  # refusing an absurd header by closing is acceptable
     assert requests.get(server.base + "/health", timeout=10).status_code \
         == 200
+
+
+def test_pipelined_requests_answered_in_order(api, server):
+    hdr = "X-Auth-ID: %s\r\nX-Auth-Token: %s\r\n" % (api.auth_id, api.token)
+    path = "/api/v1/Account/%s/Endpoint/" % api.auth_id
+    with RawConn(server.port) as c:
+        c.send(("GET %s?limit=1 HTTP/1.1\r\nHost: x\r\n%s\r\n"
+                "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET %s?limit=2 HTTP/1.1\r\nHost: x\r\n%s\r\n"
+                % (path, hdr, path, hdr)).encode())
+        r1 = c.read_response()
+        r2 = c.read_response()
+        r3 = c.read_response()
+    assert r1.status == 200 and r1.json()["meta"]["limit"] == 1
+    assert r2.status == 200
+    assert r3.status == 200 and r3.json()["meta"]["limit"] == 2
+
+
+def test_bad_chunked_encoding_is_json_400(api, server):
+    with RawConn(server.port) as c:
+        c.send(("POST /api/v1/Account/%s/Endpoint/ HTTP/1.1\r\nHost: x\r\n"
+                "X-Auth-ID: %s\r\nX-Auth-Token: %s\r\n"
+                "Content-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
+                % (api.auth_id, api.auth_id, api.token)).encode())
+        r = c.read_response("POST")
+        assert r.status == 400, r.status
+        if r.closes():
+            assert c.at_eof()
+    assert "json" in (r.header("content-type") or ""), \
+        "4xx answer is not JSON: %r %r" % (r.headers, r.body[:200])
+    err = r.json()
+    assert err.get("api_id") and err.get("error") and err.get("message")
+    assert r.header("x-request-id") == err["api_id"]
+
+
+def test_expect_100_continue_oversized_answered_without_body(api, server):
+    """curl sends Expect: 100-continue for big bodies; the server refuses
+    at once instead of waiting for a body it will not take."""
+    with RawConn(server.port) as c:
+        c.send(("POST /api/v1/Account/%s/Endpoint/ HTTP/1.1\r\nHost: x\r\n"
+                "X-Auth-ID: %s\r\nX-Auth-Token: %s\r\n"
+                "Content-Type: application/json\r\n"
+                "Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n"
+                % (api.auth_id, api.auth_id, api.token)).encode())
+        r = c.read_response("POST")
+        if r.status == 100:
+            try:
+                c.send(b" " * 1000000)
+            except OSError:
+                pass
+            r = c.read_response("POST")
+        assert r.status in (400, 413), r.status
+        assert r.json()["api_id"] == r.header("x-request-id")
+
+
+def test_lowercase_auth_header_names(api):
+    r = requests.get(api.url("Endpoint/"),
+                     headers={"x-auth-id": api.auth_id,
+                              "x-auth-token": api.token}, timeout=15)
+    expect_ok_json(r, 200)
+
+
+@pytest.mark.parametrize("mangle", ["0{id}", "+{id}", "%20{id}", "{id}%20",
+                                    "{id}.0", "{id}0", "{id}%00"],
+                         ids=["lead0", "plus", "lead-space", "trail-space",
+                              "decimal", "extra-digit", "nul"])
+def test_ids_are_opaque_strings(api, mangle):
+    eid = api.create_endpoint()["endpoint_id"]
+    app = api.create_app()["app_id"]
+    expect_error(api.get("Endpoint/%s/" % mangle.format(id=eid)), 404)
+    expect_error(api.get("Application/%s/" % mangle.format(id=app)), 404)
+    expect_error(api.delete("Endpoint/%s/" % mangle.format(id=eid)), 404)
+    api.endpoint(eid)
+
+
+def test_log_lines_cannot_be_injected(api, server):
+    marker = "pwned%s" % uname("")
+    with RawConn(server.port) as c:
+        r = c.request("GET", "/api/v1/Account/%s/Endpoint/1%%0D%%0Alevel=error"
+                      "%%20event=%s%%22x/" % (api.auth_id, marker),
+                      headers=dict(api.auth_headers(),
+                                   **{"User-Agent": "ua\x0bevent=%s" % marker,
+                                      "Connection": "close"}))
+        assert r.status == 404
+    import time
+    time.sleep(0.3)
+    for line in server.log_text().splitlines():
+        if marker in line:
+            assert line.startswith("ts=") or line.split("=", 1)[0].isidentifier(), line
+            assert not line.lstrip().startswith("level=error event=" + marker), \
+                "log injection: %r" % line

@@ -1,0 +1,577 @@
+/* test_model.c - unit tests for src/model: the field rules of the contract. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/text.h"
+#include "model/model.h"
+
+/* Writes n copies of unit into buf (cap bytes) and returns the length. */
+static size_t repeat(char *buf, size_t cap, const char *unit, size_t n)
+{
+	size_t ul = strlen(unit), len = 0;
+
+	assert_true(ul * n < cap);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf + len, unit, ul);
+		len += ul;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+typedef int (*text_check)(const char *s, size_t len, const char *field,
+			  struct model_errors *errs);
+
+/* Runs check on s; asserts rc and that errs holds one entry for field. */
+static void expect(text_check check, const char *s, size_t len, int want)
+{
+	struct model_errors errs = {0};
+	int rc = check(s, len, "f", &errs);
+
+	if (rc != want)
+		print_error("input '%.*s' (%zu bytes): got %d want %d\n",
+			    (int)len, s, len, rc, want);
+	assert_int_equal(rc, want);
+	if (want == 0) {
+		assert_int_equal(errs.n, 0);
+	} else {
+		assert_int_equal(errs.n, 1);
+		assert_string_equal(errs.e[0].field, "f");
+		assert_true(strlen(errs.e[0].msg) > 0);
+	}
+}
+
+#define EXPECT(check, lit, want) expect(check, lit, sizeof(lit) - 1, want)
+
+/* ---- username ---- */
+
+static void test_username(void **state)
+{
+	char buf[256];
+	size_t n;
+
+	(void)state;
+	EXPECT(model_username_check, "a", 0);
+	EXPECT(model_username_check, "Z", 0);
+	EXPECT(model_username_check, "0", 0);
+	EXPECT(model_username_check, "_", 0);
+	EXPECT(model_username_check, "alice_01", 0);
+	EXPECT(model_username_check, "AbC_xyz_0123456789", 0);
+	EXPECT(model_username_check, "", EINVAL);
+	EXPECT(model_username_check, "a-b", EINVAL);
+	EXPECT(model_username_check, "a.b", EINVAL);
+	EXPECT(model_username_check, "a b", EINVAL);
+	EXPECT(model_username_check, "a@b", EINVAL);
+	EXPECT(model_username_check, "a:b", EINVAL);
+	EXPECT(model_username_check, "a;b", EINVAL);
+	EXPECT(model_username_check, "a+b", EINVAL);
+	EXPECT(model_username_check, "a%41", EINVAL);
+	EXPECT(model_username_check, "ab\n", EINVAL);
+	EXPECT(model_username_check, "ab\0c", EINVAL);
+	EXPECT(model_username_check, "caf\xc3\xa9", EINVAL);
+	EXPECT(model_username_check, "\xc3\xa9", EINVAL);
+	/* 64 is the limit, counted in characters (all ASCII here). */
+	n = repeat(buf, sizeof(buf), "a", 64);
+	expect(model_username_check, buf, n, 0);
+	n = repeat(buf, sizeof(buf), "a", 65);
+	expect(model_username_check, buf, n, EINVAL);
+	n = repeat(buf, sizeof(buf), "_", 200);
+	expect(model_username_check, buf, n, EINVAL);
+	/* Every byte outside [A-Za-z0-9_] is refused. */
+	for (int c = 1; c < 256; c++) {
+		char s[3] = {'a', (char)c, '\0'};
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '_';
+		expect(model_username_check, s, 2, ok ? 0 : EINVAL);
+	}
+}
+
+/* ---- password ---- */
+
+static void test_password_length(void **state)
+{
+	char buf[1024];
+	size_t n;
+
+	(void)state;
+	EXPECT(model_password_check, "12345678", 0);
+	EXPECT(model_password_check, "1234567", EINVAL);
+	EXPECT(model_password_check, "", EINVAL);
+	n = repeat(buf, sizeof(buf), "x", 128);
+	expect(model_password_check, buf, n, 0);
+	n = repeat(buf, sizeof(buf), "x", 129);
+	expect(model_password_check, buf, n, EINVAL);
+	/* Characters, not bytes: 7 x "é" is 14 bytes but 7 characters. */
+	n = repeat(buf, sizeof(buf), "\xc3\xa9", 7);
+	expect(model_password_check, buf, n, EINVAL);
+	n = repeat(buf, sizeof(buf), "\xc3\xa9", 8);
+	expect(model_password_check, buf, n, 0);
+	/* 128 four-byte characters (512 bytes) are allowed; 129 are not. */
+	n = repeat(buf, sizeof(buf), "\xf0\x9f\x98\x80", 128);
+	expect(model_password_check, buf, n, 0);
+	n = repeat(buf, sizeof(buf), "\xf0\x9f\x98\x80", 129);
+	expect(model_password_check, buf, n, EINVAL);
+	n = repeat(buf, sizeof(buf), "\xe2\x82\xac", 128);
+	expect(model_password_check, buf, n, 0);
+}
+
+static void test_password_chars(void **state)
+{
+	(void)state;
+	EXPECT(model_password_check, "pass word", 0);
+	EXPECT(model_password_check, "p@ss'w\"rd!#$%^&*()", 0);
+	EXPECT(model_password_check, "        ", 0);
+	EXPECT(model_password_check, "\xf0\x9f\x98\x80secret12", 0);
+	EXPECT(model_password_check, "pass\tword", EINVAL);
+	EXPECT(model_password_check, "password\n", EINVAL);
+	EXPECT(model_password_check, "pass\x7fword", EINVAL);
+	EXPECT(model_password_check, "pass\x01word", EINVAL);
+	EXPECT(model_password_check, "pass\xc2\x85word", EINVAL); /* NEL */
+	EXPECT(model_password_check, "pass\xc2\x9fword", EINVAL);
+	EXPECT(model_password_check, "pass\0word", EINVAL);
+	EXPECT(model_password_check, "pass\xffword", EINVAL);
+	EXPECT(model_password_check, "pass\xc0\xafword", EINVAL);
+	EXPECT(model_password_check, "pass\xed\xa0\x80word", EINVAL);
+	EXPECT(model_password_check, "password\xc3", EINVAL);
+	/* Too short and with a control character: still one entry. */
+	EXPECT(model_password_check, "a\n", EINVAL);
+}
+
+static void test_password_messages(void **state)
+{
+	struct model_errors errs = {0};
+	char buf[256];
+	size_t n;
+
+	(void)state;
+	/* The contract's example message, word for word. */
+	assert_int_equal(model_password_check("short", 5, "password", &errs),
+			 EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.e[0].field, "password");
+	assert_string_equal(errs.e[0].msg,
+			    "Password must be at least 8 characters");
+	/* The password itself never appears in the message. */
+	memset(&errs, 0, sizeof(errs));
+	n = repeat(buf, sizeof(buf), "Zq", 70);
+	assert_int_equal(model_password_check(buf, n, "password", &errs),
+			 EINVAL);
+	assert_null(strstr(errs.e[0].msg, "ZqZq"));
+	memset(&errs, 0, sizeof(errs));
+	assert_int_equal(
+	    model_password_check("Secret\tXyz", 10, "password", &errs), EINVAL);
+	assert_null(strstr(errs.e[0].msg, "Secret"));
+	assert_null(strstr(errs.e[0].msg, "Xyz"));
+}
+
+/* ---- alias and app_name ---- */
+
+static void text_rule_common(text_check check, size_t max)
+{
+	char buf[2048];
+	size_t n;
+
+	EXPECT(check, "a", 0);
+	EXPECT(check, "", EINVAL);
+	EXPECT(check, "Bob's phone", 0);
+	EXPECT(check, "John Doe's desk phone", 0);
+	EXPECT(check, " ", 0);
+	EXPECT(check, "\"quoted\" <and> & stuff", 0);
+	EXPECT(check, "Caf\xc3\xa9 \xe2\x98\x95", 0);
+	EXPECT(check, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 0);
+	EXPECT(check, "\xf0\x9f\x93\x9e desk", 0);
+	EXPECT(check, "a\tb", EINVAL);
+	EXPECT(check, "a\nb", EINVAL);
+	EXPECT(check, "a\rb", EINVAL);
+	EXPECT(check, "a\x7f", EINVAL);
+	EXPECT(check, "a\x1b[31m", EINVAL);
+	EXPECT(check, "a\xc2\x80", EINVAL);
+	EXPECT(check, "a\xc2\x9f", EINVAL);
+	EXPECT(check, "a\0b", EINVAL);
+	EXPECT(check, "a\xff", EINVAL);
+	EXPECT(check, "a\xc0\x80", EINVAL);
+	EXPECT(check, "a\xed\xbf\xbf", EINVAL);
+	EXPECT(check, "a\xf4\x90\x80\x80", EINVAL);
+	EXPECT(check, "a\xe2\x82", EINVAL);
+	EXPECT(check, "\xc2\xa0", 0); /* U+00A0 is not a control */
+	n = repeat(buf, sizeof(buf), "a", max);
+	expect(check, buf, n, 0);
+	n = repeat(buf, sizeof(buf), "a", max + 1);
+	expect(check, buf, n, EINVAL);
+	/* Counted in code points: max x 4-byte characters pass. */
+	n = repeat(buf, sizeof(buf), "\xf0\x9f\x98\x80", max);
+	expect(check, buf, n, 0);
+	n = repeat(buf, sizeof(buf), "\xf0\x9f\x98\x80", max + 1);
+	expect(check, buf, n, EINVAL);
+	n = repeat(buf, sizeof(buf), "\xc3\xa9", max);
+	expect(check, buf, n, 0);
+	n = repeat(buf, sizeof(buf), "\xc3\xa9", max + 1);
+	expect(check, buf, n, EINVAL);
+}
+
+static void test_alias(void **state)
+{
+	(void)state;
+	text_rule_common(model_alias_check, 128);
+}
+
+static void test_app_name(void **state)
+{
+	(void)state;
+	text_rule_common(model_app_name_check, 128);
+}
+
+static void test_alias_message(void **state)
+{
+	struct model_errors errs = {0};
+
+	(void)state;
+	assert_int_equal(model_alias_check("a\nb", 3, "alias", &errs), EINVAL);
+	assert_string_equal(errs.e[0].field, "alias");
+	assert_non_null(strstr(errs.e[0].msg, "Alias"));
+	memset(&errs, 0, sizeof(errs));
+	assert_int_equal(model_alias_check("", 0, "alias", &errs), EINVAL);
+	assert_non_null(strstr(errs.e[0].msg, "1-128"));
+}
+
+/* ---- URL ---- */
+
+static void test_url(void **state)
+{
+	char buf[4096];
+	size_t n;
+
+	(void)state;
+	EXPECT(model_url_check, "http://example.com", 0);
+	EXPECT(model_url_check, "https://example.com/answer", 0);
+	EXPECT(model_url_check, "https://example.com:8443/a/b?x=1&y=2#frag", 0);
+	EXPECT(model_url_check, "http://127.0.0.1:8000/", 0);
+	EXPECT(model_url_check, "http://[::1]:8000/", 0);
+	EXPECT(model_url_check, "HTTP://EXAMPLE.COM/", 0);
+	EXPECT(model_url_check, "HtTpS://example.com/", 0);
+	EXPECT(model_url_check, "http://a", 0);
+	EXPECT(model_url_check, "http://user:pw@example.com/", 0);
+	EXPECT(model_url_check, "", EINVAL);
+	EXPECT(model_url_check, "example.com", EINVAL);
+	EXPECT(model_url_check, "//example.com", EINVAL);
+	EXPECT(model_url_check, "ftp://example.com", EINVAL);
+	EXPECT(model_url_check, "javascript:alert(1)", EINVAL);
+	EXPECT(model_url_check, "file:///etc/passwd", EINVAL);
+	EXPECT(model_url_check, "http:/example.com", EINVAL);
+	EXPECT(model_url_check, "http:example.com", EINVAL);
+	EXPECT(model_url_check, "httpx://example.com", EINVAL);
+	EXPECT(model_url_check, "http://", EINVAL);
+	EXPECT(model_url_check, "https://", EINVAL);
+	EXPECT(model_url_check, "http:///path", EINVAL);
+	EXPECT(model_url_check, "http://?q=1", EINVAL);
+	EXPECT(model_url_check, "http://#f", EINVAL);
+	EXPECT(model_url_check, "http://:80/", EINVAL);
+	EXPECT(model_url_check, "http://exa mple.com", EINVAL);
+	EXPECT(model_url_check, " http://example.com", EINVAL);
+	EXPECT(model_url_check, "http://example.com ", EINVAL);
+	EXPECT(model_url_check, "http://example.com/\t", EINVAL);
+	EXPECT(model_url_check, "http://example.com/\n", EINVAL);
+	EXPECT(model_url_check, "http://example.com/\x7f", EINVAL);
+	EXPECT(model_url_check, "http://example.com/\0x", EINVAL);
+	EXPECT(model_url_check, "http://example.com/caf\xc3\xa9", EINVAL);
+	EXPECT(model_url_check, "http://ex\xc2\x85.com/", EINVAL);
+	/* 2048 bytes is the cap. */
+	n = strlen(strcpy(buf, "http://example.com/"));
+	memset(buf + n, 'a', 2048 - n);
+	buf[2048] = '\0';
+	expect(model_url_check, buf, 2048, 0);
+	buf[2048] = 'a';
+	buf[2049] = '\0';
+	expect(model_url_check, buf, 2049, EINVAL);
+}
+
+/* ---- method ---- */
+
+static void test_method(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+	} ok[] = {
+	    {"GET", "GET"},   {"POST", "POST"}, {"get", "GET"},
+	    {"post", "POST"}, {"Post", "POST"}, {"gEt", "GET"},
+	};
+	static const char *const bad[] = {
+	    "",	    "PUT",  "DELETE", "PATCH", "HEAD",	 " GET",
+	    "GET ", "GETS", "POS",    "G",     "POST\n", "p\xc3\xb6st",
+	};
+	char out[MODEL_METHOD_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct model_errors errs = {0};
+		memset(out, 'x', sizeof(out));
+		assert_int_equal(model_method_check(ok[i].in, "answer_method",
+						    out, sizeof(out), &errs),
+				 0);
+		assert_string_equal(out, ok[i].out);
+		assert_int_equal(errs.n, 0);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct model_errors errs = {0};
+		strcpy(out, "keep");
+		assert_int_equal(model_method_check(bad[i], "answer_method",
+						    out, sizeof(out), &errs),
+				 EINVAL);
+		assert_int_equal(errs.n, 1);
+		assert_string_equal(errs.e[0].field, "answer_method");
+		assert_string_equal(out, "keep"); /* untouched on error */
+	}
+}
+
+/* ---- domain ---- */
+
+static void test_domain(void **state)
+{
+	static const char *const ok[] = {
+	    "sipward.localhost", "a",	     "example.com", "sip-1.example.org",
+	    "EXAMPLE.COM",	 "10.0.0.1", "a-b",	    "x.y.z",
+	};
+	static const char *const bad[] = {
+	    "",	   ".a",	   "a.",  "a..b",	   ".",
+	    "-a",  "a_b",	   "a b", "a/b",	   "a:5060",
+	    "a@b", "\xc3\xa4.com", "a\n", "*.example.com",
+	};
+	char buf[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct model_errors errs = {0};
+		print_message("domain '%s'\n", ok[i]);
+		assert_int_equal(model_domain_check(ok[i], "domain", &errs), 0);
+		assert_int_equal(errs.n, 0);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct model_errors errs = {0};
+		print_message("domain '%s'\n", bad[i]);
+		assert_int_equal(model_domain_check(bad[i], "domain", &errs),
+				 EINVAL);
+		assert_int_equal(errs.n, 1);
+		assert_string_equal(errs.e[0].field, "domain");
+	}
+	/* 253 characters is the longest. */
+	memset(buf, 'a', 253);
+	buf[253] = '\0';
+	for (int i = 10; i < 253; i += 10)
+		buf[i] = '.';
+	{
+		struct model_errors errs = {0};
+		assert_int_equal(model_domain_check(buf, "domain", &errs), 0);
+		buf[253] = 'a';
+		buf[254] = '\0';
+		assert_int_equal(model_domain_check(buf, "domain", &errs),
+				 EINVAL);
+	}
+}
+
+/* ---- ids ---- */
+
+static void test_id_check(void **state)
+{
+	static const char *const ok[] = {
+	    "0",
+	    "1",
+	    "123456789012345",
+	    "12345678901234567",
+	    "99999999999999999999999", /* 23 digits */
+	};
+	static const char *const bad[] = {
+	    "",
+	    "a",
+	    "12a",
+	    "1.5",
+	    "-1",
+	    "+1",
+	    " 1",
+	    "1 ",
+	    "0x10",
+	    "1e5",
+	    "\xd9\xa1",			/* ARABIC-INDIC DIGIT ONE */
+	    "999999999999999999999999", /* 24 digits */
+	    "1234567890123456789012345678901234567890",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_int_equal(model_id_check(ok[i]), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("id '%s'\n", bad[i]);
+		assert_int_equal(model_id_check(bad[i]), EINVAL);
+	}
+}
+
+/* ---- errors ---- */
+
+static void test_errors_one_per_field(void **state)
+{
+	struct model_errors errs = {0};
+
+	(void)state;
+	model_errors_add(&errs, "password", "first %d", 1);
+	model_errors_add(&errs, "password", "second %d", 2);
+	model_errors_add(&errs, "alias", "alias bad");
+	model_errors_add(&errs, "password", "third");
+	assert_int_equal(errs.n, 2);
+	assert_string_equal(errs.e[0].field, "password");
+	assert_string_equal(errs.e[0].msg, "first 1");
+	assert_string_equal(errs.e[1].field, "alias");
+	assert_string_equal(errs.e[1].msg, "alias bad");
+
+	/* Two checks failing on the same field still leave one entry. */
+	memset(&errs, 0, sizeof(errs));
+	model_password_check("short", 5, "password", &errs);
+	model_password_check("bad\n", 4, "password", &errs);
+	model_username_check("a b", 3, "username", &errs);
+	model_alias_check("", 0, "alias", &errs);
+	assert_int_equal(errs.n, 3);
+	assert_string_equal(errs.e[0].msg,
+			    "Password must be at least 8 characters");
+}
+
+static void test_errors_cap(void **state)
+{
+	struct model_errors errs = {0};
+	char field[16];
+
+	(void)state;
+	for (int i = 0; i < MODEL_ERRORS_MAX + 10; i++) {
+		snprintf(field, sizeof(field), "f%d", i);
+		model_errors_add(&errs, field, "bad %d", i);
+	}
+	assert_int_equal(errs.n, MODEL_ERRORS_MAX);
+	snprintf(field, sizeof(field), "f%d", MODEL_ERRORS_MAX - 1);
+	assert_string_equal(errs.e[MODEL_ERRORS_MAX - 1].field, field);
+	assert_string_equal(errs.e[0].field, "f0");
+}
+
+static void test_errors_truncation(void **state)
+{
+	struct model_errors errs = {0};
+	char msg[400];
+
+	(void)state;
+	memset(msg, 'm', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	model_errors_add(&errs, "f", "%s", msg);
+	assert_int_equal(errs.n, 1);
+	assert_int_equal(strlen(errs.e[0].msg), sizeof(errs.e[0].msg) - 1);
+}
+
+static void test_errors_long_field(void **state)
+{
+	struct model_errors errs = {0};
+	char field[100];
+
+	(void)state;
+	/* An unknown body key can be longer than the field buffer. */
+	memset(field, 'k', sizeof(field) - 1);
+	field[sizeof(field) - 1] = '\0';
+	model_errors_add(&errs, field, "Unknown field");
+	assert_int_equal(errs.n, 1);
+	assert_int_equal(strlen(errs.e[0].field), sizeof(errs.e[0].field) - 1);
+	/* The same field again must not add a second entry. */
+	model_errors_add(&errs, field, "Unknown field");
+	assert_int_equal(errs.n, 1);
+}
+
+static void test_errors_utf8_cut(void **state)
+{
+	struct model_errors errs = {0};
+	char field[200], msg[400];
+	size_t n, count;
+	bool pr;
+
+	(void)state;
+	/* Long UTF-8 names and messages are cut between characters, so the
+	 * stored text stays valid UTF-8 (jansson refuses anything else). */
+	for (int shift = 0; shift < 4; shift++) {
+		memset(&errs, 0, sizeof(errs));
+		n = repeat(field, sizeof(field) - 8, "x", (size_t)shift);
+		n += repeat(field + n, sizeof(field) - n, "\xf0\x9f\x98\x80",
+			    30);
+		repeat(msg, sizeof(msg), "\xe2\x82\xac", 120);
+		model_errors_add(&errs, field, "%s", msg);
+		assert_int_equal(errs.n, 1);
+		assert_true(strlen(errs.e[0].field) < sizeof(errs.e[0].field));
+		assert_int_equal(base_text_scan(errs.e[0].field,
+						strlen(errs.e[0].field), &count,
+						&pr),
+				 0);
+		assert_true(strlen(errs.e[0].field) + 4 >=
+			    sizeof(errs.e[0].field) - 1);
+		assert_int_equal(base_text_scan(errs.e[0].msg,
+						strlen(errs.e[0].msg), &count,
+						&pr),
+				 0);
+		assert_true(strlen(errs.e[0].msg) + 3 >=
+			    sizeof(errs.e[0].msg) - 1);
+		/* Still one entry per (stored) field. */
+		model_errors_add(&errs, field, "again");
+		assert_int_equal(errs.n, 1);
+	}
+}
+
+/* ---- allow flags ---- */
+
+static void test_allow_tables(void **state)
+{
+	static const struct {
+		const char *name;
+		bool def;
+		bool mut;
+	} want[MODEL_ALLOW_COUNT] = {
+	    [MODEL_ALLOW_VOICE] = {"allow_voice", true, true},
+	    [MODEL_ALLOW_MESSAGE] = {"allow_message", true, true},
+	    [MODEL_ALLOW_VIDEO] = {"allow_video", false, true},
+	    [MODEL_ALLOW_SAME_DOMAIN] = {"allow_same_domain", true, false},
+	    [MODEL_ALLOW_OTHER_DOMAINS] = {"allow_other_domains", false, false},
+	    [MODEL_ALLOW_PHONES] = {"allow_phones", true, false},
+	    [MODEL_ALLOW_APPS] = {"allow_apps", true, false},
+	};
+
+	(void)state;
+	assert_int_equal(MODEL_ALLOW_COUNT, 7);
+	for (int i = 0; i < MODEL_ALLOW_COUNT; i++) {
+		assert_string_equal(model_allow_names[i], want[i].name);
+		assert_int_equal(model_allow_defaults[i], want[i].def);
+		assert_int_equal(model_allow_mutable[i], want[i].mut);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_username),
+	    cmocka_unit_test(test_password_length),
+	    cmocka_unit_test(test_password_chars),
+	    cmocka_unit_test(test_password_messages),
+	    cmocka_unit_test(test_alias),
+	    cmocka_unit_test(test_app_name),
+	    cmocka_unit_test(test_alias_message),
+	    cmocka_unit_test(test_url),
+	    cmocka_unit_test(test_method),
+	    cmocka_unit_test(test_domain),
+	    cmocka_unit_test(test_id_check),
+	    cmocka_unit_test(test_errors_one_per_field),
+	    cmocka_unit_test(test_errors_cap),
+	    cmocka_unit_test(test_errors_truncation),
+	    cmocka_unit_test(test_errors_long_field),
+	    cmocka_unit_test(test_errors_utf8_cut),
+	    cmocka_unit_test(test_allow_tables),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

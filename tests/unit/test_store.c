@@ -1,0 +1,691 @@
+/* test_store.c - unit tests for the SQLite store (store_sqlite_ops). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	char url[160];
+	struct store *st;
+	struct model_account acct, other;
+};
+
+static const struct store_ops *ops = &store_sqlite_ops;
+
+static void remove_db(struct fixture *f)
+{
+	char p[200];
+
+	unlink(f->path);
+	snprintf(p, sizeof(p), "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", f->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-journal", f->path);
+	unlink(p);
+}
+
+static void account(struct model_account *a, const char *auth_id,
+		    const char *domain)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->auth_id, sizeof(a->auth_id), "%s", auth_id);
+	snprintf(a->name, sizeof(a->name), "test");
+	snprintf(a->domain, sizeof(a->domain), "%s", domain);
+	memset(a->token_sha256, 'a', 64);
+	a->created_ms = 1000;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sipward-test-store-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/db.sqlite", f->dir);
+	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+	if (ops->open(f->url, &f->st) || ops->migrate(f->st))
+		return -1;
+	account(&f->acct, "MA_AAAAAAAA", "a.example.com");
+	account(&f->other, "MA_BBBBBBBB", "b.example.com");
+	if (ops->account_insert(f->st, &f->acct) ||
+	    ops->account_insert(f->st, &f->other))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	ops->close(f->st);
+	remove_db(f);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void make_app(struct model_app *a, const struct model_account *acct,
+		     const char *app_id)
+{
+	memset(a, 0, sizeof(*a));
+	a->account_id = acct->id;
+	snprintf(a->app_id, sizeof(a->app_id), "%s", app_id);
+	snprintf(a->app_name, sizeof(a->app_name), "app %s", app_id);
+	snprintf(a->answer_url, sizeof(a->answer_url), "https://x/answer");
+	snprintf(a->answer_method, sizeof(a->answer_method), "POST");
+	snprintf(a->hangup_method, sizeof(a->hangup_method), "POST");
+	snprintf(a->fallback_method, sizeof(a->fallback_method), "POST");
+	snprintf(a->message_method, sizeof(a->message_method), "POST");
+	a->created_ms = a->updated_ms = 2000;
+}
+
+static void make_ep(struct model_endpoint *ep, const struct model_account *acct,
+		    const char *endpoint_id, const char *username,
+		    const char *alias)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->account_id = acct->id;
+	snprintf(ep->endpoint_id, sizeof(ep->endpoint_id), "%s", endpoint_id);
+	snprintf(ep->username, sizeof(ep->username), "%s", username);
+	snprintf(ep->domain, sizeof(ep->domain), "%s", acct->domain);
+	snprintf(ep->alias, sizeof(ep->alias), "%s", alias);
+	memset(ep->ha1_md5, '1', 32);
+	memset(ep->ha1_sha256, '2', 64);
+	for (int i = 0; i < MODEL_ALLOW_COUNT; i++)
+		ep->allow[i] = model_allow_defaults[i];
+	ep->created_ms = ep->updated_ms = 3000;
+}
+
+static void insert_ep(struct fixture *f, const char *endpoint_id,
+		      const char *username, const char *alias, int64_t app_ref)
+{
+	struct model_endpoint ep;
+
+	make_ep(&ep, &f->acct, endpoint_id, username, alias);
+	ep.app_ref = app_ref;
+	assert_int_equal(ops->endpoint_insert(f->st, &ep), 0);
+	assert_true(ep.id > 0);
+}
+
+/* Runs raw SQL on the database file through a second connection. */
+static void raw_sql(struct fixture *f, const char *q)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static int64_t raw_int(struct fixture *f, const char *q)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+/* ---- open and migrations ---- */
+
+static void test_open_bad_url(void **state)
+{
+	struct store *st = NULL;
+
+	(void)state;
+	assert_int_equal(ops->open("sqlite:", &st), EINVAL);
+	assert_int_equal(ops->open("postgresql://localhost/x", &st), EINVAL);
+	assert_int_equal(ops->open("/tmp/x.db", &st), EINVAL);
+	assert_int_equal(ops->open("sqlite:/nonexistent-dir/x/y.db", &st),
+			 ENOENT);
+	assert_null(st);
+}
+
+static void test_file_private(void **state)
+{
+	struct fixture *f = *state;
+	struct stat sb;
+
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+static void test_migrate_idempotent(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st2;
+	int64_t n = -1;
+
+	assert_int_equal(ops->migrate(f->st), 0);
+	assert_int_equal(ops->migrate(f->st), 0);
+	assert_int_equal(raw_int(f, "SELECT version FROM schema_version"),
+			 STORE_SCHEMA_VERSION);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM schema_version"), 1);
+	/* A second connection on the same file migrates to a no-op. */
+	assert_int_equal(ops->open(f->url, &st2), 0);
+	assert_int_equal(ops->migrate(st2), 0);
+	/* Data survives the repeated migrations. */
+	assert_int_equal(ops->account_count(st2, &n), 0);
+	assert_int_equal(n, 2);
+	ops->close(st2);
+}
+
+static void test_migrate_refuses_newer(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st2;
+	char q[96];
+
+	snprintf(q, sizeof(q), "UPDATE schema_version SET version = %d",
+		 STORE_SCHEMA_VERSION + 1);
+	raw_sql(f, q);
+	assert_int_equal(ops->open(f->url, &st2), 0);
+	assert_int_equal(ops->migrate(st2), EPROTO);
+	ops->close(st2);
+	/* Refusing changed nothing. */
+	assert_int_equal(raw_int(f, "SELECT version FROM schema_version"),
+			 STORE_SCHEMA_VERSION + 1);
+}
+
+/* ---- accounts ---- */
+
+static void test_account(void **state)
+{
+	struct fixture *f = *state;
+	struct model_account a, got;
+	int64_t n = 0;
+
+	assert_true(f->acct.id > 0);
+	assert_true(f->other.id > 0);
+	assert_int_not_equal(f->acct.id, f->other.id);
+	assert_int_equal(ops->account_get(f->st, "MA_AAAAAAAA", &got), 0);
+	assert_int_equal(got.id, f->acct.id);
+	assert_string_equal(got.domain, "a.example.com");
+	assert_int_equal(got.created_ms, 1000);
+	assert_int_equal(ops->account_get(f->st, "MA_aaaaaaaa", &got), ENOENT);
+	assert_int_equal(ops->account_get(f->st, "MA_CCCCCCCC", &got), ENOENT);
+	assert_int_equal(ops->account_count(f->st, &n), 0);
+	assert_int_equal(n, 2);
+	/* auth_id is unique. */
+	account(&a, "MA_AAAAAAAA", "c.example.com");
+	assert_int_equal(ops->account_insert(f->st, &a), EEXIST);
+}
+
+/* ---- endpoints ---- */
+
+static void test_endpoint_unique_user_domain(void **state)
+{
+	struct fixture *f = *state;
+	struct model_endpoint ep;
+
+	insert_ep(f, "100000000000001", "alice", "Alice", 0);
+	/* Same username and domain, another endpoint_id: conflict. */
+	make_ep(&ep, &f->acct, "100000000000002", "alice", "again");
+	assert_int_equal(ops->endpoint_insert(f->st, &ep), EEXIST);
+	/* Same username and domain under another account: still a conflict
+	 * (usernames are unique per SIP domain). */
+	make_ep(&ep, &f->other, "100000000000003", "alice", "other");
+	snprintf(ep.domain, sizeof(ep.domain), "a.example.com");
+	assert_int_equal(ops->endpoint_insert(f->st, &ep), EEXIST);
+	/* Same endpoint_id: conflict. */
+	make_ep(&ep, &f->acct, "100000000000001", "bob", "bob");
+	assert_int_equal(ops->endpoint_insert(f->st, &ep), EEXIST);
+	/* Usernames are case-sensitive. */
+	insert_ep(f, "100000000000004", "Alice", "upper", 0);
+	/* Same username in another domain is fine. */
+	make_ep(&ep, &f->other, "100000000000005", "alice", "b");
+	assert_int_equal(ops->endpoint_insert(f->st, &ep), 0);
+}
+
+static void test_endpoint_get(void **state)
+{
+	struct fixture *f = *state;
+	struct model_endpoint ep, got;
+
+	make_ep(&ep, &f->acct, "123456789012345", "carol", "Carol's phone");
+	ep.allow[MODEL_ALLOW_VIDEO] = true;
+	ep.allow[MODEL_ALLOW_APPS] = false;
+	assert_int_equal(ops->endpoint_insert(f->st, &ep), 0);
+
+	memset(&got, 0x5a, sizeof(got));
+	assert_int_equal(
+	    ops->endpoint_get(f->st, f->acct.id, "123456789012345", &got), 0);
+	assert_int_equal(got.id, ep.id);
+	assert_int_equal(got.account_id, f->acct.id);
+	assert_string_equal(got.username, "carol");
+	assert_string_equal(got.domain, "a.example.com");
+	assert_string_equal(got.alias, "Carol's phone");
+	assert_string_equal(got.ha1_md5, ep.ha1_md5);
+	assert_string_equal(got.ha1_sha256, ep.ha1_sha256);
+	assert_int_equal(got.app_ref, 0);
+	assert_string_equal(got.app.app_id, "");
+	for (int i = 0; i < MODEL_ALLOW_COUNT; i++)
+		assert_int_equal(got.allow[i], ep.allow[i]);
+	assert_int_equal(got.created_ms, 3000);
+
+	/* Another account's endpoint does not exist for this one. */
+	assert_int_equal(
+	    ops->endpoint_get(f->st, f->other.id, "123456789012345", &got),
+	    ENOENT);
+	assert_int_equal(
+	    ops->endpoint_get(f->st, f->acct.id, "999999999999999", &got),
+	    ENOENT);
+
+	assert_int_equal(
+	    ops->endpoint_get_by_user(f->st, "carol", "a.example.com", &got),
+	    0);
+	assert_int_equal(got.id, ep.id);
+	assert_int_equal(
+	    ops->endpoint_get_by_user(f->st, "Carol", "a.example.com", &got),
+	    ENOENT);
+	assert_int_equal(
+	    ops->endpoint_get_by_user(f->st, "carol", "b.example.com", &got),
+	    ENOENT);
+}
+
+static void test_endpoint_update_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct model_endpoint ep, got;
+
+	make_ep(&ep, &f->acct, "111111111111111", "dave", "Dave");
+	assert_int_equal(ops->endpoint_insert(f->st, &ep), 0);
+	snprintf(ep.alias, sizeof(ep.alias), "Dave's new phone");
+	memset(ep.ha1_md5, 'f', 32);
+	ep.allow[MODEL_ALLOW_VOICE] = false;
+	ep.updated_ms = 4000;
+	assert_int_equal(ops->endpoint_update(f->st, &ep), 0);
+	assert_int_equal(
+	    ops->endpoint_get(f->st, f->acct.id, "111111111111111", &got), 0);
+	assert_string_equal(got.alias, "Dave's new phone");
+	assert_string_equal(got.ha1_md5, ep.ha1_md5);
+	assert_false(got.allow[MODEL_ALLOW_VOICE]);
+	assert_int_equal(got.updated_ms, 4000);
+	assert_int_equal(got.created_ms, 3000);
+
+	assert_int_equal(ops->endpoint_delete(f->st, ep.id), 0);
+	assert_int_equal(ops->endpoint_delete(f->st, ep.id), ENOENT);
+	assert_int_equal(ops->endpoint_update(f->st, &ep), ENOENT);
+	assert_int_equal(
+	    ops->endpoint_get(f->st, f->acct.id, "111111111111111", &got),
+	    ENOENT);
+}
+
+/* Collects usernames from a list into a comma-separated string. */
+struct collect {
+	char names[512];
+	int n;
+};
+
+static int collect_ep(void *ctx, const struct model_endpoint *ep)
+{
+	struct collect *c = ctx;
+	size_t l = strlen(c->names);
+
+	snprintf(c->names + l, sizeof(c->names) - l, "%s%s", l ? "," : "",
+		 ep->username);
+	c->n++;
+	return 0;
+}
+
+static const char *list(struct fixture *f,
+			const struct store_endpoint_filter *flt, int64_t limit,
+			int64_t offset, int64_t *total)
+{
+	static struct collect c;
+
+	memset(&c, 0, sizeof(c));
+	*total = -1;
+	assert_int_equal(ops->endpoint_list(f->st, f->acct.id, flt, limit,
+					    offset, collect_ep, &c, total),
+			 0);
+	return c.names;
+}
+
+static struct store_endpoint_filter no_filter(void)
+{
+	struct store_endpoint_filter flt = {0};
+
+	flt.app_isnull = -1;
+	return flt;
+}
+
+static void test_endpoint_list_filters(void **state)
+{
+	struct fixture *f = *state;
+	struct store_endpoint_filter flt;
+	struct model_app app;
+	struct model_endpoint ep;
+	int64_t total;
+
+	make_app(&app, &f->acct, "20000000000000001");
+	assert_int_equal(ops->app_insert(f->st, &app), 0);
+	insert_ep(f, "100000000000001", "alice", "Front desk", 0);
+	insert_ep(f, "100000000000002", "Alice", "front DESK", app.id);
+	insert_ep(f, "100000000000003", "malice", "Back office", 0);
+	insert_ep(f, "100000000000004", "bob_ALI", "Bob's phone", app.id);
+	/* Another account's endpoint never shows up. */
+	make_ep(&ep, &f->other, "100000000000005", "alice2", "Front desk");
+	assert_int_equal(ops->endpoint_insert(f->st, &ep), 0);
+
+	flt = no_filter();
+	assert_string_equal(list(f, &flt, 100, 0, &total),
+			    "alice,Alice,malice,bob_ALI");
+	assert_int_equal(total, 4);
+
+	flt = no_filter();
+	flt.username_exact = "alice";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "alice");
+	assert_int_equal(total, 1);
+	flt.username_exact = "ALICE";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "");
+	assert_int_equal(total, 0);
+
+	flt = no_filter();
+	flt.username_contains = "lic";
+	assert_string_equal(list(f, &flt, 100, 0, &total),
+			    "alice,Alice,malice");
+	assert_int_equal(total, 3);
+	flt.username_contains = "ALI";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "bob_ALI");
+	/* No LIKE wildcards. */
+	flt.username_contains = "%";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "");
+	flt.username_contains = "_";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "bob_ALI");
+
+	flt = no_filter();
+	flt.username_startswith = "Al";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "Alice");
+	assert_int_equal(total, 1);
+	flt.username_startswith = "al";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "alice");
+	flt.username_startswith = "a%";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "");
+
+	flt = no_filter();
+	flt.alias_exact = "Front desk";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "alice");
+	flt = no_filter();
+	flt.alias_contains = "desk";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "alice");
+	flt.alias_contains = "DESK";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "Alice");
+	flt.alias_contains = "'s";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "bob_ALI");
+
+	flt = no_filter();
+	flt.app_isnull = 1;
+	assert_string_equal(list(f, &flt, 100, 0, &total), "alice,malice");
+	assert_int_equal(total, 2);
+	flt.app_isnull = 0;
+	assert_string_equal(list(f, &flt, 100, 0, &total), "Alice,bob_ALI");
+	flt = no_filter();
+	flt.app_id_exact = "20000000000000001";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "Alice,bob_ALI");
+	flt.app_id_exact = "20000000000000002";
+	assert_string_equal(list(f, &flt, 100, 0, &total), "");
+
+	/* Filters combine. */
+	flt = no_filter();
+	flt.username_contains = "lic";
+	flt.app_isnull = 1;
+	assert_string_equal(list(f, &flt, 100, 0, &total), "alice,malice");
+	assert_int_equal(total, 2);
+}
+
+static void test_endpoint_list_paging(void **state)
+{
+	struct fixture *f = *state;
+	struct store_endpoint_filter flt = no_filter();
+	char id[16], user[16];
+	int64_t total;
+
+	/* endpoint_ids in descending order, so creation order != id order. */
+	for (int i = 0; i < 7; i++) {
+		snprintf(id, sizeof(id), "%015d", 900000000 - i);
+		id[0] = '9';
+		snprintf(user, sizeof(user), "u%d", i);
+		insert_ep(f, id, user, user, 0);
+	}
+	assert_string_equal(list(f, &flt, 3, 0, &total), "u0,u1,u2");
+	assert_int_equal(total, 7);
+	assert_string_equal(list(f, &flt, 3, 3, &total), "u3,u4,u5");
+	assert_int_equal(total, 7);
+	assert_string_equal(list(f, &flt, 3, 6, &total), "u6");
+	assert_string_equal(list(f, &flt, 3, 7, &total), "");
+	assert_int_equal(total, 7);
+	assert_string_equal(list(f, &flt, 100, 2, &total), "u2,u3,u4,u5,u6");
+	/* Stable across a delete before the page. */
+	{
+		struct model_endpoint ep;
+		assert_int_equal(ops->endpoint_get_by_user(
+				     f->st, "u1", "a.example.com", &ep),
+				 0);
+		assert_int_equal(ops->endpoint_delete(f->st, ep.id), 0);
+	}
+	assert_string_equal(list(f, &flt, 3, 0, &total), "u0,u2,u3");
+	assert_int_equal(total, 6);
+}
+
+static int stop_after_one(void *ctx, const struct model_endpoint *ep)
+{
+	(void)ep;
+	(*(int *)ctx)++;
+	return ECANCELED;
+}
+
+static void test_endpoint_list_cb_error(void **state)
+{
+	struct fixture *f = *state;
+	struct store_endpoint_filter flt = no_filter();
+	int calls = 0;
+	int64_t total;
+
+	insert_ep(f, "100000000000001", "a1", "a", 0);
+	insert_ep(f, "100000000000002", "a2", "a", 0);
+	assert_int_equal(ops->endpoint_list(f->st, f->acct.id, &flt, 10, 0,
+					    stop_after_one, &calls, &total),
+			 ECANCELED);
+	assert_int_equal(calls, 1);
+	/* The statement was reset: listing again works. */
+	assert_string_equal(list(f, &flt, 10, 0, &total), "a1,a2");
+}
+
+/* ---- applications ---- */
+
+static void test_app(void **state)
+{
+	struct fixture *f = *state;
+	struct model_app a, b, got;
+	struct model_endpoint ep;
+	int64_t n = -1;
+
+	make_app(&a, &f->acct, "20000000000000001");
+	snprintf(a.hangup_url, sizeof(a.hangup_url), "http://x/hangup");
+	a.default_endpoint_app = true;
+	assert_int_equal(ops->app_insert(f->st, &a), 0);
+	make_app(&b, &f->acct, "20000000000000002");
+	b.default_endpoint_app = true;
+	assert_int_equal(ops->app_insert(f->st, &b), 0);
+	/* app_id is unique. */
+	make_app(&got, &f->other, "20000000000000001");
+	assert_int_equal(ops->app_insert(f->st, &got), EEXIST);
+
+	assert_int_equal(
+	    ops->app_get(f->st, f->acct.id, "20000000000000001", &got), 0);
+	assert_int_equal(got.id, a.id);
+	assert_string_equal(got.app_name, "app 20000000000000001");
+	assert_string_equal(got.hangup_url, "http://x/hangup");
+	assert_string_equal(got.message_url, "");
+	assert_true(got.default_endpoint_app);
+	assert_int_equal(
+	    ops->app_get(f->st, f->other.id, "20000000000000001", &got),
+	    ENOENT);
+
+	/* With two defaults (svc clears the others), the oldest wins. */
+	assert_int_equal(ops->app_get_default(f->st, f->acct.id, &got), 0);
+	assert_int_equal(got.id, a.id);
+	assert_int_equal(ops->app_get_default(f->st, f->other.id, &got),
+			 ENOENT);
+
+	/* Update. */
+	snprintf(b.app_name, sizeof(b.app_name), "renamed");
+	b.updated_ms = 9000;
+	assert_int_equal(ops->app_update(f->st, &b), 0);
+	assert_int_equal(
+	    ops->app_get(f->st, f->acct.id, "20000000000000002", &got), 0);
+	assert_string_equal(got.app_name, "renamed");
+	assert_int_equal(got.updated_ms, 9000);
+	got.account_id = f->other.id; /* wrong account: no row */
+	assert_int_equal(ops->app_update(f->st, &got), ENOENT);
+
+	/* Endpoints bound to it: count, reassign, delete. */
+	insert_ep(f, "100000000000001", "e1", "e1", a.id);
+	insert_ep(f, "100000000000002", "e2", "e2", a.id);
+	assert_int_equal(ops->app_endpoint_count(f->st, a.id, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(
+	    ops->endpoint_get(f->st, f->acct.id, "100000000000001", &ep), 0);
+	assert_string_equal(ep.app.app_id, "20000000000000001");
+	assert_string_equal(ep.app.answer_method, "POST");
+	assert_int_equal(ops->endpoints_reassign(f->st, a.id, b.id, 5000), 0);
+	assert_int_equal(ops->app_endpoint_count(f->st, a.id, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(ops->app_endpoint_count(f->st, b.id, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(
+	    ops->endpoint_get(f->st, f->acct.id, "100000000000001", &ep), 0);
+	assert_int_equal(ep.app_ref, b.id);
+	assert_int_equal(ep.updated_ms, 5000);
+	assert_int_equal(ops->endpoints_reassign(f->st, b.id, 0, 6000), 0);
+	assert_int_equal(
+	    ops->endpoint_get(f->st, f->acct.id, "100000000000002", &ep), 0);
+	assert_int_equal(ep.app_ref, 0);
+	assert_string_equal(ep.app.app_id, "");
+	assert_int_equal(ops->endpoints_reassign(f->st, 0, a.id, 6000), 0);
+	assert_int_equal(ops->endpoints_reassign(f->st, a.id, a.id, 6000), 0);
+	ep.app_ref = a.id;
+	assert_int_equal(ops->endpoint_update(f->st, &ep), 0);
+	assert_int_equal(ops->endpoints_delete_by_app(f->st, a.id), 0);
+	assert_int_equal(
+	    ops->endpoint_get(f->st, f->acct.id, "100000000000002", &ep),
+	    ENOENT);
+	assert_int_equal(ops->app_delete(f->st, a.id), 0);
+	assert_int_equal(ops->app_delete(f->st, a.id), ENOENT);
+}
+
+struct app_collect {
+	char ids[256];
+};
+
+static int collect_app(void *ctx, const struct model_app *a)
+{
+	struct app_collect *c = ctx;
+	size_t l = strlen(c->ids);
+
+	snprintf(c->ids + l, sizeof(c->ids) - l, "%s%s", l ? "," : "",
+		 a->app_id + 16);
+	return 0;
+}
+
+static void test_app_list(void **state)
+{
+	struct fixture *f = *state;
+	struct model_app a;
+	struct app_collect c;
+	char id[24];
+	int64_t total = -1;
+
+	for (int i = 5; i >= 1; i--) {
+		snprintf(id, sizeof(id), "2000000000000000%d", i);
+		make_app(&a, &f->acct, id);
+		assert_int_equal(ops->app_insert(f->st, &a), 0);
+	}
+	make_app(&a, &f->other, "30000000000000001");
+	assert_int_equal(ops->app_insert(f->st, &a), 0);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(
+	    ops->app_list(f->st, f->acct.id, 2, 0, collect_app, &c, &total), 0);
+	assert_string_equal(c.ids, "5,4"); /* creation order */
+	assert_int_equal(total, 5);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(
+	    ops->app_list(f->st, f->acct.id, 2, 4, collect_app, &c, &total), 0);
+	assert_string_equal(c.ids, "1");
+}
+
+/* ---- transactions ---- */
+
+static void test_txn(void **state)
+{
+	struct fixture *f = *state;
+	struct model_endpoint got;
+
+	assert_int_equal(ops->begin(f->st, true), 0);
+	insert_ep(f, "100000000000001", "t1", "t1", 0);
+	ops->rollback(f->st);
+	assert_int_equal(
+	    ops->endpoint_get(f->st, f->acct.id, "100000000000001", &got),
+	    ENOENT);
+
+	assert_int_equal(ops->begin(f->st, true), 0);
+	insert_ep(f, "100000000000002", "t2", "t2", 0);
+	assert_int_equal(ops->commit(f->st), 0);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM endpoints"
+				    " WHERE username = 't2'"),
+			 1);
+	/* Rollback outside a transaction is harmless. */
+	ops->rollback(f->st);
+	assert_int_equal(ops->begin(f->st, false), 0);
+	assert_int_equal(
+	    ops->endpoint_get(f->st, f->acct.id, "100000000000002", &got), 0);
+	assert_int_equal(ops->commit(f->st), 0);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_open_bad_url),
+	    T(test_file_private),
+	    T(test_migrate_idempotent),
+	    T(test_migrate_refuses_newer),
+	    T(test_account),
+	    T(test_endpoint_unique_user_domain),
+	    T(test_endpoint_get),
+	    T(test_endpoint_update_delete),
+	    T(test_endpoint_list_filters),
+	    T(test_endpoint_list_paging),
+	    T(test_endpoint_list_cb_error),
+	    T(test_app),
+	    T(test_app_list),
+	    T(test_txn),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
