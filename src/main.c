@@ -19,6 +19,8 @@
 #include "base/log.h"
 #include "cfg/cfg.h"
 #include "http/server.h"
+#include "registrar/registrar.h"
+#include "sip/transport.h"
 #include "svc/svc.h"
 
 #ifndef SIPWARD_VERSION
@@ -228,6 +230,49 @@ static int cmd_account_create(int argc, char **argv)
 	return rc;
 }
 
+/* Builds the registrar's options from the configuration. */
+static int registrar_opts(const struct cfg *c, struct registrar_opts *o,
+			  unsigned char *secret, size_t cap)
+{
+	memset(o, 0, sizeof(*o));
+	if (strcmp(c->sip_nonce_secret, "auto") == 0) {
+		if (base_rand_fill(secret, 32))
+			return 1;
+		o->secret_len = 32;
+		LOG_WARN("sip_nonce_secret_random",
+			 "msg=\"nonces are valid on this process only; set "
+			 "sip_nonce_secret to share them between nodes\"");
+	} else {
+		size_t n = strlen(c->sip_nonce_secret);
+		if (n < 16 || n > cap) {
+			fprintf(stderr, "sipward: sip_nonce_secret must be "
+					"16-64 characters\n");
+			return EXIT_USAGE;
+		}
+		memcpy(secret, c->sip_nonce_secret, n);
+		o->secret_len = n;
+	}
+	o->secret = secret;
+	if (registrar_algs_parse(c->sip_digest_algorithms, o->algs,
+				 &o->nalgs)) {
+		fprintf(stderr, "sipward: sip_digest_algorithms: use MD5, "
+				"SHA-256 or both, comma-separated\n");
+		return EXIT_USAGE;
+	}
+	if (c->sip_min_expires > c->sip_max_expires) {
+		fprintf(stderr, "sipward: sip_min_expires exceeds "
+				"sip_max_expires\n");
+		return EXIT_USAGE;
+	}
+	o->nonce_ttl_s = c->sip_nonce_ttl;
+	o->limits.min_expires = (uint32_t)c->sip_min_expires;
+	o->limits.max_expires = (uint32_t)c->sip_max_expires;
+	o->limits.default_expires = (uint32_t)c->sip_default_expires;
+	o->limits.max_contacts = (unsigned)c->sip_max_contacts;
+	o->sweep_interval_s = c->sip_sweep_interval;
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct flags f = {0};
@@ -236,6 +281,11 @@ static int cmd_serve(int argc, char **argv)
 	struct api *a = NULL;
 	struct http_server *srv = NULL;
 	struct http_opts ho;
+	struct registrar *reg = NULL;
+	struct registrar_opts ro;
+	struct sip_transport *sip = NULL;
+	struct sip_transport_opts so;
+	unsigned char secret[64];
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	sigset_t set;
@@ -285,11 +335,35 @@ static int cmd_serve(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	LOG_INFO("started", "version=%s http=%s db_backend=%s threads=%ld",
-		 SIPWARD_VERSION, c.http, backend(c.db)->name, threads);
+	rc = registrar_opts(&c, &ro, secret, sizeof(secret));
+	if (!rc)
+		rc = registrar_new(&reg, s, &ro) ? 1 : 0;
+	base_wipe(secret, sizeof(secret));
+	if (rc)
+		goto out;
+	so = (struct sip_transport_opts){
+	    .listen = c.sip,
+	    .msg_max = (size_t)c.sip_msg_max,
+	    .tcp_max = (unsigned)c.sip_tcp_max,
+	    .tcp_per_addr = (unsigned)c.sip_tcp_per_addr,
+	    .tcp_idle_s = (unsigned)c.sip_tcp_idle};
+	if (sip_transport_start(&sip, &so, registrar_on_message,
+				registrar_on_tick, reg)) {
+		fprintf(stderr, "sipward: cannot listen for SIP on %s\n",
+			c.sip);
+		rc = 1;
+		goto out;
+	}
+	LOG_INFO("started",
+		 "version=%s http=%s sip=%s sip_port=%u db_backend=%s "
+		 "threads=%ld",
+		 SIPWARD_VERSION, c.http, c.sip, sip_transport_port(sip),
+		 backend(c.db)->name, threads);
 	sigwait(&set, &sig);
 	LOG_INFO("stopping", "signal=%d", sig);
 out:
+	sip_transport_stop(sip);
+	registrar_free(reg);
 	http_server_stop(srv);
 	api_free(a);
 	svc_close(s);

@@ -6,6 +6,7 @@
 #ifndef CFG_CFG_H
 #define CFG_CFG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define CFG_STR_MAX 512
@@ -23,6 +24,18 @@ struct cfg {
 	long auth_fail_max;
 	long auth_fail_window;
 	long auth_fail_penalty;
+	char sip_nonce_secret[CFG_STR_MAX];
+	char sip_digest_algorithms[CFG_STR_MAX];
+	long sip_nonce_ttl;
+	long sip_min_expires;
+	long sip_max_expires;
+	long sip_default_expires;
+	long sip_max_contacts;
+	long sip_msg_max;
+	long sip_tcp_max;
+	long sip_tcp_per_addr;
+	long sip_tcp_idle;
+	long sip_sweep_interval;
 };
 
 /* Fills c with the built-in defaults. */
@@ -44,6 +57,9 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t cap);
 
 /* Applies every SIPWARD_<NAME> variable present in the environment. */
 int cfg_load_env(struct cfg *c, char *err, size_t cap);
+
+/* Whether option `name` holds a secret (never printed or logged). */
+bool cfg_is_secret(const char *name);
 
 /* Prints every option with its default and documentation. */
 void cfg_print_help(FILE *out);

@@ -25,12 +25,15 @@ struct sip_str {
 /* A SIP or SIPS URI: sip:user@host:port;params?headers */
 struct sip_uri {
 	struct sip_str scheme; /* "sip" or "sips" (case as written) */
-	struct sip_str user;   /* unescaped is not needed: raw, may be empty */
+	struct sip_str user;   /* raw (%XX kept), no password; absent if none */
 	struct sip_str host;   /* without brackets for IPv6 */
 	unsigned port;	       /* 0 when absent */
-	struct sip_str params; /* raw ";a=b;c" after host[:port], or absent */
+	struct sip_str params; /* raw ";a=b;c" after host[:port], up to any
+				  "?headers" (checked, not kept), or absent */
 };
 
+/* One via-parm. Parameters other than branch, received and rport are
+ * skipped; of a repeated one, the first counts. */
 struct sip_via {
 	struct sip_str transport; /* "UDP", "TCP", ... */
 	struct sip_str host;	  /* sent-by host, no brackets */
@@ -47,7 +50,7 @@ struct sip_nameaddr {
 	struct sip_str raw;	/* the whole header value as written */
 	struct sip_str uri_raw; /* the URI text */
 	struct sip_uri uri;
-	struct sip_str tag;
+	struct sip_str tag; /* absent when there is no tag parameter */
 };
 
 struct sip_contact {
@@ -55,13 +58,22 @@ struct sip_contact {
 	struct sip_str uri_raw; /* the URI text (without < >) */
 	struct sip_uri uri;
 	bool has_expires;
-	uint32_t expires;	 /* delta-seconds, saturated at 2^32-1 */
-	struct sip_str q;	 /* "0.5", or absent */
-	struct sip_str instance; /* +sip.instance value (unquoted) */
-	struct sip_str reg_id;
+	uint32_t expires; /* delta-seconds, saturated at 2^32-1 */
+	struct sip_str q; /* a valid qvalue as written ("0.5"), or absent */
+	struct sip_str instance; /* +sip.instance without its quotes, e.g.
+				    "<urn:uuid:...>"; absent when it holds a
+				    backslash (never in a URN), so raw stays
+				    as written */
+	struct sip_str reg_id;	 /* digits, 1 to 2^31-1, or absent */
 };
 
-/* Digest credentials from an Authorization header (RFC 3261 25.1, 7616). */
+/*
+ * Digest credentials from an Authorization header (RFC 3261 25.1, 7616).
+ * Quoted values are unescaped in place; `realm=""` gives p set and n 0.
+ * Unknown parameters are skipped, a repeated known one is EBADMSG.
+ * Authorization headers of other schemes, and Proxy-Authorization, are
+ * ignored.
+ */
 struct sip_digest {
 	struct sip_str username, realm, nonce, uri, response, algorithm, cnonce,
 	    opaque, qop, nc;
@@ -78,7 +90,9 @@ struct sip_msg {
 
 	struct sip_via via[SIP_VIA_MAX];
 	unsigned nvia;
-	struct sip_str via_lines[SIP_VIA_MAX]; /* raw Via header values */
+	/* Each Via header's value as written, but unfolded (the line breaks
+	 * of continuation lines became spaces): never holds CR or LF. */
+	struct sip_str via_lines[SIP_VIA_MAX];
 	unsigned nvia_lines;
 	struct sip_nameaddr from, to;
 	struct sip_str call_id;
@@ -89,36 +103,48 @@ struct sip_msg {
 	bool contact_star; /* Contact: * */
 	bool has_expires;
 	uint32_t expires;
-	int max_forwards; /* -1 when absent */
-	struct sip_str user_agent;
+	int max_forwards;	   /* -1 when absent */
+	struct sip_str user_agent; /* the first User-Agent value */
 	struct sip_digest auth[SIP_AUTH_MAX];
 	unsigned nauth;
 	bool has_content_length;
 	size_t content_length;
-	struct sip_str
-	    supported; /* raw value(s), several headers joined? no: first */
-	struct sip_str require; /* first Require value, raw */
-	struct sip_str body;
-	unsigned nheaders;
+	/* The whole value of the first Supported (or k) header, e.g.
+	 * "path, gruu, outbound": option tags separated by commas and LWS. A
+	 * later Supported header is not kept. Require likewise. */
+	struct sip_str supported;
+	struct sip_str require;
+	struct sip_str body; /* absent when empty */
+	unsigned nheaders;   /* header fields, known or not */
 };
 
 /*
- * Parses one complete message of len bytes in buf (modified in place).
- * Returns 0, or EBADMSG when it is malformed or a required header (Via,
- * From, To, Call-ID, CSeq for requests; the same for responses) is missing
- * or repeated where it may not be, or E2BIG when a limit above is exceeded.
- * On error, *m may be partly filled (enough, where possible, to answer 400:
- * check m->nvia, m->call_id.p ...).
+ * Parses one complete message of len bytes in buf (modified in place:
+ * continuation lines are unfolded and quoted Authorization values
+ * unescaped). Leading CRLFs are skipped. Returns 0, or EBADMSG when it is
+ * malformed (a NUL or a bare CR in the headers, a bad value in a header
+ * that is parsed, a CSeq method other than the request method) or a
+ * required header (Via, From, To, Call-ID, CSeq, for requests and
+ * responses) is missing, or From, To, Call-ID, CSeq, Expires,
+ * Max-Forwards or Content-Length is repeated, or E2BIG when a limit above
+ * is exceeded. Content-Length, when present, must equal the length of the
+ * rest of the buffer exactly; when absent, the body is the rest.
+ * On error, *m may be partly filled: each header is parsed even after an
+ * earlier one failed, and a header's fields are set only when it parsed,
+ * so a 400 can be built when m->nvia, m->call_id.p ... are set.
  */
 int sip_msg_parse(struct sip_msg *m, char *buf, size_t len);
 
 /*
  * Stream framing (TCP, RFC 3261 18.3): looks at the len bytes at buf and
- * sets *skip to the number of leading CRLF/LF keep-alive bytes, then, when
- * a whole message (headers + Content-Length body) follows within max bytes,
- * sets *msglen to its length and returns 0. Returns EAGAIN when more bytes
- * are needed, EBADMSG when the headers exceed max bytes or Content-Length
- * is missing, invalid or makes the message larger than max.
+ * always sets *skip to the number of leading CRLF/LF keep-alive bytes
+ * (RFC 5626 pings; a trailing lone CR is left for the next call). Then,
+ * when a whole message (headers + Content-Length body) follows within max
+ * bytes, sets *msglen to its length (the message is buf[*skip, *skip +
+ * *msglen)) and returns 0. Returns EAGAIN when more bytes are needed,
+ * EBADMSG when the headers exceed max bytes or Content-Length (or l) is
+ * missing, repeated, invalid or makes the message larger than max. It
+ * checks framing only: the message still goes through sip_msg_parse.
  */
 int sip_msg_frame(const char *buf, size_t len, size_t max, size_t *skip,
 		  size_t *msglen);
@@ -129,7 +155,13 @@ bool sip_str_ieq(struct sip_str s, const char *lit);
 /* True when s equals lit exactly. */
 bool sip_str_eq(struct sip_str s, const char *lit);
 
-/* Parses a SIP/SIPS URI (used for Request-URI, To, Contact). */
+/*
+ * Parses a SIP/SIPS URI (used for Request-URI, To, Contact): scheme
+ * case-insensitive, [user[:password]@]host[:port][;params][?headers], host
+ * a name, IPv4 or [IPv6], port 1-65535. The text must have no surrounding
+ * whitespace. Returns 0, or EBADMSG (another scheme included); writes *out
+ * only on success.
+ */
 int sip_uri_parse(struct sip_str text, struct sip_uri *out);
 
 #endif

@@ -1,0 +1,390 @@
+/* transport.c - the SIP sockets and their epoll loop. */
+#include "sip/transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/addr.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "sip/msg.h"
+
+enum { TAG_UDP, TAG_LISTEN, TAG_WAKE, TAG_CONN };
+
+struct conn {
+	int fd; /* -1 when the slot is free */
+	uint32_t gen;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char ip[64];
+	char *buf;
+	size_t len;
+	int64_t last_s;
+};
+
+struct sip_transport {
+	struct sip_transport_opts o;
+	sip_recv_fn recv;
+	sip_tick_fn tick;
+	void *ctx;
+	int ep, udp, tcp, wake;
+	unsigned port;
+	pthread_t thread;
+	bool started;
+	char *dgram;
+	struct conn *conns;
+	unsigned nconns;
+};
+
+static uint64_t conn_id(const struct sip_transport *t, const struct conn *c)
+{
+	return (uint64_t)c->gen << 32 | ((uint64_t)(c - t->conns) + 1);
+}
+
+static struct conn *conn_find(struct sip_transport *t, uint64_t id)
+{
+	uint64_t slot = (id & 0xffffffffu) - 1;
+	struct conn *c;
+
+	if (id == 0 || slot >= t->o.tcp_max)
+		return NULL;
+	c = &t->conns[slot];
+	return c->fd >= 0 && c->gen == (uint32_t)(id >> 32) ? c : NULL;
+}
+
+static void conn_close(struct sip_transport *t, struct conn *c)
+{
+	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+	c->gen++;
+	t->nconns--;
+}
+
+static int add_fd(int ep, int fd, uint64_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) ? errno : 0;
+}
+
+static void on_accept(struct sip_transport *t)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char ip[64];
+		unsigned same = 0, slot;
+		struct conn *c = NULL;
+		int fd = accept4(t->tcp, (struct sockaddr *)&ss, &sl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		base_addr_ip((struct sockaddr *)&ss, ip, sizeof(ip));
+		for (slot = 0; slot < t->o.tcp_max; slot++) {
+			if (t->conns[slot].fd < 0) {
+				if (!c)
+					c = &t->conns[slot];
+			} else if (strcmp(t->conns[slot].ip, ip) == 0) {
+				same++;
+			}
+		}
+		if (!c || same >= t->o.tcp_per_addr) {
+			LOG_WARN("sip_tcp_refused", "src=%s reason=%s", ip,
+				 c ? "per_address_limit" : "connection_limit");
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->addr = ss;
+		c->addrlen = sl;
+		memcpy(c->ip, ip, sizeof(ip));
+		c->len = 0;
+		c->last_s = base_time_mono_s();
+		if (add_fd(t->ep, fd, TAG_CONN + (uint64_t)(c - t->conns))) {
+			close(fd);
+			c->fd = -1;
+			continue;
+		}
+		t->nconns++;
+	}
+}
+
+/* Delivers every complete message in c's buffer; false to close c. */
+static bool conn_deliver(struct sip_transport *t, struct conn *c)
+{
+	struct sip_peer from = {
+	    .proto = SIP_TCP, .addr = c->addr, .addrlen = c->addrlen};
+
+	from.conn = conn_id(t, c);
+	for (;;) {
+		size_t skip = 0, msglen = 0;
+		int err =
+		    sip_msg_frame(c->buf, c->len, t->o.msg_max, &skip, &msglen);
+		if (skip) {
+			/* A CRLFCRLF ping is answered with one CRLF pong. */
+			if (skip >= 4 && write(c->fd, "\r\n", 2) < 0)
+				return false;
+			memmove(c->buf, c->buf + skip, c->len - skip);
+			c->len -= skip;
+			continue;
+		}
+		if (err == EAGAIN)
+			return c->len < t->o.msg_max;
+		if (err)
+			return false;
+		t->recv(t->ctx, t, &from, c->buf, msglen);
+		if (!conn_find(t, from.conn))
+			return true; /* closed by a send failure */
+		memmove(c->buf, c->buf + msglen, c->len - msglen);
+		c->len -= msglen;
+	}
+}
+
+static void on_conn(struct sip_transport *t, struct conn *c)
+{
+	uint64_t id = conn_id(t, c);
+
+	for (;;) {
+		ssize_t n = read(c->fd, c->buf + c->len, t->o.msg_max - c->len);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			conn_close(t, c);
+			return;
+		}
+		c->len += (size_t)n;
+		c->last_s = base_time_mono_s();
+		if (!conn_deliver(t, c)) {
+			if (conn_find(t, id))
+				conn_close(t, c);
+			return;
+		}
+		if (!conn_find(t, id))
+			return;
+	}
+}
+
+static void on_udp(struct sip_transport *t)
+{
+	for (int i = 0; i < 64; i++) {
+		struct sip_peer from = {.proto = SIP_UDP};
+		ssize_t n;
+
+		from.addrlen = sizeof(from.addr);
+		n = recvfrom(t->udp, t->dgram, t->o.msg_max + 1, 0,
+			     (struct sockaddr *)&from.addr, &from.addrlen);
+		if (n < 0)
+			return;
+		if ((size_t)n > t->o.msg_max || n < 4)
+			continue; /* too large (truncated) or a bare ping */
+		t->recv(t->ctx, t, &from, t->dgram, (size_t)n);
+	}
+}
+
+static void sweep_idle(struct sip_transport *t)
+{
+	int64_t now = base_time_mono_s();
+
+	for (unsigned i = 0; i < t->o.tcp_max; i++) {
+		struct conn *c = &t->conns[i];
+		if (c->fd >= 0 && now - c->last_s > t->o.tcp_idle_s)
+			conn_close(t, c);
+	}
+}
+
+static void *loop(void *arg)
+{
+	struct sip_transport *t = arg;
+	struct epoll_event ev[64];
+	int64_t last_tick = base_time_mono_s();
+
+	for (;;) {
+		int n = epoll_wait(t->ep, ev, 64, 1000);
+		int64_t now;
+
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = ev[i].data.u64;
+			if (tag == TAG_WAKE)
+				return NULL;
+			if (tag == TAG_UDP)
+				on_udp(t);
+			else if (tag == TAG_LISTEN)
+				on_accept(t);
+			else if (t->conns[tag - TAG_CONN].fd >= 0)
+				on_conn(t, &t->conns[tag - TAG_CONN]);
+		}
+		now = base_time_mono_s();
+		if (now != last_tick) {
+			last_tick = now;
+			sweep_idle(t);
+			if (t->tick)
+				t->tick(t->ctx);
+		}
+	}
+}
+
+static int open_socket(int type, const struct sockaddr_storage *ss,
+		       socklen_t sl, int *out)
+{
+	int one = 1, err = 0;
+	int fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, sl) ||
+	    (type == SOCK_STREAM && listen(fd, 128))) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	*out = fd;
+	return 0;
+}
+
+int sip_transport_start(struct sip_transport **out,
+			const struct sip_transport_opts *o, sip_recv_fn recv,
+			sip_tick_fn tick, void *ctx)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct sip_transport *t;
+	int err;
+
+	if (base_addr_parse(o->listen, &ss, &sl) || o->msg_max < 64 ||
+	    o->tcp_max == 0)
+		return EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return ENOMEM;
+	t->o = *o;
+	t->recv = recv;
+	t->tick = tick;
+	t->ctx = ctx;
+	t->ep = t->udp = t->tcp = t->wake = -1;
+	t->dgram = malloc(o->msg_max + 1);
+	t->conns = calloc(o->tcp_max, sizeof(*t->conns));
+	if (!t->dgram || !t->conns) {
+		err = ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < o->tcp_max; i++)
+		t->conns[i].fd = -1;
+	/* UDP first; TCP then takes the same port (port 0: the one UDP got). */
+	err = open_socket(SOCK_DGRAM, &ss, sl, &t->udp);
+	if (!err) {
+		struct sockaddr_storage got;
+		socklen_t gl = sizeof(got);
+		getsockname(t->udp, (struct sockaddr *)&got, &gl);
+		if (got.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&ss)->sin6_port =
+			    ((struct sockaddr_in6 *)&got)->sin6_port;
+		else
+			((struct sockaddr_in *)&ss)->sin_port =
+			    ((struct sockaddr_in *)&got)->sin_port;
+		t->port = ntohs(got.ss_family == AF_INET6
+				    ? ((struct sockaddr_in6 *)&got)->sin6_port
+				    : ((struct sockaddr_in *)&got)->sin_port);
+		err = open_socket(SOCK_STREAM, &ss, sl, &t->tcp);
+	}
+	if (err)
+		goto out;
+	t->ep = epoll_create1(EPOLL_CLOEXEC);
+	t->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->ep < 0 || t->wake < 0) {
+		err = errno;
+		goto out;
+	}
+	err = add_fd(t->ep, t->udp, TAG_UDP);
+	if (!err)
+		err = add_fd(t->ep, t->tcp, TAG_LISTEN);
+	if (!err)
+		err = add_fd(t->ep, t->wake, TAG_WAKE);
+	for (unsigned i = 0; !err && i < o->tcp_max; i++) {
+		t->conns[i].buf = malloc(o->msg_max);
+		if (!t->conns[i].buf)
+			err = ENOMEM;
+	}
+	if (!err)
+		err = pthread_create(&t->thread, NULL, loop, t);
+	if (!err)
+		t->started = true;
+out:
+	if (err) {
+		sip_transport_stop(t);
+		return err;
+	}
+	*out = t;
+	return 0;
+}
+
+void sip_transport_stop(struct sip_transport *t)
+{
+	uint64_t one = 1;
+
+	if (!t)
+		return;
+	if (t->started) {
+		if (write(t->wake, &one, sizeof(one)) < 0)
+			LOG_ERROR("sip_stop", "error=\"%s\"", strerror(errno));
+		pthread_join(t->thread, NULL);
+	}
+	for (unsigned i = 0; t->conns && i < t->o.tcp_max; i++) {
+		if (t->conns[i].fd >= 0)
+			close(t->conns[i].fd);
+		free(t->conns[i].buf);
+	}
+	if (t->udp >= 0)
+		close(t->udp);
+	if (t->tcp >= 0)
+		close(t->tcp);
+	if (t->wake >= 0)
+		close(t->wake);
+	if (t->ep >= 0)
+		close(t->ep);
+	free(t->conns);
+	free(t->dgram);
+	free(t);
+}
+
+int sip_transport_send(struct sip_transport *t, const struct sip_peer *to,
+		       const char *buf, size_t len)
+{
+	struct conn *c;
+	ssize_t n;
+
+	if (to->proto == SIP_UDP) {
+		n = sendto(t->udp, buf, len, 0,
+			   (const struct sockaddr *)&to->addr, to->addrlen);
+		return n == (ssize_t)len ? 0 : errno ? errno : EIO;
+	}
+	c = conn_find(t, to->conn);
+	if (!c)
+		return ENOTCONN;
+	n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	if (n != (ssize_t)len) {
+		/* A peer that does not read its responses is dropped. */
+		conn_close(t, c);
+		return EIO;
+	}
+	return 0;
+}
+
+unsigned sip_transport_port(const struct sip_transport *t)
+{
+	return t->port;
+}
