@@ -6,6 +6,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc)
 DB ?= sqlite:sipward.db
 HTTP ?= 127.0.0.1:8080
+SIP ?= 127.0.0.1:5060
 
 .PHONY: all deps build run test asan fuzz format format-check clean
 
@@ -19,7 +20,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	./$(BUILD)/sipward serve --db $(DB) --http $(HTTP)
+	./$(BUILD)/sipward serve --db $(DB) --http $(HTTP) --sip $(SIP)
 
 # Everything: the suite on the normal build, again under ASan+UBSan, the
 # fuzz corpora replayed, and the formatting check. CTest prints the summary.
