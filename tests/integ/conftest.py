@@ -153,6 +153,10 @@ def serve_supports_sip():
 # --------------------------------------------------------------------------
 # server process
 
+class PortTaken(Exception):
+    pass
+
+
 class Server:
     """One sipward serve process on a free loopback port."""
 
@@ -194,8 +198,41 @@ class Server:
 
     def start(self, expect_account=None):
         """Start and wait for /health. expect_account: True = the first-start
-        line must appear, False = nothing may be printed, None = either."""
+        line must appear, False = nothing may be printed, None = either.
+        A port taken by someone else between free_port() and bind (another
+        suite running at the same time) is retried on a new port."""
         require_binary()
+        for attempt in range(3):
+            self._spawn()
+            try:
+                self._wait_ready()
+                break
+            except PortTaken:
+                # the first start may have printed the account before the
+                # bind failed; keep it and retry
+                txt = self.stdout_path.read_text(errors="replace")
+                if "\n" in txt and self.account is None:
+                    self.account = parse_account_line(txt, "serve first start")
+                    self.last_stdout = txt
+                    expect_account = None
+                if attempt == 2:
+                    raise AssertionError("no free port after 3 tries:\n%s"
+                                         % self._tail())
+        if expect_account is not False:
+            line = self._wait_stdout_line(
+                required=bool(expect_account) and self.account is None)
+            if line is not None:
+                self.account = parse_account_line(line, "serve first start")
+            elif expect_account and self.account is None:
+                raise AssertionError("no account line on first start")
+        if expect_account is False:
+            time.sleep(0.2)
+            txt = self.stdout_path.read_text(errors="replace")
+            assert txt.strip() == "", \
+                "serve on an existing database printed %r" % txt
+        return self
+
+    def _spawn(self):
         self.runs += 1
         self.port = free_port()
         self.stdout_path = self.dir / ("stdout.%d.log" % self.runs)
@@ -209,17 +246,6 @@ class Server:
         finally:
             out.close()
             err.close()
-        self._wait_ready()
-        if expect_account is not False:
-            line = self._wait_stdout_line(required=bool(expect_account))
-            if line is not None:
-                self.account = parse_account_line(line, "serve first start")
-        if expect_account is False:
-            time.sleep(0.2)
-            txt = self.stdout_path.read_text(errors="replace")
-            assert txt.strip() == "", \
-                "serve on an existing database printed %r" % txt
-        return self
 
     def _tail(self):
         try:
@@ -231,6 +257,10 @@ class Server:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                tail = self._tail()
+                if "cannot listen" in tail or "in use" in tail.lower():
+                    self.proc = None
+                    raise PortTaken(tail)
                 raise AssertionError(
                     "sipward serve exited with %s before ready; stderr:\n%s"
                     % (self.proc.returncode, self._tail()))
@@ -253,7 +283,8 @@ class Server:
             if "\n" in txt:
                 break
             time.sleep(0.05)
-        self.last_stdout = txt
+        if txt:
+            self.last_stdout = txt
         if "\n" not in txt:
             if required:
                 raise AssertionError(

@@ -189,3 +189,30 @@ def test_parallel_reads_and_writes_no_errors(fresh):
     with ThreadPoolExecutor(max_workers=THREADS) as ex:
         ok = list(ex.map(work, range(600)))
     assert all(ok), ok.count(False)
+
+
+def test_idle_and_half_sent_connections_do_not_block_others(server, api):
+    import socket
+    held = []
+    try:
+        for i in range(60):
+            s = socket.create_connection(("127.0.0.1", server.port),
+                                         timeout=10)
+            if i % 2:
+                # headers of a POST whose body never comes
+                s.sendall(("POST /api/v1/Account/%s/Endpoint/ HTTP/1.1\r\n"
+                           "Host: x\r\nContent-Type: application/json\r\n"
+                           "X-Auth-ID: %s\r\nX-Auth-Token: %s\r\n"
+                           "Content-Length: 100\r\n\r\n{\"user"
+                           % (api.auth_id, api.auth_id, api.token)).encode())
+            else:
+                s.sendall(b"GET /api/v1/Acc")  # half a request line
+            held.append(s)
+        for _ in range(5):
+            r = requests.get(api.url("Endpoint/"), headers=api.auth_headers(),
+                             params={"limit": 1}, timeout=HTTP_TIMEOUT)
+            assert r.status_code == 200
+        api.create_endpoint()
+    finally:
+        for s in held:
+            s.close()

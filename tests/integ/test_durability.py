@@ -2,6 +2,7 @@
 the server right after the answer, and a clean restart."""
 
 import signal
+import time
 
 from conftest import expect_empty, expect_error, expect_ok_json, uname, pw
 
@@ -147,3 +148,153 @@ def test_concurrent_acknowledged_updates_survive_kill9(make_server):
     got = {o["endpoint_id"]: o["alias"] for o in srv.api().all_endpoints()}
     for eid, alias in acked.items():
         assert got.get(eid) == alias
+
+
+def _integrity_ok(db):
+    import sqlite3
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    try:
+        res = con.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        con.close()
+    assert res == [("ok",)], "database damaged: %r" % res[:5]
+
+
+def test_kill9_under_write_load_keeps_acked_and_no_corruption(make_server):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    import requests
+    srv = make_server()
+    a = srv.api()
+    targets = [a.create_endpoint()["endpoint_id"] for _ in range(120)]
+    hdr = dict(a.auth_headers(), **{"Content-Type": "application/json"})
+    url = a.url("")
+    lock = threading.Lock()
+    acked_upd, acked_new = {}, {}
+    enough = threading.Event()
+
+    def work(i):
+        if enough.is_set():
+            return
+        try:
+            if i % 2 == 0:
+                eid = targets[i // 2]
+                alias = "load %d" % i
+                r = requests.post(url + "Endpoint/%s/" % eid, headers=hdr,
+                                  json={"alias": alias}, timeout=15)
+                if r.status_code == 202:
+                    with lock:
+                        acked_upd[eid] = alias
+            else:
+                user = uname("load")
+                r = requests.post(url + "Endpoint/", headers=hdr,
+                                  json={"username": user, "password": pw()},
+                                  timeout=15)
+                if r.status_code == 201:
+                    with lock:
+                        acked_new[r.json()["endpoint_id"]] = user
+            with lock:
+                if len(acked_upd) + len(acked_new) >= 150:
+                    enough.set()
+        except requests.RequestException:
+            pass  # the server was killed under this request: not acked
+
+    with ThreadPoolExecutor(max_workers=16) as ex:
+        futs = [ex.submit(work, i) for i in range(240)]
+        enough.wait(timeout=60)
+        srv.kill()  # while requests are still in flight
+        for f in futs:
+            f.result()
+    with lock:
+        upd, new = dict(acked_upd), dict(acked_new)
+    assert upd or new
+    _integrity_ok(srv.db)
+    srv.start(expect_account=False)
+    a = srv.api()
+    got = {o["endpoint_id"]: o for o in a.all_endpoints()}
+    for eid, alias in upd.items():
+        assert got[eid]["alias"] == alias, eid
+    for eid, user in new.items():
+        assert eid in got and got[eid]["username"] == user, eid
+    srv.stop()
+    _integrity_ok(srv.db)
+
+
+def test_account_create_during_write_load(make_server):
+    import threading
+    import requests
+    from conftest import cli_account_create, udomain
+    srv = make_server()
+    a = srv.api()
+    hdr = dict(a.auth_headers(), **{"Content-Type": "application/json"})
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        while not stop.is_set():
+            r = requests.post(a.url("Endpoint/"), headers=hdr,
+                              json={"username": uname("w"), "password": pw()},
+                              timeout=15)
+            if r.status_code != 201:
+                errors.append(r.status_code)
+
+    threads = [threading.Thread(target=writer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        accts = [cli_account_create(srv.db, domain=udomain())
+                 for _ in range(5)]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert not errors, errors
+    for acct in accts:
+        expect_ok_json(srv.api(acct).get("Endpoint/"), 200)
+
+
+def test_sigterm_under_load_exits_zero(make_server):
+    import threading
+    import requests
+    srv = make_server()
+    a = srv.api()
+    hdr = dict(a.auth_headers(), **{"Content-Type": "application/json"})
+    stop = threading.Event()
+    acked = []
+    lock = threading.Lock()
+
+    def writer():
+        while not stop.is_set():
+            user = uname("t")
+            try:
+                r = requests.post(a.url("Endpoint/"), headers=hdr,
+                                  json={"username": user, "password": pw()},
+                                  timeout=15)
+            except requests.RequestException:
+                return
+            if r.status_code == 201:
+                with lock:
+                    acked.append(r.json()["endpoint_id"])
+
+    threads = [threading.Thread(target=writer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(acked) < 40 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc = srv.proc
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=15)
+        srv.proc = None
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert rc == 0, rc
+    srv.start(expect_account=False)
+    a = srv.api()
+    have = {o["endpoint_id"] for o in a.all_endpoints()}
+    with lock:
+        missing = [e for e in acked if e not in have]
+    assert not missing, missing
