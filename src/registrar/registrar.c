@@ -444,7 +444,8 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 		}
 		w->contacts[i].uri = w->uris[i];
 		w->contacts[i].q = w->qs[i];
-		w->contacts[i].expires = c->has_expires ? (int64_t)c->expires : -1;
+		w->contacts[i].expires =
+		    c->has_expires ? (int64_t)c->expires : -1;
 	}
 	copy_printable(m->user_agent, w->ua, sizeof(w->ua));
 	rq.call_id = w->call_id;
@@ -559,12 +560,33 @@ static void on_register(struct req *q, const char *key, size_t keylen)
 	}
 }
 
+/*
+ * Where a response goes (RFC 3261 18.2.2, RFC 3581): over TCP the same
+ * connection; over UDP the source address, at the source port when the top
+ * Via asked for rport, else at its sent-by port (5060 when none).
+ */
+static void respond_to(struct sip_peer *dst, const struct sip_peer *from,
+		       const struct sip_msg *m)
+{
+	uint16_t port;
+
+	*dst = *from;
+	if (from->proto != SIP_UDP || m->via[0].rport)
+		return;
+	port = htons((uint16_t)(m->via[0].port ? m->via[0].port : 5060));
+	if (dst->addr.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&dst->addr)->sin6_port = port;
+	else
+		((struct sockaddr_in *)&dst->addr)->sin_port = port;
+}
+
 void registrar_on_message(void *ctx, struct sip_transport *t,
 			  const struct sip_peer *from, char *msg, size_t len)
 {
 	struct registrar *r = ctx;
 	struct sip_msg *m = calloc(1, sizeof(*m));
 	struct req q = {.r = r, .t = t, .from = from, .m = m};
+	struct sip_peer dst;
 	char key[SIP_TXN_KEY_MAX];
 	const char *cached;
 	size_t keylen = 0, clen;
@@ -593,6 +615,8 @@ void registrar_on_message(void *ctx, struct sip_transport *t,
 	}
 	if (!m->is_request || sip_str_eq(m->method, "ACK"))
 		goto out;
+	respond_to(&dst, from, m);
+	q.from = &dst;
 	keylen = sip_txn_key(m, key, sizeof(key));
 	if (keylen) {
 		cached = sip_txn_find(r->txns, key, keylen, base_time_mono_s(),
