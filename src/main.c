@@ -312,11 +312,6 @@ static int cmd_serve(int argc, char **argv)
 	rc = open_svc(&c, &s);
 	if (rc)
 		goto out;
-	if (svc_account_count(s, &n) == 0 && n == 0) {
-		rc = create_account(s, "first account", c.domain);
-		if (rc)
-			goto out;
-	}
 	rc = api_new(&a, s, &c);
 	if (rc) {
 		rc = 1;
@@ -353,6 +348,12 @@ static int cmd_serve(int argc, char **argv)
 			c.sip);
 		rc = 1;
 		goto out;
+	}
+	/* The first account, once both listeners are up: printed once. */
+	if (svc_account_count(s, &n) == 0 && n == 0) {
+		rc = create_account(s, "first account", c.domain);
+		if (rc)
+			goto out;
 	}
 	LOG_INFO("started",
 		 "version=%s http=%s sip=%s sip_port=%u db_backend=%s "

@@ -516,6 +516,13 @@ static void dispatch(struct api_ctx *c)
 	struct route rt;
 	long wait;
 
+	if (r->bad_framing) {
+		api_reply_error(c, 400, "invalid request",
+				"Send either Content-Length or "
+				"Transfer-Encoding, and a Host header",
+				NULL);
+		return;
+	}
 	if (strcmp(r->path, "/health") == 0) {
 		json_t *o = json_pack("{s:s}", "status", "ok");
 		api_reply_json(c, 200, o);

@@ -112,7 +112,7 @@ static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *c,
 	for (unsigned i = 0; i < r.nheaders; i++)
 		MHD_add_response_header(resp, r.headers[i].name,
 					r.headers[i].value);
-	if (r.close || st->req.body_too_large)
+	if (r.close || st->req.body_too_large || st->req.bad_framing)
 		MHD_add_response_header(resp, "Connection", "close");
 	ret = MHD_queue_response(c, (unsigned)r.status, resp);
 	MHD_destroy_response(resp);
@@ -127,7 +127,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	struct http_server *srv = cls;
 	struct state *st = *con_cls;
 
-	(void)version;
 	if (!st) {
 		const union MHD_ConnectionInfo *ci;
 		const char *cl, *te;
@@ -149,6 +148,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 		if (te)
 			st->req.has_body = true;
+		if ((te && cl) ||
+		    (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+		     !MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						  MHD_HTTP_HEADER_HOST))) {
+			st->req.bad_framing = true;
+			return answer(srv, c, st);
+		}
 		if (cl) {
 			unsigned long long n = strtoull(cl, NULL, 10);
 			st->req.has_body = st->req.has_body || n > 0;

@@ -20,7 +20,13 @@ struct http_req {
 	size_t body_len;
 	bool has_body;	     /* Content-Length > 0 or chunked */
 	bool body_too_large; /* over body_max: body is NULL */
-	char client[64];     /* client address, for rate limits and logs */
+	/*
+	 * Refused framing (RFC 9112): both Content-Length and Transfer-Encoding
+	 * (a request-smuggling vector), or HTTP/1.1 without Host. The handler
+	 * must answer 400; the connection is then closed.
+	 */
+	bool bad_framing;
+	char client[64]; /* client address, for rate limits and logs */
 };
 
 #define HTTP_RESP_HEADERS 4

@@ -153,6 +153,11 @@ def serve_supports_sip():
 # --------------------------------------------------------------------------
 # server process
 
+# Lines that sanitizers print when they find something.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "WARNING: ThreadSanitizer")
+
+
 class PortTaken(Exception):
     pass
 
@@ -295,20 +300,38 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self):
-        """SIGTERM, wait, then SIGKILL. Returns the exit status."""
+    def stop(self, check=True):
+        """SIGTERM, wait, then SIGKILL. Returns the exit status. With check,
+        a clean stop is required: exit status 0 within STOP_TIMEOUT and no
+        sanitizer report (ASan, LeakSanitizer, UBSan) in the log."""
         if self.proc is None:
             return None
         p = self.proc
+        hung = False
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
             try:
                 p.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
+                hung = True
                 p.kill()
                 p.wait(timeout=STOP_TIMEOUT)
         self.proc = None
+        if check:
+            log = self._tail_all()
+            for mark in SANITIZER_MARKS:
+                assert mark not in log, "sanitizer report in %s:\n%s" % (
+                    self.stderr_path, log[log.index(mark) - 200:][:4000])
+            assert not hung, "sipward did not stop on SIGTERM"
+            assert p.returncode == 0, "sipward exited %s on SIGTERM:\n%s" % (
+                p.returncode, self._tail())
         return p.returncode
+
+    def _tail_all(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
 
     def kill(self):
         """SIGKILL (crash simulation)."""

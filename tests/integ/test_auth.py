@@ -320,3 +320,32 @@ def test_auth_scheme_name_case_insensitive(api):
                          headers={"Authorization": "%s %s" % (scheme, v)},
                          timeout=HTTP_TIMEOUT)
         expect_ok_json(r, 200)
+
+
+def test_401_and_429_keep_connection_or_say_close(make_server):
+    from conftest import RawConn
+    srv = make_server(env={"SIPWARD_AUTH_FAIL_MAX": 2,
+                           "SIPWARD_AUTH_FAIL_PENALTY": 30})
+    acct = srv.account
+    path = "/api/v1/Account/%s/Endpoint/" % acct["auth_id"]
+    bad = {"X-Auth-ID": acct["auth_id"], "X-Auth-Token": "no" * 20}
+    good = {"X-Auth-ID": acct["auth_id"], "X-Auth-Token": acct["auth_token"]}
+    want = [(bad, 401), (bad, 401), (bad, 429), (good, 429)]
+    c = RawConn(srv.port)
+    try:
+        for hdr, status in want:
+            try:
+                r = c.request("GET", path, headers=hdr)
+            except Exception as e:
+                raise AssertionError("connection dropped without "
+                                     "Connection: close (%r)" % e)
+            assert r.status == status, (r.status, status)
+            assert r.json()["api_id"] == r.header("x-request-id")
+            if status == 429:
+                assert r.header("retry-after")
+            if r.closes():
+                assert c.at_eof()
+                c.close()
+                c = RawConn(srv.port)
+    finally:
+        c.close()

@@ -235,7 +235,12 @@ def test_pipelined_requests_answered_in_order(api, server):
     assert r3.status == 200 and r3.json()["meta"]["limit"] == 2
 
 
-def test_bad_chunked_encoding_is_json_400(api, server):
+def test_bad_chunked_encoding_is_400_and_closes(api, server):
+    """A malformed chunk is refused by libmicrohttpd's own parser before the
+    request reaches sipward, so its body is libmicrohttpd's short HTML page,
+    not our JSON error (a documented limitation, docs/api.md). What must hold:
+    400, the connection closes, and nothing is created."""
+    before = api.list_endpoints()["meta"]["total_count"]
     with RawConn(server.port) as c:
         c.send(("POST /api/v1/Account/%s/Endpoint/ HTTP/1.1\r\nHost: x\r\n"
                 "X-Auth-ID: %s\r\nX-Auth-Token: %s\r\n"
@@ -244,10 +249,31 @@ def test_bad_chunked_encoding_is_json_400(api, server):
                 % (api.auth_id, api.auth_id, api.token)).encode())
         r = c.read_response("POST")
         assert r.status == 400, r.status
-        if r.closes():
-            assert c.at_eof()
-    assert "json" in (r.header("content-type") or ""), \
-        "4xx answer is not JSON: %r %r" % (r.headers, r.body[:200])
+        assert r.closes()
+        assert c.at_eof()
+    assert api.list_endpoints()["meta"]["total_count"] == before
+
+
+@pytest.mark.parametrize("framing", ["both", "no_host"])
+def test_ambiguous_framing_is_json_400_and_closes(api, server, framing):
+    """Content-Length together with Transfer-Encoding (request smuggling) or
+    HTTP/1.1 without Host: 400 with a JSON error, then the connection
+    closes."""
+    head = "POST /api/v1/Account/%s/Endpoint/ HTTP/1.1\r\n" % api.auth_id
+    if framing == "both":
+        head += "Host: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n"
+        body = "2\r\n{}\r\n0\r\n\r\n"
+    else:
+        head += "Content-Length: 2\r\n"
+        body = "{}"
+    with RawConn(server.port) as c:
+        c.send((head + "X-Auth-ID: %s\r\nX-Auth-Token: %s\r\n"
+                "Content-Type: application/json\r\n\r\n" % (
+                    api.auth_id, api.token) + body).encode())
+        r = c.read_response("POST")
+        assert r.status == 400, r.status
+        assert r.closes()
+    assert "json" in (r.header("content-type") or "")
     err = r.json()
     assert err.get("api_id") and err.get("error") and err.get("message")
     assert r.header("x-request-id") == err["api_id"]
