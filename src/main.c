@@ -148,6 +148,9 @@ static const struct store_ops *backend(const char *url)
 {
 	if (strncmp(url, "sqlite:", 7) == 0 && url[7])
 		return &store_sqlite_ops;
+	if (strncmp(url, "postgresql://", 13) == 0 ||
+	    strncmp(url, "postgres://", 11) == 0)
+		return &store_pg_ops;
 	return NULL;
 }
 

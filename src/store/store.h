@@ -103,5 +103,7 @@ struct store {
 
 /* The embedded SQLite backend; url is "sqlite:PATH". */
 extern const struct store_ops store_sqlite_ops;
+/* The PostgreSQL backend; url is a libpq URI (postgresql://...). */
+extern const struct store_ops store_pg_ops;
 
 #endif

@@ -311,14 +311,7 @@ static int do_app_create(struct store *st, void *arg)
 	struct model_app *a = arg;
 	int err;
 
-	for (int i = 0; i < ID_ATTEMPTS; i++) {
-		err = base_id_decimal(a->app_id, sizeof(a->app_id),
-				      MODEL_APP_ID_DIGITS);
-		if (!err)
-			err = st->ops->app_insert(st, a);
-		if (err != EEXIST)
-			break;
-	}
+	err = st->ops->app_insert(st, a);
 	if (!err && a->default_endpoint_app)
 		err = st->ops->app_clear_default(st, a->account_id, a->id,
 						 a->updated_ms);
@@ -342,7 +335,17 @@ int svc_app_create(struct svc *s, const struct model_account *acct,
 	}
 	a->account_id = acct->id;
 	a->created_ms = a->updated_ms = base_time_now_ms();
-	err = txn(s, true, do_app_create, a);
+	/*
+	 * A clash of random ids is retried with a new id in a new transaction:
+	 * after an error, a PostgreSQL transaction can do nothing more.
+	 */
+	err = EEXIST;
+	for (int i = 0; err == EEXIST && i < ID_ATTEMPTS; i++) {
+		err = base_id_decimal(a->app_id, sizeof(a->app_id),
+				      MODEL_APP_ID_DIGITS);
+		if (!err)
+			err = txn(s, true, do_app_create, a);
+	}
 	if (!err)
 		*out = *a;
 out:
@@ -631,15 +634,20 @@ static int do_endpoint_create(struct store *st, void *arg)
 	    st->ops->endpoint_get_by_user(st, ep->username, ep->domain, &other);
 	if (err != ENOENT)
 		return err ? err : EEXIST;
-	for (int i = 0; i < ID_ATTEMPTS; i++) {
-		err = base_id_decimal(ep->endpoint_id, sizeof(ep->endpoint_id),
-				      MODEL_ENDPOINT_ID_DIGITS);
-		if (!err)
-			err = st->ops->endpoint_insert(st, ep);
-		if (err != EEXIST)
-			break;
-	}
-	return err;
+	err = st->ops->endpoint_insert(st, ep);
+	/* Taken meanwhile (SQLite) or an id clash: svc_endpoint_create sorts.
+	 */
+	return err == EEXIST ? ECANCELED : err;
+}
+
+static int do_username_taken(struct store *st, void *arg)
+{
+	struct model_endpoint *ep = arg;
+	struct model_endpoint other;
+	int err =
+	    st->ops->endpoint_get_by_user(st, ep->username, ep->domain, &other);
+
+	return err == ENOENT ? 0 : err ? err : EEXIST;
 }
 
 int svc_endpoint_create(struct svc *s, const struct model_account *acct,
@@ -673,9 +681,22 @@ int svc_endpoint_create(struct svc *s, const struct model_account *acct,
 						 : model_allow_defaults[i];
 	ep->created_ms = ep->updated_ms = base_time_now_ms();
 	err = errs->n ? 0 : set_ha1(ep, in->password);
-	/* Runs even with errors, to report an unknown application too. */
-	if (!err)
-		err = txn(s, true, do_endpoint_create, w);
+	/*
+	 * Runs even with errors, to report an unknown application too. A
+	 * unique clash is a taken username (409) or, rarely, a random
+	 * endpoint_id clash, retried with a new id in a new transaction.
+	 */
+	for (int i = 0; !err && i < ID_ATTEMPTS; i++) {
+		err = base_id_decimal(ep->endpoint_id, sizeof(ep->endpoint_id),
+				      MODEL_ENDPOINT_ID_DIGITS);
+		if (!err)
+			err = txn(s, true, do_endpoint_create, w);
+		if (err != ECANCELED)
+			break;
+		err = txn(s, false, do_username_taken, ep);
+	}
+	if (err == ECANCELED)
+		err = EIO;
 	if (!err) {
 		*out = *ep;
 		LOG_INFO("endpoint_created", "auth_id=%s endpoint_id=%s",

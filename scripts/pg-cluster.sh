@@ -1,0 +1,44 @@
+#!/bin/sh
+# Throwaway PostgreSQL cluster for the tests, owned by the unprivileged
+# `postgres` user, listening on 127.0.0.1 at a free port and a socket in DIR.
+#   pg-cluster.sh start DIR   creates and starts it; writes DIR/url
+#   pg-cluster.sh stop DIR    stops it and removes DIR
+# The URL has no password: the cluster trusts local connections and is
+# reachable only from this machine, and only while the tests run.
+set -eu
+cmd=${1:?start or stop}
+dir=${2:?directory}
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -n "$bin" ] || { echo "pg-cluster: PostgreSQL server not installed" >&2; exit 1; }
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+case $cmd in
+start)
+	mkdir -p "$dir"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+	# A free port: ask the kernel for one.
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	as_pg "$bin/initdb" -D "$dir/data" -U sipward -A trust -E UTF8 \
+		--no-locale >"$dir/initdb.log" 2>&1
+	as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+		-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c fsync=on -c max_connections=400 -c shared_buffers=64MB" \
+		start >/dev/null
+	echo "postgresql://sipward@127.0.0.1:$port/postgres" >"$dir/url"
+	cat "$dir/url"
+	;;
+stop)
+	if [ -d "$dir/data" ]; then
+		as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+	fi
+	rm -rf "$dir"
+	;;
+*)
+	echo "usage: $0 start|stop DIR" >&2
+	exit 2
+	;;
+esac
