@@ -37,6 +37,7 @@ static void usage(FILE *out)
 		     "       sipward account create [--config FILE] [--db URL] "
 		     "[--name NAME]\n"
 		     "                              [--domain NAME]\n"
+		     "       sipward db copy --from URL --to URL\n"
 		     "       sipward --help | --version\n\n"
 		     "--db takes sqlite:PATH (default sqlite:sipward.db).\n"
 		     "Every option can also be set in the config file as "
@@ -54,7 +55,7 @@ static int bad_usage(const char *why, const char *arg)
 
 struct flags {
 	const char *config;
-	const char *db, *http, *sip, *domain, *name;
+	const char *db, *http, *sip, *domain, *name, *from, *to;
 };
 
 /*
@@ -74,6 +75,8 @@ static int parse_flags(int argc, char **argv, const char *allowed,
 	    {"sip", offsetof(struct flags, sip)},
 	    {"domain", offsetof(struct flags, domain)},
 	    {"name", offsetof(struct flags, name)},
+	    {"from", offsetof(struct flags, from)},
+	    {"to", offsetof(struct flags, to)},
 	};
 
 	for (int i = 0; i < argc; i++) {
@@ -276,6 +279,49 @@ static int registrar_opts(const struct cfg *c, struct registrar_opts *o,
 	return 0;
 }
 
+/* sipward db copy --from URL --to URL */
+static int cmd_db_copy(int argc, char **argv)
+{
+	struct flags f = {0};
+	const struct store_ops *from, *to;
+	struct svc_copy_stats st;
+	int err, rc;
+
+	rc = parse_flags(argc, argv, "from to", &f);
+	if (rc)
+		return rc;
+	if (!f.from || !f.to)
+		return bad_usage("db copy needs both flags:", "--from --to");
+	from = backend(f.from);
+	to = backend(f.to);
+	if (!from || !to)
+		return bad_usage("unsupported database URL:",
+				 !from ? f.from : f.to);
+	err = svc_db_copy(from, f.from, to, f.to, &st);
+	if (err == EEXIST) {
+		fprintf(stderr, "sipward: the target database already holds "
+				"accounts; copy only into an empty one\n");
+		return 1;
+	}
+	if (err == EPROTO) {
+		fprintf(stderr, "sipward: a database schema is newer than this "
+				"sipward knows\n");
+		return 1;
+	}
+	if (err) {
+		fprintf(stderr,
+			"sipward: copy failed (%s); nothing was "
+			"written\n",
+			strerror(err));
+		return 1;
+	}
+	printf("{\"accounts\": %lld, \"applications\": %lld, "
+	       "\"endpoints\": %lld, \"registrations\": %lld}\n",
+	       (long long)st.accounts, (long long)st.applications,
+	       (long long)st.endpoints, (long long)st.registrations);
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct flags f = {0};
@@ -390,6 +436,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 2, argv + 2);
+	if (strcmp(argv[1], "db") == 0 && argc >= 3 &&
+	    strcmp(argv[2], "copy") == 0)
+		return cmd_db_copy(argc - 3, argv + 3);
 	if (strcmp(argv[1], "account") == 0 && argc >= 3 &&
 	    strcmp(argv[2], "create") == 0)
 		return cmd_account_create(argc - 3, argv + 3);

@@ -26,7 +26,8 @@ static const struct opt opts[] = {
      .def = "sqlite:sipward.db",
      .min = 0,
      .max = 0,
-     .doc = "store: sqlite:PATH (embedded SQLite) or postgresql://... (libpq URI)"},
+     .doc = "store: sqlite:PATH (embedded SQLite) or postgresql://... (libpq "
+	    "URI)"},
     {.name = "http",
      .type = OPT_STR,
      .off = offsetof(struct cfg, http),

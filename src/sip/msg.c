@@ -1086,8 +1086,15 @@ int sip_msg_parse(struct sip_msg *m, char *buf, size_t len)
 	    (m->cseq_method.n != m->method.n ||
 	     memcmp(m->cseq_method.p, m->method.p, m->method.n) != 0))
 		return EBADMSG;
-	if (m->has_content_length && m->content_length != len - body)
-		return EBADMSG;
+	/*
+	 * RFC 3261 18.3: a body shorter than Content-Length is an error; bytes
+	 * beyond it (datagram padding) are discarded.
+	 */
+	if (m->has_content_length) {
+		if (m->content_length > len - body)
+			return EBADMSG;
+		len = body + m->content_length;
+	}
 	if (len > body)
 		m->body = str(buf + body, buf + len);
 	return 0;

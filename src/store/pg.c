@@ -114,6 +114,7 @@ enum stmt_id {
 	S_ACC_INSERT,
 	S_ACC_GET,
 	S_ACC_COUNT,
+	S_ACC_LIST,
 	S_APP_INSERT,
 	S_APP_GET,
 	S_APP_GET_DEFAULT,
@@ -146,6 +147,8 @@ static const char *const sql[S_COUNT] = {
     [S_ACC_GET] = "SELECT id, auth_id, name, domain, token_sha256,"
 		  " created_ms FROM accounts WHERE auth_id = $1",
     [S_ACC_COUNT] = "SELECT count(*) FROM accounts",
+    [S_ACC_LIST] = "SELECT id, auth_id, name, domain, token_sha256,"
+		   " created_ms FROM accounts ORDER BY id",
     [S_APP_INSERT] = "INSERT INTO applications (account_id, app_id,"
 		     " app_name, answer_url, answer_method, hangup_url,"
 		     " hangup_method, fallback_answer_url, fallback_method,"
@@ -515,6 +518,16 @@ static int pg_account_insert(struct store *st, struct model_account *a)
 	return insert_id(pg_of(st), S_ACC_INSERT, &p, &a->id, "account_insert");
 }
 
+static void read_account(const PGresult *r, int row, struct model_account *a)
+{
+	a->id = col_int(r, row, 0);
+	col_text(r, row, 1, a->auth_id, sizeof(a->auth_id));
+	col_text(r, row, 2, a->name, sizeof(a->name));
+	col_text(r, row, 3, a->domain, sizeof(a->domain));
+	col_text(r, row, 4, a->token_sha256, sizeof(a->token_sha256));
+	a->created_ms = col_int(r, row, 5);
+}
+
 static int pg_account_get(struct store *st, const char *auth_id,
 			  struct model_account *out)
 {
@@ -526,17 +539,26 @@ static int pg_account_get(struct store *st, const char *auth_id,
 	err = run(pg_of(st), S_ACC_GET, &p, &r, "account_get");
 	if (err)
 		return err;
-	if (PQntuples(r) == 0) {
+	if (PQntuples(r) == 0)
 		err = ENOENT;
-	} else {
-		out->id = col_int(r, 0, 0);
-		col_text(r, 0, 1, out->auth_id, sizeof(out->auth_id));
-		col_text(r, 0, 2, out->name, sizeof(out->name));
-		col_text(r, 0, 3, out->domain, sizeof(out->domain));
-		col_text(r, 0, 4, out->token_sha256, sizeof(out->token_sha256));
-		out->created_ms = col_int(r, 0, 5);
-	}
+	else
+		read_account(r, 0, out);
 	PQclear(r);
+	return err;
+}
+
+static int pg_account_list(struct store *st, store_account_cb cb, void *ctx)
+{
+	struct model_account a;
+	PGresult *r;
+	int err = run(pg_of(st), S_ACC_LIST, NULL, &r, "account_list");
+
+	for (int i = 0; !err && i < PQntuples(r); i++) {
+		read_account(r, i, &a);
+		err = cb(ctx, &a);
+	}
+	if (r)
+		PQclear(r);
 	return err;
 }
 
@@ -967,6 +989,7 @@ const struct store_ops store_pg_ops = {
     .account_insert = pg_account_insert,
     .account_get = pg_account_get,
     .account_count = pg_account_count,
+    .account_list = pg_account_list,
     .app_insert = pg_app_insert,
     .app_get = pg_app_get,
     .app_get_default = pg_app_get_default,

@@ -121,6 +121,7 @@ enum stmt_id {
 	S_ACC_INSERT,
 	S_ACC_GET,
 	S_ACC_COUNT,
+	S_ACC_LIST,
 	S_APP_INSERT,
 	S_APP_GET,
 	S_APP_GET_DEFAULT,
@@ -156,6 +157,8 @@ static const char *const sql[S_COUNT] = {
     [S_ACC_GET] = "SELECT id, auth_id, name, domain, token_sha256,"
 		  " created_ms FROM accounts WHERE auth_id = ?",
     [S_ACC_COUNT] = "SELECT count(*) FROM accounts",
+    [S_ACC_LIST] = "SELECT id, auth_id, name, domain, token_sha256,"
+		   " created_ms FROM accounts ORDER BY id",
     [S_APP_INSERT] = "INSERT INTO applications (account_id, app_id,"
 		     " app_name, answer_url, answer_method, hangup_url,"
 		     " hangup_method, fallback_answer_url, fallback_method,"
@@ -484,6 +487,35 @@ static int sq_account_insert(struct store *st, struct model_account *a)
 	return err;
 }
 
+static void read_account(sqlite3_stmt *q, struct model_account *out)
+{
+	out->id = sqlite3_column_int64(q, 0);
+	col_text(q, 1, out->auth_id, sizeof(out->auth_id));
+	col_text(q, 2, out->name, sizeof(out->name));
+	col_text(q, 3, out->domain, sizeof(out->domain));
+	col_text(q, 4, out->token_sha256, sizeof(out->token_sha256));
+	out->created_ms = sqlite3_column_int64(q, 5);
+}
+
+static int sq_account_list(struct store *st, store_account_cb cb, void *ctx)
+{
+	struct sq *s = sq_of(st);
+	sqlite3_stmt *q = stmt(s, S_ACC_LIST);
+	struct model_account a;
+	int rc, err = 0;
+
+	if (!q)
+		return EIO;
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		read_account(q, &a);
+		err = cb(ctx, &a);
+	}
+	if (!err)
+		err = map_rc(s, rc, "account_list");
+	sqlite3_reset(q);
+	return err;
+}
+
 static int sq_account_get(struct store *st, const char *auth_id,
 			  struct model_account *out)
 {
@@ -496,12 +528,7 @@ static int sq_account_get(struct store *st, const char *auth_id,
 	bind_text(q, 1, auth_id);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
-		out->id = sqlite3_column_int64(q, 0);
-		col_text(q, 1, out->auth_id, sizeof(out->auth_id));
-		col_text(q, 2, out->name, sizeof(out->name));
-		col_text(q, 3, out->domain, sizeof(out->domain));
-		col_text(q, 4, out->token_sha256, sizeof(out->token_sha256));
-		out->created_ms = sqlite3_column_int64(q, 5);
+		read_account(q, out);
 		err = 0;
 	} else if (rc != SQLITE_DONE) {
 		err = map_rc(s, rc, "account_get");
@@ -1027,6 +1054,7 @@ const struct store_ops store_sqlite_ops = {
     .account_insert = sq_account_insert,
     .account_get = sq_account_get,
     .account_count = sq_account_count,
+    .account_list = sq_account_list,
     .app_insert = sq_app_insert,
     .app_get = sq_app_get,
     .app_get_default = sq_app_get_default,

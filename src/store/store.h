@@ -29,6 +29,7 @@ struct store_endpoint_filter {
 };
 
 typedef int (*store_endpoint_cb)(void *ctx, const struct model_endpoint *ep);
+typedef int (*store_account_cb)(void *ctx, const struct model_account *a);
 typedef int (*store_binding_cb)(void *ctx, const struct model_binding *b);
 typedef int (*store_app_cb)(void *ctx, const struct model_app *app);
 
@@ -49,6 +50,8 @@ struct store_ops {
 	int (*account_get)(struct store *st, const char *auth_id,
 			   struct model_account *out);
 	int (*account_count)(struct store *st, int64_t *n);
+	/* Calls cb for every account, in creation order. */
+	int (*account_list)(struct store *st, store_account_cb cb, void *ctx);
 
 	int (*app_insert)(struct store *st, struct model_app *app);
 	int (*app_get)(struct store *st, int64_t account_id, const char *app_id,

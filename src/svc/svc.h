@@ -126,6 +126,24 @@ int svc_endpoint_list(struct svc *s, const struct model_account *acct,
 int svc_endpoint_delete(struct svc *s, const struct model_account *acct,
 			const char *endpoint_id);
 
+/* ---- moving between stores ---- */
+
+struct svc_copy_stats {
+	int64_t accounts, applications, endpoints, registrations;
+};
+
+/*
+ * Copies everything in the store at from_url into the empty store at to_url
+ * (migrated first): accounts (with their token hashes), applications,
+ * endpoints (with their HA1 values, so passwords keep working) and live
+ * registrations, keeping every public id, in one write transaction on the
+ * target. Returns 0, EEXIST when the target holds accounts already, or a
+ * store error.
+ */
+int svc_db_copy(const struct store_ops *from_ops, const char *from_url,
+		const struct store_ops *to_ops, const char *to_url,
+		struct svc_copy_stats *stats);
+
 /* ---- for the registrar ---- */
 
 /* What the registrar needs to check a REGISTER's credentials. */
