@@ -506,6 +506,14 @@ static int scalar(struct pg *s, enum stmt_id id, const struct params *p,
 	return 0;
 }
 
+static int pg_savepoint(struct store *st, enum store_sp op)
+{
+	static const char *const cmd[] = {"SAVEPOINT job", "RELEASE job",
+					  "ROLLBACK TO job"};
+
+	return exec_cmd(pg_of(st), cmd[op], "savepoint");
+}
+
 static int pg_account_insert(struct store *st, struct model_account *a)
 {
 	struct params p = {0};
@@ -986,6 +994,7 @@ const struct store_ops store_pg_ops = {
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .savepoint = pg_savepoint,
     .account_insert = pg_account_insert,
     .account_get = pg_account_get,
     .account_count = pg_account_count,

@@ -118,6 +118,9 @@ enum stmt_id {
 	S_BEGIN_W,
 	S_COMMIT,
 	S_ROLLBACK,
+	S_SP_SET,
+	S_SP_RELEASE,
+	S_SP_ROLLBACK,
 	S_ACC_INSERT,
 	S_ACC_GET,
 	S_ACC_COUNT,
@@ -152,6 +155,9 @@ static const char *const sql[S_COUNT] = {
     [S_BEGIN_W] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SP_SET] = "SAVEPOINT job",
+    [S_SP_RELEASE] = "RELEASE job",
+    [S_SP_ROLLBACK] = "ROLLBACK TO job",
     [S_ACC_INSERT] = "INSERT INTO accounts (auth_id, name, domain,"
 		     " token_sha256, created_ms) VALUES (?, ?, ?, ?, ?)",
     [S_ACC_GET] = "SELECT id, auth_id, name, domain, token_sha256,"
@@ -466,6 +472,16 @@ static void sq_rollback(struct store *st)
 	q = stmt(s, S_ROLLBACK);
 	if (q)
 		exec_stmt(s, q, "rollback");
+}
+
+static int sq_savepoint(struct store *st, enum store_sp op)
+{
+	struct sq *s = sq_of(st);
+	static const enum stmt_id ids[] = {S_SP_SET, S_SP_RELEASE,
+					   S_SP_ROLLBACK};
+	sqlite3_stmt *q = stmt(s, ids[op]);
+
+	return q ? exec_stmt(s, q, "savepoint") : EIO;
 }
 
 static int sq_account_insert(struct store *st, struct model_account *a)
@@ -1045,12 +1061,14 @@ static int sq_binding_sweep(struct store *st, int64_t now_ms, int64_t max,
 
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
+    .serial_writes = true,
     .open = sq_open,
     .close = sq_close,
     .migrate = sq_migrate,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
     .account_insert = sq_account_insert,
     .account_get = sq_account_get,
     .account_count = sq_account_count,

@@ -33,8 +33,17 @@ typedef int (*store_account_cb)(void *ctx, const struct model_account *a);
 typedef int (*store_binding_cb)(void *ctx, const struct model_binding *b);
 typedef int (*store_app_cb)(void *ctx, const struct model_app *app);
 
+/* Savepoint operations, for running several jobs in one transaction. */
+enum store_sp { STORE_SP_SET, STORE_SP_RELEASE, STORE_SP_ROLLBACK };
+
 struct store_ops {
 	const char *name;
+	/*
+	 * Whether writers must take turns (one writer at a time, as in SQLite):
+	 * svc then funnels every write through one thread and commits them in
+	 * groups, one fsync per group.
+	 */
+	bool serial_writes;
 	/* Opens a connection for the calling thread. */
 	int (*open)(const char *url, struct store **out);
 	void (*close)(struct store *st);
@@ -45,6 +54,8 @@ struct store_ops {
 	int (*begin)(struct store *st, bool write);
 	int (*commit)(struct store *st);
 	void (*rollback)(struct store *st);
+	/* Sets, releases or rolls back to the one savepoint of a job. */
+	int (*savepoint)(struct store *st, enum store_sp op);
 
 	int (*account_insert)(struct store *st, struct model_account *a);
 	int (*account_get)(struct store *st, const char *auth_id,

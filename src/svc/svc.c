@@ -14,6 +14,7 @@
 #include "base/text.h"
 
 #include "base/time.h"
+#include "svc/group.h"
 
 #define TXN_ATTEMPTS 8
 #define ID_ATTEMPTS 8
@@ -22,6 +23,7 @@ struct svc {
 	const struct store_ops *ops;
 	char url[1024];
 	pthread_key_t key;
+	struct svc_group *group; /* write funnel, for serial_writes stores */
 	/* Constant-time stand-in for unknown accounts' token hash. */
 	char dummy_hash[MODEL_HASH_MAX];
 };
@@ -73,6 +75,8 @@ static int txn(struct svc *s, bool write, txn_fn fn, void *arg)
 	struct store *st;
 	int err = EBUSY;
 
+	if (write && s->group)
+		return svc_group_run(s->group, fn, arg);
 	for (int attempt = 0; attempt < TXN_ATTEMPTS && err == EBUSY;
 	     attempt++) {
 		err = thread_store(s, &st);
@@ -116,6 +120,8 @@ int svc_open(struct svc **out, const struct store_ops *ops, const char *url)
 	err = thread_store(s, &st);
 	if (!err)
 		err = st->ops->migrate(st);
+	if (!err && ops->serial_writes)
+		err = svc_group_start(&s->group, ops, url);
 	if (err) {
 		svc_close(s);
 		return err;
@@ -128,6 +134,7 @@ void svc_close(struct svc *s)
 {
 	if (!s)
 		return;
+	svc_group_stop(s->group);
 	drop_store(s);
 	pthread_key_delete(s->key);
 	free(s);

@@ -1,0 +1,162 @@
+/* group.c - the writer thread behind svc's write transactions (SQLite). */
+#include "svc/group.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+
+#define GROUP_MAX 256	 /* jobs in one transaction */
+#define GROUP_ATTEMPTS 8 /* of a whole group, on EBUSY */
+
+struct job {
+	svc_group_fn fn;
+	void *arg;
+	int err;
+	bool done;
+	pthread_cond_t cv;
+	struct job *next;
+};
+
+struct svc_group {
+	const struct store_ops *ops;
+	struct store *st;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t work;
+	struct job *head, *tail;
+	bool stop;
+};
+
+/* Runs the jobs of one group in one transaction; sets each job's err. */
+static void run_group(struct svc_group *g, struct job *jobs)
+{
+	struct store *st = g->st;
+	int err = EBUSY;
+
+	for (int attempt = 0; attempt < GROUP_ATTEMPTS && err == EBUSY;
+	     attempt++) {
+		for (struct job *j = jobs; j; j = j->next)
+			j->err = 0;
+		err = st->ops->begin(st, true);
+		for (struct job *j = jobs; !err && j; j = j->next) {
+			j->err = st->ops->savepoint(st, STORE_SP_SET);
+			if (!j->err)
+				j->err = j->fn(st, j->arg);
+			if (j->err && j->err != EBUSY && j->err != EIO)
+				err = st->ops->savepoint(st, STORE_SP_ROLLBACK);
+			else if (j->err)
+				err = j->err; /* the whole group again */
+			if (!err)
+				err = st->ops->savepoint(st, STORE_SP_RELEASE);
+		}
+		if (!err)
+			err = st->ops->commit(st);
+		if (err)
+			st->ops->rollback(st);
+	}
+	if (err)
+		LOG_ERROR("svc_group_failed", "error=%d", err);
+	/* A failed commit fails every job that had succeeded. */
+	for (struct job *j = jobs; j; j = j->next)
+		if (err && !j->err)
+			j->err = err;
+}
+
+static void *writer(void *arg)
+{
+	struct svc_group *g = arg;
+
+	pthread_mutex_lock(&g->mu);
+	for (;;) {
+		struct job *jobs, *last;
+		unsigned n = 0;
+
+		while (!g->head && !g->stop)
+			pthread_cond_wait(&g->work, &g->mu);
+		if (!g->head)
+			break;
+		/* Take up to GROUP_MAX jobs off the queue. */
+		jobs = last = g->head;
+		for (n = 1; n < GROUP_MAX && last->next; n++)
+			last = last->next;
+		g->head = last->next;
+		if (!g->head)
+			g->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&g->mu);
+
+		run_group(g, jobs);
+
+		pthread_mutex_lock(&g->mu);
+		for (struct job *j = jobs, *nx; j; j = nx) {
+			nx = j->next;
+			j->done = true;
+			pthread_cond_signal(&j->cv);
+		}
+	}
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+int svc_group_start(struct svc_group **out, const struct store_ops *ops,
+		    const char *url)
+{
+	struct svc_group *g = calloc(1, sizeof(*g));
+	int err;
+
+	if (!g)
+		return ENOMEM;
+	g->ops = ops;
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->work, NULL);
+	err = ops->open(url, &g->st);
+	if (!err)
+		err = pthread_create(&g->thread, NULL, writer, g);
+	if (err) {
+		if (g->st)
+			ops->close(g->st);
+		pthread_cond_destroy(&g->work);
+		pthread_mutex_destroy(&g->mu);
+		free(g);
+		return err;
+	}
+	*out = g;
+	return 0;
+}
+
+void svc_group_stop(struct svc_group *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->stop = true;
+	pthread_cond_signal(&g->work);
+	pthread_mutex_unlock(&g->mu);
+	pthread_join(g->thread, NULL);
+	g->ops->close(g->st);
+	pthread_cond_destroy(&g->work);
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
+
+int svc_group_run(struct svc_group *g, svc_group_fn fn, void *arg)
+{
+	struct job j = {.fn = fn, .arg = arg};
+
+	pthread_cond_init(&j.cv, NULL);
+	pthread_mutex_lock(&g->mu);
+	if (g->tail)
+		g->tail->next = &j;
+	else
+		g->head = &j;
+	g->tail = &j;
+	pthread_cond_signal(&g->work);
+	while (!j.done)
+		pthread_cond_wait(&j.cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	pthread_cond_destroy(&j.cv);
+	return j.err;
+}
