@@ -37,6 +37,42 @@ static void drop(struct model_binding *b, unsigned *n, unsigned i)
 	(*n)--;
 }
 
+/* The expiry asked for: the contact's parameter, else the header, else the
+ * default. */
+static int64_t requested(const struct model_reg_contact *c,
+			 const struct model_reg_request *req,
+			 const struct model_reg_limits *lim)
+{
+	return c->expires >= 0	   ? c->expires
+	       : req->expires >= 0 ? req->expires
+				   : lim->default_expires;
+}
+
+/* The expiry granted: the one asked for, clamped to the maximum. */
+static int64_t expiry(const struct model_reg_contact *c,
+		      const struct model_reg_request *req,
+		      const struct model_reg_limits *lim)
+{
+	int64_t e = requested(c, req, lim);
+
+	return e > lim->max_expires ? lim->max_expires : e;
+}
+
+/* Sets binding b from contact c of req, expiring in e seconds. */
+static int set_binding(struct model_binding *b,
+		       const struct model_reg_contact *c, int64_t e,
+		       const struct model_reg_request *req)
+{
+	b->expires_ms = req->now_ms + e * 1000;
+	b->cseq = req->cseq;
+	b->updated_ms = req->now_ms;
+	snprintf(b->user_agent, sizeof(b->user_agent), "%s", req->user_agent);
+	return copy(b->q, sizeof(b->q), c->q) ||
+	       copy(b->call_id, sizeof(b->call_id), req->call_id) ||
+	       copy(b->received, sizeof(b->received), req->received) ||
+	       copy(b->transport, sizeof(b->transport), req->transport);
+}
+
 int model_register_apply(const struct model_binding *cur, unsigned ncur,
 			 const struct model_reg_request *req,
 			 const struct model_reg_limits *lim,
@@ -60,10 +96,9 @@ int model_register_apply(const struct model_binding *cur, unsigned ncur,
 	/* Step 7 first pass: the request is refused whole or applied whole. */
 	for (unsigned k = 0; k < req->ncontacts; k++) {
 		const struct model_reg_contact *c = &req->contacts[k];
-		int64_t e = c->expires >= 0	? c->expires
-			    : req->expires >= 0 ? req->expires
-						: lim->default_expires;
+		int64_t e = requested(c, req, lim);
 		int i;
+
 		if (strlen(c->uri) > MODEL_CONTACT_URI_MAX ||
 		    strlen(c->q) >= MODEL_Q_MAX)
 			return EINVAL;
@@ -73,39 +108,32 @@ int model_register_apply(const struct model_binding *cur, unsigned ncur,
 		if (i >= 0 && !in_order(&next[i], req))
 			return EALREADY;
 	}
-	for (unsigned k = 0; k < req->ncontacts; k++) {
-		const struct model_reg_contact *c = &req->contacts[k];
-		int64_t e = c->expires >= 0	? c->expires
-			    : req->expires >= 0 ? req->expires
-						: lim->default_expires;
-		struct model_binding *b;
-		int i = find(next, n, c->uri);
+	/*
+	 * Removals first, then updates and additions, so that the contact cap
+	 * applies to the final set whatever the order of the Contact values.
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned k = 0; k < req->ncontacts; k++) {
+			const struct model_reg_contact *c = &req->contacts[k];
+			int64_t e = expiry(c, req, lim);
+			int i = find(next, n, c->uri);
 
-		if (e > lim->max_expires)
-			e = lim->max_expires;
-		if (e == 0) {
-			if (i >= 0)
+			if (pass == 0 && e == 0 && i >= 0)
 				drop(next, &n, (unsigned)i);
-			continue;
+			if (pass == 0 || e == 0)
+				continue;
+			if (i < 0) {
+				if (n >= lim->max_contacts ||
+				    n >= MODEL_BINDINGS_MAX)
+					return E2BIG;
+				i = (int)n++;
+				memset(&next[i], 0, sizeof(next[i]));
+				copy(next[i].contact, sizeof(next[i].contact),
+				     c->uri);
+			}
+			if (set_binding(&next[i], c, e, req))
+				return EINVAL;
 		}
-		if (i < 0) {
-			if (n >= lim->max_contacts || n >= MODEL_BINDINGS_MAX)
-				return E2BIG;
-			i = (int)n++;
-			memset(&next[i], 0, sizeof(next[i]));
-			copy(next[i].contact, sizeof(next[i].contact), c->uri);
-		}
-		b = &next[i];
-		b->expires_ms = req->now_ms + e * 1000;
-		b->cseq = req->cseq;
-		b->updated_ms = req->now_ms;
-		if (copy(b->q, sizeof(b->q), c->q) ||
-		    copy(b->call_id, sizeof(b->call_id), req->call_id) ||
-		    copy(b->received, sizeof(b->received), req->received) ||
-		    copy(b->transport, sizeof(b->transport), req->transport))
-			return EINVAL;
-		snprintf(b->user_agent, sizeof(b->user_agent), "%s",
-			 req->user_agent);
 	}
 	*nnext = n;
 	return 0;

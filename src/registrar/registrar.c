@@ -30,7 +30,7 @@
 
 #define RESP_MAX 8192
 #define TXN_SLOTS 8192
-#define NC_SLOTS 16384
+#define NC_SETS 16384 /* x 8 nonces, 40 bytes each: 5 MiB */
 #define SWEEP_BATCH 1000
 
 struct registrar {
@@ -131,7 +131,7 @@ int registrar_new(struct registrar **out, struct svc *svc,
 	r->o.secret = r->secret;
 	err = sip_txn_table_new(&r->txns, TXN_SLOTS);
 	if (!err)
-		err = sip_nc_cache_new(&r->ncs, NC_SLOTS);
+		err = sip_nc_cache_new(&r->ncs, NC_SETS);
 	if (!err)
 		err = base_rand_fill(rnd, sizeof(rnd));
 	if (!err)
@@ -281,8 +281,8 @@ static void challenge(struct req *q, const char *key, size_t keylen,
 	char nonce[SIP_NONCE_LEN + 1];
 	struct out *o;
 
-	if (sip_nonce_make(q->r->secret, q->r->o.secret_len,
-			   base_time_now_ms() / 1000, nonce, sizeof(nonce)))
+	if (sip_nonce_make(q->r->secret, q->r->o.secret_len, base_time_now_ms(),
+			   nonce, sizeof(nonce)))
 		return;
 	o = malloc(sizeof(*o));
 	if (!o)
@@ -299,6 +299,15 @@ static void challenge(struct req *q, const char *key, size_t keylen,
 }
 
 enum verdict { V_OK, V_FAIL, V_STALE, V_ERROR };
+
+/* Whether alg is one of the challenges this registrar offers. */
+static bool offered(const struct registrar *r, enum base_digest_alg alg)
+{
+	for (unsigned i = 0; i < r->o.nalgs; i++)
+		if (r->o.algs[i] == alg)
+			return true;
+	return false;
+}
 
 /*
  * Verifies the credentials d for user@realm. Returns V_OK (and the
@@ -317,13 +326,14 @@ static enum verdict verify(struct req *q, const struct sip_digest *d,
 	int nerr, err;
 	bool known;
 
-	if (sip_digest_alg_parse(d->algorithm, &alg)) {
+	if (sip_digest_alg_parse(d->algorithm, &alg) || !offered(r, alg)) {
 		log_auth_failed(q, d->username, "bad_algorithm");
 		return V_FAIL;
 	}
+	/* qop=auth is required: without nc, a response could be replayed. */
 	if (!d->nonce.p || !d->response.p || !d->uri.p || d->userhash ||
-	    (d->qop.p &&
-	     (!sip_str_ieq(d->qop, "auth") || !d->nc.p || !d->cnonce.p))) {
+	    !d->qop.p || !sip_str_ieq(d->qop, "auth") || !d->nc.p ||
+	    !d->cnonce.p) {
 		log_auth_failed(q, d->username, "bad_parameters");
 		return V_FAIL;
 	}
@@ -333,7 +343,7 @@ static enum verdict verify(struct req *q, const struct sip_digest *d,
 		return V_FAIL;
 	}
 	nerr = sip_nonce_check(r->secret, r->o.secret_len, d->nonce,
-			       base_time_now_ms() / 1000, r->o.nonce_ttl_s,
+			       base_time_now_ms(), r->o.nonce_ttl_s * 1000,
 			       &issued);
 	if (nerr == EINVAL) {
 		log_auth_failed(q, d->username, "bad_nonce");
@@ -360,11 +370,15 @@ static enum verdict verify(struct req *q, const struct sip_digest *d,
 	}
 	if (nerr == ESTALE)
 		return V_STALE;
-	if (d->qop.p && sip_nc_cache_use(r->ncs, d->nonce, d->nc)) {
+	switch (sip_nc_cache_use(r->ncs, d->nonce, issued, d->nc)) {
+	case 0:
+		return V_OK;
+	case ESTALE:
+		return V_STALE; /* forgotten under load: a fresh nonce */
+	default:
 		log_auth_failed(q, d->username, "nonce_count_replay");
 		return V_FAIL;
 	}
-	return V_OK;
 }
 
 /* ---- REGISTER ---- */
@@ -535,6 +549,11 @@ static void on_register(struct req *q, const char *key, size_t keylen)
 		if (m->auth[i].realm.p && sip_str_ieq(m->auth[i].realm, realm))
 			d = &m->auth[i];
 	if (!d) {
+		challenge(q, key, keylen, realm, false);
+		return;
+	}
+	if (!d->username.p) {
+		log_auth_failed(q, d->username, "bad_parameters");
 		challenge(q, key, keylen, realm, false);
 		return;
 	}

@@ -105,7 +105,7 @@ static int nonce_mac(const void *secret, size_t secret_len, const char *text,
 	return 0;
 }
 
-int sip_nonce_make(const void *secret, size_t secret_len, int64_t now_s,
+int sip_nonce_make(const void *secret, size_t secret_len, int64_t now_ms,
 		   char *out, size_t cap)
 {
 	unsigned char rnd[8];
@@ -118,7 +118,7 @@ int sip_nonce_make(const void *secret, size_t secret_len, int64_t now_s,
 	if (err)
 		return err;
 	snprintf(out, cap, "%016llx.%02x%02x%02x%02x%02x%02x%02x%02x.",
-		 (unsigned long long)now_s, rnd[0], rnd[1], rnd[2], rnd[3],
+		 (unsigned long long)now_ms, rnd[0], rnd[1], rnd[2], rnd[3],
 		 rnd[4], rnd[5], rnd[6], rnd[7]);
 	err = nonce_mac(secret, secret_len, out, mac);
 	if (err)
@@ -137,7 +137,7 @@ static bool all_hex(const char *p, size_t n)
 }
 
 int sip_nonce_check(const void *secret, size_t secret_len, struct sip_str nonce,
-		    int64_t now_s, int64_t ttl_s, int64_t *issued)
+		    int64_t now_ms, int64_t ttl_ms, int64_t *issued_ms)
 {
 	char text[SIP_NONCE_LEN + 1], mac[33];
 	unsigned long long t;
@@ -154,80 +154,117 @@ int sip_nonce_check(const void *secret, size_t secret_len, struct sip_str nonce,
 	t = strtoull(text, NULL, 16);
 	if (t > (unsigned long long)INT64_MAX)
 		return EINVAL;
-	*issued = (int64_t)t;
-	if ((int64_t)t > now_s + 5 || now_s - (int64_t)t > ttl_s)
+	*issued_ms = (int64_t)t;
+	if ((int64_t)t > now_ms + 5000 || now_ms - (int64_t)t > ttl_ms)
 		return ESTALE;
 	return 0;
 }
 
-struct nc_slot {
-	char nonce[SIP_NONCE_LEN + 1];
+#define NC_WAYS 8
+
+struct nc_entry {
+	uint64_t key[2]; /* the nonce's HMAC part; {0, 0} when empty */
+	int64_t issued_ms;
 	uint32_t nc;
 };
 
-struct sip_nc_cache {
-	unsigned slots;
-	struct nc_slot *s;
+struct nc_set {
+	int64_t floor_ms;
+	struct nc_entry e[NC_WAYS];
 };
 
-int sip_nc_cache_new(struct sip_nc_cache **out, unsigned slots)
+struct sip_nc_cache {
+	unsigned mask;
+	struct nc_set *sets;
+};
+
+int sip_nc_cache_new(struct sip_nc_cache **out, unsigned sets)
 {
 	struct sip_nc_cache *c = calloc(1, sizeof(*c));
+	unsigned n = 1;
 
-	if (!c || slots == 0)
-		goto fail;
-	c->s = calloc(slots, sizeof(*c->s));
-	if (!c->s)
-		goto fail;
-	c->slots = slots;
+	while (n < sets && n < (1u << 24))
+		n <<= 1;
+	if (!c)
+		return ENOMEM;
+	c->sets = calloc(n, sizeof(*c->sets));
+	if (!c->sets) {
+		free(c);
+		return ENOMEM;
+	}
+	c->mask = n - 1;
 	*out = c;
 	return 0;
-fail:
-	free(c);
-	return ENOMEM;
 }
 
 void sip_nc_cache_free(struct sip_nc_cache *c)
 {
 	if (!c)
 		return;
-	free(c->s);
+	free(c->sets);
 	free(c);
 }
 
-int sip_nc_cache_use(struct sip_nc_cache *c, struct sip_str nonce,
-		     struct sip_str nc)
+static int hexval(char ch)
 {
-	uint32_t h = 2166136261u, v = 0;
-	struct nc_slot *s;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
 
-	if (nc.n != 8 || nonce.n != SIP_NONCE_LEN)
-		return EINVAL;
-	for (size_t i = 0; i < 8; i++) {
-		char ch = nc.p[i];
-		unsigned d;
-		if (ch >= '0' && ch <= '9')
-			d = (unsigned)(ch - '0');
-		else if (ch >= 'a' && ch <= 'f')
-			d = (unsigned)(ch - 'a' + 10);
-		else if (ch >= 'A' && ch <= 'F')
-			d = (unsigned)(ch - 'A' + 10);
-		else
-			return EINVAL;
-		v = v << 4 | d;
+/* Parses n hex digits; false when one is not hex. */
+static bool hex_u64(const char *p, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int d = hexval(p[i]);
+		if (d < 0)
+			return false;
+		v = v << 4 | (uint64_t)d;
 	}
-	if (v == 0)
+	*out = v;
+	return true;
+}
+
+int sip_nc_cache_use(struct sip_nc_cache *c, struct sip_str nonce,
+		     int64_t issued_ms, struct sip_str nc)
+{
+	uint64_t key[2], v64;
+	struct nc_set *set;
+	struct nc_entry *oldest = NULL;
+	uint32_t v;
+
+	if (nc.n != 8 || !hex_u64(nc.p, 8, &v64) || v64 == 0 ||
+	    nonce.n != SIP_NONCE_LEN || !hex_u64(nonce.p + 34, 16, &key[0]) ||
+	    !hex_u64(nonce.p + 50, 16, &key[1]))
 		return EINVAL;
-	for (size_t i = 0; i < nonce.n; i++)
-		h = (h ^ (unsigned char)nonce.p[i]) * 16777619u;
-	s = &c->s[h % c->slots];
-	if (memcmp(s->nonce, nonce.p, SIP_NONCE_LEN) != 0) {
-		memcpy(s->nonce, nonce.p, SIP_NONCE_LEN);
-		s->nonce[SIP_NONCE_LEN] = '\0';
-		s->nc = 0;
+	v = (uint32_t)v64;
+	key[0] |= 1; /* never the empty key */
+	set = &c->sets[key[1] & c->mask];
+	for (int i = 0; i < NC_WAYS; i++) {
+		struct nc_entry *e = &set->e[i];
+		if (e->key[0] == key[0] && e->key[1] == key[1]) {
+			if (v <= e->nc)
+				return EALREADY;
+			e->nc = v;
+			return 0;
+		}
+		if (!oldest || !e->key[0] ||
+		    (oldest->key[0] && e->issued_ms < oldest->issued_ms))
+			oldest = e;
 	}
-	if (v <= s->nc)
-		return EALREADY;
-	s->nc = v;
+	if (issued_ms <= set->floor_ms)
+		return ESTALE; /* perhaps seen, then forgotten */
+	if (oldest->key[0] && oldest->issued_ms > set->floor_ms)
+		set->floor_ms = oldest->issued_ms;
+	oldest->key[0] = key[0];
+	oldest->key[1] = key[1];
+	oldest->issued_ms = issued_ms;
+	oldest->nc = v;
 	return 0;
 }

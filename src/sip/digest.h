@@ -33,36 +33,42 @@ int sip_digest_expected(enum base_digest_alg alg, const char *ha1,
 			char *out, size_t cap);
 
 /*
- * Writes a new nonce for time now_s into out (cap > SIP_NONCE_LEN).
+ * Writes a new nonce issued at now_ms into out (cap > SIP_NONCE_LEN).
  * Returns 0 or EIO.
  */
-int sip_nonce_make(const void *secret, size_t secret_len, int64_t now_s,
+int sip_nonce_make(const void *secret, size_t secret_len, int64_t now_ms,
 		   char *out, size_t cap);
 
 /*
- * Checks a nonce: 0 when genuine and issued at most ttl_s seconds before
- * now_s, ESTALE when genuine but older, EINVAL when forged or malformed.
- * *issued receives its issue time when genuine.
+ * Checks a nonce: 0 when genuine and issued at most ttl_ms before now_ms,
+ * ESTALE when genuine but older, EINVAL when forged or malformed.
+ * *issued_ms receives its issue time when genuine.
  */
 int sip_nonce_check(const void *secret, size_t secret_len, struct sip_str nonce,
-		    int64_t now_s, int64_t ttl_s, int64_t *issued);
+		    int64_t now_ms, int64_t ttl_ms, int64_t *issued_ms);
 
 /*
- * Tracks the highest nonce-count seen per nonce so that a replayed nc is
- * refused. Bounded: the oldest entries are forgotten first (they are soon
- * stale anyway). Not thread-safe: one per SIP thread.
+ * Remembers the highest nonce-count used with each nonce, so that a
+ * replayed nc is refused, in bounded memory: a set-associative table where
+ * a full set forgets its oldest nonce and raises the set's floor to that
+ * nonce's issue time. A nonce not found and issued at or before its set's
+ * floor may have been forgotten: it is answered as stale, never accepted
+ * afresh. Fresh nonces (newer than the oldest of their set) are unaffected.
+ * Not thread-safe: one per SIP thread.
  */
 struct sip_nc_cache;
 
-int sip_nc_cache_new(struct sip_nc_cache **out, unsigned slots);
+/* sets: rounded up to a power of two; 8 nonces per set. */
+int sip_nc_cache_new(struct sip_nc_cache **out, unsigned sets);
 void sip_nc_cache_free(struct sip_nc_cache *c);
 
 /*
- * Accepts nc (8 hex digits) for nonce when it is higher than any seen
- * before, recording it; returns 0, EALREADY for a replay, EINVAL when nc
- * is malformed.
+ * Accepts nc (8 hex digits) for a genuine nonce issued at issued_ms when it
+ * is higher than any seen before, recording it. Returns 0, EALREADY for a
+ * replay, ESTALE when the nonce may have been forgotten, EINVAL when nc is
+ * malformed.
  */
 int sip_nc_cache_use(struct sip_nc_cache *c, struct sip_str nonce,
-		     struct sip_str nc);
+		     int64_t issued_ms, struct sip_str nc);
 
 #endif

@@ -256,6 +256,46 @@ static int open_socket(int type, const struct sockaddr_storage *ss,
 	return 0;
 }
 
+static in_port_t *port_of(struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6
+		   ? &((struct sockaddr_in6 *)ss)->sin6_port
+		   : &((struct sockaddr_in *)ss)->sin_port;
+}
+
+/*
+ * Binds UDP, then TCP on the same port. With port 0, UDP picks a port and
+ * TCP follows it; if that port is taken for TCP, both try again.
+ */
+static int open_pair(struct sip_transport *t, struct sockaddr_storage *ss,
+		     socklen_t sl)
+{
+	bool any = *port_of(ss) == 0;
+	int err = EADDRINUSE;
+
+	for (int attempt = 0; attempt < 20 && err == EADDRINUSE; attempt++) {
+		struct sockaddr_storage got;
+		socklen_t gl = sizeof(got);
+
+		if (any)
+			*port_of(ss) = 0;
+		err = open_socket(SOCK_DGRAM, ss, sl, &t->udp);
+		if (err)
+			break;
+		getsockname(t->udp, (struct sockaddr *)&got, &gl);
+		*port_of(ss) = *port_of(&got);
+		t->port = ntohs(*port_of(&got));
+		err = open_socket(SOCK_STREAM, ss, sl, &t->tcp);
+		if (err) {
+			close(t->udp);
+			t->udp = -1;
+			if (!any)
+				break;
+		}
+	}
+	return err;
+}
+
 int sip_transport_start(struct sip_transport **out,
 			const struct sip_transport_opts *o, sip_recv_fn recv,
 			sip_tick_fn tick, void *ctx)
@@ -284,23 +324,7 @@ int sip_transport_start(struct sip_transport **out,
 	}
 	for (unsigned i = 0; i < o->tcp_max; i++)
 		t->conns[i].fd = -1;
-	/* UDP first; TCP then takes the same port (port 0: the one UDP got). */
-	err = open_socket(SOCK_DGRAM, &ss, sl, &t->udp);
-	if (!err) {
-		struct sockaddr_storage got;
-		socklen_t gl = sizeof(got);
-		getsockname(t->udp, (struct sockaddr *)&got, &gl);
-		if (got.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&ss)->sin6_port =
-			    ((struct sockaddr_in6 *)&got)->sin6_port;
-		else
-			((struct sockaddr_in *)&ss)->sin_port =
-			    ((struct sockaddr_in *)&got)->sin_port;
-		t->port = ntohs(got.ss_family == AF_INET6
-				    ? ((struct sockaddr_in6 *)&got)->sin6_port
-				    : ((struct sockaddr_in *)&got)->sin_port);
-		err = open_socket(SOCK_STREAM, &ss, sl, &t->tcp);
-	}
+	err = open_pair(t, &ss, sl);
 	if (err)
 		goto out;
 	t->ep = epoll_create1(EPOLL_CLOEXEC);

@@ -1,0 +1,460 @@
+"""A small SIP client for the registrar tests: UDP and TCP (IPv4 and IPv6),
+REGISTER building, 401 challenge parsing, and RFC 7616 / RFC 8760 digest
+responses (MD5 and SHA-256, qop=auth). Deliberately explicit: every header
+can be overridden so tests can send exactly the bytes they mean to."""
+
+import hashlib
+import os
+import re
+import socket
+import time
+import uuid
+
+RECV_TIMEOUT = 3.0  # seconds to wait for one response
+
+
+class NoResponse(AssertionError):
+    pass
+
+
+class ConnectionClosed(AssertionError):
+    pass
+
+
+# --------------------------------------------------------------------------
+# responses
+
+class Response:
+    def __init__(self, raw):
+        self.raw = raw
+        head, _, self.body = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.status_line = lines[0]
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or parts[0] != "SIP/2.0" or not parts[1].isdigit():
+            raise AssertionError("not a SIP status line: %r" % raw[:200])
+        self.status = int(parts[1])
+        self.reason = parts[2] if len(parts) > 2 else ""
+        self.headers = []  # (name, value) in order
+        for l in lines[1:]:
+            if l[:1] in (" ", "\t") and self.headers:
+                n, v = self.headers[-1]
+                self.headers[-1] = (n, v + " " + l.strip())
+                continue
+            n, _, v = l.partition(":")
+            self.headers.append((n.strip(), v.strip()))
+
+    def all(self, name):
+        name = name.lower()
+        return [v for n, v in self.headers if n.lower() == name]
+
+    def get(self, name):
+        vals = self.all(name)
+        return vals[0] if vals else None
+
+    def names(self):
+        return [n for n, _ in self.headers]
+
+    def challenges(self):
+        """The WWW-Authenticate challenges, each a dict (lower-case keys)
+        plus '_scheme' and '_raw'."""
+        return [parse_auth_params(v) for v in self.all("WWW-Authenticate")]
+
+    def contacts(self):
+        """Contact values of a 200 OK as {uri: expires(int or None)}."""
+        out = {}
+        for v in self.all("Contact"):
+            for item in split_commas(v):
+                m = re.match(r"\s*<([^>]*)>(.*)$", item)
+                if m:
+                    uri, params = m.group(1), m.group(2)
+                else:
+                    uri, _, params = item.strip().partition(";")
+                    params = ";" + params
+                exp = None
+                for p in params.split(";"):
+                    k, _, val = p.strip().partition("=")
+                    if k.lower() == "expires":
+                        exp = int(val)
+                out[uri] = exp
+        return out
+
+    def to_tag(self):
+        m = re.search(r";\s*tag=([^;\s]+)", self.get("To") or "")
+        return m.group(1) if m else None
+
+    def __repr__(self):
+        return "<SIP %d %s>" % (self.status, self.reason)
+
+
+def split_commas(v):
+    """Splits a header value on commas outside quotes and <>."""
+    out, cur, q, a = [], "", False, False
+    for ch in v:
+        if ch == '"' and not a:
+            q = not q
+        elif ch == "<" and not q:
+            a = True
+        elif ch == ">" and not q:
+            a = False
+        if ch == "," and not q and not a:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur)
+    return out
+
+
+def parse_auth_params(v):
+    scheme, _, rest = v.strip().partition(" ")
+    d = {"_scheme": scheme, "_raw": v}
+    for m in re.finditer(r'([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]+)',
+                         rest):
+        k, val = m.group(1).lower(), m.group(2)
+        d["_quoted_" + k] = val.startswith('"')
+        if val.startswith('"'):
+            val = re.sub(r"\\(.)", r"\1", val[1:-1])
+        d[k] = val
+    return d
+
+
+# --------------------------------------------------------------------------
+# digest (RFC 7616 section 3.4.1, RFC 8760)
+
+HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
+
+
+def H(alg, s):
+    return HASHES[alg](s.encode()).hexdigest()
+
+
+def digest_response(alg, user, realm, password, method, uri, nonce,
+                    nc=None, cnonce=None, qop="auth", ha1=None):
+    ha1 = ha1 or H(alg, "%s:%s:%s" % (user, realm, password))
+    ha2 = H(alg, "%s:%s" % (method, uri))
+    if qop:
+        return H(alg, "%s:%s:%s:%s:%s:%s" % (ha1, nonce, nc, cnonce, qop,
+                                              ha2))
+    return H(alg, "%s:%s:%s" % (ha1, nonce, ha2))
+
+
+def authorization(alg, user, realm, password, method, uri, nonce,
+                  nc="00000001", cnonce=None, qop="auth", response=None,
+                  username=None, extra=""):
+    """An Authorization header value."""
+    cnonce = cnonce or uuid.uuid4().hex[:16]
+    resp = response or digest_response(alg, user, realm, password, method,
+                                       uri, nonce, nc, cnonce, qop)
+    v = ('Digest username="%s", realm="%s", nonce="%s", uri="%s", '
+         'response="%s", algorithm=%s' % (
+             username if username is not None else user, realm, nonce, uri,
+             resp, alg))
+    if qop:
+        v += ', qop=%s, nc=%s, cnonce="%s"' % (qop, nc, cnonce)
+    return v + extra
+
+
+# --------------------------------------------------------------------------
+# transport
+
+def new_branch():
+    return "z9hG4bK" + uuid.uuid4().hex[:20]
+
+
+def new_tag():
+    return uuid.uuid4().hex[:10]
+
+
+def new_callid():
+    return uuid.uuid4().hex + "@sipclient"
+
+
+class SipConn:
+    """One UDP socket or TCP connection to the server."""
+
+    def __init__(self, host, port, proto="udp", timeout=RECV_TIMEOUT):
+        self.host, self.port = host, port
+        self.proto = proto.lower()
+        self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.timeout = timeout
+        self.buf = b""
+        if self.proto == "udp":
+            self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
+            self.sock.bind((host, 0))
+            self.sock.connect((host, port))
+        else:
+            self.sock = socket.socket(self.family, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect((host, port))
+        self.sock.settimeout(timeout)
+        self.local = self.sock.getsockname()[:2]
+
+    @property
+    def via_host(self):
+        return "[%s]" % self.local[0] if ":" in self.local[0] else \
+            self.local[0]
+
+    @property
+    def local_hostport(self):
+        return "%s:%d" % (self.via_host, self.local[1])
+
+    @property
+    def server_hostport(self):
+        h = "[%s]" % self.host if ":" in self.host else self.host
+        return "%s:%d" % (h, self.port)
+
+    @property
+    def transport(self):
+        return self.proto.upper()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        if self.proto == "udp":
+            self.sock.send(data)
+        else:
+            self.sock.sendall(data)
+
+    def recv_raw(self, timeout=None):
+        """One message's bytes (UDP datagram, or one framed TCP message)."""
+        t = timeout if timeout is not None else self.timeout
+        if self.proto == "udp":
+            self.sock.settimeout(t)
+            try:
+                return self.sock.recv(65536)
+            except socket.timeout:
+                raise NoResponse("no UDP response within %.1fs" % t)
+        deadline = time.monotonic() + t
+        while True:
+            msg = self._frame()
+            if msg is not None:
+                return msg
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NoResponse("no TCP response within %.1fs (buffered %r)"
+                                 % (t, self.buf[:200]))
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionError as e:
+                raise ConnectionClosed("TCP connection reset: %s" % e)
+            if not chunk:
+                raise ConnectionClosed("server closed the TCP connection "
+                                       "(buffered %r)" % self.buf[:200])
+            self.buf += chunk
+
+    def _frame(self):
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head = self.buf[:end].decode("latin-1")
+        m = re.search(r"(?im)^(?:content-length|l)\s*:\s*(\d+)", head)
+        n = int(m.group(1)) if m else 0
+        total = end + 4 + n
+        if len(self.buf) < total:
+            return None
+        msg, self.buf = self.buf[:total], self.buf[total:]
+        return msg
+
+    def recv(self, timeout=None):
+        return Response(self.recv_raw(timeout))
+
+    def expect_silence(self, timeout=0.5):
+        """Asserts that nothing arrives within timeout."""
+        try:
+            raw = self.recv_raw(timeout)
+        except NoResponse:
+            return
+        raise AssertionError("expected no answer, got %r" % raw[:300])
+
+    def at_eof(self, timeout=3.0):
+        """True when the server closed the TCP connection within timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            except ConnectionError:
+                return True
+            if not chunk:
+                return True
+            self.buf += chunk
+        return False
+
+    def request(self, data, timeout=None):
+        self.send(data)
+        return self.recv(timeout)
+
+
+# --------------------------------------------------------------------------
+# requests
+
+def build_request(method, ruri, headers, body=b""):
+    """headers: list of (name, value); Content-Length added unless given."""
+    lines = ["%s %s SIP/2.0" % (method, ruri)]
+    have_cl = False
+    for n, v in headers:
+        if v is None:
+            continue
+        lines.append("%s: %s" % (n, v))
+        have_cl = have_cl or n.lower() in ("content-length", "l")
+    if not have_cl:
+        lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+class UA:
+    """A user agent that registers one AOR over one connection. Keeps
+    Call-ID, From tag and CSeq across requests (RFC 3261 10.2)."""
+
+    def __init__(self, conn, user, domain, password, alg=None,
+                 user_agent="sipclient/1.0", call_id=None):
+        self.c = conn
+        self.user, self.domain, self.password = user, domain, password
+        self.alg = alg  # None: the first challenge offered
+        self.user_agent = user_agent
+        self.call_id = call_id or new_callid()
+        self.from_tag = new_tag()
+        self.cseq = 0
+        self.nonce = None
+        self.nonce_alg = None
+        self.nc = 0
+        self.last_challenge = None
+
+    @property
+    def ruri(self):
+        return "sip:%s" % self.domain
+
+    @property
+    def aor(self):
+        return "sip:%s@%s" % (self.user, self.domain)
+
+    def contact_uri(self, tag="a"):
+        return "sip:%s-%s@%s;transport=%s" % (
+            self.user, tag, self.c.local_hostport, self.c.proto)
+
+    def register_bytes(self, contacts=None, expires=None, auth=None,
+                       cseq=None, branch=None, call_id=None, extra=(),
+                       method="REGISTER", ruri=None, to=None):
+        """contacts: None = one default contact; [] = none (query);
+        '*' = star; list of strings (full contact values)."""
+        if cseq is None:
+            self.cseq += 1
+            cseq = self.cseq
+        if contacts is None:
+            contacts = ["<%s>" % self.contact_uri()]
+        h = [("Via", "SIP/2.0/%s %s;branch=%s;rport" % (
+                self.c.transport, self.c.local_hostport,
+                branch or new_branch())),
+             ("Max-Forwards", "70"),
+             ("From", "<%s>;tag=%s" % (self.aor, self.from_tag)),
+             ("To", to or "<%s>" % self.aor),
+             ("Call-ID", call_id or self.call_id),
+             ("CSeq", "%d %s" % (cseq, method))]
+        if contacts == "*":
+            h.append(("Contact", "*"))
+        else:
+            for c in contacts:
+                h.append(("Contact", c))
+        if expires is not None:
+            h.append(("Expires", str(expires)))
+        if auth:
+            h.append(("Authorization", auth))
+        if self.user_agent:
+            h.append(("User-Agent", self.user_agent))
+        h += list(extra)
+        return build_request(method, ruri or self.ruri, h)
+
+    def pick_challenge(self, resp, alg=None):
+        assert resp.status == 401, "expected 401, got %r: %r" % (
+            resp, resp.raw[:500])
+        chs = resp.challenges()
+        assert chs, "401 without WWW-Authenticate: %r" % resp.raw
+        want = alg or self.alg
+        for ch in chs:
+            if want is None or ch.get("algorithm", "MD5").upper() == want:
+                return ch
+        raise AssertionError("no %s challenge in %r" % (want, resp.raw))
+
+    def take_challenge(self, resp, alg=None):
+        ch = self.pick_challenge(resp, alg)
+        self.nonce = ch["nonce"]
+        self.nonce_alg = ch.get("algorithm", "MD5").upper()
+        self.realm = ch["realm"]
+        self.nc = 0
+        self.last_challenge = ch
+        return ch
+
+    def auth_header(self, password=None, nc=None, uri=None, username=None,
+                    realm=None, nonce=None, alg=None, method="REGISTER",
+                    cnonce=None):
+        if nc is None:
+            self.nc += 1
+            nc = self.nc
+        return authorization(alg or self.nonce_alg, self.user,
+                             realm or self.realm,
+                             self.password if password is None else password,
+                             method, uri or self.ruri, nonce or self.nonce,
+                             nc="%08x" % nc, cnonce=cnonce,
+                             username=username)
+
+    def challenge(self, **kw):
+        """Sends an unauthenticated REGISTER and keeps the 401's nonce."""
+        r = self.c.request(self.register_bytes(**kw))
+        self.take_challenge(r)
+        return r
+
+    def register(self, contacts=None, expires=3600, password=None,
+                 extra=(), fresh_nonce=False, **kw):
+        """REGISTER with credentials (getting a challenge first when there is
+        no nonce yet). Returns the final response."""
+        if self.nonce is None or fresh_nonce:
+            self.challenge(contacts=contacts, expires=expires, extra=extra)
+        auth = self.auth_header(password=password)
+        return self.c.request(self.register_bytes(
+            contacts=contacts, expires=expires, auth=auth, extra=extra, **kw))
+
+    def register_ok(self, contacts=None, expires=3600, **kw):
+        r = self.register(contacts=contacts, expires=expires, **kw)
+        assert r.status == 200, "REGISTER %s: expected 200, got %r\n%s" % (
+            self.aor, r, r.raw.decode("latin-1"))
+        return r
+
+
+def free_udp_tcp_port(lo=5000, hi=9999, host="127.0.0.1", seed=None):
+    """A port in [lo, hi] free for both UDP and TCP on host."""
+    import random
+    rnd = random.Random(seed if seed is not None else os.getpid())
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(200):
+        p = rnd.randint(lo, hi)
+        u = socket.socket(fam, socket.SOCK_DGRAM)
+        t = socket.socket(fam, socket.SOCK_STREAM)
+        try:
+            u.bind((host, p))
+            t.bind((host, p))
+            return p
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+    raise AssertionError("no free port in %d-%d" % (lo, hi))
