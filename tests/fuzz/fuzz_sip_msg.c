@@ -171,14 +171,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *buf;
 
 	/* As a datagram. When that has a Content-Length, the stream framer
-	 * must agree on where the message ends (two scanners, one rule). */
+	 * must agree on where the message ends (two scanners, one rule);
+	 * a datagram may carry bytes beyond it, which are discarded. */
 	if (parse_copy(data, size, &m) == 0 && m.has_content_length &&
 	    size <= 65536) {
 		size_t skip, len;
 
 		CHECK(sip_msg_frame((const char *)data, size, 65536, &skip,
 				    &len) == 0);
-		CHECK(skip + len == size);
+		CHECK(skip + len <= size);
 	}
 
 	/* As a stream, with several caps. */
