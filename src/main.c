@@ -366,8 +366,8 @@ static int cmd_serve(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	threads =
-	    c.http_threads ? c.http_threads : 2 * sysconf(_SC_NPROCESSORS_ONLN);
+	threads = c.http_threads ? c.http_threads
+				 : 16 * sysconf(_SC_NPROCESSORS_ONLN);
 	ho =
 	    (struct http_opts){.listen = c.http,
 			       .body_max = (size_t)c.body_max,

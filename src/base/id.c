@@ -4,12 +4,12 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/random.h>
 
-int base_rand_fill(void *buf, size_t n)
+/* Reads n bytes from the kernel's CSPRNG. */
+static int getrandom_all(unsigned char *p, size_t n)
 {
-	unsigned char *p = buf;
-
 	while (n > 0) {
 		ssize_t r = getrandom(p, n, 0);
 		if (r < 0) {
@@ -19,6 +19,37 @@ int base_rand_fill(void *buf, size_t n)
 		}
 		p += r;
 		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Each thread keeps a small pool of kernel random bytes, so that a request
+ * costs no system call for its ids; bytes handed out are wiped from it.
+ */
+#define POOL 512
+static __thread unsigned char rnd_pool[POOL];
+static __thread size_t rnd_left;
+
+int base_rand_fill(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+
+	if (n > POOL)
+		return getrandom_all(p, n);
+	while (n > 0) {
+		size_t k;
+		if (rnd_left == 0) {
+			if (getrandom_all(rnd_pool, POOL))
+				return EIO;
+			rnd_left = POOL;
+		}
+		k = n < rnd_left ? n : rnd_left;
+		memcpy(p, rnd_pool + POOL - rnd_left, k);
+		memset(rnd_pool + POOL - rnd_left, 0, k);
+		rnd_left -= k;
+		p += k;
+		n -= k;
 	}
 	return 0;
 }

@@ -69,7 +69,8 @@ static const struct opt opts[] = {
      .def = "0",
      .min = 0,
      .max = 256,
-     .doc = "HTTP worker threads; 0 means twice the number of CPUs"},
+     .doc = "HTTP worker threads; 0 means 16 per CPU (writers wait for a group "
+	    "commit, so more threads make fuller groups)"},
     {.name = "http_conn_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, http_conn_max),

@@ -316,8 +316,13 @@ static void bind_opt_text(sqlite3_stmt *q, int i, const char *v)
 static void col_text(sqlite3_stmt *q, int i, char *out, size_t cap)
 {
 	const unsigned char *t = sqlite3_column_text(q, i);
+	size_t n = t ? (size_t)sqlite3_column_bytes(q, i) : 0;
 
-	snprintf(out, cap, "%s", t ? (const char *)t : "");
+	if (n >= cap)
+		n = cap - 1; /* never: columns are validated on the way in */
+	if (n)
+		memcpy(out, t, n);
+	out[n] = '\0';
 }
 
 static int sq_open(const char *url, struct store **out)
@@ -325,7 +330,8 @@ static int sq_open(const char *url, struct store **out)
 	static const char pragmas[] = "PRAGMA journal_mode=WAL;"
 				      "PRAGMA synchronous=FULL;"
 				      "PRAGMA foreign_keys=ON;"
-				      "PRAGMA busy_timeout=10000;";
+				      "PRAGMA busy_timeout=10000;"
+				      "PRAGMA cache_size=-1024;";
 	const char *path;
 	struct sq *s;
 	int fd, rc, err = 0;

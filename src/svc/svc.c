@@ -213,16 +213,61 @@ static int do_account_get(struct store *st, void *arg)
 	return st->ops->account_get(st, g->auth_id, g->out);
 }
 
+/*
+ * Accounts never change once created (no API changes them), so each thread
+ * remembers the ones it has read for a few seconds: authentication then
+ * costs no store read. Only the token's hash is kept, as in the store.
+ */
+#define ACCOUNT_CACHE 64
+#define ACCOUNT_CACHE_S 10
+
+static __thread struct {
+	const struct svc *svc;
+	int64_t until_s;
+	struct model_account a;
+} account_cache[ACCOUNT_CACHE];
+
+static unsigned account_slot(const char *auth_id)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = auth_id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h % ACCOUNT_CACHE;
+}
+
+/* Reads the account, through this thread's cache. */
+static int account_read(struct svc *s, const char *auth_id,
+			struct model_account *a)
+{
+	unsigned i = account_slot(auth_id);
+	int64_t now = base_time_mono_s();
+	struct acct_get g = {auth_id, a};
+	int err;
+
+	if (account_cache[i].svc == s && account_cache[i].until_s > now &&
+	    strcmp(account_cache[i].a.auth_id, auth_id) == 0) {
+		*a = account_cache[i].a;
+		return 0;
+	}
+	err = txn(s, false, do_account_get, &g);
+	if (!err) {
+		account_cache[i].svc = s;
+		account_cache[i].until_s = now + ACCOUNT_CACHE_S;
+		account_cache[i].a = *a;
+	}
+	return err;
+}
+
 int svc_account_auth(struct svc *s, const char *auth_id, const char *token,
 		     struct model_account *out)
 {
 	struct model_account a;
-	struct acct_get g = {auth_id, &a};
 	char h[MODEL_HASH_MAX];
 	const char *want;
 	int err, herr;
 
-	err = txn(s, false, do_account_get, &g);
+	err = account_read(s, auth_id, &a);
 	if (err && err != ENOENT)
 		return err;
 	herr = token_hash(token, h, sizeof(h));
