@@ -8,7 +8,7 @@ DB ?= sqlite:sipward.db
 HTTP ?= 127.0.0.1:8080
 SIP ?= 127.0.0.1:5060
 
-.PHONY: all deps build run test asan fuzz format format-check clean
+.PHONY: all deps build run test asan fuzz format format-check clean bench
 
 all: build
 
@@ -49,6 +49,14 @@ fuzz: deps
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	./$(FUZZ_BUILD)/tests/fuzz/fuzz_body -max_total_time=$${FUZZ_SECONDS:-60} \
 		tests/fuzz/corpus/body
+
+# The benchmark harness (bench/README.md): installs the peers and load
+# generators of deps/debian-packages-bench.txt, builds, and runs
+# bench/run.sh; results in bench/results/<date>/summary.md. Options through
+# BENCH_ARGS, e.g. make bench BENCH_ARGS="--only sip,http" or "--quick".
+bench: build
+	@./scripts/install-deps.sh deps/debian-packages-bench.txt
+	./bench/run.sh --bin $(BUILD)/sipward $(BENCH_ARGS)
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -1,9 +1,11 @@
 #!/bin/sh
-# Installs the Debian packages listed in deps/debian-packages.txt that are
-# missing. Idempotent: does nothing (and needs no network) when all are there.
+# Installs the Debian packages listed in deps/debian-packages.txt (or in the
+# list file given as the only argument, e.g. deps/debian-packages-bench.txt)
+# that are missing. Idempotent: does nothing (and needs no network) when all
+# are there.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
-list="$here/deps/debian-packages.txt"
+list="${1:-$here/deps/debian-packages.txt}"
 missing=""
 for p in $(grep -v '^#' "$list" | sed 's/[[:space:]]*$//' | grep -v '^$'); do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then

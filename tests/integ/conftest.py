@@ -56,6 +56,125 @@ LOCKED_FIELDS = ("username", "endpoint_id", "domain", "allow_same_domain",
 
 
 # --------------------------------------------------------------------------
+# backend: SQLite (default) or PostgreSQL
+#
+# SIPWARD_TEST_PG_URL_FILE names a file holding a libpq base URL (as
+# scripts/pg-cluster.sh writes it), or SIPWARD_TEST_PG holds the URL itself.
+# With either, every Server gets a fresh database of its own on that server
+# (CREATE DATABASE t_<random> through psql, dropped at teardown) and --db is
+# its postgresql:// URL; without, every Server has its own SQLite file.
+
+def _pg_base_url():
+    f = os.environ.get("SIPWARD_TEST_PG_URL_FILE")
+    if f:
+        try:
+            url = Path(f).read_text().strip()
+        except OSError as e:
+            raise RuntimeError("SIPWARD_TEST_PG_URL_FILE=%s: %s" % (f, e))
+        if not url:
+            raise RuntimeError("SIPWARD_TEST_PG_URL_FILE=%s is empty" % f)
+        return url
+    return os.environ.get("SIPWARD_TEST_PG", "").strip() or None
+
+
+PG_BASE_URL = _pg_base_url()
+ON_PG = PG_BASE_URL is not None
+BACKEND = "postgresql" if ON_PG else "sqlite"
+
+skip_on_pg = pytest.mark.skipif(ON_PG, reason="SQLite-specific")
+only_on_pg = pytest.mark.skipif(
+    not ON_PG, reason="needs PostgreSQL: set SIPWARD_TEST_PG_URL_FILE (or "
+    "SIPWARD_TEST_PG) to a base URL, e.g. ctest -R integ_pg")
+
+
+def is_db_url(db):
+    s = str(db)
+    return s.startswith(("sqlite:", "postgresql://", "postgres://"))
+
+
+def db_url_of(db):
+    """--db argument for db: a URL as is, a path as sqlite:PATH."""
+    return str(db) if is_db_url(db) else "sqlite:%s" % db
+
+
+def pg_url_with_db(base, dbname):
+    """base with its database (the URL path) replaced by dbname."""
+    from urllib.parse import urlsplit, urlunsplit
+    u = urlsplit(base)
+    return urlunsplit((u.scheme, u.netloc, "/" + dbname, u.query,
+                       u.fragment))
+
+
+def psql(url, sql, timeout=60, check=True):
+    """Runs sql through psql on url; returns stdout (unaligned, tuples
+    only)."""
+    r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v",
+                        "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                       capture_output=True, timeout=timeout,
+                       env=clean_env())
+    if check and r.returncode != 0:
+        raise AssertionError("psql %r failed (%d): %s" % (
+            sql, r.returncode, r.stderr.decode(errors="replace")))
+    return r.stdout.decode()
+
+
+# Databases are named t_<pid>_<random>: the pid marks this run's, so the
+# end of the session drops them all, even those registered through another
+# instance of this module (tests/integ/sip/conftest.py loads its own).
+PG_DB_PREFIX = "t_%d_" % os.getpid()
+
+
+def pg_create_db(base=None):
+    """A fresh, empty database on the PostgreSQL server of base (default:
+    the configured one). Returns its URL."""
+    base = base or PG_BASE_URL
+    assert base, "no PostgreSQL configured"
+    name = PG_DB_PREFIX + uuid.uuid4().hex[:12]
+    psql(base, "CREATE DATABASE %s" % name)
+    return pg_url_with_db(base, name)
+
+
+def pg_drop_db(url):
+    """Drops a database made by pg_create_db (cutting its clients off)."""
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    name = u.path.lstrip("/")
+    if not name.startswith("t_"):
+        return  # never a database this suite did not create
+    base = u._replace(path="/postgres").geturl()
+    psql(base, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name,
+         check=False)
+
+
+def pg_drop_run_dbs(base=None):
+    """Drops every database of this run that is left."""
+    base = base or PG_BASE_URL
+    names = psql(base, "SELECT datname FROM pg_database WHERE "
+                 "left(datname, %d) = '%s'" % (len(PG_DB_PREFIX),
+                                                PG_DB_PREFIX)).split()
+    for n in names:
+        pg_drop_db(pg_url_with_db(base, n))
+
+
+def pg_dump(url, timeout=60):
+    """The database as SQL text (schema and data), as bytes."""
+    r = subprocess.run(["pg_dump", "--no-owner", "-d", url],
+                       capture_output=True, timeout=timeout,
+                       env=clean_env())
+    assert r.returncode == 0, "pg_dump failed: %s" % r.stderr.decode(
+        errors="replace")
+    return r.stdout
+
+
+def new_db_url(workdir, name="sipward.db"):
+    """A fresh store URL for the configured backend: a new PostgreSQL
+    database, or sqlite:workdir/name."""
+    if ON_PG:
+        return pg_create_db()
+    return "sqlite:%s" % (Path(workdir) / name)
+
+
+# --------------------------------------------------------------------------
 # small helpers
 
 def uname(prefix="u"):
@@ -120,7 +239,8 @@ def parse_account_line(text, where):
 
 
 def cli_account_create(db, domain=None, name=None, env=None):
-    args = ["account", "create", "--db", "sqlite:%s" % db]
+    """db: a SQLite path, or a store URL (a Server's .db is either)."""
+    args = ["account", "create", "--db", db_url_of(db)]
     if name is not None:
         args += ["--name", name]
     if domain is not None:
@@ -163,13 +283,30 @@ class PortTaken(Exception):
 
 
 class Server:
-    """One sipward serve process on a free loopback port."""
+    """One sipward serve process on a free loopback port.
+
+    db: None = a store of its own for the configured backend (a SQLite file
+    in workdir, or a fresh PostgreSQL database dropped at teardown); a path =
+    that SQLite file; a URL (sqlite:..., postgresql://...) = that store, as
+    is (several servers may share one). .db is the path (SQLite) or the URL
+    (PostgreSQL); .db_url is always the --db argument."""
 
     def __init__(self, workdir, domain=None, env=None, config=None,
                  db=None, extra_args=None):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.db = Path(db) if db else self.dir / "sipward.db"
+        self.owns_db = False
+        if db is not None and is_db_url(db):
+            self.db = str(db)
+            if self.db.startswith("sqlite:"):
+                self.db = Path(self.db[len("sqlite:"):])
+        elif db is not None:
+            self.db = Path(db)
+        elif ON_PG:
+            self.db = pg_create_db()
+            self.owns_db = True
+        else:
+            self.db = self.dir / "sipward.db"
         self.domain_arg = domain
         self.env = dict(env or {})
         self.config = config
@@ -190,8 +327,35 @@ class Server:
     def log_path(self):
         return self.stderr_path
 
+    @property
+    def db_url(self):
+        """The --db URL of this server's store."""
+        return db_url_of(self.db)
+
+    @property
+    def on_pg(self):
+        return not self.db_url.startswith("sqlite:")
+
+    def drop_db(self):
+        """Drops the PostgreSQL database this server created (after stop);
+        a no-op for SQLite and for shared databases."""
+        if self.owns_db and self.proc is None:
+            pg_drop_db(self.db)
+            self.owns_db = False
+
+    def at_rest(self):
+        """What the store holds at rest, as [(name, bytes)]: the SQLite
+        file with its -wal/-shm/-journal companions, or a pg_dump of the
+        PostgreSQL database (schema and every row, as SQL text)."""
+        if self.on_pg:
+            return [("pg_dump of %s" % self.db_url.rsplit("/", 1)[-1],
+                     pg_dump(self.db_url))]
+        d = Path(self.db).parent
+        return [(p.name, p.read_bytes()) for p in sorted(d.iterdir())
+                if p.name.startswith(Path(self.db).name)]
+
     def args(self):
-        a = [BIN, "serve", "--db", "sqlite:%s" % self.db,
+        a = [BIN, "serve", "--db", self.db_url,
              "--http", "127.0.0.1:%d" % self.port]
         if serve_supports_sip():
             a += ["--sip", "127.0.0.1:%d" % free_port()]
@@ -242,15 +406,23 @@ class Server:
         self.port = free_port()
         self.stdout_path = self.dir / ("stdout.%d.log" % self.runs)
         self.stderr_path = self.dir / ("stderr.%d.log" % self.runs)
+        args = [self._fix_db_arg(a) for a in self.args()]
         out = open(self.stdout_path, "wb")
         err = open(self.stderr_path, "wb")
         try:
             self.proc = subprocess.Popen(
-                self.args(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                 env=clean_env(self.env), cwd=str(self.dir))
         finally:
             out.close()
             err.close()
+
+    def _fix_db_arg(self, a):
+        """Subclasses that build `--db sqlite:%s % self.db` themselves still
+        get the PostgreSQL URL when .db is one."""
+        if a.startswith("sqlite:") and is_db_url(a[len("sqlite:"):]):
+            return a[len("sqlite:"):]
+        return a
 
     def _tail(self):
         try:
@@ -721,11 +893,49 @@ class RawConn:
 SHARED_ENV = {"SIPWARD_AUTH_FAIL_MAX": 1000}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases():
+    """At the end of the session, drops every PostgreSQL database the run
+    created and has not dropped yet (servers built directly by tests)."""
+    yield
+    if ON_PG:
+        pg_drop_run_dbs()
+
+
+@pytest.fixture(scope="session")
+def backend():
+    """"sqlite" or "postgresql": the store every Server uses by default."""
+    return BACKEND
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("shared"), env=SHARED_ENV)
     yield srv
     srv.stop()
+    srv.drop_db()
+
+
+@pytest.fixture(scope="session")
+def server_db_url(server):
+    """The --db URL of the shared server's store."""
+    return server.db_url
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    """Factory: a fresh, empty store URL for the configured backend."""
+    made = []
+
+    def make(name="sipward.db"):
+        u = new_db_url(tmp_path, name)
+        made.append(u)
+        return u
+
+    yield make
+    for u in made:
+        if not u.startswith("sqlite:"):
+            pg_drop_db(u)
 
 
 @pytest.fixture(scope="session")
@@ -758,5 +968,11 @@ def make_server(tmp_path):
         return srv
 
     yield make
-    for s in started:
-        s.stop()
+    try:
+        for s in started:
+            s.stop()
+    finally:
+        for s in started:
+            if s.proc is not None:
+                s.kill()
+            s.drop_db()

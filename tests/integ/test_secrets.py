@@ -36,20 +36,20 @@ def forms(secret):
             json.dumps(secret).encode()}
 
 
-def db_files(srv):
-    return [p for p in srv.dir.iterdir()
-            if p.name.startswith(srv.db.name)]
-
-
 def scan(srv, secrets, where):
-    files = db_files(srv) + sorted(srv.dir.glob("stderr.*.log"))
-    assert any(p.name == srv.db.name for p in files), files
-    for p in files:
-        data = p.read_bytes()
+    """Scans the store at rest (the SQLite file and its -wal/-shm, or a
+    pg_dump of the PostgreSQL database) and the logs."""
+    stored = srv.at_rest()
+    if not srv.on_pg:
+        assert any(n == srv.db.name for n, _ in stored), stored
+    assert stored and all(data for _, data in stored), "nothing at rest"
+    logs = [(p.name, p.read_bytes())
+            for p in sorted(srv.dir.glob("stderr.*.log"))]
+    for fname, data in stored + logs:
         for name, s in secrets.items():
             for f in forms(s):
                 assert f not in data, "%s: %s found in %s" % (where, name,
-                                                               p.name)
+                                                               fname)
 
 
 def test_no_secrets_at_rest_or_in_log_or_responses(make_server):
