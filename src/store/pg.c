@@ -218,6 +218,7 @@ struct pg {
 	struct store base;
 	PGconn *conn;
 	bool prepared[S_COUNT];
+	bool relaxed; /* synchronous_commit off now */
 };
 
 static struct pg *pg_of(struct store *st)
@@ -504,6 +505,23 @@ static int scalar(struct pg *s, enum stmt_id id, const struct params *p,
 	*n = PQntuples(res) ? col_int(res, 0, 0) : 0;
 	PQclear(res);
 	return 0;
+}
+
+/* synchronous_commit off: a crash may lose the last commits, in order. */
+static int pg_durable(struct store *st, bool on)
+{
+	struct pg *s = pg_of(st);
+	int err;
+
+	if (s->relaxed != on)
+		return 0;
+	err = exec_cmd(s,
+		       on ? "SET synchronous_commit TO on"
+			  : "SET synchronous_commit TO off",
+		       "durable");
+	if (!err)
+		s->relaxed = !on;
+	return err;
 }
 
 static int pg_savepoint(struct store *st, enum store_sp op)
@@ -994,6 +1012,7 @@ const struct store_ops store_pg_ops = {
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .durable = pg_durable,
     .savepoint = pg_savepoint,
     .account_insert = pg_account_insert,
     .account_get = pg_account_get,

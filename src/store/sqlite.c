@@ -118,6 +118,8 @@ enum stmt_id {
 	S_BEGIN_W,
 	S_COMMIT,
 	S_ROLLBACK,
+	S_SYNC_FULL,
+	S_SYNC_NORMAL,
 	S_SP_SET,
 	S_SP_RELEASE,
 	S_SP_ROLLBACK,
@@ -155,6 +157,8 @@ static const char *const sql[S_COUNT] = {
     [S_BEGIN_W] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    [S_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
     [S_SP_SET] = "SAVEPOINT job",
     [S_SP_RELEASE] = "RELEASE job",
     [S_SP_ROLLBACK] = "ROLLBACK TO job",
@@ -233,6 +237,7 @@ struct sq {
 	struct store base;
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_COUNT];
+	bool relaxed; /* synchronous=NORMAL now */
 };
 
 static struct sq *sq_of(struct store *st)
@@ -478,6 +483,25 @@ static void sq_rollback(struct store *st)
 	q = stmt(s, S_ROLLBACK);
 	if (q)
 		exec_stmt(s, q, "rollback");
+}
+
+/*
+ * WAL with synchronous=NORMAL skips the fsync at commit: a crash may lose
+ * the last commits, never corrupt the file.
+ */
+static int sq_durable(struct store *st, bool on)
+{
+	struct sq *s = sq_of(st);
+	sqlite3_stmt *q;
+	int err;
+
+	if (s->relaxed != on)
+		return 0;
+	q = stmt(s, on ? S_SYNC_FULL : S_SYNC_NORMAL);
+	err = q ? exec_stmt(s, q, "durable") : EIO;
+	if (!err)
+		s->relaxed = !on;
+	return err;
 }
 
 static int sq_savepoint(struct store *st, enum store_sp op)
@@ -1074,6 +1098,7 @@ const struct store_ops store_sqlite_ops = {
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .durable = sq_durable,
     .savepoint = sq_savepoint,
     .account_insert = sq_account_insert,
     .account_get = sq_account_get,

@@ -54,6 +54,11 @@ struct store_ops {
 	int (*begin)(struct store *st, bool write);
 	int (*commit)(struct store *st);
 	void (*rollback)(struct store *st);
+	/*
+	 * Outside a transaction: whether the next commits must be durable
+	 * (fsync) or may be lost in a crash (and are much cheaper).
+	 */
+	int (*durable)(struct store *st, bool on);
 	/* Sets, releases or rolls back to the one savepoint of a job. */
 	int (*savepoint)(struct store *st, enum store_sp op);
 

@@ -65,24 +65,33 @@ static void drop_store(struct svc *s)
 
 typedef int (*txn_fn)(struct store *st, void *arg);
 
+enum txn_mode {
+	TXN_READ,
+	TXN_WRITE, /* durable when committed: API writes */
+	TXN_LAZY,  /* may be lost in a crash: registrations, sweeps */
+};
+
 /*
  * Runs fn in one transaction, committing on 0 and rolling back otherwise;
  * retries the whole transaction on EBUSY (lock timeout or serialization
  * failure), so fn must not have effects outside the store.
  */
-static int txn(struct svc *s, bool write, txn_fn fn, void *arg)
+static int txn(struct svc *s, enum txn_mode mode, txn_fn fn, void *arg)
 {
+	bool write = mode != TXN_READ;
 	struct store *st;
 	int err = EBUSY;
 
 	if (write && s->group)
-		return svc_group_run(s->group, fn, arg);
+		return svc_group_run(s->group, fn, arg, mode == TXN_WRITE);
 	for (int attempt = 0; attempt < TXN_ATTEMPTS && err == EBUSY;
 	     attempt++) {
 		err = thread_store(s, &st);
 		if (err)
 			break;
-		err = st->ops->begin(st, write);
+		err = write ? st->ops->durable(st, mode == TXN_WRITE) : 0;
+		if (!err)
+			err = st->ops->begin(st, write);
 		if (err)
 			goto failed;
 		err = fn(st, arg);
@@ -177,7 +186,7 @@ int svc_account_create(struct svc *s, const char *name, const char *domain,
 		a.created_ms = base_time_now_ms();
 		err = base_id_auth(a.auth_id, sizeof(a.auth_id));
 		if (!err)
-			err = txn(s, true, do_account_insert, &a);
+			err = txn(s, TXN_WRITE, do_account_insert, &a);
 		if (err != EEXIST)
 			break;
 	}
@@ -198,7 +207,7 @@ static int do_account_count(struct store *st, void *arg)
 
 int svc_account_count(struct svc *s, int64_t *n)
 {
-	return txn(s, false, do_account_count, n);
+	return txn(s, TXN_READ, do_account_count, n);
 }
 
 struct acct_get {
@@ -250,7 +259,7 @@ static int account_read(struct svc *s, const char *auth_id,
 		*a = account_cache[i].a;
 		return 0;
 	}
-	err = txn(s, false, do_account_get, &g);
+	err = txn(s, TXN_READ, do_account_get, &g);
 	if (!err) {
 		account_cache[i].svc = s;
 		account_cache[i].until_s = now + ACCOUNT_CACHE_S;
@@ -396,7 +405,7 @@ int svc_app_create(struct svc *s, const struct model_account *acct,
 		err = base_id_decimal(a->app_id, sizeof(a->app_id),
 				      MODEL_APP_ID_DIGITS);
 		if (!err)
-			err = txn(s, true, do_app_create, a);
+			err = txn(s, TXN_WRITE, do_app_create, a);
 	}
 	if (!err)
 		*out = *a;
@@ -425,7 +434,7 @@ int svc_app_get(struct svc *s, const struct model_account *acct,
 {
 	struct app_get g = {acct, app_id, out};
 
-	return txn(s, false, do_app_get, &g);
+	return txn(s, TXN_READ, do_app_get, &g);
 }
 
 struct app_update {
@@ -477,7 +486,7 @@ int svc_app_update(struct svc *s, const struct model_account *acct,
 	u->app_id = app_id;
 	u->in = in;
 	u->errs = errs;
-	err = txn(s, true, do_app_update, u);
+	err = txn(s, TXN_WRITE, do_app_update, u);
 	free(u);
 	return err;
 }
@@ -503,7 +512,7 @@ int svc_app_list(struct svc *s, const struct model_account *acct, int64_t limit,
 {
 	struct app_list l = {acct, limit, offset, cb, ctx, total};
 
-	return txn(s, false, do_app_list, &l);
+	return txn(s, TXN_READ, do_app_list, &l);
 }
 
 struct app_delete {
@@ -577,7 +586,7 @@ int svc_app_delete(struct svc *s, const struct model_account *acct,
 	d->cascade = cascade;
 	d->errs = errs;
 	d->in_use = in_use;
-	err = txn(s, true, do_app_delete, d);
+	err = txn(s, TXN_WRITE, do_app_delete, d);
 	free(d);
 	return err;
 }
@@ -742,10 +751,10 @@ int svc_endpoint_create(struct svc *s, const struct model_account *acct,
 		err = base_id_decimal(ep->endpoint_id, sizeof(ep->endpoint_id),
 				      MODEL_ENDPOINT_ID_DIGITS);
 		if (!err)
-			err = txn(s, true, do_endpoint_create, w);
+			err = txn(s, TXN_WRITE, do_endpoint_create, w);
 		if (err != ECANCELED)
 			break;
-		err = txn(s, false, do_username_taken, ep);
+		err = txn(s, TXN_READ, do_username_taken, ep);
 	}
 	if (err == ECANCELED)
 		err = EIO;
@@ -803,7 +812,7 @@ int svc_endpoint_get(struct svc *s, const struct model_account *acct,
 {
 	struct ep_get g = {acct, endpoint_id, out, bs};
 
-	return txn(s, false, do_endpoint_get, &g);
+	return txn(s, TXN_READ, do_endpoint_get, &g);
 }
 
 static int do_endpoint_update(struct store *st, void *arg)
@@ -862,7 +871,7 @@ int svc_endpoint_update(struct svc *s, const struct model_account *acct,
 	w->endpoint_id = endpoint_id;
 	w->in = in;
 	w->errs = errs;
-	err = txn(s, true, do_endpoint_update, w);
+	err = txn(s, TXN_WRITE, do_endpoint_update, w);
 	if (!err && memcmp(&w->cur.ha1_md5, &w->next.ha1_md5,
 			   sizeof(w->cur.ha1_md5)) != 0)
 		LOG_INFO("endpoint_password_changed",
@@ -914,7 +923,7 @@ int svc_endpoint_list(struct svc *s, const struct model_account *acct,
 		return ENOMEM;
 	*l =
 	    (struct ep_list){acct, f, limit, offset, cb, ctx, total, NULL, {0}};
-	err = txn(s, false, do_endpoint_list, l);
+	err = txn(s, TXN_READ, do_endpoint_list, l);
 	free(l);
 	return err;
 }
@@ -934,7 +943,7 @@ int svc_endpoint_delete(struct svc *s, const struct model_account *acct,
 {
 	struct model_endpoint ep;
 	struct ep_get g = {acct, endpoint_id, &ep, NULL};
-	int err = txn(s, true, do_endpoint_delete, &g);
+	int err = txn(s, TXN_WRITE, do_endpoint_delete, &g);
 
 	if (!err)
 		LOG_INFO("endpoint_deleted", "auth_id=%s endpoint_id=%s",
@@ -971,7 +980,7 @@ int svc_sip_credentials(struct svc *s, const char *username, const char *domain,
 {
 	struct sip_cred_get g = {username, domain, out};
 
-	return txn(s, false, do_sip_credentials, &g);
+	return txn(s, TXN_READ, do_sip_credentials, &g);
 }
 
 struct reg {
@@ -1015,7 +1024,7 @@ int svc_register(struct svc *s, int64_t endpoint_ref,
 	r->req = req;
 	r->lim = lim;
 	r->out = out;
-	err = txn(s, true, do_register, r);
+	err = txn(s, TXN_LAZY, do_register, r);
 	free(r);
 	return err;
 }
@@ -1035,7 +1044,7 @@ int svc_bindings_sweep(struct svc *s, int64_t max, int64_t *n)
 {
 	struct sweep w = {max, n};
 
-	return txn(s, true, do_sweep, &w);
+	return txn(s, TXN_LAZY, do_sweep, &w);
 }
 
 /* ---- moving between stores ---- */
