@@ -47,8 +47,12 @@ fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DSIPWARD_FUZZ=ON \
 		-DCMAKE_C_COMPILER=clang >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
-	./$(FUZZ_BUILD)/tests/fuzz/fuzz_body -max_total_time=$${FUZZ_SECONDS:-60} \
-		tests/fuzz/corpus/body
+	@for f in fuzz_body fuzz_sip_msg fuzz_sip_auth; do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$f && \
+		./$(FUZZ_BUILD)/tests/fuzz/$$f -max_total_time=$${FUZZ_SECONDS:-60} \
+			-max_len=4096 $(FUZZ_BUILD)/corpus/$$f \
+			tests/fuzz/corpus/$$f || exit 1; \
+	done
 
 # The benchmark harness (bench/README.md): installs the peers and load
 # generators of deps/debian-packages-bench.txt, builds, and runs
