@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,21 @@ struct flags {
 	const char *db, *http, *sip, *domain, *name, *from, *to;
 };
 
+/* Whether word is one of the space-separated words of list. */
+static bool word_in(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; *p;) {
+		size_t k = strcspn(p, " ");
+		if (k == n && strncmp(p, word, n) == 0)
+			return true;
+		p += k;
+		p += *p == ' ';
+	}
+	return false;
+}
+
 /*
  * Parses --flag VALUE / --flag=VALUE for the flags in `allowed` (a list of
  * names separated by spaces). Returns 0 or EXIT_USAGE after printing why.
@@ -95,7 +111,7 @@ static int parse_flags(int argc, char **argv, const char *allowed,
 		for (k = 0; k < n; k++)
 			if (strcmp(table[k].name, name) == 0)
 				break;
-		if (k == n || !strstr(allowed, name))
+		if (k == n || !word_in(allowed, name))
 			return bad_usage("unknown flag", arg);
 		if (eq) {
 			value = eq + 1;
