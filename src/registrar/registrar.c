@@ -358,8 +358,6 @@ static enum verdict verify(struct req *q, const struct sip_digest *d,
 		  : (known ? cred->ha1_sha256 : r->dummy_ha1[1]);
 	err = sip_digest_expected(alg, ha1, q->m->method, d, expected,
 				  sizeof(expected));
-	base_wipe(cred->ha1_md5, sizeof(cred->ha1_md5));
-	base_wipe(cred->ha1_sha256, sizeof(cred->ha1_sha256));
 	if (err)
 		return V_ERROR;
 	if (d->response.n != strlen(expected) ||
@@ -435,7 +433,8 @@ struct reg_work {
 };
 
 static void do_bindings(struct req *q, const char *key, size_t keylen,
-			int64_t endpoint_ref)
+			const char *user, const char *realm,
+			const struct svc_sip_cred *cred)
 {
 	const struct sip_msg *m = q->m;
 	struct model_reg_request rq = {0};
@@ -472,8 +471,8 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 	rq.received = q->src;
 	rq.transport = q->from->proto == SIP_UDP ? "UDP" : "TCP";
 	rq.now_ms = base_time_now_ms();
-	err =
-	    svc_register(q->r->svc, endpoint_ref, &rq, &q->r->o.limits, &w->bs);
+	err = svc_register(q->r->svc, user, realm, cred, &rq, &q->r->o.limits,
+			   &w->bs);
 	switch (err) {
 	case 0:
 		begin(&w->o, q, 200, "OK");
@@ -496,6 +495,11 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 		break;
 	case ENOENT:
 		reply(q, key, keylen, 404, "Not Found", NULL);
+		break;
+	case EACCES:
+		log_auth_failed(q, (struct sip_str){user, strlen(user)},
+				"password_changed");
+		challenge(q, key, keylen, realm, false);
 		break;
 	default:
 		reply(q, key, keylen, 503, "Service Unavailable",
@@ -564,7 +568,7 @@ static void on_register(struct req *q, const char *key, size_t keylen)
 	}
 	switch (verify(q, d, user, realm, &cred)) {
 	case V_OK:
-		do_bindings(q, key, keylen, cred.endpoint_ref);
+		do_bindings(q, key, keylen, user, realm, &cred);
 		break;
 	case V_STALE:
 		challenge(q, key, keylen, realm, true);
@@ -577,6 +581,7 @@ static void on_register(struct req *q, const char *key, size_t keylen)
 		      "Retry-After: 5\r\n");
 		break;
 	}
+	base_wipe(&cred, sizeof(cred));
 }
 
 /*

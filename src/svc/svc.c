@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/crypto.h"
 #include "base/id.h"
@@ -16,7 +17,7 @@
 #include "base/time.h"
 #include "svc/group.h"
 
-#define TXN_ATTEMPTS 8
+#define TXN_ATTEMPTS 12
 #define ID_ATTEMPTS 8
 
 struct svc {
@@ -76,9 +77,21 @@ enum txn_mode {
  * retries the whole transaction on EBUSY (lock timeout or serialization
  * failure), so fn must not have effects outside the store.
  */
+/* Sleeps a little before a retry: 1-2 ms times the attempt, with jitter. */
+static void backoff(int attempt)
+{
+	unsigned char j = 0;
+	struct timespec ts;
+
+	base_rand_fill(&j, 1);
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(attempt + 1) * (1000000L + j * 4000L);
+	nanosleep(&ts, NULL);
+}
+
 static int txn(struct svc *s, enum txn_mode mode, txn_fn fn, void *arg)
 {
-	bool write = mode != TXN_READ;
+	bool write = mode != TXN_READ, reconnected = false;
 	struct store *st;
 	int err = EBUSY;
 
@@ -86,12 +99,28 @@ static int txn(struct svc *s, enum txn_mode mode, txn_fn fn, void *arg)
 		return svc_group_run(s->group, fn, arg, mode == TXN_WRITE);
 	for (int attempt = 0; attempt < TXN_ATTEMPTS && err == EBUSY;
 	     attempt++) {
+		bool fresh = !pthread_getspecific(s->key);
+
+		if (attempt)
+			backoff(attempt);
 		err = thread_store(s, &st);
 		if (err)
 			break;
 		err = write ? st->ops->durable(st, mode == TXN_WRITE) : 0;
 		if (!err)
 			err = st->ops->begin(st, write);
+		if (err == EIO && !fresh && !reconnected) {
+			/*
+			 * The connection died while idle (the database
+			 * restarted): nothing was done yet, so reconnect and
+			 * go on.
+			 */
+			drop_store(s);
+			reconnected = true;
+			err = EBUSY;
+			attempt--;
+			continue;
+		}
 		if (err)
 			goto failed;
 		err = fn(st, arg);
@@ -984,6 +1013,9 @@ int svc_sip_credentials(struct svc *s, const char *username, const char *domain,
 }
 
 struct reg {
+	const char *username, *domain;
+	const struct svc_sip_cred *cred;
+	struct model_endpoint ep;
 	int64_t endpoint_ref;
 	const struct model_reg_request *req;
 	const struct model_reg_limits *lim;
@@ -996,6 +1028,14 @@ static int do_register(struct store *st, void *arg)
 	struct reg *r = arg;
 	int err;
 
+	err = st->ops->endpoint_get_by_user(st, r->username, r->domain, &r->ep);
+	if (!err && (r->ep.id != r->endpoint_ref ||
+		     !base_secure_eq(r->ep.ha1_md5, r->cred->ha1_md5,
+				     strlen(r->cred->ha1_md5) + 1)))
+		err = EACCES; /* the password changed since it was checked */
+	base_wipe(&r->ep, sizeof(r->ep));
+	if (err)
+		return err;
 	r->cur.n = 0;
 	err = st->ops->binding_list(st, r->endpoint_ref, r->req->now_ms,
 				    add_binding, &r->cur);
@@ -1011,7 +1051,8 @@ static int do_register(struct store *st, void *arg)
 	return err;
 }
 
-int svc_register(struct svc *s, int64_t endpoint_ref,
+int svc_register(struct svc *s, const char *username, const char *domain,
+		 const struct svc_sip_cred *cred,
 		 const struct model_reg_request *req,
 		 const struct model_reg_limits *lim, struct svc_bindings *out)
 {
@@ -1020,7 +1061,10 @@ int svc_register(struct svc *s, int64_t endpoint_ref,
 
 	if (!r)
 		return ENOMEM;
-	r->endpoint_ref = endpoint_ref;
+	r->username = username;
+	r->domain = domain;
+	r->cred = cred;
+	r->endpoint_ref = cred->endpoint_ref;
 	r->req = req;
 	r->lim = lim;
 	r->out = out;

@@ -158,11 +158,16 @@ int svc_sip_credentials(struct svc *s, const char *username, const char *domain,
 			struct svc_sip_cred *out);
 
 /*
- * Applies a REGISTER to the endpoint's bindings (model_register_apply) in
- * one transaction and returns the live bindings after it in out. Errors as
+ * Applies a REGISTER by username@domain, authenticated against cred, to the
+ * endpoint's bindings (model_register_apply) in one transaction, and
+ * returns the live bindings after it in out. The transaction checks again
+ * that the endpoint still has the credentials that were verified: a
+ * password change committed meanwhile makes it EACCES, so no binding made
+ * with an old password outlives the change. Errors as
  * model_register_apply, plus ENOENT when the endpoint is gone.
  */
-int svc_register(struct svc *s, int64_t endpoint_ref,
+int svc_register(struct svc *s, const char *username, const char *domain,
+		 const struct svc_sip_cred *cred,
 		 const struct model_reg_request *req,
 		 const struct model_reg_limits *lim, struct svc_bindings *out);
 

@@ -43,6 +43,10 @@ def scan(srv, secrets, where):
     if not srv.on_pg:
         assert any(n == srv.db.name for n, _ in stored), stored
     assert stored and all(data for _, data in stored), "nothing at rest"
+    # a control: the scan sees the real rows (auth_id is stored in clear)
+    assert any(srv.account["auth_id"].encode() in data
+               for _, data in stored), "the account is not in %r" % [
+                   n for n, _ in stored]
     logs = [(p.name, p.read_bytes())
             for p in sorted(srv.dir.glob("stderr.*.log"))]
     for fname, data in stored + logs:
