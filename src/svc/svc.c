@@ -17,7 +17,7 @@
 #include "base/time.h"
 #include "svc/group.h"
 
-#define TXN_ATTEMPTS 12
+#define TXN_ATTEMPTS 20
 #define ID_ATTEMPTS 8
 
 struct svc {
@@ -77,7 +77,11 @@ enum txn_mode {
  * retries the whole transaction on EBUSY (lock timeout or serialization
  * failure), so fn must not have effects outside the store.
  */
-/* Sleeps a little before a retry: 1-2 ms times the attempt, with jitter. */
+/*
+ * Sleeps a little before a retry: 1-5 ms times the attempt, with jitter, so
+ * that transactions that conflicted (PostgreSQL serialization failures)
+ * do not meet again at once.
+ */
 static void backoff(int attempt)
 {
 	unsigned char j = 0;
@@ -85,7 +89,8 @@ static void backoff(int attempt)
 
 	base_rand_fill(&j, 1);
 	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(attempt + 1) * (1000000L + j * 4000L);
+	ts.tv_nsec = (long)(attempt < 10 ? attempt : 10) *
+		     (1000000L + j * 16000L);
 	nanosleep(&ts, NULL);
 }
 

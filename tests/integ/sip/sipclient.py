@@ -439,8 +439,10 @@ class UA:
         return r
 
 
-def free_udp_tcp_port(lo=5000, hi=9999, host="127.0.0.1", seed=None):
-    """A port in [lo, hi] free for both UDP and TCP on host."""
+def free_udp_tcp_port(lo=5000, hi=9999, host="127.0.0.1", seed=None,
+                      tls_next=False):
+    """A port in [lo, hi] free for both UDP and TCP on host; with tls_next,
+    port + 1 free for TCP too (baresip puts its TLS listener there)."""
     import random
     rnd = random.Random(seed if seed is not None else os.getpid())
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -451,6 +453,9 @@ def free_udp_tcp_port(lo=5000, hi=9999, host="127.0.0.1", seed=None):
         try:
             u.bind((host, p))
             t.bind((host, p))
+            if tls_next:
+                with socket.socket(fam, socket.SOCK_STREAM) as t2:
+                    t2.bind((host, p + 1))
             return p
         except OSError:
             continue

@@ -163,7 +163,8 @@ def test_baresip_register(baresip_server, sip_procs, tmp_path, proto):
     ep = baresip_server.endpoint()
     cfg = tmp_path / ("baresip-%s" % proto)
     cfg.mkdir()
-    port = free_udp_tcp_port(30001, 40000, seed=time.time_ns())
+    port = free_udp_tcp_port(30001, 40000, seed=time.time_ns(),
+                             tls_next=True)
     (cfg / "config").write_text(BARESIP_CONFIG % {"port": port})
     (cfg / "accounts").write_text(
         '<sip:%s@%s;transport=%s>;auth_pass=%s;'

@@ -1,0 +1,823 @@
+"""harness.py - the sipward benchmark (issue 5), run by bench/run.sh.
+
+Every figure is a ratio against a peer or a limit measured in the same run
+on the same machine, or an instruction count: absolute numbers on a shared
+machine are noise. Parts (each may be chosen with --only):
+
+  sip        sipp REGISTER+401+REGISTER(digest)+200 over UDP, 10,000 users,
+             sipward vs Kamailio 5.6 (auth_db on SQLite, usrloc in memory,
+             4 UDP workers): open-loop rate ladder (highest rate with zero
+             failures and zero retransmissions), closed-loop peak (-l 256),
+             server CPU time per call, PSS.
+  http       wrk keep-alive: sipward retrieve, list (limit 20), update vs
+             nginx serving static JSON of the same sizes and an empty 202.
+  durable    update throughput with 64 concurrent clients on distinct
+             endpoints vs SQLite's own one-fsync-per-commit rate (sqlite3
+             CLI, WAL, synchronous=FULL) on the same disk.
+  growth     retrieve, update, list, REGISTER p50/p99 and throughput with
+             1,000 / 100,000 / 1,000,000 endpoints; PSS with 100,000
+             endpoints and 100,000 live bindings (Kamailio alongside).
+  callgrind  instructions per request (retrieve, update, authenticated
+             REGISTER, challenge) as (I(N2) - I(N1)) / (N2 - N1).
+
+Raw results go to bench/results/<date>/ (results.json, one file per tool
+run), the summary to bench/results/<date>/summary.md.
+"""
+import argparse
+import csv
+import datetime
+import glob
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import provision as pv  # noqa: E402
+from common import log, run, save_json  # noqa: E402
+from servers import (DOMAIN, Kamailio, Nginx, Sipward,  # noqa: E402
+                     sipward_db)
+import httpload  # noqa: E402
+from sipclient import RegClient  # noqa: E402
+
+PARTS = ["sip", "http", "durable", "growth", "callgrind"]
+SCENARIO = os.path.join(HERE, "sip", "register.xml")
+WRK_SCRIPT = os.path.join(HERE, "wrk", "api.lua")
+NCPU = os.cpu_count() or 1
+
+
+class Skip(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- settings
+
+def settings(quick):
+    if quick:
+        return dict(
+            users=50, ladder=[50, 100], step_s=1, closed_m=200,
+            closed_rounds=1, http_s=1, rounds=1, conns=8, durable_conns=16,
+            growth_sizes=[50, 200], growth_mem_size=200, growth_s=1,
+            growth_reg_m=100, sample=50, cg_n=(10, 30),
+            sqlite_max=200, wrk_threads=1)
+    return dict(
+        users=10000,
+        ladder=[250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 10000,
+                12000, 16000, 20000, 25000],
+        step_s=5, closed_m=20000, closed_rounds=2, http_s=5, rounds=2,
+        conns=32, durable_conns=64, growth_sizes=[1000, 100000, 1000000],
+        growth_mem_size=100000, growth_s=5, growth_reg_m=5000,
+        sample=10000, cg_n=(500, 2500), sqlite_max=20000,
+        wrk_threads=min(2, NCPU))
+
+
+# ---------------------------------------------------------------- helpers
+
+# Tools to treat as missing (comma-separated), to try the paths a machine
+# without the bench packages takes: SIPWARD_BENCH_HIDE=wrk,nginx,kamailio.
+HIDDEN = set(filter(None, os.environ.get("SIPWARD_BENCH_HIDE", "").split(",")))
+
+
+def which(name):
+    if name in HIDDEN:
+        return None
+    return shutil.which(name) or (os.path.exists("/usr/sbin/" + name) and
+                                  "/usr/sbin/" + name) or None
+
+
+def mean(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.mean(xs) if xs else None
+
+
+def ratio(a, b):
+    if a is None or b in (None, 0):
+        return None
+    return a / b
+
+
+class Template:
+    """A sipward SQLite file with the first account and n endpoints,
+    provisioned once and copied for each use."""
+
+    def __init__(self, binary, workdir, outdir, n, name):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.path = os.path.join(self.dir, "template.db")
+        t = time.monotonic()
+        self.auth_id, self.token = sipward_db(binary, self.path, outdir,
+                                              name=name + "-init")
+        self.ids = pv.sipward_endpoints(self.path, 1, DOMAIN, n)
+        self.provision_s = time.monotonic() - t
+        self.n = n
+        log("provisioned %d endpoints in %s in %.1fs" % (n, self.path,
+                                                         self.provision_s))
+
+    def copy(self, dest):
+        for ext in ("", "-wal", "-shm"):
+            if os.path.exists(dest + ext):
+                os.unlink(dest + ext)
+        shutil.copyfile(self.path, dest)
+        shutil.copyfile(self.path + ".account.json", dest + ".account.json")
+        return dest
+
+
+def parse_sipp_stats(path):
+    with open(path, newline="") as f:
+        rows = [r for r in csv.reader(f, delimiter=";") if r]
+    if len(rows) < 2:
+        return None
+    h = rows[0]
+    last = dict(zip(h, rows[-1]))
+
+    def epoch(v):
+        return float(v.split("\t")[-1])
+
+    return dict(success=int(last["SuccessfulCall(C)"]),
+                failed=int(last["FailedCall(C)"]),
+                retrans=int(last["Retransmissions(C)"]),
+                created=int(last["TotalCallCreated"]),
+                elapsed=epoch(last["CurrentTime"]) - epoch(last["StartTime"]))
+
+
+def sipp(port, users_csv, outdir, name, rate, limit, m, rtt=False,
+         timeout=120):
+    """One sipp run of the benchmark scenario; returns its counts."""
+    d = os.path.join(outdir, "sipp", name)
+    os.makedirs(d, exist_ok=True)
+    stf = os.path.join(d, "stat.csv")
+    argv = [which("sipp"), "-sf", SCENARIO, "-inf", users_csv,
+            "127.0.0.1:%d" % port, "-t", "u1", "-i", "127.0.0.1",
+            "-r", str(rate), "-l", str(limit), "-m", str(m), "-nostdin",
+            "-trace_stat", "-stf", stf, "-fd", "1",
+            "-timeout", "%ds" % timeout, "-recv_timeout", "5000"]
+    if rtt:
+        argv += ["-trace_rtt", "-rtt_freq", "1"]
+    rc, out, err = run(argv, timeout + 30, d, "sipp", cwd=d)
+    st = parse_sipp_stats(stf) if os.path.exists(stf) else None
+    if st is None:
+        raise RuntimeError("sipp produced no statistics (rc %s): %s" %
+                           (rc, err[-400:]))
+    st["rc"] = rc
+    st["rate"] = st["success"] / st["elapsed"] if st["elapsed"] > 0 else 0
+    if rtt:
+        ms = []
+        for f in glob.glob(os.path.join(d, "*_rtt.csv")):
+            with open(f) as fh:
+                next(fh, None)
+                for line in fh:
+                    p = line.split(";")
+                    if len(p) >= 2:
+                        ms.append(float(p[1]))
+            os.unlink(f)  # large; the percentiles are kept
+        ms.sort()
+        if ms:
+            st["p50_ms"] = ms[len(ms) // 2]
+            st["p99_ms"] = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    return st
+
+
+def wrk(port, mode, margs, threads, conns, dur, outdir, name):
+    """One wrk run (or the Python fallback); returns its figures."""
+    if which("wrk"):
+        argv = [which("wrk"), "-t", str(threads), "-c", str(conns),
+                "-d", "%ds" % dur, "--timeout", "10s", "-s", WRK_SCRIPT,
+                "http://127.0.0.1:%d" % port, "--", mode] + margs
+        if mode in ("retrieve", "list", "update"):
+            argv.append(str(threads))
+        rc, out, err = run(argv, dur + 60, os.path.join(outdir, "wrk"),
+                           name)
+        m = re.search(r"^WRKJSON (.*)$", out, re.M)
+        if rc != 0 or not m:
+            raise RuntimeError("wrk failed (rc %s): %s" % (rc, err[-400:]))
+        r = json.loads(m.group(1))
+        r["tool"] = "wrk"
+    else:
+        if mode in ("retrieve", "list", "update"):
+            with open(margs[0]) as f:
+                ids = [x.strip() for x in f if x.strip()]
+            r = httpload.run(port, mode, dur, conns, ids=ids,
+                             auth_id=margs[1], token=margs[2])
+        else:
+            r = httpload.run(port, mode, dur, conns, path=margs[0])
+        r["tool"] = "python"
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["errors"] = sum(r[k] for k in ("err_connect", "err_read", "err_write",
+                                     "err_status", "err_timeout"))
+    os.makedirs(os.path.join(outdir, "wrk"), exist_ok=True)
+    save_json(os.path.join(outdir, "wrk", name + ".json"), r)
+    return r
+
+
+def http_get(port, path, auth_id, token):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", path, headers={"X-Auth-ID": auth_id,
+                                    "X-Auth-Token": token})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    if r.status != 200:
+        raise RuntimeError("GET %s: %d" % (path, r.status))
+    return body
+
+
+# ---------------------------------------------------------------- the parts
+
+def part_sip(ctx):
+    S = ctx.s
+    if not which("sipp"):
+        raise Skip("sipp (package sip-tester) is not installed")
+    n = S["users"]
+    out = ctx.part_dir("sip")
+    tmpl = ctx.template(n)
+    users = os.path.join(out, "users.csv")
+    pv.sipp_users(users, DOMAIN, range(n))
+    servers = {}
+    res = {"users": n, "servers": {}}
+    servers["sipward"] = Sipward(ctx.binary, tmpl.copy(
+        os.path.join(out, "sipward.db")), out)
+    if which("kamailio") and os.path.isdir(pv.KAMAILIO_SQL_DIR):
+        kdb = os.path.join(out, "kamailio.db")
+        pv.kamailio_subscribers(kdb, DOMAIN, n)
+        servers["kamailio"] = Kamailio(kdb, out)
+    else:
+        ctx.skip("sip: Kamailio (kamailio, kamailio-sqlite-modules) not "
+                 "installed: sipward measured alone, no ratio")
+    try:
+        for name, srv in servers.items():
+            res["servers"][name] = {"pss_idle_kib": srv.pss()}
+        # Warm-up, the same for both: every user registered once, closed
+        # loop with 64 calls in flight.
+        for name, srv in servers.items():
+            w = sipp(srv.sip_port, users, out, "warmup-" + name, 100000, 64,
+                     n, timeout=300)
+            res["servers"][name]["warmup"] = w
+            log("sip warm-up %s: %d ok, %d failed, %.0f calls/s" %
+                (name, w["success"], w["failed"], w["rate"]))
+        # Open-loop ladder, interleaved: each step runs on every server
+        # still climbing before the next step. A step passes when every
+        # call succeeded with no retransmission, at the offered rate; a
+        # failed step is tried once more (shared machine) before the
+        # server stops climbing.
+        climbing = list(servers)
+        ladder = {k: [] for k in servers}
+        best = {k: None for k in servers}
+        for rate in S["ladder"]:
+            if not climbing:
+                break
+            for name in list(climbing):
+                srv = servers[name]
+                ok = False
+                for attempt in (1, 2):
+                    m = rate * S["step_s"]
+                    st = sipp(srv.sip_port, users, out, "ladder-%s-%d-%d" %
+                              (name, rate, attempt), rate, max(1000, 3 * rate),
+                              m, timeout=S["step_s"] * 4 + 30)
+                    st.update(offered=rate, attempt=attempt, calls=m)
+                    ok = (st["failed"] == 0 and st["retrans"] == 0 and
+                          st["success"] == m and
+                          st["elapsed"] <= S["step_s"] * 1.2 + 1.0)
+                    st["pass"] = ok
+                    ladder[name].append(st)
+                    log("sip ladder %s %d/s try %d: ok=%d failed=%d "
+                        "retrans=%d elapsed=%.2fs -> %s" %
+                        (name, rate, attempt, st["success"], st["failed"],
+                         st["retrans"], st["elapsed"],
+                         "pass" if ok else "FAIL"))
+                    if ok:
+                        break
+                if ok:
+                    best[name] = rate
+                else:
+                    climbing.remove(name)
+                time.sleep(0.5)
+        for name in servers:
+            res["servers"][name]["ladder"] = ladder[name]
+            res["servers"][name]["open_loop_max"] = best[name]
+            res["servers"][name]["ladder_top_reached"] = name in climbing
+        # Closed loop, 256 calls in flight, interleaved rounds; server CPU
+        # time per successful call from /proc utime+stime.
+        for rnd in range(S["closed_rounds"]):
+            for name, srv in servers.items():
+                c0 = srv.cpu()
+                st = sipp(srv.sip_port, users, out, "closed-%s-%d" %
+                          (name, rnd + 1), 1000000, 256, S["closed_m"],
+                          timeout=180)
+                st["cpu_s"] = srv.cpu() - c0
+                st["cpu_us_per_call"] = (st["cpu_s"] * 1e6 / st["success"]
+                                         if st["success"] else None)
+                res["servers"][name].setdefault("closed", []).append(st)
+                log("sip closed %s round %d: %.0f calls/s, %d failed, "
+                    "%d retrans, %.0f us CPU/call" %
+                    (name, rnd + 1, st["rate"], st["failed"], st["retrans"],
+                     st["cpu_us_per_call"] or 0))
+        for name, srv in servers.items():
+            r = res["servers"][name]
+            r["closed_peak"] = mean([c["rate"] for c in r["closed"]])
+            r["cpu_us_per_call"] = mean([c["cpu_us_per_call"]
+                                         for c in r["closed"]])
+            r["pss_kib"] = srv.pss()
+            r["processes"] = len(srv.pids())
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    return res
+
+
+def part_http(ctx):
+    S = ctx.s
+    out = ctx.part_dir("http")
+    tmpl = ctx.template(S["users"])
+    ids_path = os.path.join(out, "ids.txt")
+    pv.id_file(ids_path, tmpl.ids)
+    sw = Sipward(ctx.binary, tmpl.copy(os.path.join(out, "sipward.db")), out)
+    ng = None
+    res = {"endpoints": tmpl.n, "conns": S["conns"],
+           "threads": S["wrk_threads"], "duration_s": S["http_s"],
+           "rounds": S["rounds"], "sipward_http_threads": sw.threads}
+    try:
+        a = [ids_path, sw.auth_id, sw.auth_token]
+        base = "/v1/Account/%s/Endpoint/" % sw.auth_id
+        body_r = http_get(sw.http_port, base + tmpl.ids[0] + "/", sw.auth_id,
+                          sw.auth_token)
+        body_l = http_get(sw.http_port, base + "?limit=20", sw.auth_id,
+                          sw.auth_token)
+        res["retrieve_bytes"] = len(body_r)
+        res["list_bytes"] = len(body_l)
+        if which("nginx"):
+            ng = Nginx(out, NCPU, {"retrieve.json": body_r,
+                                   "list.json": body_l})
+            res["nginx_workers"] = NCPU
+        else:
+            ctx.skip("http: nginx not installed: no ceiling, no ratio")
+        if not which("wrk"):
+            ctx.skip("http: wrk not installed: Python load generator used "
+                     "(figures are not benchmark results)")
+        pairs = [("retrieve", a, "get", ["/retrieve.json"]),
+                 ("list", a, "get", ["/list.json"]),
+                 ("update", a, "post", ["/empty"])]
+        for op, sargs, nmode, nargs in pairs:
+            r = res.setdefault(op, {"sipward": [], "nginx": []})
+            for rnd in range(S["rounds"]):
+                c0 = sw.cpu()
+                x = wrk(sw.http_port, op, sargs, S["wrk_threads"], S["conns"],
+                        S["http_s"], out, "%s-sipward-%d" % (op, rnd + 1))
+                x["cpu_us_per_req"] = ((sw.cpu() - c0) * 1e6 / x["requests"]
+                                       if x["requests"] else None)
+                r["sipward"].append(x)
+                log("http %s sipward: %.0f req/s p50 %.2f ms p99 %.2f ms "
+                    "errors %d" % (op, x["rps"], x["lat_p50_us"] / 1e3,
+                                   x["lat_p99_us"] / 1e3, x["errors"]))
+                if ng:
+                    c0 = ng.cpu()
+                    y = wrk(ng.port, nmode, nargs, S["wrk_threads"],
+                            S["conns"], S["http_s"], out,
+                            "%s-nginx-%d" % (op, rnd + 1))
+                    y["cpu_us_per_req"] = ((ng.cpu() - c0) * 1e6 /
+                                           y["requests"]
+                                           if y["requests"] else None)
+                    r["nginx"].append(y)
+                    log("http %s nginx: %.0f req/s p50 %.2f ms p99 %.2f ms "
+                        "errors %d" % (op, y["rps"], y["lat_p50_us"] / 1e3,
+                                       y["lat_p99_us"] / 1e3, y["errors"]))
+        res["pss_kib"] = {"sipward": sw.pss()}
+        if ng:
+            res["pss_kib"]["nginx"] = ng.pss()
+    finally:
+        sw.stop()
+        if ng:
+            ng.stop()
+    return res
+
+
+def sqlite_commits(path, n, outdir, name):
+    """n INSERT transactions, each its own commit (one fsync each in WAL
+    with synchronous=FULL), by the sqlite3 command-line tool; returns
+    (commits/s, seconds)."""
+    for ext in ("", "-wal", "-shm"):
+        if os.path.exists(path + ext):
+            os.unlink(path + ext)
+    setup = ("PRAGMA journal_mode=WAL;\nPRAGMA synchronous=FULL;\n"
+             "CREATE TABLE t (id INTEGER PRIMARY KEY, alias TEXT NOT NULL);\n")
+    p = subprocess.run([which("sqlite3"), path], input=setup.encode(),
+                       capture_output=True, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError("sqlite3: %s" % p.stderr.decode()[-300:])
+    script = ["PRAGMA synchronous=FULL;"]
+    script += ["INSERT INTO t (alias) VALUES ('w0x%d');" % i
+               for i in range(n)]
+    script = ("\n".join(script) + "\n").encode()
+    t = time.monotonic()
+    p = subprocess.run([which("sqlite3"), path], input=script,
+                       capture_output=True, timeout=300)
+    el = time.monotonic() - t
+    if p.returncode != 0:
+        raise RuntimeError("sqlite3: %s" % p.stderr.decode()[-300:])
+    with open(os.path.join(outdir, name + ".txt"), "w") as f:
+        f.write("sqlite3 %s: %d autocommit INSERTs, WAL, synchronous=FULL: "
+                "%.3f s\n" % (path, n, el))
+    return n / el, el
+
+
+def part_durable(ctx):
+    S = ctx.s
+    if not which("sqlite3"):
+        raise Skip("sqlite3 command-line tool not installed")
+    out = ctx.part_dir("durable")
+    tmpl = ctx.template(S["users"])
+    ids_path = os.path.join(out, "ids.txt")
+    pv.id_file(ids_path, tmpl.ids)
+    dbpath = tmpl.copy(os.path.join(out, "sipward.db"))
+    sw = Sipward(ctx.binary, dbpath, out)
+    res = {"conns": S["durable_conns"], "duration_s": S["http_s"],
+           "rounds": S["rounds"], "filesystem_dir": out,
+           "sipward": [], "sqlite3": []}
+    try:
+        # Calibrate the sqlite3 run to last about 3 s.
+        rate, _ = sqlite_commits(os.path.join(out, "sqlite-cli.db"),
+                                 min(100, S["sqlite_max"]), out,
+                                 "sqlite3-calibrate")
+        n = int(max(50, min(S["sqlite_max"], rate * (S["http_s"] * 0.6))))
+        for rnd in range(S["rounds"]):
+            x = wrk(sw.http_port, "update", [ids_path, sw.auth_id,
+                                             sw.auth_token],
+                    S["wrk_threads"], S["durable_conns"], S["http_s"], out,
+                    "update-c%d-%d" % (S["durable_conns"], rnd + 1))
+            res["sipward"].append(x)
+            log("durable sipward update -c%d: %.0f/s p99 %.2f ms errors %d" %
+                (S["durable_conns"], x["rps"], x["lat_p99_us"] / 1e3,
+                 x["errors"]))
+            r, el = sqlite_commits(os.path.join(out, "sqlite-cli.db"), n,
+                                   out, "sqlite3-%d" % (rnd + 1))
+            res["sqlite3"].append({"commits": n, "seconds": el,
+                                   "commits_per_s": r})
+            log("durable sqlite3 CLI: %d commits in %.2fs = %.0f/s" %
+                (n, el, r))
+    finally:
+        sw.stop()
+    return res
+
+
+def part_growth(ctx):
+    S = ctx.s
+    out = ctx.part_dir("growth")
+    res = {"sizes": {}, "conns": 16, "duration_s": S["growth_s"]}
+    have_sipp = bool(which("sipp"))
+    for size in S["growth_sizes"]:
+        d = os.path.join(out, "n%d" % size)
+        os.makedirs(d, exist_ok=True)
+        tmpl = Template(ctx.binary, ctx.work, d, size, "n%d" % size)
+        r = {"provision_s": tmpl.provision_s,
+             "db_bytes": os.path.getsize(tmpl.path)}
+        rnd = random.Random(size)
+        sample = sorted(rnd.sample(range(size), min(S["sample"], size)))
+        ids_path = os.path.join(d, "ids.txt")
+        pv.id_file(ids_path, [tmpl.ids[i] for i in rnd.sample(
+            sample, len(sample))])
+        users = os.path.join(d, "users.csv")
+        pv.sipp_users(users, DOMAIN, sample)
+        db = tmpl.path  # used in place: the template is not needed again
+        sw = Sipward(ctx.binary, db, d, start_timeout=120)
+        try:
+            r["pss_start_kib"] = sw.pss()
+            a = [ids_path, sw.auth_id, sw.auth_token]
+            for op in ("retrieve", "list", "update"):
+                x = wrk(sw.http_port, op, a, S["wrk_threads"], 16,
+                        S["growth_s"], d, "%s-n%d" % (op, size))
+                r[op] = x
+                log("growth n=%d %s: %.0f req/s p50 %.2f ms p99 %.2f ms "
+                    "errors %d" % (size, op, x["rps"], x["lat_p50_us"] / 1e3,
+                                   x["lat_p99_us"] / 1e3, x["errors"]))
+            if have_sipp:
+                st = sipp(sw.sip_port, users, d, "register-n%d" % size,
+                          1000000, 16, S["growth_reg_m"], rtt=True,
+                          timeout=120)
+                r["register"] = st
+                log("growth n=%d REGISTER: %.0f calls/s p50 %s ms p99 %s ms "
+                    "failed %d" % (size, st["rate"], st.get("p50_ms"),
+                                   st.get("p99_ms"), st["failed"]))
+            if size == S["growth_mem_size"] and have_sipp:
+                r["memory"] = growth_memory(ctx, sw, size, d)
+            r["pss_end_kib"] = sw.pss()
+        finally:
+            sw.stop()
+        for ext in ("", "-wal", "-shm"):
+            if os.path.exists(db + ext) and size >= 100000:
+                os.unlink(db + ext)  # hundreds of MB
+        res["sizes"][str(size)] = r
+    return res
+
+
+def growth_memory(ctx, sw, size, d):
+    """PSS of sipward with `size` endpoints before and after every one of
+    them holds a live binding; Kamailio with the same users and bindings."""
+    m = {"endpoints": size, "sipward_pss_before_kib": sw.pss()}
+    users = os.path.join(d, "users-all.csv")
+    pv.sipp_users(users, DOMAIN, range(size))
+    st = sipp(sw.sip_port, users, d, "register-all-sipward", 1000000, 256,
+              size, timeout=600)
+    m["sipward_register_all"] = st
+    m["sipward_pss_bindings_kib"] = sw.pss()
+    rows = subprocess.run([which("sqlite3") or "sqlite3", sw.db_path,
+                           "SELECT count(*) FROM registrations"],
+                          capture_output=True, timeout=60)
+    m["sipward_live_bindings"] = int(rows.stdout.strip() or 0)
+    log("growth memory sipward: %d bindings, PSS %.1f MiB (%.1f MiB before)"
+        % (m["sipward_live_bindings"], m["sipward_pss_bindings_kib"] / 1024,
+           m["sipward_pss_before_kib"] / 1024))
+    if which("kamailio") and os.path.isdir(pv.KAMAILIO_SQL_DIR):
+        kdb = os.path.join(d, "kamailio.db")
+        pv.kamailio_subscribers(kdb, DOMAIN, size)
+        k = Kamailio(kdb, d)
+        try:
+            m["kamailio_pss_before_kib"] = k.pss()
+            st = sipp(k.sip_port, users, d, "register-all-kamailio", 1000000,
+                      256, size, timeout=600)
+            m["kamailio_register_all"] = st
+            m["kamailio_pss_bindings_kib"] = k.pss()
+            log("growth memory kamailio: %d registered, PSS %.1f MiB" %
+                (st["success"], m["kamailio_pss_bindings_kib"] / 1024))
+        finally:
+            k.stop()
+    else:
+        ctx.skip("growth: Kamailio not installed: no memory ratio")
+    return m
+
+
+def callgrind_total(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError("no totals in %s" % path)
+
+
+def part_callgrind(ctx):
+    S = ctx.s
+    if not which("valgrind"):
+        raise Skip("valgrind not installed")
+    out = ctx.part_dir("callgrind")
+    tmpl = ctx.template(S["users"])
+    n1, n2 = S["cg_n"]
+    res = {"n1": n1, "n2": n2, "ops": {}}
+    ops = ["retrieve", "update", "register", "challenge"]
+    for op in ops:
+        tot = {}
+        for n in (n1, n2):
+            name = "%s-%d" % (op, n)
+            db = tmpl.copy(os.path.join(out, name + ".db"))
+            cg = os.path.join(out, "callgrind.out." + name)
+            sw = Sipward(ctx.binary, db, out, name="sipward-" + name,
+                         wrapper=[which("valgrind"), "--tool=callgrind",
+                                  "--callgrind-out-file=" + cg],
+                         start_timeout=120)
+            try:
+                drive(op, sw, tmpl, n)
+            finally:
+                rc = sw.stop()
+            tot[n] = callgrind_total(cg)
+            log("callgrind %s x%d: %d instructions (exit %s)" %
+                (op, n, tot[n], rc))
+            for ext in ("", "-wal", "-shm"):
+                if os.path.exists(db + ext):
+                    os.unlink(db + ext)
+        if which("callgrind_annotate"):
+            # Where the instructions go, for whoever compares two runs.
+            run([which("callgrind_annotate"), "--inclusive=yes",
+                 "--threshold=99",
+                 os.path.join(out, "callgrind.out.%s-%d" % (op, n2))], 120,
+                out, "annotate-%s-%d" % (op, n2))
+        res["ops"][op] = {"total_n1": tot[n1], "total_n2": tot[n2],
+                          "per_request": (tot[n2] - tot[n1]) / (n2 - n1)}
+        log("callgrind %s: %.0f instructions per request" %
+            (op, res["ops"][op]["per_request"]))
+    return res
+
+
+def drive(op, sw, tmpl, n):
+    """n sequential requests of one kind, each answered before the next."""
+    if op in ("retrieve", "update"):
+        c = http.client.HTTPConnection("127.0.0.1", sw.http_port, timeout=60)
+        h = {"X-Auth-ID": sw.auth_id, "X-Auth-Token": sw.auth_token,
+             "Content-Type": "application/json"}
+        for i in range(n):
+            path = "/v1/Account/%s/Endpoint/%s/" % (
+                sw.auth_id, tmpl.ids[i % len(tmpl.ids)])
+            if op == "retrieve":
+                c.request("GET", path, headers=h)
+                want = 200
+            else:
+                c.request("POST", path, body='{"alias": "cg%d"}' % i,
+                          headers=h)
+                want = 202
+            r = c.getresponse()
+            r.read()
+            if r.status != want:
+                raise RuntimeError("%s: HTTP %d" % (op, r.status))
+        c.close()
+        return
+    rc = RegClient(sw.sip_port, DOMAIN)
+    try:
+        if rc.challenge(0) != 401:
+            raise RuntimeError("no 401 challenge")
+        for i in range(n):
+            if op == "register":
+                st = rc.register(i % tmpl.n)
+                want = 200
+            else:
+                st = rc.challenge(i % tmpl.n)
+                want = 401
+            if st != want:
+                raise RuntimeError("%s: SIP %d" % (op, st))
+    finally:
+        rc.close()
+
+
+# ---------------------------------------------------------------- context
+
+class Ctx:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.s = settings(args.quick)
+        self.out = args.out
+        self.work = os.path.join(self.out, "work")
+        os.makedirs(self.work, exist_ok=True)
+        # A private copy: a rebuild during the run cannot swap the binary.
+        self.binary = os.path.join(self.work, "sipward")
+        shutil.copy2(os.path.abspath(args.bin), self.binary)
+        self.skips = []
+        self.templates = {}
+
+    def part_dir(self, name):
+        d = os.path.join(self.out, name)
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def template(self, n):
+        if n not in self.templates:
+            self.templates[n] = Template(self.binary, self.work, self.work,
+                                         n, "tmpl%d" % n)
+        return self.templates[n]
+
+    def skip(self, msg):
+        print("SKIP %s" % msg, flush=True)
+        self.skips.append(msg)
+
+
+def version(argv, pat=None):
+    try:
+        p = subprocess.run(argv, capture_output=True, timeout=20)
+        t = (p.stdout + p.stderr).decode(errors="replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if pat:
+        m = re.search(pat, t)
+        return m.group(1) if m else t.strip().splitlines()[0]
+    return t.strip().splitlines()[0] if t.strip() else None
+
+
+def machine(ctx):
+    cpu = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) // 1024
+    except OSError:
+        pass
+    df = version(["df", "-hT", ctx.out])
+    try:
+        df = subprocess.run(["df", "-hT", ctx.out], capture_output=True,
+                            timeout=10).stdout.decode().splitlines()[-1]
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        pass
+    try:
+        load = open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        load = None
+    git = version(["git", "-C", os.path.dirname(HERE), "describe",
+                   "--always", "--dirty"])
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"),
+        "host": platform.node(), "kernel": platform.release(),
+        "cpu": cpu, "cpus": NCPU, "mem_mib": mem, "disk": df,
+        "loadavg_start": load, "git": git,
+        "versions": {
+            "sipward": version([ctx.binary, "--version"]),
+            "kamailio": version([which("kamailio") or "kamailio", "-v"],
+                                r"version: (kamailio \S+)"),
+            "nginx": version([which("nginx") or "nginx", "-v"],
+                             r"(nginx/\S+)"),
+            "wrk": version([which("wrk") or "wrk", "-v"], r"(wrk \S+)"),
+            "sipp": version([which("sipp") or "sipp", "-v"],
+                            r"(SIPp v\S+)"),
+            "sqlite3": version([which("sqlite3") or "sqlite3", "--version"],
+                               r"^(\S+)"),
+            "valgrind": version([which("valgrind") or "valgrind",
+                                 "--version"]),
+        },
+    }
+
+
+def tidy(out):
+    """Drops the databases (inputs, rebuilt by every run) and compresses
+    the large server logs (one line per HTTP request)."""
+    import gzip
+    for root, _, files in os.walk(out):
+        for f in files:
+            p = os.path.join(root, f)
+            if f.endswith((".db", ".db-wal", ".db-shm")):
+                os.unlink(p)
+            elif f.endswith(".err") and os.path.getsize(p) > (1 << 20):
+                with open(p, "rb") as src, gzip.open(p + ".gz", "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                os.unlink(p)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="the smoke: tiny sizes, 1 s runs, < 60 s")
+    ap.add_argument("--only", default=",".join(PARTS),
+                    help="comma-separated parts: " + ",".join(PARTS))
+    ap.add_argument("--bin", default=os.path.join(os.path.dirname(HERE),
+                                                  "build", "sipward"))
+    ap.add_argument("--out", default=None,
+                    help="results directory (default bench/results/<date>)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the databases in <out>/work")
+    args = ap.parse_args()
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    for p in parts:
+        if p not in PARTS:
+            ap.error("unknown part %r (parts: %s)" % (p, ", ".join(PARTS)))
+    if not os.access(args.bin, os.X_OK):
+        ap.error("no sipward binary at %s (make build)" % args.bin)
+    if args.out is None:
+        args.out = os.path.join(HERE, "results", datetime.datetime.now(
+        ).strftime("%Y-%m-%d_%H%M%S") + ("-quick" if args.quick else ""))
+    os.makedirs(args.out, exist_ok=True)
+    args.out = os.path.abspath(args.out)
+    for p in parts + ["work"]:
+        # A rerun into the same directory (the CTest smoke) starts clean.
+        shutil.rmtree(os.path.join(args.out, p), ignore_errors=True)
+    ctx = Ctx(args)
+    t0 = time.monotonic()
+    results = {"machine": machine(ctx), "quick": args.quick,
+               "settings": ctx.s, "argv": sys.argv, "parts": {}}
+    log("results in %s" % args.out)
+    failed = []
+    import report
+    for p in parts:
+        t = time.monotonic()
+        log("== %s" % p)
+        try:
+            results["parts"][p] = globals()["part_" + p](ctx)
+            results["parts"][p]["seconds"] = time.monotonic() - t
+            print("PASS %s (%.0fs)" % (p, time.monotonic() - t), flush=True)
+        except Skip as e:
+            ctx.skip("%s: %s" % (p, e))
+            results["parts"][p] = {"skipped": str(e)}
+        except Exception as e:  # noqa: BLE001 (reported, then the next part)
+            traceback.print_exc()
+            print("FAIL %s: %s" % (p, e), flush=True)
+            results["parts"][p] = {"error": "%s: %s" % (type(e).__name__, e)}
+            failed.append(p)
+        results["skips"] = ctx.skips
+        results["seconds"] = time.monotonic() - t0
+        save_json(os.path.join(args.out, "results.json"), results)
+        with open(os.path.join(args.out, "summary.md"), "w") as f:
+            f.write(report.summary(results))
+    if not args.keep:
+        shutil.rmtree(ctx.work, ignore_errors=True)
+        tidy(args.out)
+    print("summary: %s" % os.path.join(args.out, "summary.md"), flush=True)
+    print("%d passed, %d failed, %d skipped" % (
+        len([p for p in parts if p not in failed and
+             "skipped" not in results["parts"][p]]), len(failed),
+        len([p for p in parts if "skipped" in results["parts"][p]])),
+        flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""report.py - turns results.json into the markdown summary that goes into
+docs/BENCHMARKS.md: the machine, the commands, the date, every figure and
+every ratio."""
+import statistics
+
+
+def _mean(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.mean(xs) if xs else None
+
+
+def f0(x):
+    return "-" if x is None else "{:,.0f}".format(x)
+
+
+def f1(x):
+    return "-" if x is None else "{:,.1f}".format(x)
+
+
+def f2(x):
+    return "-" if x is None else "{:,.2f}".format(x)
+
+
+def rt(a, b):
+    if a is None or not b:
+        return "-"
+    return "**%.2f**" % (a / b)
+
+
+def ms1(x):
+    """sipp reports whole milliseconds: 0 means under 1 ms."""
+    return "-" if x is None else ("<1" if x < 1 else "%.0f" % x)
+
+
+def mib(kib):
+    return "-" if kib is None else "%.1f" % (kib / 1024.0)
+
+
+def machine(m, argv, quick, seconds):
+    v = m.get("versions", {})
+    out = ["| | |", "|---|---|"]
+    rows = [("date", m.get("date")), ("host", m.get("host")),
+            ("CPU", "%s x %s" % (m.get("cpus"), m.get("cpu"))),
+            ("memory", "%s MiB" % m.get("mem_mib")),
+            ("kernel", m.get("kernel")),
+            ("results filesystem", "`%s`" % m.get("disk")),
+            ("load average at start", " ".join(m.get("loadavg_start") or [])),
+            ("sipward", "%s (git %s)" % (v.get("sipward"), m.get("git"))),
+            ("peers and tools", ", ".join(str(v.get(k)) for k in (
+                "kamailio", "nginx", "wrk", "sipp", "valgrind")) +
+             ", sqlite3 " + str(v.get("sqlite3"))),
+            ("command", "`%s`%s" % (" ".join(argv), " (quick smoke: not "
+                                    "benchmark figures)" if quick else "")),
+            ("run time", "%.0f s" % seconds)]
+    for k, x in rows:
+        out.append("| %s | %s |" % (k, x))
+    return "\n".join(out)
+
+
+def part_sip(p):
+    s = p["servers"]
+    sw, ka = s.get("sipward", {}), s.get("kamailio")
+    kk = ka or {}
+    L = ["## 1. SIP: REGISTER with digest authentication, UDP, %s users" %
+         f0(p["users"]), "",
+         "sipp scenario `bench/sip/register.xml` (REGISTER, 401, REGISTER "
+         "with MD5 credentials, 200) against sipward and Kamailio "
+         "(`bench/kamailio/kamailio.cfg`: auth_db on SQLite, usrloc in "
+         "memory, 4 UDP workers). Both warmed up the same way (every user "
+         "registered once, 64 calls in flight). Ratios are sipward / "
+         "Kamailio.", "",
+         "| figure | sipward | Kamailio | ratio |", "|---|---|---|---|"]
+
+    def top(r):
+        if r.get("open_loop_max") is None:
+            return "none passed"
+        return f0(r["open_loop_max"]) + (" (top of the ladder)"
+                                          if r.get("ladder_top_reached")
+                                          else "")
+    L.append("| open-loop rate, zero failures and zero retransmissions "
+             "(calls/s) | %s | %s | %s |" %
+             (top(sw), top(kk) if ka else "-",
+              rt(sw.get("open_loop_max"), kk.get("open_loop_max"))))
+    cl_sw = ", ".join(f0(c["rate"]) for c in sw.get("closed", []))
+    cl_ka = ", ".join(f0(c["rate"]) for c in kk.get("closed", []))
+    L.append("| closed-loop peak, -l 256 (calls/s; mean of rounds %s / %s) "
+             "| %s | %s | %s |" % (cl_sw or "-", cl_ka or "-",
+                                   f0(sw.get("closed_peak")),
+                                   f0(kk.get("closed_peak")),
+                                   rt(sw.get("closed_peak"),
+                                      kk.get("closed_peak"))))
+    fr_sw = sum(c["failed"] for c in sw.get("closed", []))
+    fr_ka = sum(c["failed"] for c in kk.get("closed", []))
+    rr_sw = sum(c["retrans"] for c in sw.get("closed", []))
+    rr_ka = sum(c["retrans"] for c in kk.get("closed", []))
+    L.append("| closed loop: failed calls / retransmissions | %d / %d | %s |"
+             " |" % (fr_sw, rr_sw, ("%d / %d" % (fr_ka, rr_ka)) if ka
+                     else "-"))
+    L.append("| server CPU time per call, closed loop (us, lower is better) "
+             "| %s | %s | %s |" % (f1(sw.get("cpu_us_per_call")),
+                                   f1(kk.get("cpu_us_per_call")),
+                                   rt(sw.get("cpu_us_per_call"),
+                                      kk.get("cpu_us_per_call"))))
+    L.append("| PSS with %s bindings (MiB; processes: %s / %s) | %s | %s | "
+             "%s |" % (f0(p["users"]), sw.get("processes", "-"),
+                       kk.get("processes", "-"), mib(sw.get("pss_kib")),
+                       mib(kk.get("pss_kib")),
+                       rt(sw.get("pss_kib"), kk.get("pss_kib"))))
+    L.append("| PSS at start, before any REGISTER (MiB) | %s | %s | %s |" %
+             (mib(sw.get("pss_idle_kib")), mib(kk.get("pss_idle_kib")),
+              rt(sw.get("pss_idle_kib"), kk.get("pss_idle_kib"))))
+    L += ["", "Ladder steps (offered calls/s: result; a failed step is "
+          "tried twice):", ""]
+    for name in sorted(s, key=lambda k: k != "sipward"):
+        r = s[name]
+        steps = []
+        for st in r.get("ladder", []):
+            steps.append("%d%s %s" % (
+                st["offered"], "" if st["attempt"] == 1 else " (retry)",
+                "ok" if st["pass"] else "FAIL (%d failed, %d retrans, "
+                "%d/%d ok, %.1fs)" % (st["failed"], st["retrans"],
+                                      st["success"],
+                                      st["calls"],
+                                      st["elapsed"])))
+        L.append("- %s: %s" % (name, "; ".join(steps) or "-"))
+    return "\n".join(L)
+
+
+def part_http(p):
+    L = ["## 2. HTTP: wrk, keep-alive, %d threads x %d connections, %d s "
+         "per run, %d interleaved rounds" % (p["threads"], p["conns"],
+                                            p["duration_s"], p["rounds"]),
+         "", "sipward with %s endpoints and %s HTTP threads (its default); "
+         "nginx with %s workers (one per CPU) serving static files of the sizes of sipward's answers "
+         "(retrieve %s bytes, list %s bytes) and an empty 202 for the "
+         "update. Ratios are sipward / nginx." % (
+             f0(p["endpoints"]), p.get("sipward_http_threads"),
+             p.get("nginx_workers", "-"), p.get("retrieve_bytes"),
+             p.get("list_bytes")), "",
+         "| operation | sipward req/s (rounds) | p50 / p99 ms | CPU us/req "
+         "| nginx ceiling | nginx req/s (rounds) | p50 / p99 ms | CPU us/req "
+         "| ratio |", "|---|---|---|---|---|---|---|---|---|"]
+    peer = {"retrieve": "static JSON, %s B" % p.get("retrieve_bytes"),
+            "list": "static JSON, %s B" % p.get("list_bytes"),
+            "update": "empty 202"}
+    for op in ("retrieve", "list", "update"):
+        r = p.get(op)
+        if not r:
+            continue
+        s, n = r["sipward"], r["nginx"]
+        ms = _mean([x["rps"] for x in s])
+        mn = _mean([x["rps"] for x in n])
+        err = sum(x["errors"] for x in s) + sum(x["errors"] for x in n)
+        L.append("| %s%s | %s (%s) | %s / %s | %s | %s | %s (%s) | %s / %s "
+                 "| %s | %s |" % (
+                     op, " (%d errors)" % err if err else "", f0(ms),
+                     ", ".join(f0(x["rps"]) for x in s),
+                     f2(_mean([x["lat_p50_us"] / 1e3 for x in s])),
+                     f2(_mean([x["lat_p99_us"] / 1e3 for x in s])),
+                     f1(_mean([x.get("cpu_us_per_req") for x in s])),
+                     peer[op], f0(mn), ", ".join(f0(x["rps"]) for x in n),
+                     f2(_mean([x["lat_p50_us"] / 1e3 for x in n]))
+                     if n else "-",
+                     f2(_mean([x["lat_p99_us"] / 1e3 for x in n]))
+                     if n else "-",
+                     f1(_mean([x.get("cpu_us_per_req") for x in n])),
+                     rt(ms, mn)))
+    tools = {x.get("tool") for op in ("retrieve", "list", "update")
+             for x in p.get(op, {}).get("sipward", [])}
+    if "python" in tools:
+        L += ["", "wrk was not installed: the Python fallback generated the "
+              "load, so these figures measure Python, not the servers."]
+    pss = p.get("pss_kib", {})
+    L += ["", "PSS after the runs: sipward %s MiB, nginx %s MiB." % (
+        mib(pss.get("sipward")), mib(pss.get("nginx")))]
+    return "\n".join(L)
+
+
+def part_durable(p):
+    sw = _mean([x["rps"] for x in p["sipward"]])
+    sq = _mean([x["commits_per_s"] for x in p["sqlite3"]])
+    L = ["## 3. Durable writes", "",
+         "Endpoint updates (each a real change, on disk before the 202: "
+         "sipward commits concurrent writes in groups, one fsync per group) "
+         "from %d concurrent wrk connections on distinct endpoints, "
+         "%d s per run, against the sqlite3 command-line tool committing "
+         "single-row INSERT transactions (WAL, synchronous=FULL: one fsync "
+         "per commit) in the same directory, interleaved, %d rounds." % (
+             p["conns"], p["duration_s"], p["rounds"]), "",
+         "| figure | value (rounds) |", "|---|---|",
+         "| sipward updates/s, -c %d | %s (%s); p99 %s ms; errors %d |" % (
+             p["conns"], f0(sw), ", ".join(f0(x["rps"]) for x in
+                                           p["sipward"]),
+             f2(_mean([x["lat_p99_us"] / 1e3 for x in p["sipward"]])),
+             sum(x["errors"] for x in p["sipward"])),
+         "| sqlite3 CLI commits/s (one fsync each) | %s (%s; %s commits per "
+         "run) |" % (f0(sq), ", ".join(f0(x["commits_per_s"])
+                                        for x in p["sqlite3"]),
+                     ", ".join(str(x["commits"]) for x in p["sqlite3"])),
+         "| ratio sipward / SQLite commit rate | %s |" % rt(sw, sq)]
+    return "\n".join(L)
+
+
+def part_growth(p):
+    sizes = sorted(p["sizes"], key=int)
+    L = ["## 4. Growth", "",
+         "A fresh database per size, endpoints written straight into SQLite "
+         "(`bench/provision.py`). HTTP: wrk, %d connections, %d s per "
+         "operation, over a random sample of the endpoints; list is the "
+         "first page (limit 20). REGISTER: sipp closed loop, 16 calls in "
+         "flight, sampled users, latency of the whole call (REGISTER to 200, "
+         "1 ms resolution). Ratio: throughput at that size / at the "
+         "smallest." % (p["conns"], p["duration_s"]), "",
+         "| endpoints | provision (s) | DB (MiB) | retrieve req/s, p50/p99 ms "
+         "| list req/s, p50/p99 ms | update req/s, p50/p99 ms | REGISTER "
+         "calls/s, p50/p99 ms | PSS (MiB) |",
+         "|---|---|---|---|---|---|---|---|"]
+    base = p["sizes"][sizes[0]]
+
+    def cell(r, op):
+        x = r.get(op)
+        if not x:
+            return "-"
+        b = base.get(op)
+        ratio = rt(x["rps"], b["rps"]) if b and r is not base else ""
+        return "%s, %s/%s%s%s" % (
+            f0(x["rps"]), f2(x["lat_p50_us"] / 1e3),
+            f2(x["lat_p99_us"] / 1e3),
+            " (%d err)" % x["errors"] if x["errors"] else "",
+            (" x" + ratio) if ratio else "")
+
+    for n in sizes:
+        r = p["sizes"][n]
+        reg = r.get("register")
+        if reg:
+            b = base.get("register")
+            regc = "%s, %s/%s%s%s" % (
+                f0(reg["rate"]), ms1(reg.get("p50_ms")),
+                ms1(reg.get("p99_ms")),
+                " (%d failed)" % reg["failed"] if reg["failed"] else "",
+                (" x" + rt(reg["rate"], b["rate"])) if r is not base else "")
+        else:
+            regc = "-"
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            f0(int(n)), f1(r["provision_s"]), f1(r["db_bytes"] / 2 ** 20),
+            cell(r, "retrieve"), cell(r, "list"), cell(r, "update"), regc,
+            mib(r.get("pss_end_kib"))))
+    for n in sizes:
+        m = p["sizes"][n].get("memory")
+        if not m:
+            continue
+        ks, kb = m.get("kamailio_register_all"), m.get(
+            "kamailio_pss_bindings_kib")
+        s = m["sipward_register_all"]
+        L += ["", "Memory with %s endpoints and %s live bindings (PSS, MiB; "
+              "the bindings made by sipp, 256 calls in flight):" % (
+                  f0(int(n)), f0(m["sipward_live_bindings"])), "",
+              "| | sipward | Kamailio | ratio |", "|---|---|---|---|",
+              "| before registering every user (sipward: after the HTTP and "
+              "sample REGISTER runs above) | %s | %s | %s |" % (
+                  mib(m["sipward_pss_before_kib"]),
+                  mib(m.get("kamailio_pss_before_kib")),
+                  rt(m["sipward_pss_before_kib"],
+                     m.get("kamailio_pss_before_kib"))),
+              "| with every user registered | %s | %s | %s |" % (
+                  mib(m["sipward_pss_bindings_kib"]), mib(kb),
+                  rt(m["sipward_pss_bindings_kib"], kb)),
+              "| registering them all: calls/s (failed) | %s (%d) | %s | "
+              "%s |" % (f0(s["rate"]), s["failed"],
+                        ("%s (%d)" % (f0(ks["rate"]), ks["failed"]))
+                        if ks else "-",
+                        rt(s["rate"], ks["rate"] if ks else None))]
+    return "\n".join(L)
+
+
+def part_callgrind(p):
+    L = ["## 5. Instructions per request (callgrind)", "",
+         "`valgrind --tool=callgrind` on the server, all threads, "
+         "instructions (Ir) of a run with %d requests subtracted from a run "
+         "with %d, divided by %d; requests sent one at a time, each answered "
+         "before the next (`bench/harness.py` drive(), "
+         "`bench/sipclient.py`)." % (p["n1"], p["n2"], p["n2"] - p["n1"]),
+         "", "| request | instructions per request |", "|---|---|"]
+    names = {"retrieve": "GET endpoint (retrieve)",
+             "update": "POST endpoint (update, alias changed, committed)",
+             "register": "authenticated REGISTER (MD5, qop=auth) -> 200",
+             "challenge": "REGISTER without credentials -> 401"}
+    for op in sorted(p["ops"], key=lambda k: (list(names).index(k)
+                                              if k in names else 99)):
+        r = p["ops"][op]
+        L.append("| %s | %s |" % (names.get(op, op), f0(r["per_request"])))
+    return "\n".join(L)
+
+
+def summary(res):
+    m = res["machine"]
+    L = ["# sipward benchmark, %s" % m.get("date"), "",
+         machine(m, res.get("argv", []), res.get("quick"),
+                 res.get("seconds", 0)), "",
+         "Every figure below is measured on this machine in this run; "
+         "compare the ratios and the instruction counts, not the absolute "
+         "numbers (other work may share the machine: load average above). "
+         "sipward runs with its defaults (SQLite store, its log to a file) "
+         "plus "
+         "sip_digest_algorithms=MD5 (sipp answers MD5) and "
+         "sip_nonce_ttl=3600. Peers and sipward alternate run by run "
+         "(sipward, peer, sipward, peer) where rounds are listed.", ""]
+    for s in res.get("skips", []):
+        L.append("- SKIP: %s" % s)
+    if res.get("skips"):
+        L.append("")
+    fns = {"sip": part_sip, "http": part_http, "durable": part_durable,
+           "growth": part_growth, "callgrind": part_callgrind}
+    order = ["sip", "http", "durable", "growth", "callgrind"]
+    for name in sorted(res["parts"], key=lambda k: (order.index(k)
+                                                  if k in order else 99)):
+        p = res["parts"][name]
+        if "error" in p:
+            L += ["## %s: FAILED" % name, "", "`%s`" % p["error"], ""]
+            continue
+        if "skipped" in p:
+            L += ["## %s: skipped (%s)" % (name, p["skipped"]), ""]
+            continue
+        try:
+            L += [fns[name](p), ""]
+        except Exception as e:  # noqa: BLE001 (a report bug must not lose
+            L += ["## %s: report error %r" % (name, e), ""]  # the raw data)
+    return "\n".join(L)
+
+
+if __name__ == "__main__":
+    # Rewrites the summary of a finished run:
+    #   python3 bench/report.py bench/results/<date>/results.json
+    import json
+    import os
+    import sys
+    with open(sys.argv[1]) as fh:
+        res = json.load(fh)
+    dest = os.path.join(os.path.dirname(sys.argv[1]), "summary.md")
+    with open(dest, "w") as fh:
+        fh.write(summary(res))
+    print(dest)
