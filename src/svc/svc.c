@@ -100,8 +100,13 @@ static int txn(struct svc *s, enum txn_mode mode, txn_fn fn, void *arg)
 	struct store *st;
 	int err = EBUSY;
 
-	if (write && s->group)
-		return svc_group_run(s->group, fn, arg, mode == TXN_WRITE);
+	/*
+	 * Durable writes share the group commit. Lazy ones (the registrar's,
+	 * from its one thread) need no fsync, so they commit at once on the
+	 * caller's connection rather than wait for a group.
+	 */
+	if (mode == TXN_WRITE && s->group)
+		return svc_group_run(s->group, fn, arg, true);
 	for (int attempt = 0; attempt < TXN_ATTEMPTS && err == EBUSY;
 	     attempt++) {
 		bool fresh = !pthread_getspecific(s->key);
