@@ -40,7 +40,8 @@ static void usage(FILE *out)
 		     "                              [--domain NAME]\n"
 		     "       sipward db copy --from URL --to URL\n"
 		     "       sipward --help | --version\n\n"
-		     "--db takes sqlite:PATH (default sqlite:sipward.db).\n"
+		     "--db takes sqlite:PATH (default sqlite:sipward.db) or a "
+		     "postgresql:// URL.\n"
 		     "Every option can also be set in the config file as "
 		     "'name = value'\n"
 		     "or in the environment as SIPWARD_<NAME>:\n");
@@ -180,7 +181,7 @@ static int open_svc(const struct cfg *c, struct svc **out)
 
 	if (!ops) {
 		fprintf(stderr, "sipward: --db: unsupported database URL (use "
-				"sqlite:PATH)\n");
+				"sqlite:PATH or postgresql://...)\n");
 		return EXIT_USAGE;
 	}
 	err = svc_open(out, ops, c->db);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "base/crypto.h"
 
 static json_t *app_ref_json(const struct model_endpoint *ep)
 {
@@ -238,6 +239,8 @@ static void create(struct api_ctx *c)
 	json_object_set_new(o, "resource_uri", json_string(buf));
 	api_reply_json(c, 201, o);
 out:
+	if (ep)
+		base_wipe(ep, sizeof(*ep)); /* holds the HA1 values */
 	free(ep);
 	api_json_wipe(body);
 	json_decref(body);
@@ -427,6 +430,7 @@ void api_endpoint_item(struct api_ctx *c)
 		destroy(c);
 	else if (!api_body_unused(c))
 		api_reply_json(c, 200, endpoint_json(c, ep, bs, true));
+	base_wipe(ep, sizeof(*ep)); /* holds the HA1 values */
 out:
 	free(bs);
 	free(ep);

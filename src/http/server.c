@@ -26,10 +26,15 @@ struct http_server {
 	size_t body_max;
 };
 
+/* An oversized chunked body is read and dropped up to this many times the
+ * cap (to answer 413); past that the connection is closed. */
+#define DISCARD_FACTOR 16
+
 struct state {
 	struct http_req req;
 	char *buf;
-	size_t len;
+	size_t len, cap;
+	size_t discarded;
 	bool answered;
 };
 
@@ -80,6 +85,30 @@ int http_req_query_each(const struct http_req *req, http_query_cb cb, void *ctx)
 	MHD_get_connection_values_n((struct MHD_Connection *)req->conn,
 				    MHD_GET_ARGUMENT_KIND, query_one, &it);
 	return it.rc;
+}
+
+/* Grows st->buf to hold need bytes: doubling from 4 KiB, up to max. */
+static int grow(struct state *st, size_t need, size_t max)
+{
+	size_t cap = st->cap ? st->cap : 4096;
+	char *nb;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap > max)
+		cap = max;
+	nb = malloc(cap);
+	if (!nb)
+		return ENOMEM;
+	if (st->len)
+		memcpy(nb, st->buf, st->len);
+	if (st->buf) {
+		base_wipe(st->buf, st->len); /* it may hold a password */
+		free(st->buf);
+	}
+	st->buf = nb;
+	st->cap = cap;
+	return 0;
 }
 
 /* Calls the handler and queues its response. */
@@ -173,22 +202,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	if (*upload_size) {
 		size_t n = *upload_size;
 		*upload_size = 0;
-		if (st->req.body_too_large)
-			return MHD_YES; /* discarded; 413 once it has all come
-					 */
+		if (st->req.body_too_large) {
+			/* Dropped; 413 once it has all come, within reason. */
+			st->discarded += n;
+			return st->discarded > DISCARD_FACTOR * srv->body_max
+				   ? MHD_NO
+				   : MHD_YES;
+		}
 		if (st->len + n > srv->body_max) {
 			st->req.body_too_large = true;
+			st->discarded = st->len + n;
 			base_wipe(st->buf, st->len);
 			free(st->buf);
 			st->buf = NULL;
-			st->len = 0;
+			st->len = st->cap = 0;
 			return MHD_YES;
 		}
-		if (!st->buf) {
-			st->buf = malloc(srv->body_max + 1);
-			if (!st->buf)
-				return MHD_NO;
-		}
+		if (st->len + n + 1 > st->cap &&
+		    grow(st, st->len + n + 1, srv->body_max + 1))
+			return MHD_NO;
 		memcpy(st->buf + st->len, upload_data, n);
 		st->len += n;
 		st->buf[st->len] = '\0';

@@ -646,7 +646,7 @@ void registrar_on_message(void *ctx, struct sip_transport *t,
 		cached = sip_txn_find(r->txns, key, keylen, base_time_mono_s(),
 				      &clen);
 		if (cached) {
-			sip_transport_send(t, from, cached, clen);
+			sip_transport_send(t, &dst, cached, clen);
 			goto out;
 		}
 	}

@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "base/crypto.h"
 #include "base/log.h"
 #include "store/store.h"
 
@@ -133,6 +134,8 @@ enum stmt_id {
 	S_EP_DELETE,
 	S_EP_LIST,
 	S_EP_COUNT,
+	S_EP_LIST_ALL,
+	S_EP_COUNT_ALL,
 	S_EP_REASSIGN,
 	S_EP_DELETE_BY_APP,
 	S_BIND_LIST,
@@ -198,6 +201,11 @@ static const char *const sql[S_COUNT] = {
 		  "WHERE e.id IN (SELECT e.id FROM endpoints e " EP_FILTER
 		  "ORDER BY e.id LIMIT $9 OFFSET $10) ORDER BY e.id",
     [S_EP_COUNT] = "SELECT count(*) FROM endpoints e " EP_FILTER,
+    [S_EP_LIST_ALL] =
+	"SELECT " EP_COLS "WHERE e.id IN (SELECT id FROM endpoints WHERE"
+	" account_id = $1 ORDER BY id LIMIT $2 OFFSET $3)"
+	" ORDER BY e.id",
+    [S_EP_COUNT_ALL] = "SELECT count(*) FROM endpoints WHERE account_id = $1",
     [S_EP_REASSIGN] = "UPDATE endpoints SET app_ref = $2, updated_ms = $3"
 		      " WHERE app_ref = $1",
     [S_EP_DELETE_BY_APP] = "DELETE FROM endpoints WHERE app_ref = $1",
@@ -258,6 +266,7 @@ static int map_res(struct pg *s, const PGresult *res, const char *what)
 {
 	const char *state =
 	    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *primary;
 
 	if (state) {
 		if (strcmp(state, "23505") == 0)
@@ -268,10 +277,15 @@ static int map_res(struct pg *s, const PGresult *res, const char *what)
 		    strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
 			return EBUSY;
 	}
-	LOG_ERROR("store_error",
-		  "backend=postgresql op=%s sqlstate=%s msg=\"%s\"", what,
-		  state ? state : "-",
-		  res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
+	/* Only the primary message: a DETAIL line may quote a row's values
+	 * (HA1, token hash). */
+	primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	LOG_ERROR(
+	    "store_error", "backend=postgresql op=%s sqlstate=%s msg=\"%s\"",
+	    what, state ? state : "-",
+	    primary ? primary
+		    : (PQstatus(s->conn) == CONNECTION_BAD ? "connection lost"
+							   : "error"));
 	return EIO;
 }
 
@@ -883,17 +897,22 @@ static int pg_endpoint_list(struct store *st, int64_t account_id,
 {
 	struct pg *s = pg_of(st);
 	struct params p = {0};
+	bool all = store_filter_none(f);
 	struct model_endpoint *ep;
 	PGresult *r;
 	int err;
 
-	filter_params(&p, account_id, f);
-	err = scalar(s, S_EP_COUNT, &p, total, "endpoint_count");
+	if (all)
+		p_int(&p, account_id);
+	else
+		filter_params(&p, account_id, f);
+	err = scalar(s, all ? S_EP_COUNT_ALL : S_EP_COUNT, &p, total,
+		     "endpoint_count");
 	if (err)
 		return err;
 	p_int(&p, limit);
 	p_int(&p, offset);
-	err = run(s, S_EP_LIST, &p, &r, "endpoint_list");
+	err = run(s, all ? S_EP_LIST_ALL : S_EP_LIST, &p, &r, "endpoint_list");
 	if (err)
 		return err;
 	ep = malloc(sizeof(*ep));
@@ -903,6 +922,8 @@ static int pg_endpoint_list(struct store *st, int64_t account_id,
 		read_endpoint(r, i, ep);
 		err = cb(ctx, ep);
 	}
+	if (ep)
+		base_wipe(ep, sizeof(*ep)); /* the HA1 values of the last row */
 	free(ep);
 	PQclear(r);
 	return err;

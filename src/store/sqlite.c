@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include "base/crypto.h"
 #include "base/log.h"
 #include "store/store.h"
 
@@ -149,6 +150,8 @@ enum stmt_id {
 	S_EP_DELETE,
 	S_EP_LIST,
 	S_EP_COUNT,
+	S_EP_LIST_ALL,
+	S_EP_COUNT_ALL,
 	S_EP_REASSIGN,
 	S_EP_DELETE_BY_APP,
 	S_BIND_LIST,
@@ -222,6 +225,12 @@ static const char *const sql[S_COUNT] = {
 		  "WHERE e.id IN (SELECT e.id FROM endpoints e " EP_FILTER
 		  "ORDER BY e.id LIMIT ?9 OFFSET ?10) ORDER BY e.id",
     [S_EP_COUNT] = "SELECT count(*) FROM endpoints e " EP_FILTER,
+    /* Unfiltered: the (account_id, id) index alone counts and skips. */
+    [S_EP_LIST_ALL] =
+	"SELECT " EP_COLS "WHERE e.id IN (SELECT id FROM endpoints WHERE"
+	" account_id = ?1 ORDER BY id LIMIT ?9 OFFSET ?10)"
+	" ORDER BY e.id",
+    [S_EP_COUNT_ALL] = "SELECT count(*) FROM endpoints WHERE account_id = ?1",
     [S_EP_REASSIGN] = "UPDATE endpoints SET app_ref = ?2, updated_ms = ?3"
 		      " WHERE app_ref = ?1",
     [S_EP_DELETE_BY_APP] = "DELETE FROM endpoints WHERE app_ref = ?",
@@ -954,7 +963,8 @@ static int sq_endpoint_list(struct store *st, int64_t account_id,
 			    void *ctx, int64_t *total)
 {
 	struct sq *s = sq_of(st);
-	sqlite3_stmt *q = stmt(s, S_EP_COUNT);
+	bool all = store_filter_none(f);
+	sqlite3_stmt *q = stmt(s, all ? S_EP_COUNT_ALL : S_EP_COUNT);
 	struct model_endpoint *ep = NULL;
 	int rc, err;
 
@@ -964,7 +974,7 @@ static int sq_endpoint_list(struct store *st, int64_t account_id,
 	err = scalar(s, q, total, "endpoint_count");
 	if (err)
 		return err;
-	q = stmt(s, S_EP_LIST);
+	q = stmt(s, all ? S_EP_LIST_ALL : S_EP_LIST);
 	if (!q)
 		return EIO;
 	ep = malloc(sizeof(*ep));
@@ -982,6 +992,7 @@ static int sq_endpoint_list(struct store *st, int64_t account_id,
 	err = map_rc(s, rc, "endpoint_list");
 out:
 	sqlite3_reset(q);
+	base_wipe(ep, sizeof(*ep)); /* the HA1 values of the last row */
 	free(ep);
 	return err;
 }

@@ -1,6 +1,6 @@
 /*
  * store.h - the storage interface: an ops table that each backend (sqlite.c,
- * later pg.c) fills. Knows nothing of HTTP or SIP. Every function returns 0
+ * pg.c) fills. Knows nothing of HTTP or SIP. Every function returns 0
  * or an errno: ENOENT not found, EEXIST unique conflict, EBUSY retryable
  * (serialization failure, lock timeout), EIO any other storage failure.
  */
@@ -29,6 +29,14 @@ struct store_endpoint_filter {
 };
 
 typedef int (*store_endpoint_cb)(void *ctx, const struct model_endpoint *ep);
+/* True when f filters nothing (the index alone then serves a list). */
+static inline bool store_filter_none(const struct store_endpoint_filter *f)
+{
+	return !f->username_exact && !f->username_contains &&
+	       !f->username_startswith && !f->alias_exact &&
+	       !f->alias_contains && !f->app_id_exact && f->app_isnull < 0;
+}
+
 typedef int (*store_account_cb)(void *ctx, const struct model_account *a);
 typedef int (*store_binding_cb)(void *ctx, const struct model_binding *b);
 typedef int (*store_app_cb)(void *ctx, const struct model_app *app);

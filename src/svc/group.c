@@ -16,7 +16,6 @@
 struct job {
 	svc_group_fn fn;
 	void *arg;
-	bool durable;
 	int err;
 	bool done;
 	pthread_cond_t cv;
@@ -40,18 +39,13 @@ struct svc_group {
 static void run_group(struct svc_group *g, struct job *jobs)
 {
 	struct store *st = g->st;
-	bool durable = false;
 	int err = EBUSY;
 
-	for (struct job *j = jobs; j; j = j->next)
-		durable = durable || j->durable;
 	for (int attempt = 0; attempt < GROUP_ATTEMPTS && err == EBUSY;
 	     attempt++) {
 		for (struct job *j = jobs; j; j = j->next)
 			j->err = 0;
-		err = st->ops->durable(st, durable);
-		if (!err)
-			err = st->ops->begin(st, true);
+		err = st->ops->begin(st, true);
 		for (struct job *j = jobs; !err && j; j = j->next) {
 			j->err = st->ops->savepoint(st, STORE_SP_SET);
 			if (!j->err)
@@ -179,9 +173,9 @@ void svc_group_stop(struct svc_group *g)
 	free(g);
 }
 
-int svc_group_run(struct svc_group *g, svc_group_fn fn, void *arg, bool durable)
+int svc_group_run(struct svc_group *g, svc_group_fn fn, void *arg)
 {
-	struct job j = {.fn = fn, .arg = arg, .durable = durable};
+	struct job j = {.fn = fn, .arg = arg};
 
 	pthread_cond_init(&j.cv, NULL);
 	pthread_mutex_lock(&g->mu);

@@ -8,8 +8,6 @@
 #ifndef SVC_GROUP_H
 #define SVC_GROUP_H
 
-#include <stdbool.h>
-
 #include "store/store.h"
 
 struct svc_group;
@@ -25,12 +23,10 @@ void svc_group_stop(struct svc_group *g);
 
 /*
  * Runs fn(st, arg) in the writer's next transaction and returns its result
- * once that transaction has committed (or the commit's error). fn must not
- * have effects outside the store: on a retryable failure it runs again.
- * A group is committed durably (fsync) when any of its jobs is durable;
- * a group of jobs that may be lost in a crash (registrations) is not.
+ * once that transaction has committed durably (or the commit's error). fn
+ * must not have effects outside the store: on a retryable failure it runs
+ * again.
  */
-int svc_group_run(struct svc_group *g, svc_group_fn fn, void *arg,
-		  bool durable);
+int svc_group_run(struct svc_group *g, svc_group_fn fn, void *arg);
 
 #endif

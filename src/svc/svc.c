@@ -89,8 +89,8 @@ static void backoff(int attempt)
 
 	base_rand_fill(&j, 1);
 	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(attempt < 10 ? attempt : 10) *
-		     (1000000L + j * 16000L);
+	ts.tv_nsec =
+	    (long)(attempt < 10 ? attempt : 10) * (1000000L + j * 16000L);
 	nanosleep(&ts, NULL);
 }
 
@@ -106,7 +106,7 @@ static int txn(struct svc *s, enum txn_mode mode, txn_fn fn, void *arg)
 	 * caller's connection rather than wait for a group.
 	 */
 	if (mode == TXN_WRITE && s->group)
-		return svc_group_run(s->group, fn, arg, true);
+		return svc_group_run(s->group, fn, arg);
 	for (int attempt = 0; attempt < TXN_ATTEMPTS && err == EBUSY;
 	     attempt++) {
 		bool fresh = !pthread_getspecific(s->key);
@@ -984,6 +984,7 @@ int svc_endpoint_delete(struct svc *s, const struct model_account *acct,
 	struct ep_get g = {acct, endpoint_id, &ep, NULL};
 	int err = txn(s, TXN_WRITE, do_endpoint_delete, &g);
 
+	base_wipe(&ep, sizeof(ep)); /* holds the HA1 values */
 	if (!err)
 		LOG_INFO("endpoint_deleted", "auth_id=%s endpoint_id=%s",
 			 acct->auth_id, endpoint_id);
