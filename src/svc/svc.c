@@ -955,13 +955,20 @@ int svc_endpoint_list(struct svc *s, const struct model_account *acct,
 		      int64_t offset, svc_endpoint_cb cb, void *ctx,
 		      int64_t *total)
 {
-	struct ep_list *l = calloc(1, sizeof(*l));
+	struct ep_list *l = malloc(sizeof(*l)); /* not zeroed: 38 KiB */
 	int err;
 
 	if (!l)
 		return ENOMEM;
-	*l =
-	    (struct ep_list){acct, f, limit, offset, cb, ctx, total, NULL, {0}};
+	l->acct = acct;
+	l->f = f;
+	l->limit = limit;
+	l->offset = offset;
+	l->cb = cb;
+	l->ctx = ctx;
+	l->total = total;
+	l->st = NULL;
+	l->bs.n = 0;
 	err = txn(s, TXN_READ, do_endpoint_list, l);
 	free(l);
 	return err;
@@ -1067,11 +1074,13 @@ int svc_register(struct svc *s, const char *username, const char *domain,
 		 const struct model_reg_request *req,
 		 const struct model_reg_limits *lim, struct svc_bindings *out)
 {
-	struct reg *r = calloc(1, sizeof(*r));
+	/* Not zeroed (80 KiB): do_register sets what it reads. */
+	struct reg *r = malloc(sizeof(*r));
 	int err;
 
 	if (!r)
 		return ENOMEM;
+	r->cur.n = 0;
 	r->username = username;
 	r->domain = domain;
 	r->cred = cred;
