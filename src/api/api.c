@@ -50,11 +50,161 @@ void api_free(struct api *a)
 
 /* ---- replies ---- */
 
+/* A growing output buffer for api_json_dump. */
+struct jbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void jput(struct jbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		char *np;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np) {
+			b->failed = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/*
+ * Writes s (valid UTF-8, as jansson guarantees) as a JSON string, escaped
+ * as jansson escapes it.
+ */
+static void jstr(struct jbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t run = 0;
+
+	jput(b, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = {'\\', 'u', '0', '0', 0, 0};
+		const char *shortcut = NULL;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		jput(b, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"':
+			shortcut = "\\\"";
+			break;
+		case '\\':
+			shortcut = "\\\\";
+			break;
+		case '\b':
+			shortcut = "\\b";
+			break;
+		case '\f':
+			shortcut = "\\f";
+			break;
+		case '\n':
+			shortcut = "\\n";
+			break;
+		case '\r':
+			shortcut = "\\r";
+			break;
+		case '\t':
+			shortcut = "\\t";
+			break;
+		}
+		if (shortcut) {
+			jput(b, shortcut, 2);
+		} else {
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			jput(b, esc, 6);
+		}
+	}
+	jput(b, s + run, n - run);
+	jput(b, "\"", 1);
+}
+
+static void jvalue(struct jbuf *b, const json_t *v, int depth)
+{
+	char num[32];
+	const char *key;
+	size_t i, n;
+	json_t *item;
+	bool first = true;
+
+	if (depth > 32) {
+		b->failed = true;
+		return;
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		jput(b, "{", 1);
+		json_object_foreach((json_t *)v, key, item)
+		{
+			if (!first)
+				jput(b, ",", 1);
+			first = false;
+			jstr(b, key, strlen(key));
+			jput(b, ":", 1);
+			jvalue(b, item, depth + 1);
+		}
+		jput(b, "}", 1);
+		break;
+	case JSON_ARRAY:
+		jput(b, "[", 1);
+		json_array_foreach(v, i, item)
+		{
+			if (i)
+				jput(b, ",", 1);
+			jvalue(b, item, depth + 1);
+		}
+		jput(b, "]", 1);
+		break;
+	case JSON_STRING:
+		jstr(b, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		n = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+				     json_integer_value(v));
+		jput(b, num, n);
+		break;
+	case JSON_TRUE:
+		jput(b, "true", 4);
+		break;
+	case JSON_FALSE:
+		jput(b, "false", 5);
+		break;
+	default: /* null; reals are never produced */
+		jput(b, "null", 4);
+	}
+}
+
+char *api_json_dump(const json_t *v, size_t *len)
+{
+	struct jbuf b = {0};
+
+	jvalue(&b, v, 0);
+	if (b.failed || !b.p) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
+
 static void set_body(struct api_ctx *c, int status, json_t *obj)
 {
 	c->resp->status = status;
-	c->resp->body = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	c->resp->body_len = c->resp->body ? strlen(c->resp->body) : 0;
+	c->resp->body = obj ? api_json_dump(obj, &c->resp->body_len) : NULL;
 	if (!c->resp->body)
 		c->resp->status = 500;
 	json_decref(obj);

@@ -60,6 +60,14 @@ int api_body_object(struct api_ctx *c, bool required, json_t **out);
  */
 int api_body_unused(struct api_ctx *c);
 
+/*
+ * Writes v as compact JSON, objects in insertion order, into a new buffer
+ * (*len bytes, NUL-terminated). jansson's own json_dumps costs a quarter of
+ * a retrieve (it formats a pointer per container to detect loops).
+ * Returns NULL on ENOMEM.
+ */
+char *api_json_dump(const json_t *v, size_t *len);
+
 /* Overwrites every string value of obj (recursively) before it is freed. */
 void api_json_wipe(json_t *obj);
 

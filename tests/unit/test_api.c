@@ -511,9 +511,33 @@ static void test_page_envelope(void **state)
 	json_decref(o);
 }
 
+/* api_json_dump writes what jansson's json_dumps would (compact, insertion
+ * order), escapes included. */
+static void test_json_dump_matches_jansson(void **state)
+{
+	json_t *o =
+	    json_pack("{s:s, s:i, s:b, s:b, s:n, s:[s, {s:s}], s:{}}",
+		      "z first", "quote \" back \\ ctl \x01\x1f é", "n", -42,
+		      "t", 1, "f", 0, "nul", "arr", "x", "k", "\n\t", "empty");
+	char *ours, *theirs;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(o);
+	ours = api_json_dump(o, &len);
+	theirs = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_non_null(ours);
+	assert_string_equal(ours, theirs);
+	assert_int_equal(len, strlen(theirs));
+	free(ours);
+	free(theirs);
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_json_dump_matches_jansson),
 	    cmocka_unit_test(test_parse_int),
 	    cmocka_unit_test(test_query_append),
 	    cmocka_unit_test(test_query_append_cap),
