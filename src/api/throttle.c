@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOTS 4096
+#define SETS 1024
+#define WAYS 4
 
 struct slot {
 	char addr[64];
@@ -22,7 +23,7 @@ struct slot {
 struct api_throttle {
 	pthread_mutex_t lock;
 	long max, window, penalty;
-	struct slot slots[SLOTS];
+	struct slot slots[SETS][WAYS];
 };
 
 int api_throttle_new(struct api_throttle **out, long max_failures,
@@ -48,21 +49,37 @@ void api_throttle_free(struct api_throttle *t)
 	free(t);
 }
 
-static struct slot *find(struct api_throttle *t, const char *addr, bool make)
+/*
+ * Finds addr's slot; with make, takes one for it: a free one, else the one
+ * with the oldest window that is not in a penalty. An address in its
+ * penalty is never evicted, so a flood of new addresses cannot free it;
+ * when all of a set are in a penalty, the new address is not tracked.
+ */
+static struct slot *find(struct api_throttle *t, const char *addr, bool make,
+			 int64_t now)
 {
 	uint32_t h = 2166136261u;
-	struct slot *s;
+	struct slot *set, *victim = NULL;
 
 	for (const char *p = addr; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
-	s = &t->slots[h % SLOTS];
-	if (strcmp(s->addr, addr) == 0)
-		return s;
+	set = t->slots[h % SETS];
+	for (int i = 0; i < WAYS; i++)
+		if (strcmp(set[i].addr, addr) == 0)
+			return &set[i];
 	if (!make)
 		return NULL;
-	memset(s, 0, sizeof(*s));
-	strncpy(s->addr, addr, sizeof(s->addr) - 1);
-	return s;
+	for (int i = 0; i < WAYS; i++) {
+		if (set[i].penalty_until > now)
+			continue;
+		if (!victim || set[i].window_start < victim->window_start)
+			victim = &set[i];
+	}
+	if (victim) {
+		memset(victim, 0, sizeof(*victim));
+		strncpy(victim->addr, addr, sizeof(victim->addr) - 1);
+	}
+	return victim;
 }
 
 long api_throttle_check(struct api_throttle *t, const char *addr, int64_t now)
@@ -71,7 +88,7 @@ long api_throttle_check(struct api_throttle *t, const char *addr, int64_t now)
 	long left = 0;
 
 	pthread_mutex_lock(&t->lock);
-	s = find(t, addr, false);
+	s = find(t, addr, false, now);
 	if (s && s->penalty_until > now)
 		left = (long)(s->penalty_until - now);
 	pthread_mutex_unlock(&t->lock);
@@ -83,7 +100,9 @@ void api_throttle_fail(struct api_throttle *t, const char *addr, int64_t now)
 	struct slot *s;
 
 	pthread_mutex_lock(&t->lock);
-	s = find(t, addr, true);
+	s = find(t, addr, true, now);
+	if (!s)
+		goto out;
 	if (now - s->window_start >= t->window) {
 		s->window_start = now;
 		s->count = 0;
@@ -93,5 +112,6 @@ void api_throttle_fail(struct api_throttle *t, const char *addr, int64_t now)
 		s->count = 0;
 		s->window_start = now;
 	}
+out:
 	pthread_mutex_unlock(&t->lock);
 }

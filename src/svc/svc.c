@@ -735,8 +735,12 @@ static int do_endpoint_create(struct store *st, void *arg)
 	if (err != ENOENT)
 		return err ? err : EEXIST;
 	err = st->ops->endpoint_insert(st, ep);
-	/* Taken meanwhile (SQLite) or an id clash: svc_endpoint_create sorts.
-	 */
+	if (err == ENOENT) {
+		/* Its application was deleted since resolve_app read it. */
+		model_errors_add(w->errs, "application", "Unknown application");
+		return EINVAL;
+	}
+	/* A username taken meanwhile, or an id clash: the caller sorts. */
 	return err == EEXIST ? ECANCELED : err;
 }
 

@@ -40,24 +40,8 @@ def _load(name, path):
 rest = _load("sipward_integ_rest_conftest", INTEG / "conftest.py")
 
 
-def _sip_client():
-    """tests/integ/sip/sipclient.py when it is there and has what these
-    tests use; else the minimal client next to this file."""
-    p = INTEG / "sip" / "sipclient.py"
-    if p.is_file():
-        try:
-            mod = _load("sipward_integ_sipclient", p)
-            if all(hasattr(mod, n) for n in ("SipConn", "UA")) and all(
-                    hasattr(mod.UA, m) for m in (
-                        "register", "challenge", "auth_header",
-                        "register_bytes")):
-                return mod
-        except Exception:  # a half-written file: use ours
-            pass
-    return _load("sipward_multinode_mnsip", HERE / "mnsip.py")
-
-
-sipclient = _sip_client()
+# The SIP suite's client (MD5 and SHA-256 digests over UDP and TCP).
+sipclient = _load("sipward_integ_sipclient", INTEG / "sip" / "sipclient.py")
 
 ON_PG = rest.ON_PG
 NONCE_SECRET = "multinode-shared-nonce-secret-0123"
