@@ -188,9 +188,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			unsigned long long n = strtoull(cl, NULL, 10);
 			st->req.has_body = st->req.has_body || n > 0;
 			if (n > srv->body_max) {
-				/* Answer before reading; MHD then closes. */
 				st->req.body_too_large = true;
-				return answer(srv, c, st);
+				st->discarded = 0;
+				/*
+				 * A client waiting for 100-continue, or a body
+				 * past what we would read to drop, is answered
+				 * at once (MHD then closes). Otherwise the body
+				 * is read and dropped first: closing on unread
+				 * data would reset the connection and could
+				 * destroy the 413 before the client reads it.
+				 */
+				if (MHD_lookup_connection_value(
+					c, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_EXPECT) ||
+				    n > DISCARD_FACTOR * srv->body_max)
+					return answer(srv, c, st);
 			}
 		}
 		return MHD_YES;
