@@ -293,6 +293,9 @@ static int registrar_opts(const struct cfg *c, struct registrar_opts *o,
 	o->limits.default_expires = (uint32_t)c->sip_default_expires;
 	o->limits.max_contacts = (unsigned)c->sip_max_contacts;
 	o->sweep_interval_s = c->sip_sweep_interval;
+	o->fail_max = c->sip_auth_fail_max;
+	o->fail_window_s = c->sip_auth_fail_window;
+	o->fail_penalty_s = c->sip_auth_fail_penalty;
 	return 0;
 }
 

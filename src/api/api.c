@@ -30,8 +30,8 @@ int api_new(struct api **out, struct svc *svc, const struct cfg *cfg)
 		return ENOMEM;
 	a->svc = svc;
 	a->cfg = cfg;
-	err = api_throttle_new(&a->throttle, cfg->auth_fail_max,
-			       cfg->auth_fail_window, cfg->auth_fail_penalty);
+	err = base_throttle_new(&a->throttle, cfg->auth_fail_max,
+				cfg->auth_fail_window, cfg->auth_fail_penalty);
 	if (err) {
 		free(a);
 		return err;
@@ -44,7 +44,7 @@ void api_free(struct api *a)
 {
 	if (!a)
 		return;
-	api_throttle_free(a->throttle);
+	base_throttle_free(a->throttle);
 	free(a);
 }
 
@@ -576,8 +576,8 @@ static int authenticate(struct api_ctx *c)
 	base_wipe(token, sizeof(token));
 	if (err == EACCES) {
 		char q[80];
-		api_throttle_fail(c->api->throttle, c->req->client,
-				  base_time_mono_s());
+		base_throttle_fail(c->api->throttle, c->req->client,
+				   base_time_mono_s());
 		LOG_WARN("api_auth_failed", "src=%s",
 			 base_log_quote(c->req->client, q, sizeof(q)));
 		api_reply_error(c, 401, "unauthorized",
@@ -678,8 +678,8 @@ static void dispatch(struct api_ctx *c)
 		api_reply_json(c, 200, o);
 		return;
 	}
-	wait =
-	    api_throttle_check(c->api->throttle, r->client, base_time_mono_s());
+	wait = base_throttle_check(c->api->throttle, r->client,
+				   base_time_mono_s());
 	if (wait > 0) {
 		api_reply_error(c, 429, "too many requests",
 				"Too many failed authentications from this "

@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "api/throttle.h"
+#include "base/throttle.h"
 #include "cfg/cfg.h"
 #include "http/server.h"
 #include "model/model.h"
@@ -14,7 +14,7 @@
 struct api {
 	struct svc *svc;
 	const struct cfg *cfg;
-	struct api_throttle *throttle;
+	struct base_throttle *throttle;
 };
 
 /* One request in flight. */

@@ -191,6 +191,29 @@ static const struct opt opts[] = {
      .min = 1,
      .max = 3600,
      .doc = "seconds between sweeps of expired registrations"},
+    {.name = "sip_auth_fail_max",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, sip_auth_fail_max),
+     .def = "20",
+     .min = 1,
+     .max = 1000000,
+     .doc = "failed SIP digest checks from one address before its REGISTERs "
+	    "are ignored for a while"},
+    {.name = "sip_auth_fail_window",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, sip_auth_fail_window),
+     .def = "60",
+     .min = 1,
+     .max = 86400,
+     .doc = "seconds over which failed SIP digest checks are counted"},
+    {.name = "sip_auth_fail_penalty",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, sip_auth_fail_penalty),
+     .def = "60",
+     .min = 1,
+     .max = 86400,
+     .doc =
+	 "seconds an address's REGISTERs are ignored after too many failures"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -36,6 +36,9 @@ struct cfg {
 	long sip_tcp_per_addr;
 	long sip_tcp_idle;
 	long sip_sweep_interval;
+	long sip_auth_fail_max;
+	long sip_auth_fail_window;
+	long sip_auth_fail_penalty;
 };
 
 /* Fills c with the built-in defaults. */

@@ -19,6 +19,7 @@
 #include "base/addr.h"
 #include "base/id.h"
 #include "base/log.h"
+#include "base/throttle.h"
 #include "base/time.h"
 #include "sip/digest.h"
 #include "sip/msg.h"
@@ -39,6 +40,7 @@ struct registrar {
 	unsigned char secret[64];
 	struct sip_txn_table *txns;
 	struct sip_nc_cache *ncs;
+	struct base_throttle *fails; /* failed digest checks per address */
 	char dummy_ha1[2][MODEL_HASH_MAX]; /* for unknown users */
 	int64_t last_sweep_s;
 };
@@ -133,6 +135,9 @@ int registrar_new(struct registrar **out, struct svc *svc,
 	if (!err)
 		err = sip_nc_cache_new(&r->ncs, NC_SETS);
 	if (!err)
+		err = base_throttle_new(&r->fails, o->fail_max,
+					o->fail_window_s, o->fail_penalty_s);
+	if (!err)
 		err = base_rand_fill(rnd, sizeof(rnd));
 	if (!err)
 		err = base_digest_hex(BASE_DIGEST_MD5, rnd, sizeof(rnd),
@@ -155,6 +160,7 @@ void registrar_free(struct registrar *r)
 		return;
 	sip_txn_table_free(r->txns);
 	sip_nc_cache_free(r->ncs);
+	base_throttle_free(r->fails);
 	base_wipe(r->secret, sizeof(r->secret));
 	free(r);
 }
@@ -272,6 +278,11 @@ static void log_auth_failed(const struct req *q, struct sip_str user,
 		 user.p ? user.p : "");
 	LOG_WARN("auth_failed", "user=%s src=%s reason=%s",
 		 base_log_quote(name, u, sizeof(u)), q->src, reason);
+	/* Password guessing: too many failures and the address is ignored. */
+	base_throttle_fail(q->r->fails, q->src_ip, base_time_mono_s());
+	if (base_throttle_check(q->r->fails, q->src_ip, base_time_mono_s()))
+		LOG_WARN("sip_source_ignored", "src=%s seconds=%ld", q->src_ip,
+			 q->r->o.fail_penalty_s);
 }
 
 /* Sends 401 with one challenge per configured algorithm. */
@@ -653,9 +664,12 @@ void registrar_on_message(void *ctx, struct sip_transport *t,
 			goto out;
 		}
 	}
-	if (sip_str_eq(m->method, "REGISTER"))
-		on_register(&q, key, keylen);
-	else if (sip_str_eq(m->method, "OPTIONS"))
+	if (sip_str_eq(m->method, "REGISTER")) {
+		/* Silence for an address with too many failed checks. */
+		if (!base_throttle_check(r->fails, q.src_ip,
+					 base_time_mono_s()))
+			on_register(&q, key, keylen);
+	} else if (sip_str_eq(m->method, "OPTIONS"))
 		reply(&q, key, keylen, 200, "OK",
 		      "Allow: REGISTER, OPTIONS\r\n");
 	else

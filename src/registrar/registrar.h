@@ -19,6 +19,8 @@ struct registrar_opts {
 	unsigned nalgs;
 	struct model_reg_limits limits;
 	int64_t sweep_interval_s;
+	/* Failed digest checks from one address before it is ignored. */
+	long fail_max, fail_window_s, fail_penalty_s;
 };
 
 struct registrar;

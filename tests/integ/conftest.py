@@ -890,7 +890,7 @@ class RawConn:
 
 # The shared server tolerates many auth failures so that the 401 tests do
 # not throttle each other; throttling is tested on servers of its own.
-SHARED_ENV = {"SIPWARD_AUTH_FAIL_MAX": 1000}
+SHARED_ENV = {"SIPWARD_AUTH_FAIL_MAX": 1000, "SIPWARD_SIP_AUTH_FAIL_MAX": 100000}
 
 
 @pytest.fixture(scope="session", autouse=True)

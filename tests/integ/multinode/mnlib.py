@@ -46,6 +46,7 @@ sipclient = _load("sipward_integ_sipclient", INTEG / "sip" / "sipclient.py")
 ON_PG = rest.ON_PG
 NONCE_SECRET = "multinode-shared-nonce-secret-0123"
 BASE_ENV = {"SIPWARD_AUTH_FAIL_MAX": 100000,
+            "SIPWARD_SIP_AUTH_FAIL_MAX": 100000,
             "SIPWARD_SIP_NONCE_SECRET": NONCE_SECRET}
 SIP_PORT_RE = re.compile(r"event=started .*\bsip_port=(\d+)")
 SWEPT_RE = re.compile(r"event=sip_bindings_swept\b.*\bcount=(\d+)")

@@ -78,6 +78,7 @@ SIP_PORT_RE = re.compile(r"event=started .*\bsip_port=(\d+)")
 # Every SIP test server tolerates many failed HTTP authentications and signs
 # nonces with a known secret (so tests can forge nonces of any age).
 BASE_ENV = {"SIPWARD_AUTH_FAIL_MAX": 1000,
+            "SIPWARD_SIP_AUTH_FAIL_MAX": 100000,
             "SIPWARD_SIP_NONCE_SECRET": NONCE_SECRET}
 
 

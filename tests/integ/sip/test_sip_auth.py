@@ -473,3 +473,35 @@ def test_nonce_and_bindings_survive_restart(sip_make_server):
         r = ua2.c.request(ua2.register_bytes(auth=ua2.auth_header()))
         assert r.status == 200, r.raw
     assert len(ep.get()["sip_registrations"]) == 2
+
+
+def test_password_guessing_source_is_ignored_for_a_while(sip_make_server):
+    """After sip_auth_fail_max failed digest checks within the window, the
+    source address's REGISTERs get no answer (even with the right
+    password) until the penalty is over; OPTIONS is still answered."""
+    from sipclient import NoResponse
+    from test_sip_transport import options_bytes
+
+    srv = sip_make_server(env={"SIPWARD_SIP_AUTH_FAIL_MAX": 3,
+                               "SIPWARD_SIP_AUTH_FAIL_PENALTY": 2})
+    ep = srv.endpoint()
+    ua = ep.ua("udp")
+    with ua.c:
+        ua.challenge()
+        for i in range(3):
+            r = ua.c.request(ua.register_bytes(
+                auth=ua.auth_header(password="Wrong-%d-%s" % (i, pw()))))
+            assert r.status == 401, r.raw
+            ua.take_challenge(r)
+        srv.wait_log(r"event=sip_source_ignored src=127\.0\.0\.1", 1)
+        with pytest.raises(NoResponse):
+            ua.c.request(ua.register_bytes(auth=ua.auth_header()),
+                         timeout=1.0)
+        r = ua.c.request(options_bytes(ua.c))
+        assert r.status == 200, r.raw
+        assert ep.get()["sip_registered"] == "false"
+        time.sleep(2.5)
+        ua.challenge()
+        r = ua.c.request(ua.register_bytes(auth=ua.auth_header()))
+        assert r.status == 200, r.raw
+    assert ep.get()["sip_registered"] == "true"

@@ -2,7 +2,7 @@
  * throttle.c - a fixed-size, direct-mapped table of client addresses
  * (memory stays bounded whatever the number of attackers).
  */
-#include "api/throttle.h"
+#include "base/throttle.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,16 +20,16 @@ struct slot {
 	int64_t penalty_until;
 };
 
-struct api_throttle {
+struct base_throttle {
 	pthread_mutex_t lock;
 	long max, window, penalty;
 	struct slot slots[SETS][WAYS];
 };
 
-int api_throttle_new(struct api_throttle **out, long max_failures,
-		     long window_s, long penalty_s)
+int base_throttle_new(struct base_throttle **out, long max_failures,
+		      long window_s, long penalty_s)
 {
-	struct api_throttle *t = calloc(1, sizeof(*t));
+	struct base_throttle *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return ENOMEM;
@@ -41,7 +41,7 @@ int api_throttle_new(struct api_throttle **out, long max_failures,
 	return 0;
 }
 
-void api_throttle_free(struct api_throttle *t)
+void base_throttle_free(struct base_throttle *t)
 {
 	if (!t)
 		return;
@@ -55,7 +55,7 @@ void api_throttle_free(struct api_throttle *t)
  * penalty is never evicted, so a flood of new addresses cannot free it;
  * when all of a set are in a penalty, the new address is not tracked.
  */
-static struct slot *find(struct api_throttle *t, const char *addr, bool make,
+static struct slot *find(struct base_throttle *t, const char *addr, bool make,
 			 int64_t now)
 {
 	uint32_t h = 2166136261u;
@@ -82,7 +82,7 @@ static struct slot *find(struct api_throttle *t, const char *addr, bool make,
 	return victim;
 }
 
-long api_throttle_check(struct api_throttle *t, const char *addr, int64_t now)
+long base_throttle_check(struct base_throttle *t, const char *addr, int64_t now)
 {
 	struct slot *s;
 	long left = 0;
@@ -95,7 +95,7 @@ long api_throttle_check(struct api_throttle *t, const char *addr, int64_t now)
 	return left;
 }
 
-void api_throttle_fail(struct api_throttle *t, const char *addr, int64_t now)
+void base_throttle_fail(struct base_throttle *t, const char *addr, int64_t now)
 {
 	struct slot *s;
 
