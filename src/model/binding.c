@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* Copies src into a fixed field, refusing what does not fit. */
 static int copy(char *dst, size_t cap, const char *src)
@@ -16,10 +17,37 @@ static int copy(char *dst, size_t cap, const char *src)
 	return 0;
 }
 
+/*
+ * Contact URI equality, after RFC 3261 19.1.4 in the parts that matter
+ * for bindings: the scheme, host, port and parameters compare without
+ * regard to case, the user part exactly ("sip:Bob@Host" and "SIP:Bob@host"
+ * are one contact, "sip:bob@host" another).
+ */
+bool model_contact_eq(const char *a, const char *b)
+{
+	const char *at_a = strchr(a, '@'), *at_b = strchr(b, '@');
+	const char *colon_a = strchr(a, ':'), *colon_b = strchr(b, ':');
+	size_t ua, ub;
+
+	if (!colon_a || !colon_b || (!at_a) != (!at_b))
+		return strcmp(a, b) == 0;
+	if (colon_a - a != colon_b - b ||
+	    strncasecmp(a, b, (size_t)(colon_a - a)) != 0)
+		return false;
+	if (at_a) {
+		ua = (size_t)(at_a - colon_a);
+		ub = (size_t)(at_b - colon_b);
+		if (ua != ub || strncmp(colon_a, colon_b, ua) != 0)
+			return false;
+		return strcasecmp(at_a, at_b) == 0;
+	}
+	return strcasecmp(colon_a, colon_b) == 0;
+}
+
 static int find(const struct model_binding *b, unsigned n, const char *uri)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (strcmp(b[i].contact, uri) == 0)
+		if (model_contact_eq(b[i].contact, uri))
 			return (int)i;
 	return -1;
 }

@@ -63,6 +63,12 @@ struct model_reg_limits {
  * the stored one (out of order); E2BIG when more than max_contacts would
  * be bound.
  */
+/*
+ * Whether two contact URIs are the same binding (RFC 3261 19.1.4: scheme,
+ * host, port and parameters case-insensitive, the user part exact).
+ */
+bool model_contact_eq(const char *a, const char *b);
+
 int model_register_apply(const struct model_binding *cur, unsigned ncur,
 			 const struct model_reg_request *req,
 			 const struct model_reg_limits *lim,

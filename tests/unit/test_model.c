@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "base/text.h"
+#include "model/binding.h"
 #include "model/model.h"
 
 /* Writes n copies of unit into buf (cap bytes) and returns the length. */
@@ -551,6 +552,52 @@ static void test_allow_tables(void **state)
 	}
 }
 
+/* ---- bindings ---- */
+
+static void test_contact_eq(void **state)
+{
+	(void)state;
+	assert_true(
+	    model_contact_eq("sip:alice@host:5060", "sip:alice@host:5060"));
+	assert_true(model_contact_eq("SIP:alice@HOST:5060;Transport=TCP",
+				     "sip:alice@host:5060;transport=tcp"));
+	assert_false(model_contact_eq("sip:Alice@host", "sip:alice@host"));
+	assert_false(
+	    model_contact_eq("sip:alice@host:5060", "sip:alice@host:5061"));
+	assert_false(model_contact_eq("sips:alice@host", "sip:alice@host"));
+	assert_true(model_contact_eq("sip:HOST.example", "sip:host.example"));
+	assert_false(model_contact_eq("sip:alice@host", "sip:host"));
+}
+
+/* A refresh written with another case of the host is the same binding. */
+static void test_register_refresh_case_insensitive_host(void **state)
+{
+	static struct model_binding cur[1], next[MODEL_BINDINGS_MAX];
+	struct model_reg_contact c = {"sip:alice@HOST.example:5060", "", -1};
+	struct model_reg_request req = {.call_id = "c1",
+					.cseq = 2,
+					.expires = 600,
+					.contacts = &c,
+					.ncontacts = 1,
+					.user_agent = "ua",
+					.received = "192.0.2.1:5060",
+					.transport = "UDP",
+					.now_ms = 1000000};
+	struct model_reg_limits lim = {60, 3600, 3600, 10};
+	unsigned n = 0;
+
+	(void)state;
+	snprintf(cur[0].contact, sizeof(cur[0].contact), "%s",
+		 "sip:alice@host.example:5060");
+	snprintf(cur[0].call_id, sizeof(cur[0].call_id), "c1");
+	cur[0].cseq = 1;
+	cur[0].expires_ms = 2000000;
+	assert_int_equal(model_register_apply(cur, 1, &req, &lim, next, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(next[0].cseq, 2);
+	assert_true(next[0].expires_ms == 1000000 + 600 * 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -571,6 +618,8 @@ int main(void)
 	    cmocka_unit_test(test_errors_long_field),
 	    cmocka_unit_test(test_errors_utf8_cut),
 	    cmocka_unit_test(test_allow_tables),
+	    cmocka_unit_test(test_contact_eq),
+	    cmocka_unit_test(test_register_refresh_case_insensitive_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
