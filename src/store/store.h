@@ -13,7 +13,7 @@
 #include "model/binding.h"
 #include "model/model.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
