@@ -418,6 +418,31 @@ static void copy_printable(struct sip_str s, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+/* The one table from a binding error (errno) to the SIP answer. */
+static const struct {
+	int err;
+	unsigned code;
+	const char *reason;
+} errno_map[] = {
+    {EINVAL, 400, "Invalid Contact or Expires"},
+    {EALREADY, 400, "CSeq Out Of Order"},
+    {E2BIG, 403, "Too Many Contacts"},
+    {ENOENT, 404, "Not Found"},
+};
+
+/* Answers a failed svc call; anything unlisted (storage) is 503. */
+static void reply_errno(struct req *q, const char *key, size_t keylen, int err)
+{
+	for (size_t i = 0; i < sizeof(errno_map) / sizeof(errno_map[0]); i++) {
+		if (errno_map[i].err == err) {
+			reply(q, key, keylen, errno_map[i].code,
+			      errno_map[i].reason, NULL);
+			return;
+		}
+	}
+	reply(q, key, keylen, 503, "Service Unavailable", "Retry-After: 5\r\n");
+}
+
 /* The Contact values of the 200 OK: every live binding, its time left. */
 static void contacts_out(struct out *o, const struct svc_bindings *bs)
 {
@@ -487,37 +512,20 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 	rq.now_ms = base_time_now_ms();
 	err = svc_register(q->r->svc, user, realm, cred, &rq, &q->r->o.limits,
 			   &w->bs);
-	switch (err) {
-	case 0:
+	if (err == 0) {
 		begin(&w->o, q, 200, "OK");
 		contacts_out(&w->o, &w->bs);
 		finish(&w->o, q, key, keylen);
-		break;
-	case ERANGE:
-		snprintf(extra, sizeof(extra), "Min-Expires: %u\r\n",
-			 q->r->o.limits.min_expires);
-		reply(q, key, keylen, 423, "Interval Too Brief", extra);
-		break;
-	case EINVAL:
-		reply(q, key, keylen, 400, "Invalid Contact or Expires", NULL);
-		break;
-	case EALREADY:
-		reply(q, key, keylen, 400, "CSeq Out Of Order", NULL);
-		break;
-	case E2BIG:
-		reply(q, key, keylen, 403, "Too Many Contacts", NULL);
-		break;
-	case ENOENT:
-		reply(q, key, keylen, 404, "Not Found", NULL);
-		break;
-	case EACCES:
+	} else if (err == EACCES) {
 		log_auth_failed(q, (struct sip_str){user, strlen(user)},
 				"password_changed");
 		challenge(q, key, keylen, realm, false);
-		break;
-	default:
-		reply(q, key, keylen, 503, "Service Unavailable",
-		      "Retry-After: 5\r\n");
+	} else if (err == ERANGE) {
+		snprintf(extra, sizeof(extra), "Min-Expires: %u\r\n",
+			 q->r->o.limits.min_expires);
+		reply(q, key, keylen, 423, "Interval Too Brief", extra);
+	} else {
+		reply_errno(q, key, keylen, err);
 	}
 out:
 	free(w);
@@ -591,8 +599,7 @@ static void on_register(struct req *q, const char *key, size_t keylen)
 		challenge(q, key, keylen, realm, false);
 		break;
 	case V_ERROR:
-		reply(q, key, keylen, 503, "Service Unavailable",
-		      "Retry-After: 5\r\n");
+		reply_errno(q, key, keylen, EIO);
 		break;
 	}
 	base_wipe(&cred, sizeof(cred));
