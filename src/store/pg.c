@@ -567,8 +567,33 @@ static int pg_account_insert(struct store *st, struct model_account *a)
 	return insert_id(pg_of(st), S_ACC_INSERT, &p, &a->id, "account_insert");
 }
 
-static void read_account(const PGresult *r, int row, struct model_account *a)
+/* Copies one row of a result into a struct. */
+typedef void (*row_reader)(const PGresult *r, int row, void *dst);
+
+/*
+ * Runs a query expected to return at most one row and reads it into out.
+ * Returns 0, ENOENT for no row, or the store error.
+ */
+static int one_row(struct pg *s, enum stmt_id id, const struct params *p,
+		   row_reader read, void *out, const char *what)
 {
+	PGresult *r;
+	int err = run(s, id, p, &r, what);
+
+	if (err)
+		return err;
+	if (PQntuples(r) == 0)
+		err = ENOENT;
+	else
+		read(r, 0, out);
+	PQclear(r);
+	return err;
+}
+
+static void read_account(const PGresult *r, int row, void *dst)
+{
+	struct model_account *a = dst;
+
 	a->id = col_int(r, row, 0);
 	col_text(r, row, 1, a->auth_id, sizeof(a->auth_id));
 	col_text(r, row, 2, a->name, sizeof(a->name));
@@ -581,19 +606,10 @@ static int pg_account_get(struct store *st, const char *auth_id,
 			  struct model_account *out)
 {
 	struct params p = {0};
-	PGresult *r;
-	int err;
 
 	p_text(&p, auth_id);
-	err = run(pg_of(st), S_ACC_GET, &p, &r, "account_get");
-	if (err)
-		return err;
-	if (PQntuples(r) == 0)
-		err = ENOENT;
-	else
-		read_account(r, 0, out);
-	PQclear(r);
-	return err;
+	return one_row(pg_of(st), S_ACC_GET, &p, read_account, out,
+		       "account_get");
 }
 
 static int pg_account_list(struct store *st, store_account_cb cb, void *ctx)
@@ -642,8 +658,10 @@ static int pg_app_insert(struct store *st, struct model_app *a)
 	return insert_id(pg_of(st), S_APP_INSERT, &p, &a->id, "app_insert");
 }
 
-static void read_app(const PGresult *r, int row, struct model_app *a)
+static void read_app(const PGresult *r, int row, void *dst)
 {
+	struct model_app *a = dst;
+
 	a->id = col_int(r, row, 0);
 	a->account_id = col_int(r, row, 1);
 	col_text(r, row, 2, a->app_id, sizeof(a->app_id));
@@ -662,22 +680,6 @@ static void read_app(const PGresult *r, int row, struct model_app *a)
 	a->updated_ms = col_int(r, row, 14);
 }
 
-static int one_app(struct pg *s, enum stmt_id id, const struct params *p,
-		   struct model_app *out, const char *what)
-{
-	PGresult *r;
-	int err = run(s, id, p, &r, what);
-
-	if (err)
-		return err;
-	if (PQntuples(r) == 0)
-		err = ENOENT;
-	else
-		read_app(r, 0, out);
-	PQclear(r);
-	return err;
-}
-
 static int pg_app_get(struct store *st, int64_t account_id, const char *app_id,
 		      struct model_app *out)
 {
@@ -685,7 +687,7 @@ static int pg_app_get(struct store *st, int64_t account_id, const char *app_id,
 
 	p_int(&p, account_id);
 	p_text(&p, app_id);
-	return one_app(pg_of(st), S_APP_GET, &p, out, "app_get");
+	return one_row(pg_of(st), S_APP_GET, &p, read_app, out, "app_get");
 }
 
 static int pg_app_get_default(struct store *st, int64_t account_id,
@@ -694,7 +696,7 @@ static int pg_app_get_default(struct store *st, int64_t account_id,
 	struct params p = {0};
 
 	p_int(&p, account_id);
-	return one_app(pg_of(st), S_APP_GET_DEFAULT, &p, out,
+	return one_row(pg_of(st), S_APP_GET_DEFAULT, &p, read_app, out,
 		       "app_get_default");
 }
 
@@ -797,8 +799,10 @@ static int pg_endpoint_insert(struct store *st, struct model_endpoint *ep)
 			 "endpoint_insert");
 }
 
-static void read_endpoint(const PGresult *r, int row, struct model_endpoint *ep)
+static void read_endpoint(const PGresult *r, int row, void *dst)
 {
+	struct model_endpoint *ep = dst;
+
 	ep->id = col_int(r, row, 0);
 	ep->account_id = col_int(r, row, 1);
 	col_text(r, row, 2, ep->endpoint_id, sizeof(ep->endpoint_id));
@@ -819,22 +823,6 @@ static void read_endpoint(const PGresult *r, int row, struct model_endpoint *ep)
 	ep->updated_ms = col_int(r, row, 21);
 }
 
-static int one_endpoint(struct pg *s, enum stmt_id id, const struct params *p,
-			struct model_endpoint *out, const char *what)
-{
-	PGresult *r;
-	int err = run(s, id, p, &r, what);
-
-	if (err)
-		return err;
-	if (PQntuples(r) == 0)
-		err = ENOENT;
-	else
-		read_endpoint(r, 0, out);
-	PQclear(r);
-	return err;
-}
-
 static int pg_endpoint_get(struct store *st, int64_t account_id,
 			   const char *endpoint_id, struct model_endpoint *out)
 {
@@ -842,7 +830,8 @@ static int pg_endpoint_get(struct store *st, int64_t account_id,
 
 	p_int(&p, account_id);
 	p_text(&p, endpoint_id);
-	return one_endpoint(pg_of(st), S_EP_GET, &p, out, "endpoint_get");
+	return one_row(pg_of(st), S_EP_GET, &p, read_endpoint, out,
+		       "endpoint_get");
 }
 
 static int pg_endpoint_get_by_user(struct store *st, const char *username,
@@ -853,8 +842,8 @@ static int pg_endpoint_get_by_user(struct store *st, const char *username,
 
 	p_text(&p, username);
 	p_text(&p, domain);
-	return one_endpoint(pg_of(st), S_EP_GET_BY_USER, &p, out,
-			    "endpoint_get_by_user");
+	return one_row(pg_of(st), S_EP_GET_BY_USER, &p, read_endpoint, out,
+		       "endpoint_get_by_user");
 }
 
 static int pg_endpoint_update(struct store *st, const struct model_endpoint *ep)

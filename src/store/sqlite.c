@@ -564,8 +564,33 @@ static int sq_account_insert(struct store *st, struct model_account *a)
 	return err;
 }
 
-static void read_account(sqlite3_stmt *q, struct model_account *out)
+/* Copies the current row of a statement into a struct. */
+typedef void (*row_reader)(sqlite3_stmt *q, void *dst);
+
+/*
+ * Steps a bound query expected to return at most one row and reads it into
+ * out. Returns 0, ENOENT for no row, or the store error.
+ */
+static int one_row(struct sq *s, sqlite3_stmt *q, row_reader read, void *out,
+		   const char *what)
 {
+	int rc = sqlite3_step(q);
+	int err = ENOENT;
+
+	if (rc == SQLITE_ROW) {
+		read(q, out);
+		err = 0;
+	} else if (rc != SQLITE_DONE) {
+		err = map_rc(s, rc, what);
+	}
+	sqlite3_reset(q);
+	return err;
+}
+
+static void read_account(sqlite3_stmt *q, void *dst)
+{
+	struct model_account *out = dst;
+
 	out->id = sqlite3_column_int64(q, 0);
 	col_text(q, 1, out->auth_id, sizeof(out->auth_id));
 	col_text(q, 2, out->name, sizeof(out->name));
@@ -598,20 +623,11 @@ static int sq_account_get(struct store *st, const char *auth_id,
 {
 	struct sq *s = sq_of(st);
 	sqlite3_stmt *q = stmt(s, S_ACC_GET);
-	int rc, err = ENOENT;
 
 	if (!q)
 		return EIO;
 	bind_text(q, 1, auth_id);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		read_account(q, out);
-		err = 0;
-	} else if (rc != SQLITE_DONE) {
-		err = map_rc(s, rc, "account_get");
-	}
-	sqlite3_reset(q);
-	return err;
+	return one_row(s, q, read_account, out, "account_get");
 }
 
 /* Runs a single-integer query (already bound). */
@@ -669,8 +685,10 @@ static int sq_app_insert(struct store *st, struct model_app *a)
 	return err;
 }
 
-static void read_app(sqlite3_stmt *q, struct model_app *a)
+static void read_app(sqlite3_stmt *q, void *dst)
 {
+	struct model_app *a = dst;
+
 	a->id = sqlite3_column_int64(q, 0);
 	a->account_id = sqlite3_column_int64(q, 1);
 	col_text(q, 2, a->app_id, sizeof(a->app_id));
@@ -688,23 +706,6 @@ static void read_app(sqlite3_stmt *q, struct model_app *a)
 	a->updated_ms = sqlite3_column_int64(q, 14);
 }
 
-/* Steps a query expected to return at most one application. */
-static int one_app(struct sq *s, sqlite3_stmt *q, struct model_app *out,
-		   const char *what)
-{
-	int rc = sqlite3_step(q);
-	int err = ENOENT;
-
-	if (rc == SQLITE_ROW) {
-		read_app(q, out);
-		err = 0;
-	} else if (rc != SQLITE_DONE) {
-		err = map_rc(s, rc, what);
-	}
-	sqlite3_reset(q);
-	return err;
-}
-
 static int sq_app_get(struct store *st, int64_t account_id, const char *app_id,
 		      struct model_app *out)
 {
@@ -715,7 +716,7 @@ static int sq_app_get(struct store *st, int64_t account_id, const char *app_id,
 		return EIO;
 	sqlite3_bind_int64(q, 1, account_id);
 	bind_text(q, 2, app_id);
-	return one_app(s, q, out, "app_get");
+	return one_row(s, q, read_app, out, "app_get");
 }
 
 static int sq_app_get_default(struct store *st, int64_t account_id,
@@ -727,7 +728,7 @@ static int sq_app_get_default(struct store *st, int64_t account_id,
 	if (!q)
 		return EIO;
 	sqlite3_bind_int64(q, 1, account_id);
-	return one_app(s, q, out, "app_get_default");
+	return one_row(s, q, read_app, out, "app_get_default");
 }
 
 static int sq_app_update(struct store *st, const struct model_app *a)
@@ -865,8 +866,10 @@ static int sq_endpoint_insert(struct store *st, struct model_endpoint *ep)
 	return err;
 }
 
-static void read_endpoint(sqlite3_stmt *q, struct model_endpoint *ep)
+static void read_endpoint(sqlite3_stmt *q, void *dst)
 {
+	struct model_endpoint *ep = dst;
+
 	ep->id = sqlite3_column_int64(q, 0);
 	ep->account_id = sqlite3_column_int64(q, 1);
 	col_text(q, 2, ep->endpoint_id, sizeof(ep->endpoint_id));
@@ -886,23 +889,6 @@ static void read_endpoint(sqlite3_stmt *q, struct model_endpoint *ep)
 	ep->updated_ms = sqlite3_column_int64(q, 21);
 }
 
-/* Steps a query expected to return at most one endpoint. */
-static int one_endpoint(struct sq *s, sqlite3_stmt *q,
-			struct model_endpoint *out, const char *what)
-{
-	int rc = sqlite3_step(q);
-	int err = ENOENT;
-
-	if (rc == SQLITE_ROW) {
-		read_endpoint(q, out);
-		err = 0;
-	} else if (rc != SQLITE_DONE) {
-		err = map_rc(s, rc, what);
-	}
-	sqlite3_reset(q);
-	return err;
-}
-
 static int sq_endpoint_get(struct store *st, int64_t account_id,
 			   const char *endpoint_id, struct model_endpoint *out)
 {
@@ -913,7 +899,7 @@ static int sq_endpoint_get(struct store *st, int64_t account_id,
 		return EIO;
 	sqlite3_bind_int64(q, 1, account_id);
 	bind_text(q, 2, endpoint_id);
-	return one_endpoint(s, q, out, "endpoint_get");
+	return one_row(s, q, read_endpoint, out, "endpoint_get");
 }
 
 static int sq_endpoint_get_by_user(struct store *st, const char *username,
@@ -927,7 +913,7 @@ static int sq_endpoint_get_by_user(struct store *st, const char *username,
 		return EIO;
 	bind_text(q, 1, username);
 	bind_text(q, 2, domain);
-	return one_endpoint(s, q, out, "endpoint_get_by_user");
+	return one_row(s, q, read_endpoint, out, "endpoint_get_by_user");
 }
 
 static int sq_endpoint_update(struct store *st, const struct model_endpoint *ep)
