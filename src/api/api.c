@@ -272,6 +272,9 @@ static const struct {
     {EBUSY, 503, "service unavailable", "The store is busy; retry the request"},
     {EIO, 503, "service unavailable",
      "The store is unavailable; retry the request"},
+    {ETIMEDOUT, 503, "service unavailable",
+     "The store did not answer in time; nothing was changed, retry the "
+     "request"},
     {ENOMEM, 500, "internal error", "Out of memory"},
 };
 

@@ -20,6 +20,36 @@ int64_t base_time_mono_s(void)
 	return (int64_t)ts.tv_sec;
 }
 
+int64_t base_time_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static _Thread_local int64_t deadline_ms;
+
+void base_deadline_set(int64_t mono_ms)
+{
+	deadline_ms = mono_ms;
+}
+
+int64_t base_deadline_get(void)
+{
+	return deadline_ms;
+}
+
+int64_t base_deadline_left_ms(int64_t none)
+{
+	int64_t left;
+
+	if (!deadline_ms)
+		return none;
+	left = deadline_ms - base_time_mono_ms();
+	return left > 0 ? left : 0;
+}
+
 char *base_time_iso(int64_t ms, char *out, size_t cap)
 {
 	time_t s = (time_t)(ms / 1000);

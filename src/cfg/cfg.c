@@ -85,6 +85,15 @@ static const struct opt opts[] = {
      .min = 1,
      .max = 3600,
      .doc = "idle HTTP connection timeout, seconds"},
+    {.name = "store_timeout",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, store_timeout),
+     .def = "3",
+     .min = 1,
+     .max = 600,
+     .doc = "seconds a request may wait for the store (an API write, a "
+	    "REGISTER) before it is answered 503 with Retry-After and changes "
+	    "nothing"},
     {.name = "auth_fail_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, auth_fail_max),

@@ -21,6 +21,7 @@ struct cfg {
 	long http_threads;
 	long http_conn_max;
 	long http_timeout;
+	long store_timeout;
 	long auth_fail_max;
 	long auth_fail_window;
 	long auth_fail_penalty;
