@@ -766,6 +766,27 @@ def assert_unchanged(before, after, ignore=("api_id",)):
             k, before.get(k), after.get(k))
 
 
+def wait_until(pred, timeout=10.0, what="condition", step=0.02):
+    """The one way tests wait: polls pred() until it returns a true value
+    (returned) or `timeout` seconds pass, then fails loudly with `what` and
+    the last value pred() returned (or the exception it raised). Never use a
+    fixed sleep to decide a result."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            v = pred()
+            last = v
+        except Exception as e:  # noqa: BLE001 - reported if we time out
+            v, last = None, "%s: %s" % (type(e).__name__, e)
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("waited %.1fs for %s; last saw: %r"
+                                 % (timeout, what, last))
+        time.sleep(step)
+
+
 def wait_clock_tick():
     """Let the wall clock pass a second so an updated_at change is visible
     even with 1-second timestamp resolution."""
