@@ -3,6 +3,8 @@
  * signals. The only file that chooses a store backend.
  */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -253,6 +255,43 @@ static int cmd_account_create(int argc, char **argv)
 	return rc;
 }
 
+/*
+ * The hosts a digest uri may name for this registrar: the --sip host, or
+ * with a wildcard host every address of this machine in its family.
+ */
+static void listen_hosts(const char *listen, struct registrar_opts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct ifaddrs *ifs = NULL;
+	bool any;
+
+	if (base_addr_parse(listen, &ss, &sl))
+		return;
+	any = ss.ss_family == AF_INET6
+		  ? memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr,
+			   &in6addr_any, sizeof(in6addr_any)) == 0
+		  : ((struct sockaddr_in *)&ss)->sin_addr.s_addr == INADDR_ANY;
+	if (!any) {
+		base_addr_ip((struct sockaddr *)&ss, o->listen_hosts[0],
+			     sizeof(o->listen_hosts[0]));
+		o->nlisten = 1;
+		return;
+	}
+	if (getifaddrs(&ifs))
+		return;
+	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != ss.ss_family ||
+		    o->nlisten >=
+			sizeof(o->listen_hosts) / sizeof(o->listen_hosts[0]))
+			continue;
+		base_addr_ip(i->ifa_addr, o->listen_hosts[o->nlisten],
+			     sizeof(o->listen_hosts[0]));
+		o->nlisten++;
+	}
+	freeifaddrs(ifs);
+}
+
 /* Builds the registrar's options from the configuration. */
 static int registrar_opts(const struct cfg *c, struct registrar_opts *o,
 			  unsigned char *secret, size_t cap)
@@ -294,8 +333,23 @@ static int registrar_opts(const struct cfg *c, struct registrar_opts *o,
 	o->limits.max_contacts = (unsigned)c->sip_max_contacts;
 	o->sweep_interval_s = c->sip_sweep_interval;
 	o->fail_max = c->sip_auth_fail_max;
+	o->fail_addr_max = c->sip_auth_fail_addr_max;
 	o->fail_window_s = c->sip_auth_fail_window;
 	o->fail_penalty_s = c->sip_auth_fail_penalty;
+	o->challenge_rate = c->sip_challenge_rate;
+	o->store_timeout_ms = (int64_t)c->store_timeout * 1000;
+	o->retry_after_s = c->store_timeout > 5 ? c->store_timeout : 5;
+	o->queue_max = (unsigned)c->sip_queue_max;
+	if (c->sip_workers) {
+		o->workers = (unsigned)c->sip_workers;
+	} else if (strncmp(c->db, "sqlite:", 7) == 0) {
+		/* SQLite lets one writer in at a time: more would wait. */
+		o->workers = 2;
+	} else {
+		long n = 4 * sysconf(_SC_NPROCESSORS_ONLN);
+		o->workers = (unsigned)(n >= 4 ? (n > 64 ? 64 : n) : 4);
+	}
+	listen_hosts(c->sip, o);
 	return 0;
 }
 
@@ -418,6 +472,7 @@ static int cmd_serve(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	registrar_set_port(reg, sip_transport_port(sip));
 	/* The first account, once both listeners are up: printed once. */
 	if (svc_account_count(s, &n) == 0 && n == 0) {
 		rc = create_account(s, "first account", c.domain);
@@ -426,12 +481,13 @@ static int cmd_serve(int argc, char **argv)
 	}
 	LOG_INFO("started",
 		 "version=%s http=%s sip=%s sip_port=%u db_backend=%s "
-		 "threads=%ld",
+		 "threads=%ld sip_workers=%u",
 		 SIPWARD_VERSION, c.http, c.sip, sip_transport_port(sip),
-		 backend(c.db)->name, threads);
+		 backend(c.db)->name, threads, ro.workers);
 	sigwait(&set, &sig);
 	LOG_INFO("stopping", "signal=%d", sig);
 out:
+	registrar_stop_workers(reg); /* they send on sip */
 	sip_transport_stop(sip);
 	registrar_free(reg);
 	http_server_stop(srv);

@@ -115,7 +115,7 @@ unsigned base_pool_queued(struct base_pool *p)
 	return n;
 }
 
-void base_pool_stop(struct base_pool *p)
+void base_pool_drain(struct base_pool *p)
 {
 	if (!p)
 		return;
@@ -125,6 +125,14 @@ void base_pool_stop(struct base_pool *p)
 	pthread_mutex_unlock(&p->mu);
 	for (unsigned i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
+	p->nthreads = 0;
+}
+
+void base_pool_stop(struct base_pool *p)
+{
+	if (!p)
+		return;
+	base_pool_drain(p);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->mu);
 	free(p->threads);

@@ -38,6 +38,13 @@ int base_pool_submit(struct base_pool *p, struct base_pool_job *job,
 /* Jobs waiting in the queue now (not those running). */
 unsigned base_pool_queued(struct base_pool *p);
 
+/*
+ * Runs every job still queued and stops the workers; p stays valid (later
+ * submits get EAGAIN) until base_pool_stop, so a thread that may still
+ * submit need not be stopped first. Idempotent.
+ */
+void base_pool_drain(struct base_pool *p);
+
 /* Runs every job still queued, then stops the workers and frees p. */
 void base_pool_stop(struct base_pool *p);
 

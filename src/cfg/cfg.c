@@ -175,10 +175,11 @@ static const struct opt opts[] = {
     {.name = "sip_tcp_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_tcp_max),
-     .def = "1024",
+     .def = "8192",
      .min = 1,
      .max = 65536,
-     .doc = "open SIP TCP connections"},
+     .doc = "open SIP TCP connections; when all are taken, the unregistered "
+	    "connection idle longest is closed for a newcomer"},
     {.name = "sip_tcp_per_addr",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_tcp_per_addr),
@@ -206,8 +207,40 @@ static const struct opt opts[] = {
      .def = "20",
      .min = 1,
      .max = 1000000,
-     .doc = "failed SIP digest checks from one address before its REGISTERs "
-	    "are ignored for a while"},
+     .doc = "failed SIP digest checks (with a nonce issued to that address) "
+	    "from one address for one user before that user's REGISTERs from "
+	    "there are ignored for a while"},
+    {.name = "sip_auth_fail_addr_max",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, sip_auth_fail_addr_max),
+     .def = "200",
+     .min = 1,
+     .max = 1000000,
+     .doc = "failed SIP digest checks from one address, all users together, "
+	    "before all its REGISTERs are ignored for a while"},
+    {.name = "sip_challenge_rate",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, sip_challenge_rate),
+     .def = "50",
+     .min = 1,
+     .max = 1000000,
+     .doc = "401 challenges sent to one address per second, at most (no "
+	    "answer past it)"},
+    {.name = "sip_workers",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, sip_workers),
+     .def = "0",
+     .min = 0,
+     .max = 256,
+     .doc = "threads doing the store work of REGISTERs; 0 = 2 with SQLite, "
+	    "4 per CPU with PostgreSQL"},
+    {.name = "sip_queue_max",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, sip_queue_max),
+     .def = "1024",
+     .min = 1,
+     .max = 1000000,
+     .doc = "REGISTERs waiting for a SIP worker; past it, 503 at once"},
     {.name = "sip_auth_fail_window",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_auth_fail_window),
@@ -221,8 +254,8 @@ static const struct opt opts[] = {
      .def = "60",
      .min = 1,
      .max = 86400,
-     .doc =
-	 "seconds an address's REGISTERs are ignored after too many failures"},
+     .doc = "seconds an address's (or an address and user's) REGISTERs are "
+	    "ignored after too many failures"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

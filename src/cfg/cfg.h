@@ -40,6 +40,10 @@ struct cfg {
 	long sip_auth_fail_max;
 	long sip_auth_fail_window;
 	long sip_auth_fail_penalty;
+	long sip_auth_fail_addr_max;
+	long sip_challenge_rate;
+	long sip_workers;
+	long sip_queue_max;
 };
 
 /* Fills c with the built-in defaults. */

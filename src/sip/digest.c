@@ -85,16 +85,25 @@ int sip_digest_expected(enum base_digest_alg alg, const char *ha1,
 	return err;
 }
 
-/* HMAC-SHA-256(secret, first 33 bytes of nonce) as 32 hex chars. */
-static int nonce_mac(const void *secret, size_t secret_len, const char *text,
+/*
+ * HMAC-SHA-256(secret, first 33 bytes of nonce "|" ip "|" realm) as 32 hex
+ * chars.
+ */
+static int nonce_mac(const void *secret, size_t secret_len,
+		     const struct sip_nonce_bind *b, const char *text,
 		     char out[33])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
+	char in[512];
+	int n;
 
+	n = snprintf(in, sizeof(in), "%.33s|%s|%s", text, b->ip, b->realm);
+	if (n < 0 || (size_t)n >= sizeof(in))
+		return ERANGE;
 	if (!HMAC(EVP_sha256(), secret, (int)secret_len,
-		  (const unsigned char *)text, 33, md, &mdlen) ||
+		  (const unsigned char *)in, (size_t)n, md, &mdlen) ||
 	    mdlen < 16)
 		return EIO;
 	for (int i = 0; i < 16; i++) {
@@ -105,8 +114,9 @@ static int nonce_mac(const void *secret, size_t secret_len, const char *text,
 	return 0;
 }
 
-int sip_nonce_make(const void *secret, size_t secret_len, int64_t now_ms,
-		   char *out, size_t cap)
+int sip_nonce_make(const void *secret, size_t secret_len,
+		   const struct sip_nonce_bind *b, int64_t now_ms, char *out,
+		   size_t cap)
 {
 	unsigned char rnd[8];
 	char mac[33];
@@ -120,7 +130,7 @@ int sip_nonce_make(const void *secret, size_t secret_len, int64_t now_ms,
 	snprintf(out, cap, "%016llx.%02x%02x%02x%02x%02x%02x%02x%02x.",
 		 (unsigned long long)now_ms, rnd[0], rnd[1], rnd[2], rnd[3],
 		 rnd[4], rnd[5], rnd[6], rnd[7]);
-	err = nonce_mac(secret, secret_len, out, mac);
+	err = nonce_mac(secret, secret_len, b, out, mac);
 	if (err)
 		return err;
 	memcpy(out + 34, mac, 33);
@@ -136,7 +146,8 @@ static bool all_hex(const char *p, size_t n)
 	return true;
 }
 
-int sip_nonce_check(const void *secret, size_t secret_len, struct sip_str nonce,
+int sip_nonce_check(const void *secret, size_t secret_len,
+		    const struct sip_nonce_bind *b, struct sip_str nonce,
 		    int64_t now_ms, int64_t ttl_ms, int64_t *issued_ms)
 {
 	char text[SIP_NONCE_LEN + 1], mac[33];
@@ -148,7 +159,7 @@ int sip_nonce_check(const void *secret, size_t secret_len, struct sip_str nonce,
 		return EINVAL;
 	memcpy(text, nonce.p, SIP_NONCE_LEN);
 	text[SIP_NONCE_LEN] = '\0';
-	if (nonce_mac(secret, secret_len, text, mac) ||
+	if (nonce_mac(secret, secret_len, b, text, mac) ||
 	    !base_secure_eq(mac, text + 34, 32))
 		return EINVAL;
 	t = strtoull(text, NULL, 16);

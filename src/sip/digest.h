@@ -1,8 +1,10 @@
 /*
  * digest.h - SIP digest authentication math (RFC 3261 section 22, RFC 7616
  * with qop=auth, RFC 8760 SHA-256) and stateless nonces: a nonce carries its
- * issue time and an HMAC-SHA-256 over it keyed with a secret shared by every
- * node, so any node can verify any nonce without shared state.
+ * issue time and an HMAC-SHA-256 over it, the client's address and the realm,
+ * keyed with a secret shared by every node, so any node can verify any nonce
+ * without shared state, and a nonce is good only from the address and for
+ * the realm it was issued to.
  */
 #ifndef SIP_DIGEST_H
 #define SIP_DIGEST_H
@@ -32,19 +34,28 @@ int sip_digest_expected(enum base_digest_alg alg, const char *ha1,
 			struct sip_str method, const struct sip_digest *d,
 			char *out, size_t cap);
 
-/*
- * Writes a new nonce issued at now_ms into out (cap > SIP_NONCE_LEN).
- * Returns 0 or EIO.
- */
-int sip_nonce_make(const void *secret, size_t secret_len, int64_t now_ms,
-		   char *out, size_t cap);
+/* What a nonce is bound to: the client's address and the realm. */
+struct sip_nonce_bind {
+	const char *ip; /* numeric, as base_addr_ip writes it */
+	const char *realm;
+};
 
 /*
- * Checks a nonce: 0 when genuine and issued at most ttl_ms before now_ms,
- * ESTALE when genuine but older, EINVAL when forged or malformed.
- * *issued_ms receives its issue time when genuine.
+ * Writes a new nonce issued at now_ms to b into out (cap > SIP_NONCE_LEN).
+ * Returns 0, ERANGE or EIO.
  */
-int sip_nonce_check(const void *secret, size_t secret_len, struct sip_str nonce,
+int sip_nonce_make(const void *secret, size_t secret_len,
+		   const struct sip_nonce_bind *b, int64_t now_ms, char *out,
+		   size_t cap);
+
+/*
+ * Checks a nonce presented by b: 0 when genuine (issued by us to this
+ * address for this realm) and issued at most ttl_ms before now_ms, ESTALE
+ * when genuine but older, EINVAL when forged, malformed or issued to
+ * another address or realm. *issued_ms receives its issue time when genuine.
+ */
+int sip_nonce_check(const void *secret, size_t secret_len,
+		    const struct sip_nonce_bind *b, struct sip_str nonce,
 		    int64_t now_ms, int64_t ttl_ms, int64_t *issued_ms);
 
 /*

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -18,32 +19,102 @@
 #include "base/time.h"
 #include "sip/msg.h"
 
-enum { TAG_UDP, TAG_LISTEN, TAG_WAKE, TAG_CONN };
+enum { TAG_UDP, TAG_LISTEN, TAG_WAKE, TAG_OUTQ, TAG_CONN };
+
+#define OUTQ_MAX 4096 /* sends and marks waiting for the transport thread */
+
+/* Open connections from one address (a chained hash, for on_accept). */
+struct addr_count {
+	char ip[64];
+	unsigned n;
+	struct addr_count *next;
+};
 
 struct conn {
 	int fd; /* -1 when the slot is free */
 	uint32_t gen;
+	bool registered; /* a REGISTER on it got a 200: never evicted */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	char ip[64];
-	char *buf;
+	struct addr_count *ac;
+	char *buf; /* msg_max bytes, allocated at the first read */
 	size_t len;
 	int64_t last_s;
 };
+
+/* Work handed to the transport thread by other threads. */
+struct outq_item {
+	struct outq_item *next;
+	uint64_t conn;
+	bool mark; /* sip_transport_conn_mark, else a send of data */
+	size_t len;
+	char data[];
+};
+
+static _Thread_local bool on_loop; /* true on a transport thread */
 
 struct sip_transport {
 	struct sip_transport_opts o;
 	sip_recv_fn recv;
 	sip_tick_fn tick;
 	void *ctx;
-	int ep, udp, tcp, wake;
+	int ep, udp, tcp, wake, outq_fd;
 	unsigned port;
 	pthread_t thread;
 	bool started;
 	char *dgram;
 	struct conn *conns;
 	unsigned nconns;
+	unsigned *free_slots; /* a stack of free slot numbers */
+	unsigned nfree;
+	struct addr_count **addrs; /* naddrs buckets */
+	unsigned naddrs;
+	pthread_mutex_t outq_mu;
+	struct outq_item *outq_head, *outq_tail;
+	unsigned outq_n;
 };
+
+static unsigned addr_hash(const char *ip)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *ip; ip++)
+		h = (h ^ (unsigned char)*ip) * 16777619u;
+	return h;
+}
+
+/* The counter for ip, created (at 0) with make; NULL when out of memory. */
+static struct addr_count *addr_get(struct sip_transport *t, const char *ip,
+				   bool make)
+{
+	struct addr_count **b = &t->addrs[addr_hash(ip) % t->naddrs], *a;
+
+	for (a = *b; a; a = a->next)
+		if (strcmp(a->ip, ip) == 0)
+			return a;
+	if (!make)
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	snprintf(a->ip, sizeof(a->ip), "%s", ip);
+	a->next = *b;
+	*b = a;
+	return a;
+}
+
+/* Drops one connection from a's count, freeing a at zero. */
+static void addr_put(struct sip_transport *t, struct addr_count *a)
+{
+	struct addr_count **pp = &t->addrs[addr_hash(a->ip) % t->naddrs];
+
+	if (--a->n)
+		return;
+	while (*pp != a)
+		pp = &(*pp)->next;
+	*pp = a->next;
+	free(a);
+}
 
 static uint64_t conn_id(const struct sip_transport *t, const struct conn *c)
 {
@@ -68,7 +139,38 @@ static void conn_close(struct sip_transport *t, struct conn *c)
 	c->fd = -1;
 	c->len = 0;
 	c->gen++;
+	c->registered = false;
+	free(c->buf);
+	c->buf = NULL;
+	if (c->ac)
+		addr_put(t, c->ac);
+	c->ac = NULL;
+	t->free_slots[t->nfree++] = (unsigned)(c - t->conns);
 	t->nconns--;
+}
+
+/*
+ * Makes room for a new connection when every slot is taken: closes the
+ * unregistered connection idle longest. False when all are registered.
+ */
+static bool evict_one(struct sip_transport *t)
+{
+	struct conn *victim = NULL;
+	char ip[64];
+
+	for (unsigned i = 0; i < t->o.tcp_max; i++) {
+		struct conn *c = &t->conns[i];
+		if (c->fd >= 0 && !c->registered &&
+		    (!victim || c->last_s < victim->last_s))
+			victim = c;
+	}
+	if (!victim)
+		return false;
+	base_addr_ip((struct sockaddr *)&victim->addr, ip, sizeof(ip));
+	LOG_INFO("sip_tcp_evicted", "src=%s idle_s=%lld", ip,
+		 (long long)(base_time_mono_s() - victim->last_s));
+	conn_close(t, victim);
+	return true;
 }
 
 static int add_fd(int ep, int fd, uint64_t tag)
@@ -84,39 +186,45 @@ static void on_accept(struct sip_transport *t)
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		char ip[64];
-		unsigned same = 0, slot;
-		struct conn *c = NULL;
+		struct addr_count *a;
+		struct conn *c;
+		const char *why = NULL;
 		int fd = accept4(t->tcp, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
 		base_addr_ip((struct sockaddr *)&ss, ip, sizeof(ip));
-		for (slot = 0; slot < t->o.tcp_max; slot++) {
-			if (t->conns[slot].fd < 0) {
-				if (!c)
-					c = &t->conns[slot];
-			} else if (strcmp(t->conns[slot].ip, ip) == 0) {
-				same++;
-			}
-		}
-		if (!c || same >= t->o.tcp_per_addr) {
+		a = addr_get(t, ip, false);
+		if (a && a->n >= t->o.tcp_per_addr)
+			why = "per_address_limit";
+		else if (!t->nfree && !evict_one(t))
+			why = "connection_limit";
+		else if (!a && !(a = addr_get(t, ip, true)))
+			why = "out_of_memory";
+		if (why) {
 			LOG_WARN("sip_tcp_refused", "src=%s reason=%s", ip,
-				 c ? "per_address_limit" : "connection_limit");
+				 why);
 			close(fd);
 			continue;
 		}
+		c = &t->conns[t->free_slots[--t->nfree]];
 		c->fd = fd;
 		c->addr = ss;
 		c->addrlen = sl;
-		memcpy(c->ip, ip, sizeof(ip));
 		c->len = 0;
+		c->registered = false;
 		c->last_s = base_time_mono_s();
 		if (add_fd(t->ep, fd, TAG_CONN + (uint64_t)(c - t->conns))) {
 			close(fd);
 			c->fd = -1;
+			t->nfree++;
+			if (!a->n)
+				addr_put(t, (a->n++, a));
 			continue;
 		}
+		a->n++;
+		c->ac = a;
 		t->nconns++;
 	}
 }
@@ -156,6 +264,10 @@ static void on_conn(struct sip_transport *t, struct conn *c)
 {
 	uint64_t id = conn_id(t, c);
 
+	if (!c->buf && !(c->buf = malloc(t->o.msg_max))) {
+		conn_close(t, c);
+		return;
+	}
 	for (;;) {
 		ssize_t n = read(c->fd, c->buf + c->len, t->o.msg_max - c->len);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -204,11 +316,82 @@ static void sweep_idle(struct sip_transport *t)
 	}
 }
 
+/* Direct send on a connection, on the transport thread. */
+static int conn_send(struct sip_transport *t, uint64_t id, const char *buf,
+		     size_t len)
+{
+	struct conn *c = conn_find(t, id);
+	ssize_t n;
+
+	if (!c)
+		return ENOTCONN;
+	n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	if (n != (ssize_t)len) {
+		/* A peer that does not read its responses is dropped. */
+		conn_close(t, c);
+		return EIO;
+	}
+	return 0;
+}
+
+/* Runs what other threads queued: sends and marks. */
+static void on_outq(struct sip_transport *t)
+{
+	struct outq_item *it, *next;
+	uint64_t v;
+
+	if (read(t->outq_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		LOG_ERROR("sip_outq", "error=\"%s\"", strerror(errno));
+	pthread_mutex_lock(&t->outq_mu);
+	it = t->outq_head;
+	t->outq_head = t->outq_tail = NULL;
+	t->outq_n = 0;
+	pthread_mutex_unlock(&t->outq_mu);
+	for (; it; it = next) {
+		next = it->next;
+		if (it->mark) {
+			struct conn *c = conn_find(t, it->conn);
+			if (c)
+				c->registered = true;
+		} else {
+			conn_send(t, it->conn, it->data, it->len);
+		}
+		free(it);
+	}
+}
+
+/* Queues it for the transport thread; EAGAIN when the queue is full. */
+static int outq_push(struct sip_transport *t, struct outq_item *it)
+{
+	uint64_t one = 1;
+	bool wake;
+
+	pthread_mutex_lock(&t->outq_mu);
+	if (t->outq_n >= OUTQ_MAX) {
+		pthread_mutex_unlock(&t->outq_mu);
+		free(it);
+		return EAGAIN;
+	}
+	wake = !t->outq_head;
+	if (t->outq_tail)
+		t->outq_tail->next = it;
+	else
+		t->outq_head = it;
+	t->outq_tail = it;
+	t->outq_n++;
+	pthread_mutex_unlock(&t->outq_mu);
+	if (wake && write(t->outq_fd, &one, sizeof(one)) < 0)
+		LOG_ERROR("sip_outq", "error=\"%s\"", strerror(errno));
+	return 0;
+}
+
 static void *loop(void *arg)
 {
 	struct sip_transport *t = arg;
 	struct epoll_event ev[64];
 	int64_t last_tick = base_time_mono_s();
+
+	on_loop = true;
 
 	for (;;) {
 		int n = epoll_wait(t->ep, ev, 64, 1000);
@@ -220,6 +403,8 @@ static void *loop(void *arg)
 				return NULL;
 			if (tag == TAG_UDP)
 				on_udp(t);
+			else if (tag == TAG_OUTQ)
+				on_outq(t);
 			else if (tag == TAG_LISTEN)
 				on_accept(t);
 			else if (t->conns[tag - TAG_CONN].fd >= 0)
@@ -315,21 +500,28 @@ int sip_transport_start(struct sip_transport **out,
 	t->recv = recv;
 	t->tick = tick;
 	t->ctx = ctx;
-	t->ep = t->udp = t->tcp = t->wake = -1;
+	t->ep = t->udp = t->tcp = t->wake = t->outq_fd = -1;
+	pthread_mutex_init(&t->outq_mu, NULL);
 	t->dgram = malloc(o->msg_max + 1);
 	t->conns = calloc(o->tcp_max, sizeof(*t->conns));
-	if (!t->dgram || !t->conns) {
+	t->free_slots = calloc(o->tcp_max, sizeof(*t->free_slots));
+	t->naddrs = o->tcp_max;
+	t->addrs = calloc(t->naddrs, sizeof(*t->addrs));
+	if (!t->dgram || !t->conns || !t->free_slots || !t->addrs) {
 		err = ENOMEM;
 		goto out;
 	}
-	for (unsigned i = 0; i < o->tcp_max; i++)
+	for (unsigned i = 0; i < o->tcp_max; i++) {
 		t->conns[i].fd = -1;
+		t->free_slots[t->nfree++] = o->tcp_max - 1 - i;
+	}
 	err = open_pair(t, &ss, sl);
 	if (err)
 		goto out;
 	t->ep = epoll_create1(EPOLL_CLOEXEC);
 	t->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (t->ep < 0 || t->wake < 0) {
+	t->outq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->ep < 0 || t->wake < 0 || t->outq_fd < 0) {
 		err = errno;
 		goto out;
 	}
@@ -338,11 +530,8 @@ int sip_transport_start(struct sip_transport **out,
 		err = add_fd(t->ep, t->tcp, TAG_LISTEN);
 	if (!err)
 		err = add_fd(t->ep, t->wake, TAG_WAKE);
-	for (unsigned i = 0; !err && i < o->tcp_max; i++) {
-		t->conns[i].buf = malloc(o->msg_max);
-		if (!t->conns[i].buf)
-			err = ENOMEM;
-	}
+	if (!err)
+		err = add_fd(t->ep, t->outq_fd, TAG_OUTQ);
 	if (!err)
 		err = pthread_create(&t->thread, NULL, loop, t);
 	if (!err)
@@ -372,15 +561,32 @@ void sip_transport_stop(struct sip_transport *t)
 			close(t->conns[i].fd);
 		free(t->conns[i].buf);
 	}
+	for (unsigned i = 0; t->addrs && i < t->naddrs; i++) {
+		while (t->addrs[i]) {
+			struct addr_count *a = t->addrs[i];
+			t->addrs[i] = a->next;
+			free(a);
+		}
+	}
+	while (t->outq_head) {
+		struct outq_item *it = t->outq_head;
+		t->outq_head = it->next;
+		free(it);
+	}
+	pthread_mutex_destroy(&t->outq_mu);
 	if (t->udp >= 0)
 		close(t->udp);
 	if (t->tcp >= 0)
 		close(t->tcp);
 	if (t->wake >= 0)
 		close(t->wake);
+	if (t->outq_fd >= 0)
+		close(t->outq_fd);
 	if (t->ep >= 0)
 		close(t->ep);
 	free(t->conns);
+	free(t->free_slots);
+	free(t->addrs);
 	free(t->dgram);
 	free(t);
 }
@@ -388,7 +594,7 @@ void sip_transport_stop(struct sip_transport *t)
 int sip_transport_send(struct sip_transport *t, const struct sip_peer *to,
 		       const char *buf, size_t len)
 {
-	struct conn *c;
+	struct outq_item *it;
 	ssize_t n;
 
 	if (to->proto == SIP_UDP) {
@@ -396,16 +602,32 @@ int sip_transport_send(struct sip_transport *t, const struct sip_peer *to,
 			   (const struct sockaddr *)&to->addr, to->addrlen);
 		return n == (ssize_t)len ? 0 : errno ? errno : EIO;
 	}
-	c = conn_find(t, to->conn);
-	if (!c)
-		return ENOTCONN;
-	n = send(c->fd, buf, len, MSG_NOSIGNAL);
-	if (n != (ssize_t)len) {
-		/* A peer that does not read its responses is dropped. */
-		conn_close(t, c);
-		return EIO;
+	if (on_loop)
+		return conn_send(t, to->conn, buf, len);
+	it = malloc(sizeof(*it) + len);
+	if (!it)
+		return ENOMEM;
+	*it = (struct outq_item){.conn = to->conn, .len = len};
+	memcpy(it->data, buf, len);
+	return outq_push(t, it);
+}
+
+void sip_transport_conn_mark(struct sip_transport *t, uint64_t conn)
+{
+	struct outq_item *it;
+	struct conn *c;
+
+	if (on_loop) {
+		c = conn_find(t, conn);
+		if (c)
+			c->registered = true;
+		return;
 	}
-	return 0;
+	it = malloc(sizeof(*it));
+	if (!it)
+		return;
+	*it = (struct outq_item){.conn = conn, .mark = true};
+	outq_push(t, it);
 }
 
 unsigned sip_transport_port(const struct sip_transport *t)

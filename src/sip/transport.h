@@ -1,7 +1,9 @@
 /*
  * transport.h - SIP over UDP and TCP (RFC 3261 section 18) on one epoll
  * thread: datagrams, TCP streams framed by Content-Length, CRLF keep-alive
- * pings (RFC 5626 section 4.4.1), connection limits and idle timeouts.
+ * pings (RFC 5626 section 4.4.1), connection limits (in all and per
+ * address, with eviction of idle unregistered connections) and idle
+ * timeouts.
  * Knows nothing of registrations: every message goes to one callback.
  */
 #ifndef SIP_TRANSPORT_H
@@ -36,7 +38,9 @@ typedef void (*sip_tick_fn)(void *ctx);
 struct sip_transport_opts {
 	const char *listen; /* "HOST:PORT" or "[V6]:PORT"; port 0 picks one */
 	size_t msg_max;	    /* largest message, bytes */
-	unsigned tcp_max;   /* open TCP connections in all */
+	unsigned tcp_max;   /* open TCP connections in all; when all are
+			       taken, the unregistered one idle longest
+			       makes room for a newcomer */
 	unsigned tcp_per_addr;
 	unsigned tcp_idle_s;
 };
@@ -51,10 +55,19 @@ void sip_transport_stop(struct sip_transport *t);
 
 /*
  * Sends len bytes to peer: a datagram for UDP, on the same connection for
- * TCP (dropped when it has closed). Only from the transport thread.
+ * TCP (dropped when it has closed). Safe from any thread: off the transport
+ * thread, a TCP send is queued (bounded; EAGAIN when full) and made by the
+ * transport thread, which a queued send wakes.
  */
 int sip_transport_send(struct sip_transport *t, const struct sip_peer *to,
 		       const char *buf, size_t len);
+
+/*
+ * Marks TCP connection conn as carrying a registration, so that it is never
+ * evicted to make room for a new connection (idle timeouts still apply).
+ * Safe from any thread; a connection that has closed is ignored.
+ */
+void sip_transport_conn_mark(struct sip_transport *t, uint64_t conn);
 
 /* The port actually bound (useful with port 0). */
 unsigned sip_transport_port(const struct sip_transport *t);

@@ -2,6 +2,7 @@
 #include "sip/txn.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,12 +11,13 @@
 struct slot {
 	char key[SIP_TXN_KEY_MAX];
 	size_t keylen;
-	char *resp;
+	char *resp; /* NULL while in progress */
 	size_t len;
-	int64_t expires_s;
+	int64_t expires_s; /* 0 when the slot is free */
 };
 
 struct sip_txn_table {
+	pthread_mutex_t mu;
 	unsigned n;
 	struct slot *slots;
 };
@@ -30,6 +32,7 @@ int sip_txn_table_new(struct sip_txn_table **out, unsigned slots)
 	if (!t->slots)
 		goto fail;
 	t->n = slots;
+	pthread_mutex_init(&t->mu, NULL);
 	*out = t;
 	return 0;
 fail:
@@ -43,6 +46,7 @@ void sip_txn_table_free(struct sip_txn_table *t)
 		return;
 	for (unsigned i = 0; i < t->n; i++)
 		free(t->slots[i].resp);
+	pthread_mutex_destroy(&t->mu);
 	free(t->slots);
 	free(t);
 }
@@ -97,16 +101,44 @@ static struct slot *slot_of(struct sip_txn_table *t, const char *key,
 	return &t->slots[h % t->n];
 }
 
-const char *sip_txn_find(struct sip_txn_table *t, const char *key,
-			 size_t keylen, int64_t now_s, size_t *len)
+int sip_txn_find(struct sip_txn_table *t, const char *key, size_t keylen,
+		 int64_t now_s, char *buf, size_t cap, size_t *len)
+{
+	struct slot *s = slot_of(t, key, keylen);
+	int err = ENOENT;
+
+	pthread_mutex_lock(&t->mu);
+	if (!s->expires_s || s->expires_s < now_s || s->keylen != keylen ||
+	    memcmp(s->key, key, keylen) != 0)
+		goto out;
+	if (!s->resp) {
+		err = EINPROGRESS;
+	} else if (s->len <= cap) {
+		memcpy(buf, s->resp, s->len);
+		*len = s->len;
+		err = 0;
+	}
+out:
+	pthread_mutex_unlock(&t->mu);
+	return err;
+}
+
+int sip_txn_begin(struct sip_txn_table *t, const char *key, size_t keylen,
+		  int64_t now_s)
 {
 	struct slot *s = slot_of(t, key, keylen);
 
-	if (!s->resp || s->expires_s < now_s || s->keylen != keylen ||
-	    memcmp(s->key, key, keylen) != 0)
-		return NULL;
-	*len = s->len;
-	return s->resp;
+	if (keylen > sizeof(s->key))
+		return ERANGE;
+	pthread_mutex_lock(&t->mu);
+	free(s->resp);
+	s->resp = NULL;
+	s->len = 0;
+	memcpy(s->key, key, keylen);
+	s->keylen = keylen;
+	s->expires_s = now_s + SIP_TXN_LIFETIME_S;
+	pthread_mutex_unlock(&t->mu);
+	return 0;
 }
 
 int sip_txn_store(struct sip_txn_table *t, const char *key, size_t keylen,
@@ -121,11 +153,13 @@ int sip_txn_store(struct sip_txn_table *t, const char *key, size_t keylen,
 	if (!copy)
 		return ENOMEM;
 	memcpy(copy, resp, len);
+	pthread_mutex_lock(&t->mu);
 	free(s->resp);
 	memcpy(s->key, key, keylen);
 	s->keylen = keylen;
 	s->resp = copy;
 	s->len = len;
 	s->expires_s = now_s + SIP_TXN_LIFETIME_S;
+	pthread_mutex_unlock(&t->mu);
 	return 0;
 }

@@ -3,7 +3,8 @@
  * to what a registrar needs: the last response of each transaction is kept
  * for 32 s (Timer J = 64*T1) so that a retransmitted request gets the same
  * response again without being processed twice. Bounded: a fixed table
- * where a new transaction may evict an old one.
+ * where a new transaction may evict an old one. Thread-safe: the transport
+ * thread looks up and marks, workers store their final answers.
  */
 #ifndef SIP_TXN_H
 #define SIP_TXN_H
@@ -30,11 +31,21 @@ void sip_txn_table_free(struct sip_txn_table *t);
 size_t sip_txn_key(const struct sip_msg *m, char *key, size_t cap);
 
 /*
- * Returns the response stored for key at time now_s (and its length in
- * *len), or NULL.
+ * Looks key up at time now_s: 0 with a copy of the stored response in buf
+ * (cap bytes) and its length in *len; EINPROGRESS when the transaction is
+ * being processed (a retransmission to absorb); ENOENT when unknown (or the
+ * response does not fit in cap).
  */
-const char *sip_txn_find(struct sip_txn_table *t, const char *key,
-			 size_t keylen, int64_t now_s, size_t *len);
+int sip_txn_find(struct sip_txn_table *t, const char *key, size_t keylen,
+		 int64_t now_s, char *buf, size_t cap, size_t *len);
+
+/*
+ * Marks key as being processed from now_s on, so that its retransmissions
+ * are absorbed until sip_txn_store replaces the mark with the answer.
+ * Returns 0 or ERANGE.
+ */
+int sip_txn_begin(struct sip_txn_table *t, const char *key, size_t keylen,
+		  int64_t now_s);
 
 /* Stores a copy of the response for key. Returns 0 or ENOMEM. */
 int sip_txn_store(struct sip_txn_table *t, const char *key, size_t keylen,

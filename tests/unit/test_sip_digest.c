@@ -87,6 +87,7 @@ static void test_alg_names(void **state)
 }
 
 static const char secret[] = "0123456789abcdef-test-secret";
+static const struct sip_nonce_bind B = {"192.0.2.1", "example.com"};
 
 static void test_nonce_roundtrip_and_expiry(void **state)
 {
@@ -95,33 +96,56 @@ static void test_nonce_roundtrip_and_expiry(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    sip_nonce_make(secret, sizeof(secret), t, n, sizeof(n)), 0);
+	    sip_nonce_make(secret, sizeof(secret), &B, t, n, sizeof(n)), 0);
 	assert_int_equal(strlen(n), SIP_NONCE_LEN);
-	assert_int_equal(sip_nonce_check(secret, sizeof(secret), S(n), t + 1000,
-					 300000, &issued),
+	assert_int_equal(sip_nonce_check(secret, sizeof(secret), &B, S(n),
+					 t + 1000, 300000, &issued),
 			 0);
 	assert_true(issued == t);
 	/* at the TTL: still fresh; one ms past it: stale */
-	assert_int_equal(sip_nonce_check(secret, sizeof(secret), S(n),
+	assert_int_equal(sip_nonce_check(secret, sizeof(secret), &B, S(n),
 					 t + 300000, 300000, &issued),
 			 0);
-	assert_int_equal(sip_nonce_check(secret, sizeof(secret), S(n),
+	assert_int_equal(sip_nonce_check(secret, sizeof(secret), &B, S(n),
 					 t + 300001, 300000, &issued),
 			 ESTALE);
 	/* from the future (beyond clock skew): stale too */
-	assert_int_equal(sip_nonce_check(secret, sizeof(secret), S(n),
+	assert_int_equal(sip_nonce_check(secret, sizeof(secret), &B, S(n),
 					 t - 60000, 300000, &issued),
 			 ESTALE);
 	/* another node with the same secret accepts it; another secret not */
-	assert_int_equal(
-	    sip_nonce_check("another secret!!", 16, S(n), t, 300000, &issued),
-	    EINVAL);
+	assert_int_equal(sip_nonce_check("another secret!!", 16, &B, S(n), t,
+					 300000, &issued),
+			 EINVAL);
 	/* two nonces for the same instant differ */
 	{
 		char m[SIP_NONCE_LEN + 1];
-		sip_nonce_make(secret, sizeof(secret), t, m, sizeof(m));
+		sip_nonce_make(secret, sizeof(secret), &B, t, m, sizeof(m));
 		assert_string_not_equal(n, m);
 	}
+}
+
+static void test_nonce_bound_to_address_and_realm(void **state)
+{
+	static const struct sip_nonce_bind other_ip = {"192.0.2.2",
+						       "example.com"};
+	static const struct sip_nonce_bind other_realm = {"192.0.2.1",
+							  "example.org"};
+	char n[SIP_NONCE_LEN + 1];
+	int64_t issued, t = 1800000000000LL;
+
+	(void)state;
+	assert_int_equal(
+	    sip_nonce_make(secret, sizeof(secret), &B, t, n, sizeof(n)), 0);
+	assert_int_equal(sip_nonce_check(secret, sizeof(secret), &B, S(n), t,
+					 300000, &issued),
+			 0);
+	assert_int_equal(sip_nonce_check(secret, sizeof(secret), &other_ip,
+					 S(n), t, 300000, &issued),
+			 EINVAL);
+	assert_int_equal(sip_nonce_check(secret, sizeof(secret), &other_realm,
+					 S(n), t, 300000, &issued),
+			 EINVAL);
 }
 
 static void test_nonce_forgery(void **state)
@@ -130,7 +154,7 @@ static void test_nonce_forgery(void **state)
 	int64_t issued, t = 1800000000000LL;
 
 	(void)state;
-	sip_nonce_make(secret, sizeof(secret), t, n, sizeof(n));
+	sip_nonce_make(secret, sizeof(secret), &B, t, n, sizeof(n));
 	/* every single-character change is refused */
 	for (size_t i = 0; i < SIP_NONCE_LEN; i++) {
 		char m[SIP_NONCE_LEN + 1];
@@ -138,17 +162,17 @@ static void test_nonce_forgery(void **state)
 		m[i] = m[i] == '0' ? '1' : '0';
 		if (m[i] == n[i])
 			continue;
-		assert_int_not_equal(sip_nonce_check(secret, sizeof(secret),
+		assert_int_not_equal(sip_nonce_check(secret, sizeof(secret), &B,
 						     S(m), t, 300000, &issued),
 				     0);
 	}
 	/* a later issue time with the old MAC is refused */
 	n[15] = n[15] == 'f' ? 'e' : 'f';
-	assert_int_equal(
-	    sip_nonce_check(secret, sizeof(secret), S(n), t, 300000, &issued),
-	    EINVAL);
-	assert_int_equal(sip_nonce_check(secret, sizeof(secret), S("short"), t,
+	assert_int_equal(sip_nonce_check(secret, sizeof(secret), &B, S(n), t,
 					 300000, &issued),
+			 EINVAL);
+	assert_int_equal(sip_nonce_check(secret, sizeof(secret), &B, S("short"),
+					 t, 300000, &issued),
 			 EINVAL);
 }
 
@@ -160,7 +184,7 @@ static void test_nc_replay(void **state)
 
 	(void)state;
 	assert_int_equal(sip_nc_cache_new(&c, 16), 0);
-	sip_nonce_make(secret, sizeof(secret), t, n, sizeof(n));
+	sip_nonce_make(secret, sizeof(secret), &B, t, n, sizeof(n));
 	assert_int_equal(sip_nc_cache_use(c, S(n), t, S("00000001")), 0);
 	assert_int_equal(sip_nc_cache_use(c, S(n), t, S("00000001")), EALREADY);
 	assert_int_equal(sip_nc_cache_use(c, S(n), t, S("00000003")), 0);
@@ -187,7 +211,7 @@ static void test_nc_forgetting_is_stale_not_fresh(void **state)
 	(void)state;
 	assert_int_equal(sip_nc_cache_new(&c, 4), 0); /* 4 sets x 8 */
 	for (int i = 0; i < N; i++) {
-		sip_nonce_make(secret, sizeof(secret), t0 + i, nonces[i],
+		sip_nonce_make(secret, sizeof(secret), &B, t0 + i, nonces[i],
 			       sizeof(nonces[i]));
 		assert_int_equal(
 		    sip_nc_cache_use(c, S(nonces[i]), t0 + i, S("00000001")),
@@ -204,7 +228,7 @@ static void test_nc_forgetting_is_stale_not_fresh(void **state)
 	/* A nonce newer than everything is accepted. */
 	{
 		char fresh[SIP_NONCE_LEN + 1];
-		sip_nonce_make(secret, sizeof(secret), t0 + N + 10, fresh,
+		sip_nonce_make(secret, sizeof(secret), &B, t0 + N + 10, fresh,
 			       sizeof(fresh));
 		assert_int_equal(
 		    sip_nc_cache_use(c, S(fresh), t0 + N + 10, S("00000001")),
@@ -220,6 +244,7 @@ int main(void)
 	    cmocka_unit_test(test_rfc7616_examples),
 	    cmocka_unit_test(test_alg_names),
 	    cmocka_unit_test(test_nonce_roundtrip_and_expiry),
+	    cmocka_unit_test(test_nonce_bound_to_address_and_realm),
 	    cmocka_unit_test(test_nonce_forgery),
 	    cmocka_unit_test(test_nc_replay),
 	    cmocka_unit_test(test_nc_forgetting_is_stale_not_fresh),

@@ -79,6 +79,8 @@ SIP_PORT_RE = re.compile(r"event=started .*\bsip_port=(\d+)")
 # nonces with a known secret (so tests can forge nonces of any age).
 BASE_ENV = {"SIPWARD_AUTH_FAIL_MAX": 1000,
             "SIPWARD_SIP_AUTH_FAIL_MAX": 100000,
+            "SIPWARD_SIP_AUTH_FAIL_ADDR_MAX": 100000,
+            "SIPWARD_SIP_CHALLENGE_RATE": 100000,
             "SIPWARD_SIP_NONCE_SECRET": NONCE_SECRET}
 
 
@@ -199,11 +201,14 @@ class Endpoint:
             time.sleep(0.1)
 
 
-def forge_nonce(issued_s, rnd="0123456789abcdef", secret=NONCE_SECRET):
+def forge_nonce(issued_s, rnd="0123456789abcdef", secret=NONCE_SECRET,
+                ip="127.0.0.1", realm=SIP_DOMAIN):
     """A nonce as the server makes them: 16 hex issue time in milliseconds
-    '.' 16 hex random '.' 32 hex of HMAC-SHA-256(secret, first 33 bytes)."""
+    '.' 16 hex random '.' 32 hex of HMAC-SHA-256(secret, first 33 bytes
+    '|' client address '|' realm): bound to the address and realm."""
     text = "%016x.%s." % (int(issued_s * 1000), rnd)
-    mac = hmac.new(secret.encode(), text[:33].encode(),
+    bound = "%s|%s|%s" % (text[:33], ip, realm.lower())
+    mac = hmac.new(secret.encode(), bound.encode(),
                    hashlib.sha256).hexdigest()[:32]
     return text + mac
 
