@@ -1,6 +1,6 @@
 /*
  * api.c - the request pipeline of api-contract.md, in the contract's order
- * of checks: throttle (429), authentication (401/403), method (405), the
+ * of checks: authentication (401/403, 429 when throttled), method (405), the
  * resource (404, in the handlers), the body (415/413/400), conflicts (409).
  */
 #include "api/api.h"
@@ -32,8 +32,12 @@ int api_new(struct api **out, struct svc *svc, const struct cfg *cfg)
 	a->cfg = cfg;
 	err = base_throttle_new(&a->throttle, cfg->auth_fail_max,
 				cfg->auth_fail_window, cfg->auth_fail_penalty);
+	if (!err)
+		err = base_throttle_new(
+		    &a->throttle_addr, cfg->auth_fail_addr_max,
+		    cfg->auth_fail_window, cfg->auth_fail_penalty);
 	if (err) {
-		free(a);
+		api_free(a);
 		return err;
 	}
 	*out = a;
@@ -45,6 +49,7 @@ void api_free(struct api *a)
 	if (!a)
 		return;
 	base_throttle_free(a->throttle);
+	base_throttle_free(a->throttle_addr);
 	free(a);
 }
 
@@ -565,24 +570,71 @@ static int credentials(const struct http_req *r, char *id, size_t idcap,
 	return 0;
 }
 
-/* Authenticates the caller into c->acct; replies 401 and returns on failure. */
+/*
+ * The throttle key of a pair: "auth_id|address" (at most 11 + 1 + 45
+ * characters, within the throttle's 63).
+ */
+static void pair_key(const struct api_ctx *c, const char *id, char *key,
+		     size_t cap)
+{
+	snprintf(key, cap, "%s|%s", id, c->req->client);
+}
+
+/*
+ * Answers 429 when the pair (address, id) or the whole address is in a
+ * penalty for wrong credentials; returns EAGAIN then.
+ */
+static int throttled(struct api_ctx *c, const char *id)
+{
+	int64_t now = base_time_mono_s();
+	char key[80];
+	long wait;
+
+	pair_key(c, id, key, sizeof(key));
+	wait = base_throttle_check(c->api->throttle, key, now);
+	if (!wait)
+		wait = base_throttle_check(c->api->throttle_addr,
+					   c->req->client, now);
+	if (!wait)
+		return 0;
+	api_reply_error(c, 429, "too many requests",
+			"Too many failed authentications; retry later", NULL);
+	http_resp_header(c->resp, "Retry-After", "%ld", wait);
+	return EAGAIN;
+}
+
+/*
+ * Authenticates the caller into c->acct; replies 401 (or 429) and returns
+ * on failure. Only wrong credentials count towards the throttle: a request
+ * without any is a plain 401, so that it costs nobody anything.
+ */
 static int authenticate(struct api_ctx *c)
 {
-	char id[32], token[TOKEN_MAX];
+	char id[32], token[TOKEN_MAX], key[80], q[80];
 	int err;
 
 	err = credentials(c->req, id, sizeof(id), token, sizeof(token));
-	if (!err)
-		err = auth_id_form(id)
-			  ? svc_account_auth(c->api->svc, id, token, &c->acct)
-			  : EACCES;
+	if (!err && !auth_id_form(id))
+		id[0] = '\0'; /* counted per address only */
+	if (!err && throttled(c, id)) {
+		base_wipe(token, sizeof(token));
+		return EAGAIN;
+	}
+	if (!err) {
+		err = id[0] ? svc_account_auth(c->api->svc, id, token, &c->acct)
+			    : EACCES;
+		if (err == EACCES) {
+			int64_t now = base_time_mono_s();
+			pair_key(c, id, key, sizeof(key));
+			base_throttle_fail(c->api->throttle, key, now);
+			base_throttle_fail(c->api->throttle_addr,
+					   c->req->client, now);
+			LOG_WARN("api_auth_failed", "src=%s",
+				 base_log_quote(c->req->client, q, sizeof(q)));
+		}
+	}
 	base_wipe(token, sizeof(token));
 	if (err == EACCES) {
-		char q[80];
-		base_throttle_fail(c->api->throttle, c->req->client,
-				   base_time_mono_s());
-		LOG_WARN("api_auth_failed", "src=%s",
-			 base_log_quote(c->req->client, q, sizeof(q)));
 		api_reply_error(c, 401, "unauthorized",
 				"Missing or invalid credentials: send "
 				"X-Auth-ID and X-Auth-Token",
@@ -667,7 +719,6 @@ static void dispatch(struct api_ctx *c)
 {
 	const struct http_req *r = c->req;
 	struct route rt;
-	long wait;
 
 	if (r->bad_framing) {
 		api_reply_error(c, 400, "invalid request",
@@ -679,16 +730,6 @@ static void dispatch(struct api_ctx *c)
 	if (strcmp(r->path, "/health") == 0) {
 		json_t *o = json_pack("{s:s}", "status", "ok");
 		api_reply_json(c, 200, o);
-		return;
-	}
-	wait = base_throttle_check(c->api->throttle, r->client,
-				   base_time_mono_s());
-	if (wait > 0) {
-		api_reply_error(c, 429, "too many requests",
-				"Too many failed authentications from this "
-				"address; retry later",
-				NULL);
-		http_resp_header(c->resp, "Retry-After", "%ld", wait);
 		return;
 	}
 	route_parse(r->path, &rt);
@@ -741,7 +782,11 @@ void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	snprintf(resp->request_id, sizeof(resp->request_id), "%s", c.api_id);
+	/* The store may take this long for the request, then 503. */
+	base_deadline_set(base_time_mono_ms() +
+			  c.api->cfg->store_timeout * 1000);
 	dispatch(&c);
+	base_deadline_set(0);
 	LOG_INFO("http_request",
 		 "api_id=%s method=%s path=%s status=%d ms=%lld", c.api_id,
 		 req->method, base_log_quote(req->path, q, sizeof(q)),

@@ -14,7 +14,8 @@
 struct api {
 	struct svc *svc;
 	const struct cfg *cfg;
-	struct base_throttle *throttle;
+	/* Wrong credentials per (address, auth_id), and per address. */
+	struct base_throttle *throttle, *throttle_addr;
 };
 
 /* One request in flight. */

@@ -100,7 +100,16 @@ static const struct opt opts[] = {
      .def = "20",
      .min = 1,
      .max = 1000000,
-     .doc = "failed authentications from one address before a penalty"},
+     .doc = "wrong credentials for one auth_id from one address before that "
+	    "pair gets a penalty"},
+    {.name = "auth_fail_addr_max",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, auth_fail_addr_max),
+     .def = "200",
+     .min = 1,
+     .max = 1000000,
+     .doc = "wrong credentials from one address, whatever the auth_id, "
+	    "before the whole address gets a penalty"},
     {.name = "auth_fail_window",
      .type = OPT_INT,
      .off = offsetof(struct cfg, auth_fail_window),

@@ -23,6 +23,7 @@ struct cfg {
 	long http_timeout;
 	long store_timeout;
 	long auth_fail_max;
+	long auth_fail_addr_max;
 	long auth_fail_window;
 	long auth_fail_penalty;
 	char sip_nonce_secret[CFG_STR_MAX];

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "base/crypto.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "store/store.h"
 
 /* Each migration takes the schema from version i to i + 1. */
@@ -297,6 +299,43 @@ static int map_res(struct pg *s, const PGresult *res, const char *what)
 }
 
 /*
+ * Waits for the result of the command just sent (sent is its PQsend*
+ * return), no longer than the calling thread's deadline (base_deadline).
+ * Returns the last result in *out (NULL when none came), 0, or ETIMEDOUT:
+ * the connection is then closed, since a server that does not answer may
+ * not answer a cancel either; the transaction was never committed unless
+ * the deadline fell on its COMMIT, and the store is reopened by svc.
+ */
+static int await_result(struct pg *s, int sent, PGresult **out)
+{
+	PGresult *res, *last = NULL;
+
+	*out = NULL;
+	if (!sent)
+		return 0; /* *out NULL: the connection's error is mapped */
+	while (PQisBusy(s->conn)) {
+		struct pollfd p = {.fd = PQsocket(s->conn), .events = POLLIN};
+		int64_t left = base_deadline_left_ms(-1);
+		int n = poll(&p, 1, left < 0 ? -1 : (int)left);
+
+		if (n == 0) {
+			LOG_WARN("store_timeout", "backend=postgresql");
+			PQfinish(s->conn);
+			s->conn = NULL;
+			return ETIMEDOUT;
+		}
+		if ((n < 0 && errno != EINTR) || !PQconsumeInput(s->conn))
+			break;
+	}
+	while ((res = PQgetResult(s->conn))) {
+		PQclear(last);
+		last = res;
+	}
+	*out = last;
+	return 0;
+}
+
+/*
  * Runs statement id with p; on success *out is the result (caller
  * PQclear()s it) when out is not NULL.
  */
@@ -310,7 +349,12 @@ static int run(struct pg *s, enum stmt_id id, const struct params *p,
 	if (!s->prepared[id]) {
 		char name[16];
 		snprintf(name, sizeof(name), "s%d", (int)id);
-		res = PQprepare(s->conn, name, sql[id], 0, NULL);
+		if (!s->conn)
+			return EIO;
+		err = await_result(
+		    s, PQsendPrepare(s->conn, name, sql[id], 0, NULL), &res);
+		if (err)
+			return err;
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			err = map_res(s, res, "prepare");
 			PQclear(res);
@@ -322,8 +366,15 @@ static int run(struct pg *s, enum stmt_id id, const struct params *p,
 	{
 		char name[16];
 		snprintf(name, sizeof(name), "s%d", (int)id);
-		res = PQexecPrepared(s->conn, name, p ? p->n : 0,
-				     p ? p->v : NULL, NULL, NULL, 0);
+		if (!s->conn)
+			return EIO;
+		err = await_result(
+		    s,
+		    PQsendQueryPrepared(s->conn, name, p ? p->n : 0,
+					p ? p->v : NULL, NULL, NULL, 0),
+		    &res);
+		if (err)
+			return err;
 	}
 	st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -341,10 +392,16 @@ static int run(struct pg *s, enum stmt_id id, const struct params *p,
 /* Runs a plain command (transaction control, migrations). */
 static int exec_cmd(struct pg *s, const char *cmd, const char *what)
 {
-	PGresult *res = PQexec(s->conn, cmd);
-	ExecStatusType st = PQresultStatus(res);
-	int err = 0;
+	PGresult *res;
+	ExecStatusType st;
+	int err;
 
+	if (!s->conn)
+		return EIO;
+	err = await_result(s, PQsendQuery(s->conn, cmd), &res);
+	if (err)
+		return err;
+	st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		err = map_res(s, res, what);
 	PQclear(res);
@@ -364,6 +421,26 @@ static void col_text(const PGresult *r, int row, int col, char *out, size_t cap)
 		 PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
+/*
+ * Connects, giving up by the calling thread's deadline (10 s without one)
+ * unless the URL sets its own connect_timeout.
+ */
+static PGconn *connect_db(const char *url)
+{
+	const char *keys[] = {"dbname", "connect_timeout", NULL};
+	const char *vals[] = {url, NULL, NULL};
+	char secs[24];
+	int64_t left = base_deadline_left_ms(10000);
+
+	if (strstr(url, "connect_timeout="))
+		return PQconnectdb(url);
+	/* libpq counts whole seconds and takes at least 2. */
+	snprintf(secs, sizeof(secs), "%lld",
+		 (long long)(left < 2000 ? 2 : (left + 999) / 1000));
+	vals[1] = secs;
+	return PQconnectdbParams(keys, vals, 1);
+}
+
 static int pg_open(const char *url, struct store **out)
 {
 	struct pg *s;
@@ -373,7 +450,7 @@ static int pg_open(const char *url, struct store **out)
 	if (!s)
 		return ENOMEM;
 	s->base.ops = &store_pg_ops;
-	s->conn = PQconnectdb(url);
+	s->conn = connect_db(url);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		/* The message may hold the URL's password: do not log it. */
 		LOG_ERROR("store_open", "backend=postgresql error=\"cannot "

@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "base/crypto.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "store/store.h"
 
 /* Each migration takes the schema from version i to i + 1. */
@@ -269,7 +271,11 @@ struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_COUNT];
 	bool relaxed; /* synchronous=NORMAL now */
+	int64_t busy_since_ms;
 };
+
+/* How long a lock is waited for when the thread has no deadline. */
+#define BUSY_WAIT_MS 10000
 
 static struct sq *sq_of(struct store *st)
 {
@@ -361,12 +367,37 @@ static void col_text(sqlite3_stmt *q, int i, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+/*
+ * SQLite's busy handler: while another connection holds the lock, wait in
+ * steps of 1-5 ms until the calling thread's deadline (base_deadline_set:
+ * the request's store_timeout), or BUSY_WAIT_MS without one. Returning 0
+ * makes the statement fail with SQLITE_BUSY (EBUSY).
+ */
+static int on_busy(void *arg, int count)
+{
+	struct sq *s = arg;
+	int64_t now = base_time_mono_ms(), limit = base_deadline_get(), left;
+	struct timespec ts = {0};
+
+	if (count == 0)
+		s->busy_since_ms = now;
+	if (!limit)
+		limit = s->busy_since_ms + BUSY_WAIT_MS;
+	left = limit - now;
+	if (left <= 0)
+		return 0;
+	ts.tv_nsec = (count < 4 ? count + 1 : 5) * 1000000L;
+	if (left < ts.tv_nsec / 1000000L)
+		ts.tv_nsec = left * 1000000L;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 static int sq_open(const char *url, struct store **out)
 {
 	static const char pragmas[] = "PRAGMA journal_mode=WAL;"
 				      "PRAGMA synchronous=FULL;"
 				      "PRAGMA foreign_keys=ON;"
-				      "PRAGMA busy_timeout=10000;"
 				      "PRAGMA cache_size=-1024;";
 	const char *path;
 	struct sq *s;
@@ -403,6 +434,7 @@ static int sq_open(const char *url, struct store **out)
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_handler(s->db, on_busy, s);
 	rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		err = map_rc(s, rc, "pragma");

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/time.h"
 
 #define GROUP_MAX 256	     /* jobs in one transaction */
 #define GROUP_ATTEMPTS 8     /* of a whole group, on EBUSY */
@@ -17,6 +18,8 @@ struct job {
 	svc_group_fn fn;
 	void *arg;
 	int err;
+	int64_t deadline_ms; /* the caller's (base_deadline), 0 for none */
+	bool taken;	     /* off the queue, in a group */
 	bool done;
 	pthread_cond_t cv;
 	struct job *next;
@@ -43,6 +46,10 @@ static void run_group(struct svc_group *g, struct job *jobs)
 
 	for (int attempt = 0; attempt < GROUP_ATTEMPTS && err == EBUSY;
 	     attempt++) {
+		if (base_deadline_left_ms(1) == 0) {
+			err = ETIMEDOUT; /* rolled back: nothing changed */
+			break;
+		}
 		for (struct job *j = jobs; j; j = j->next)
 			j->err = 0;
 		err = st->ops->begin(st, true);
@@ -77,6 +84,7 @@ static void *writer(void *arg)
 	pthread_mutex_lock(&g->mu);
 	for (;;) {
 		struct job *jobs, *last;
+		int64_t deadline;
 		unsigned n = 0;
 
 		while (!g->head && !g->stop)
@@ -101,10 +109,21 @@ static void *writer(void *arg)
 						      &until) == 0)
 				;
 		}
-		/* Take up to GROUP_MAX jobs off the queue. */
+		/*
+		 * Take up to GROUP_MAX jobs off the queue. The group waits for
+		 * the store no longer than its most pressing job may.
+		 */
 		jobs = last = g->head;
-		for (n = 1; n < GROUP_MAX && last->next; n++)
+		deadline = 0;
+		for (n = 1;; n++) {
+			last->taken = true;
+			if (last->deadline_ms &&
+			    (!deadline || last->deadline_ms < deadline))
+				deadline = last->deadline_ms;
+			if (n == GROUP_MAX || !last->next)
+				break;
 			last = last->next;
+		}
 		g->head = last->next;
 		if (!g->head)
 			g->tail = NULL;
@@ -113,6 +132,7 @@ static void *writer(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&g->mu);
 
+		base_deadline_set(deadline);
 		run_group(g, jobs);
 		g->groups++;
 		g->jobs += n;
@@ -173,11 +193,38 @@ void svc_group_stop(struct svc_group *g)
 	free(g);
 }
 
+/* Takes j, still queued, off the queue (g->mu held). */
+static void unqueue(struct svc_group *g, struct job *j)
+{
+	struct job *prev = NULL;
+
+	for (struct job *p = g->head; p; prev = p, p = p->next) {
+		if (p != j)
+			continue;
+		if (prev)
+			prev->next = j->next;
+		else
+			g->head = j->next;
+		if (g->tail == j)
+			g->tail = prev;
+		g->queued--;
+		return;
+	}
+}
+
 int svc_group_run(struct svc_group *g, svc_group_fn fn, void *arg)
 {
-	struct job j = {.fn = fn, .arg = arg};
+	struct job j = {
+	    .fn = fn, .arg = arg, .deadline_ms = base_deadline_get()};
+	pthread_condattr_t ca;
+	struct timespec until;
 
-	pthread_cond_init(&j.cv, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	until.tv_sec = (time_t)(j.deadline_ms / 1000);
+	until.tv_nsec = (long)(j.deadline_ms % 1000) * 1000000L;
 	pthread_mutex_lock(&g->mu);
 	if (g->tail)
 		g->tail->next = &j;
@@ -186,8 +233,19 @@ int svc_group_run(struct svc_group *g, svc_group_fn fn, void *arg)
 	g->tail = &j;
 	g->queued++;
 	pthread_cond_signal(&g->work);
-	while (!j.done)
-		pthread_cond_wait(&j.cv, &g->mu);
+	while (!j.done) {
+		if (!j.deadline_ms || j.taken) {
+			/* A group holding j gives up by j's deadline itself. */
+			pthread_cond_wait(&j.cv, &g->mu);
+		} else if (pthread_cond_timedwait(&j.cv, &g->mu, &until) ==
+			       ETIMEDOUT &&
+			   !j.taken) {
+			/* Still queued at the deadline: never run it. */
+			unqueue(g, &j);
+			j.err = ETIMEDOUT;
+			break;
+		}
+	}
 	pthread_mutex_unlock(&g->mu);
 	pthread_cond_destroy(&j.cv);
 	return j.err;

@@ -111,6 +111,11 @@ static int txn(struct svc *s, enum txn_mode mode, txn_fn fn, void *arg)
 	     attempt++) {
 		bool fresh = !pthread_getspecific(s->key);
 
+		/* Past the caller's deadline: give up, nothing changed. */
+		if (base_deadline_left_ms(1) == 0) {
+			err = ETIMEDOUT;
+			break;
+		}
 		if (attempt)
 			backoff(attempt);
 		err = thread_store(s, &st);
@@ -139,7 +144,7 @@ static int txn(struct svc *s, enum txn_mode mode, txn_fn fn, void *arg)
 		if (err)
 			st->ops->rollback(st);
 	failed:
-		if (err == EIO)
+		if (err == EIO || err == ETIMEDOUT)
 			drop_store(s);
 	}
 	return err;

@@ -787,6 +787,17 @@ def wait_until(pred, timeout=10.0, what="condition", step=0.02):
         time.sleep(step)
 
 
+def wait_past(t0, seconds):
+    """Waits until `seconds` whole seconds of the server's monotonic clock
+    have surely passed since monotonic time t0 (taken after the server acted):
+    the server counts windows and penalties in whole seconds, so one more
+    second is added. For rules that are about time itself (a window that
+    forgets old failures), where no condition can be polled."""
+    end = t0 + seconds + 1.0
+    while time.monotonic() < end:
+        time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+
+
 def wait_clock_tick():
     """Let the wall clock pass a second so an updated_at change is visible
     even with 1-second timestamp resolution."""
