@@ -60,6 +60,7 @@ uname = _parent.uname
 pw = _parent.pw
 TS_RE = _parent.TS_RE
 require_binary = _parent.require_binary
+wait_until = _parent.wait_until
 
 # sipclient.py sits next to this file
 if str(_HERE) not in sys.path:
@@ -107,7 +108,7 @@ class SipServer(Server):
         return super()._spawn()
 
     def args(self):
-        a = [BIN, "serve", "--db", "sqlite:%s" % self.db,
+        a = [BIN, "serve", "--db", self.db_url,
              "--http", "127.0.0.1:%d" % self.port]
         h = "[%s]" % self.sip_host if ":" in self.sip_host else self.sip_host
         a += ["--sip", "%s:%d" % (h, self.sip_fixed_port)]
@@ -144,13 +145,17 @@ class SipServer(Server):
             lines = [l for l in lines if rx.search(l)]
         return lines
 
-    def wait_log(self, pattern, count=1, timeout=3.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = self.log_lines(pattern)
-            if len(lines) >= count or time.monotonic() > deadline:
-                return lines
-            time.sleep(0.05)
+    def wait_log(self, pattern, count=1, timeout=10.0):
+        """The log lines matching pattern, once there are at least count;
+        fails (with the lines seen) when there are not within timeout."""
+        seen = []
+
+        def enough():
+            seen[:] = self.log_lines(pattern)
+            return len(seen) >= count
+        wait_until(enough, timeout, "%d log line(s) matching %r (have %d)"
+                   % (count, pattern, len(seen)))
+        return seen
 
     def endpoint(self, api=None, password=None, username=None):
         api = api or self.api()
@@ -191,14 +196,18 @@ class Endpoint:
         return sipclient.UA(c, self.username, self.domain, self.password,
                             alg=alg, **kw)
 
-    def wait_registered(self, want, timeout=3.0):
-        """Polls the API until sip_registered == want ("true"/"false")."""
-        deadline = time.monotonic() + timeout
-        while True:
-            ep = self.get()
-            if ep["sip_registered"] == want or time.monotonic() > deadline:
-                return ep
-            time.sleep(0.1)
+    def wait_registered(self, want, timeout=10.0):
+        """Polls the API until sip_registered == want ("true"/"false");
+        fails with the last state seen otherwise."""
+        last = {}
+
+        def reached():
+            last["ep"] = self.get()
+            return last["ep"]["sip_registered"] == want
+        wait_until(reached, timeout, "%s sip_registered=%s (last: %s)" % (
+            self.username, want,
+            last.get("ep", {}).get("sip_registered")), step=0.1)
+        return last["ep"]
 
 
 def forge_nonce(issued_s, rnd="0123456789abcdef", secret=NONCE_SECRET,
@@ -211,6 +220,46 @@ def forge_nonce(issued_s, rnd="0123456789abcdef", secret=NONCE_SECRET,
     mac = hmac.new(secret.encode(), bound.encode(),
                    hashlib.sha256).hexdigest()[:32]
     return text + mac
+
+
+class StoreLock:
+    """Holds the store's write lock from another process until release():
+    on SQLite `BEGIN EXCLUSIVE` in the sqlite3 shell (readers still read, in
+    WAL mode), on PostgreSQL `LOCK TABLE ... IN EXCLUSIVE MODE` in psql
+    (blocks every writer of those tables, never a reader). The same as
+    ../test_store_faults.py's, for servers of this harness."""
+
+    def __init__(self, srv):
+        if srv.on_pg:
+            args = ["psql", "-X", "-q", "-A", "-t", "-d", srv.db_url]
+            sql = ("BEGIN;\nLOCK TABLE accounts, applications, endpoints, "
+                   "registrations IN EXCLUSIVE MODE;\nSELECT 'locked';\n")
+        else:
+            args = ["sqlite3", str(srv.db)]
+            sql = "BEGIN EXCLUSIVE;\nSELECT 'locked';\n"
+        self.p = subprocess.Popen(args, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=clean_env())
+        self.p.stdin.write(sql.encode())
+        self.p.stdin.flush()
+        line = self.p.stdout.readline().decode().strip()
+        if line != "locked":
+            self.p.kill()
+            self.p.wait(timeout=30)
+            raise AssertionError("could not lock the store: %r %r" % (
+                line, self.p.stderr.read()[:500]))
+
+    def release(self):
+        if self.p.poll() is None:
+            self.p.stdin.write(b"ROLLBACK;\n")
+            self.p.stdin.close()
+            self.p.wait(timeout=30)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.release()
 
 
 # --------------------------------------------------------------------------
