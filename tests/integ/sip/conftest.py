@@ -134,9 +134,10 @@ class SipServer(Server):
         self.stop()
         raise AssertionError("no event=started sip_port=... line:\n%s" % tail)
 
-    def conn(self, proto="udp", timeout=sipclient.RECV_TIMEOUT):
+    def conn(self, proto="udp", timeout=sipclient.RECV_TIMEOUT,
+             source=None):
         return sipclient.SipConn(self.sip_host, self.sip_port, proto,
-                                 timeout=timeout)
+                                 timeout=timeout, source=source)
 
     def log_lines(self, pattern=None):
         lines = self.log_text().splitlines()
@@ -153,8 +154,12 @@ class SipServer(Server):
         def enough():
             seen[:] = self.log_lines(pattern)
             return len(seen) >= count
-        wait_until(enough, timeout, "%d log line(s) matching %r (have %d)"
-                   % (count, pattern, len(seen)))
+        try:
+            wait_until(enough, timeout, "%d log line(s) matching %r" % (
+                count, pattern))
+        except AssertionError as e:
+            raise AssertionError("%s; matching lines: %r; log tail:\n%s" % (
+                e, seen, self._tail())) from None
         return seen
 
     def endpoint(self, api=None, password=None, username=None):
@@ -191,8 +196,8 @@ class Endpoint:
     def get(self):
         return self.api.endpoint(self.id)
 
-    def ua(self, proto="udp", alg=None, conn=None, **kw):
-        c = conn or self.server.conn(proto)
+    def ua(self, proto="udp", alg=None, conn=None, source=None, **kw):
+        c = conn or self.server.conn(proto, source=source)
         return sipclient.UA(c, self.username, self.domain, self.password,
                             alg=alg, **kw)
 
@@ -220,6 +225,23 @@ def forge_nonce(issued_s, rnd="0123456789abcdef", secret=NONCE_SECRET,
     mac = hmac.new(secret.encode(), bound.encode(),
                    hashlib.sha256).hexdigest()[:32]
     return text + mac
+
+
+def store_rows(srv, table):
+    """The number of rows in one of srv's tables, read straight from the
+    store (to see what the API hides, e.g. expired bindings not swept)."""
+    if srv.on_pg:
+        out = subprocess.run(
+            ["psql", "-X", "-q", "-A", "-t", "-d", srv.db_url, "-c",
+             "SELECT count(*) FROM %s" % table], env=clean_env(),
+            capture_output=True, timeout=30, check=True)
+        return int(out.stdout.decode().strip())
+    import sqlite3
+    db = sqlite3.connect("file:%s?mode=ro" % srv.db, uri=True, timeout=5)
+    try:
+        return db.execute("SELECT count(*) FROM %s" % table).fetchone()[0]
+    finally:
+        db.close()
 
 
 class StoreLock:

@@ -144,7 +144,8 @@ def authorization(alg, user, realm, password, method, uri, nonce,
                   nc="00000001", cnonce=None, qop="auth", response=None,
                   username=None, extra=""):
     """An Authorization header value."""
-    cnonce = cnonce or uuid.uuid4().hex[:16]
+    if cnonce is None:
+        cnonce = uuid.uuid4().hex[:16]
     resp = response or digest_response(alg, user, realm, password, method,
                                        uri, nonce, nc, cnonce, qop)
     v = ('Digest username="%s", realm="%s", nonce="%s", uri="%s", '
@@ -174,7 +175,10 @@ def new_callid():
 class SipConn:
     """One UDP socket or TCP connection to the server."""
 
-    def __init__(self, host, port, proto="udp", timeout=RECV_TIMEOUT):
+    def __init__(self, host, port, proto="udp", timeout=RECV_TIMEOUT,
+                 source=None):
+        """source: the local address to send from (e.g. 127.0.0.2, any
+        address of 127.0.0.0/8 works on Linux); default: host."""
         self.host, self.port = host, port
         self.proto = proto.lower()
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -182,11 +186,13 @@ class SipConn:
         self.buf = b""
         if self.proto == "udp":
             self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
-            self.sock.bind((host, 0))
+            self.sock.bind((source or host, 0))
             self.sock.connect((host, port))
         else:
             self.sock = socket.socket(self.family, socket.SOCK_STREAM)
             self.sock.settimeout(timeout)
+            if source:
+                self.sock.bind((source, 0))
             self.sock.connect((host, port))
         self.sock.settimeout(timeout)
         self.local = self.sock.getsockname()[:2]
@@ -416,9 +422,9 @@ class UA:
                              nc="%08x" % nc, cnonce=cnonce,
                              username=username)
 
-    def challenge(self, **kw):
+    def challenge(self, timeout=None, **kw):
         """Sends an unauthenticated REGISTER and keeps the 401's nonce."""
-        r = self.c.request(self.register_bytes(**kw))
+        r = self.c.request(self.register_bytes(**kw), timeout=timeout)
         self.take_challenge(r)
         return r
 
