@@ -200,7 +200,8 @@ static void on_accept(struct sip_transport *t)
 			why = "per_address_limit";
 		else if (!t->nfree && !evict_one(t))
 			why = "connection_limit";
-		else if (!a && !(a = addr_get(t, ip, true)))
+		/* Again: the eviction may have freed this address's count. */
+		else if (!(a = addr_get(t, ip, true)))
 			why = "out_of_memory";
 		if (why) {
 			LOG_WARN("sip_tcp_refused", "src=%s reason=%s", ip,
@@ -219,8 +220,10 @@ static void on_accept(struct sip_transport *t)
 			close(fd);
 			c->fd = -1;
 			t->nfree++;
-			if (!a->n)
-				addr_put(t, (a->n++, a));
+			if (!a->n) {
+				a->n = 1;
+				addr_put(t, a); /* frees the new count */
+			}
 			continue;
 		}
 		a->n++;
