@@ -252,7 +252,7 @@ void api_reply_error(struct api_ctx *c, int status, const char *error,
 	if (details && details->n > 0) {
 		json_t *d = json_object();
 		for (unsigned i = 0; d && i < details->n; i++)
-			json_object_set_new(d, details->e[i].field,
+			json_object_set_new(d, model_errors_field(details, i),
 					    json_string(details->e[i].msg));
 		json_object_set_new(o, "details", d);
 	}

@@ -127,6 +127,7 @@ static void create(struct api_ctx *c)
 	free(a);
 out:
 	json_decref(body);
+	model_errors_free(&errs);
 }
 
 static int list_one(void *ctx, const struct model_app *a)
@@ -203,6 +204,7 @@ static void update(struct api_ctx *c)
 			       json_pack("{s:s, s:s}", "api_id", c->api_id,
 					 "message", "changed"));
 	json_decref(body);
+	model_errors_free(&errs);
 }
 
 /* Parses the DELETE body: new_endpoint_application and cascade. */
@@ -262,6 +264,7 @@ static void destroy(struct api_ctx *c)
 	json_decref(body);
 	if (errs.n) {
 		api_reply_error(c, 400, API_E_PARAMS, NULL, &errs);
+		model_errors_free(&errs);
 		return;
 	}
 	err = svc_app_delete(c->api->svc, &c->acct, c->id,
@@ -278,6 +281,7 @@ static void destroy(struct api_ctx *c)
 	} else {
 		api_reply_empty(c, 204);
 	}
+	model_errors_free(&errs);
 }
 
 void api_app_item(struct api_ctx *c)

@@ -244,6 +244,7 @@ out:
 	free(ep);
 	api_json_wipe(body);
 	json_decref(body);
+	model_errors_free(&errs);
 }
 
 /* ---- list ---- */
@@ -251,6 +252,7 @@ out:
 struct list_q {
 	struct api_page page;
 	struct store_endpoint_filter f;
+	unsigned seen; /* bit i: filters[i] given, in either spelling */
 };
 
 /* Filter names, each also accepted with a single underscore. */
@@ -286,6 +288,16 @@ static int list_param(void *ctx, const char *key, const char *value)
 		if (strcmp(key, filters[i].name) != 0 &&
 		    !(filters[i].alt && strcmp(key, filters[i].alt) == 0))
 			continue;
+		if (q->seen & 1u << i) {
+			/* The other spelling came first: never last-wins. */
+			model_errors_add(errs, key,
+					 "Given also as %s; send one spelling",
+					 strcmp(key, filters[i].name) == 0
+					     ? filters[i].alt
+					     : filters[i].name);
+			return 0;
+		}
+		q->seen |= 1u << i;
 		if (filters[i].off == (size_t)-1) {
 			if (strcmp(value, "true") == 0)
 				q->f.app_isnull = 1;
@@ -382,6 +394,7 @@ static void update(struct api_ctx *c)
 		api_reply_empty(c, 202);
 	api_json_wipe(body);
 	json_decref(body);
+	model_errors_free(&errs);
 }
 
 static void destroy(struct api_ctx *c)
@@ -398,6 +411,7 @@ static void destroy(struct api_ctx *c)
 	json_decref(body);
 	if (errs.n) {
 		api_reply_error(c, 400, API_E_PARAMS, NULL, &errs);
+		model_errors_free(&errs);
 		return;
 	}
 	err = svc_endpoint_delete(c->api->svc, &c->acct, c->id);

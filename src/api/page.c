@@ -15,6 +15,7 @@ void api_page_fini(struct api_page *p)
 {
 	json_decref(p->objects);
 	p->objects = NULL;
+	model_errors_free(&p->errs);
 }
 
 bool api_page_param(struct api_page *p, const char *key, const char *value)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -20,38 +21,102 @@ const bool model_allow_mutable[MODEL_ALLOW_COUNT] = {
     true, true, true, false, false, false, false,
 };
 
-/* Copies src into dst (cap bytes), cut at a UTF-8 character boundary. */
-static void copy_utf8(char *dst, size_t cap, const char *src)
+/* Length of the valid UTF-8 character at s (n bytes left), 0 if none. */
+static size_t utf8_char(const char *s, size_t n)
 {
-	size_t n = strlen(src);
+	size_t count, len = (unsigned char)s[0] < 0x80	  ? 1
+			    : (unsigned char)s[0] >= 0xf0 ? 4
+			    : (unsigned char)s[0] >= 0xe0 ? 3
+							  : 2;
+	bool printable;
 
-	if (n >= cap) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
-			n--;
+	if (len > n || base_text_scan(s, len, &count, &printable))
+		return 0;
+	return len;
+}
+
+/*
+ * Writes field into out (cap bytes, when out is not NULL) with each byte
+ * that is not part of valid UTF-8 as %XX. Returns the length it needs.
+ */
+static size_t escape_name(const char *field, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(field), w = 0;
+
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_char(field + i, n - i);
+		if (k) {
+			if (out && w + k < cap)
+				memcpy(out + w, field + i, k);
+			w += k;
+			i += k;
+			continue;
+		}
+		if (out && w + 3 < cap) {
+			out[w] = '%';
+			out[w + 1] = hex[(unsigned char)field[i] >> 4];
+			out[w + 2] = hex[(unsigned char)field[i] & 15];
+		}
+		w += 3;
+		i++;
 	}
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	if (out && w < cap)
+		out[w] = '\0';
+	return w;
+}
+
+const char *model_errors_field(const struct model_errors *errs, unsigned i)
+{
+	return errs->e[i].long_name ? errs->e[i].long_name : errs->e[i].name;
+}
+
+void model_errors_free(struct model_errors *errs)
+{
+	for (unsigned i = 0; i < errs->n; i++) {
+		free(errs->e[i].long_name);
+		errs->e[i].long_name = NULL;
+	}
+	errs->n = 0;
 }
 
 void model_errors_add(struct model_errors *errs, const char *field,
 		      const char *fmt, ...)
 {
-	char name[sizeof(errs->e[0].field)];
-	char msg[sizeof(errs->e[0].msg)];
+	size_t need = escape_name(field, NULL, 0) + 1;
+	char *long_name = NULL, *name;
 	va_list ap;
+	int n;
 
-	copy_utf8(name, sizeof(name), field);
-	for (unsigned i = 0; i < errs->n; i++)
-		if (strcmp(errs->e[i].field, name) == 0)
-			return;
 	if (errs->n >= MODEL_ERRORS_MAX)
 		return;
+	if (need > sizeof(errs->e[0].name)) {
+		long_name = malloc(need);
+		if (!long_name)
+			return;
+		name = long_name;
+	} else {
+		name = errs->e[errs->n].name;
+	}
+	escape_name(field, name, need);
+	for (unsigned i = 0; i < errs->n; i++) {
+		if (strcmp(model_errors_field(errs, i), name) == 0) {
+			free(long_name);
+			return;
+		}
+	}
+	errs->e[errs->n].long_name = long_name;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(errs->e[errs->n].msg, sizeof(errs->e[0].msg), fmt, ap);
 	va_end(ap);
-	memcpy(errs->e[errs->n].field, name, sizeof(name));
-	copy_utf8(errs->e[errs->n].msg, sizeof(msg), msg);
+	/* A message is ours and ASCII but for a quoted field: cut it whole. */
+	if (n >= (int)sizeof(errs->e[0].msg)) {
+		size_t m = sizeof(errs->e[0].msg) - 1;
+		while (m > 0 &&
+		       ((unsigned char)errs->e[errs->n].msg[m] & 0xc0) == 0x80)
+			m--;
+		errs->e[errs->n].msg[m] = '\0';
+	}
 	errs->n++;
 }
 

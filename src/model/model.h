@@ -99,15 +99,27 @@ struct model_endpoint {
 struct model_errors {
 	unsigned n;
 	struct {
-		char field[48];
+		char name[48];	 /* the field's name, when it fits */
+		char *long_name; /* else a malloc'd copy */
 		char msg[160];
 	} e[MODEL_ERRORS_MAX];
 };
 
-/* Records that `field` is wrong and why (printf format); keeps the first. */
+/*
+ * Records that `field` is wrong and why (printf format); keeps the first
+ * entry of a field. The name is kept whole (never cut, so two long names
+ * are never merged); bytes that are not valid UTF-8 are written as %XX so
+ * that the name can be a JSON key.
+ */
 void model_errors_add(struct model_errors *errs, const char *field,
 		      const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The name of entry i. */
+const char *model_errors_field(const struct model_errors *errs, unsigned i);
+
+/* Frees what model_errors_add allocated; errs is then empty. */
+void model_errors_free(struct model_errors *errs);
 
 /*
  * Each check returns 0 or EINVAL and, on EINVAL, adds the reason to errs

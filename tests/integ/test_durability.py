@@ -2,9 +2,9 @@
 the server right after the answer, and a clean restart."""
 
 import signal
-import time
 
-from conftest import expect_empty, expect_error, expect_ok_json, uname, pw
+from conftest import (expect_empty, expect_error, expect_ok_json, uname, pw,
+                      wait_until)
 
 N = 40
 
@@ -207,7 +207,8 @@ def test_kill9_under_write_load_keeps_acked_and_no_corruption(make_server):
 
     with ThreadPoolExecutor(max_workers=16) as ex:
         futs = [ex.submit(work, i) for i in range(240)]
-        enough.wait(timeout=60)
+        assert enough.wait(timeout=120), \
+            "150 writes not acknowledged before the kill"
         srv.kill()  # while requests are still in flight
         for f in futs:
             f.result()
@@ -286,9 +287,8 @@ def test_sigterm_under_load_exits_zero(make_server):
     for t in threads:
         t.start()
     try:
-        deadline = time.monotonic() + 30
-        while len(acked) < 40 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(acked) >= 40, timeout=60,
+                   what="40 creates acknowledged before SIGTERM")
         proc = srv.proc
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=15)

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from conftest import (UUID_RE, RawConn, ConnectionClosed, expect_error,
+                      wait_until,
                       expect_ok_json, expect_empty, uname, pw)
 
 
@@ -328,10 +329,16 @@ def test_log_lines_cannot_be_injected(api, server):
                                    **{"User-Agent": "ua\x0bevent=%s" % marker,
                                       "Connection": "close"}))
         assert r.status == 404
-    import time
-    time.sleep(0.3)
+    # The request's own log line must come, quoted, with the marker inside
+    # its path; no line may start with the injected text.
+    lines = wait_until(
+        lambda: [ln for ln in server.log_text().splitlines()
+                 if marker in ln and "event=http_request" in ln],
+        timeout=10, what="the http_request log line of the request")
+    assert any("status=404" in ln for ln in lines), lines
     for line in server.log_text().splitlines():
         if marker in line:
-            assert line.startswith("ts=") or line.split("=", 1)[0].isidentifier(), line
-            assert not line.lstrip().startswith("level=error event=" + marker), \
-                "log injection: %r" % line
+            assert line.startswith("ts=") or \
+                line.split("=", 1)[0].isidentifier(), line
+            assert not line.lstrip().startswith(
+                "level=error event=" + marker), "log injection: %r" % line

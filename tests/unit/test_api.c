@@ -422,7 +422,7 @@ static void test_page_params(void **state)
 	/* Given twice. */
 	assert_true(api_page_param(&p, "limit", "10"));
 	assert_int_equal(p.errs.n, 1);
-	assert_string_equal(p.errs.e[0].field, "limit");
+	assert_string_equal(model_errors_field(&p.errs, 0), "limit");
 	api_page_fini(&p);
 
 	static const struct {
@@ -435,7 +435,7 @@ static void test_page_params(void **state)
 		api_page_init(&p, &f->c);
 		assert_true(api_page_param(&p, bad[i].k, bad[i].v));
 		assert_int_equal(p.errs.n, 1);
-		assert_string_equal(p.errs.e[0].field, bad[i].k);
+		assert_string_equal(model_errors_field(&p.errs, 0), bad[i].k);
 		api_page_fini(&p);
 	}
 }

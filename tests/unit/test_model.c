@@ -45,7 +45,7 @@ static void expect(text_check check, const char *s, size_t len, int want)
 		assert_int_equal(errs.n, 0);
 	} else {
 		assert_int_equal(errs.n, 1);
-		assert_string_equal(errs.e[0].field, "f");
+		assert_string_equal(model_errors_field(&errs, 0), "f");
 		assert_true(strlen(errs.e[0].msg) > 0);
 	}
 }
@@ -157,7 +157,7 @@ static void test_password_messages(void **state)
 	assert_int_equal(model_password_check("short", 5, "password", &errs),
 			 EINVAL);
 	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.e[0].field, "password");
+	assert_string_equal(model_errors_field(&errs, 0), "password");
 	assert_string_equal(errs.e[0].msg,
 			    "Password must be at least 8 characters");
 	/* The password itself never appears in the message. */
@@ -236,7 +236,7 @@ static void test_alias_message(void **state)
 
 	(void)state;
 	assert_int_equal(model_alias_check("a\nb", 3, "alias", &errs), EINVAL);
-	assert_string_equal(errs.e[0].field, "alias");
+	assert_string_equal(model_errors_field(&errs, 0), "alias");
 	assert_non_null(strstr(errs.e[0].msg, "Alias"));
 	memset(&errs, 0, sizeof(errs));
 	assert_int_equal(model_alias_check("", 0, "alias", &errs), EINVAL);
@@ -328,7 +328,8 @@ static void test_method(void **state)
 						    out, sizeof(out), &errs),
 				 EINVAL);
 		assert_int_equal(errs.n, 1);
-		assert_string_equal(errs.e[0].field, "answer_method");
+		assert_string_equal(model_errors_field(&errs, 0),
+				    "answer_method");
 		assert_string_equal(out, "keep"); /* untouched on error */
 	}
 }
@@ -361,7 +362,7 @@ static void test_domain(void **state)
 		assert_int_equal(model_domain_check(bad[i], "domain", &errs),
 				 EINVAL);
 		assert_int_equal(errs.n, 1);
-		assert_string_equal(errs.e[0].field, "domain");
+		assert_string_equal(model_errors_field(&errs, 0), "domain");
 	}
 	/* 253 characters is the longest. */
 	memset(buf, 'a', 253);
@@ -426,9 +427,9 @@ static void test_errors_one_per_field(void **state)
 	model_errors_add(&errs, "alias", "alias bad");
 	model_errors_add(&errs, "password", "third");
 	assert_int_equal(errs.n, 2);
-	assert_string_equal(errs.e[0].field, "password");
+	assert_string_equal(model_errors_field(&errs, 0), "password");
 	assert_string_equal(errs.e[0].msg, "first 1");
-	assert_string_equal(errs.e[1].field, "alias");
+	assert_string_equal(model_errors_field(&errs, 1), "alias");
 	assert_string_equal(errs.e[1].msg, "alias bad");
 
 	/* Two checks failing on the same field still leave one entry. */
@@ -454,8 +455,9 @@ static void test_errors_cap(void **state)
 	}
 	assert_int_equal(errs.n, MODEL_ERRORS_MAX);
 	snprintf(field, sizeof(field), "f%d", MODEL_ERRORS_MAX - 1);
-	assert_string_equal(errs.e[MODEL_ERRORS_MAX - 1].field, field);
-	assert_string_equal(errs.e[0].field, "f0");
+	assert_string_equal(model_errors_field(&errs, MODEL_ERRORS_MAX - 1),
+			    field);
+	assert_string_equal(model_errors_field(&errs, 0), "f0");
 }
 
 static void test_errors_truncation(void **state)
@@ -474,21 +476,29 @@ static void test_errors_truncation(void **state)
 static void test_errors_long_field(void **state)
 {
 	struct model_errors errs = {0};
-	char field[100];
+	char field[5000], other[5000];
 
 	(void)state;
-	/* An unknown body key can be longer than the field buffer. */
+	/* An unknown body key is named whole, however long. */
 	memset(field, 'k', sizeof(field) - 1);
 	field[sizeof(field) - 1] = '\0';
 	model_errors_add(&errs, field, "Unknown field");
 	assert_int_equal(errs.n, 1);
-	assert_int_equal(strlen(errs.e[0].field), sizeof(errs.e[0].field) - 1);
-	/* The same field again must not add a second entry. */
+	assert_string_equal(model_errors_field(&errs, 0), field);
+	/* The same field again must not add a second entry... */
 	model_errors_add(&errs, field, "Unknown field");
 	assert_int_equal(errs.n, 1);
+	/* ...but one that differs only at its end is another entry. */
+	memcpy(other, field, sizeof(field));
+	other[sizeof(other) - 2] = 'z';
+	model_errors_add(&errs, other, "Unknown field");
+	assert_int_equal(errs.n, 2);
+	assert_string_equal(model_errors_field(&errs, 1), other);
+	model_errors_free(&errs);
+	assert_int_equal(errs.n, 0);
 }
 
-static void test_errors_utf8_cut(void **state)
+static void test_errors_utf8(void **state)
 {
 	struct model_errors errs = {0};
 	char field[200], msg[400];
@@ -496,8 +506,9 @@ static void test_errors_utf8_cut(void **state)
 	bool pr;
 
 	(void)state;
-	/* Long UTF-8 names and messages are cut between characters, so the
-	 * stored text stays valid UTF-8 (jansson refuses anything else). */
+	/* Long UTF-8 names are kept whole; long messages are cut between
+	 * characters, so the stored text stays valid UTF-8 (jansson refuses
+	 * anything else). */
 	for (int shift = 0; shift < 4; shift++) {
 		memset(&errs, 0, sizeof(errs));
 		n = repeat(field, sizeof(field) - 8, "x", (size_t)shift);
@@ -506,23 +517,26 @@ static void test_errors_utf8_cut(void **state)
 		repeat(msg, sizeof(msg), "\xe2\x82\xac", 120);
 		model_errors_add(&errs, field, "%s", msg);
 		assert_int_equal(errs.n, 1);
-		assert_true(strlen(errs.e[0].field) < sizeof(errs.e[0].field));
-		assert_int_equal(base_text_scan(errs.e[0].field,
-						strlen(errs.e[0].field), &count,
-						&pr),
-				 0);
-		assert_true(strlen(errs.e[0].field) + 4 >=
-			    sizeof(errs.e[0].field) - 1);
+		assert_string_equal(model_errors_field(&errs, 0), field);
 		assert_int_equal(base_text_scan(errs.e[0].msg,
 						strlen(errs.e[0].msg), &count,
 						&pr),
 				 0);
 		assert_true(strlen(errs.e[0].msg) + 3 >=
 			    sizeof(errs.e[0].msg) - 1);
-		/* Still one entry per (stored) field. */
 		model_errors_add(&errs, field, "again");
 		assert_int_equal(errs.n, 1);
+		model_errors_free(&errs);
 	}
+	/* Bytes that are not UTF-8 (a query key) are written as %XX. */
+	model_errors_add(&errs,
+			 "a\xff\xc3"
+			 "b\xc3\xa9",
+			 "Unknown");
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(model_errors_field(&errs, 0), "a%FF%C3"
+							  "b\xc3\xa9");
+	model_errors_free(&errs);
 }
 
 /* ---- allow flags ---- */
@@ -616,7 +630,7 @@ int main(void)
 	    cmocka_unit_test(test_errors_cap),
 	    cmocka_unit_test(test_errors_truncation),
 	    cmocka_unit_test(test_errors_long_field),
-	    cmocka_unit_test(test_errors_utf8_cut),
+	    cmocka_unit_test(test_errors_utf8),
 	    cmocka_unit_test(test_allow_tables),
 	    cmocka_unit_test(test_contact_eq),
 	    cmocka_unit_test(test_register_refresh_case_insensitive_host),

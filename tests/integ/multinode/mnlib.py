@@ -260,18 +260,8 @@ def mn_private_pg():
 # --------------------------------------------------------------------------
 # misc
 
-def wait_until(pred, timeout, step=0.05, what="condition"):
-    """Polls pred() until it returns a true value (returned) or timeout
-    seconds pass (AssertionError)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("%s not reached within %.1fs" % (what,
-                                                                  timeout))
-        time.sleep(step)
+# The suite's one condition wait (tests/integ/conftest.py).
+wait_until = rest.wait_until
 
 
 def run_threads(fns, timeout=60):
