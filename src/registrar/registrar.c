@@ -994,6 +994,8 @@ static void sweep_job(struct base_pool_job *job)
 			 strerror(err));
 	else if (n > 0)
 		LOG_INFO("sip_bindings_swept", "count=%lld", (long long)n);
+	else
+		LOG_DEBUG("sip_bindings_swept", "count=0");
 	atomic_store(&r->sweeping, false);
 }
 

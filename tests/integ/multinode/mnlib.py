@@ -99,6 +99,11 @@ class Node(rest.Server):
         return sipclient.SipConn("127.0.0.1", self.sip_port, "udp",
                                  timeout=timeout)
 
+    def sweep_rounds(self):
+        """Completed sweeps of this node (needs log_level=debug, as
+        SWEEP_ENV sets: empty rounds are logged at debug)."""
+        return len(SWEPT_RE.findall(self.log_text()))
+
     def swept(self):
         """Sum of `event=sip_bindings_swept count=N` over this node's
         logs."""

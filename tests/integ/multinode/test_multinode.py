@@ -357,7 +357,16 @@ def test_password_changed_on_b_while_a_registers_in_a_loop(mn_cluster):
 # --------------------------------------------------------------------------
 # sweeping expired bindings
 
-SWEEP_ENV = {"SIPWARD_SIP_MIN_EXPIRES": 1, "SIPWARD_SIP_SWEEP_INTERVAL": 1}
+SWEEP_ENV = {"SIPWARD_SIP_MIN_EXPIRES": 1, "SIPWARD_SIP_SWEEP_INTERVAL": 1,
+             "SIPWARD_LOG_LEVEL": "debug"}
+
+
+def wait_more_sweeps(c, n=2):
+    """Waits until every node has completed n more sweep rounds."""
+    base = {x.name: x.sweep_rounds() for x in c.nodes}
+    wait_until(lambda: all(x.sweep_rounds() >= base[x.name] + n
+                           for x in c.nodes), 30,
+               what="%d more sweep rounds on every node" % n)
 
 
 def test_expired_bindings_swept_once_not_once_per_node(mn_cluster):
@@ -378,7 +387,7 @@ def test_expired_bindings_swept_once_not_once_per_node(mn_cluster):
     # every binding expires after 1 s; every node sweeps every second
     wait_until(lambda: sum(n.swept() for n in c.nodes) >= expired, 10,
                what="sweeps adding up to %d" % expired)
-    time.sleep(2.5)  # two more sweep rounds on every node: nothing more
+    wait_more_sweeps(c)  # nothing more is swept
     counts = {n.name: n.swept() for n in c.nodes}
     print("swept per node: %r (expired: %d)" % (counts, expired))
     assert sum(counts.values()) == expired, \
@@ -410,7 +419,7 @@ def test_a_node_never_removes_another_nodes_live_bindings(mn_cluster):
                         contacts=["<%s>" % gone]).status == 200
         wait_until(lambda: sum(n.swept() for n in c.nodes) >= 1, 10,
                    what="the short binding swept")
-        time.sleep(2.5)  # more sweeps on every node
+        wait_more_sweeps(c)
         assert sum(n.swept() for n in c.nodes) == 1
         for api in (a, b, cc):
             ep = api.endpoint(live.id)
