@@ -663,17 +663,43 @@ static bool method_allowed(const char *m, bool item)
 	       (item && strcmp(m, "DELETE") == 0);
 }
 
+/* The `error` word of a status the HTTP server raises itself. */
+static const char *server_error_name(int status)
+{
+	switch (status) {
+	case 408:
+		return "request timeout";
+	case 413:
+		return "request entity too large";
+	case 414:
+		return "uri too long";
+	case 431:
+		return "request header fields too large";
+	case 501:
+		return "not implemented";
+	case 505:
+		return "http version not supported";
+	}
+	return "invalid request";
+}
+
 static void dispatch(struct api_ctx *c)
 {
 	const struct http_req *r = c->req;
 	struct route rt;
 	long wait;
 
-	if (r->bad_framing) {
-		api_reply_error(c, 400, "invalid request",
-				"Send either Content-Length or "
-				"Transfer-Encoding, and a Host header",
-				NULL);
+	if (r->error) {
+		/* refused by the HTTP server itself (framing, size, time) */
+		api_reply_error(c, r->error, server_error_name(r->error),
+				r->error_msg, NULL);
+		return;
+	}
+	if (r->overloaded) {
+		/* on the event loop: answer without touching the store */
+		api_reply_error(c, 503, "service unavailable",
+				"The server is busy; retry the request", NULL);
+		http_resp_header(c->resp, "Retry-After", "1");
 		return;
 	}
 	if (strcmp(r->path, "/health") == 0) {
