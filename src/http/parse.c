@@ -241,17 +241,31 @@ static int header_lines(char *buf, size_t from, size_t end, struct http_head *h)
 int http_head_parse(char *buf, size_t len, size_t *scanned, struct http_head *h)
 {
 	size_t start = 0, i, end = 0, line;
+	bool lf, sp;
 
 	/* RFC 9112 2.2: empty lines before the request line are ignored */
 	while (start + 1 < len && buf[start] == '\r' && buf[start + 1] == '\n')
 		start += 2;
 	if (start == len || (start + 1 == len && buf[start] == '\r'))
 		return EAGAIN;
-	for (i = start; i < len && buf[i] != ' '; i++)
-		if (!tchar((unsigned char)buf[i]))
-			return fail(h, 400, "The request line is malformed");
-	for (i = *scanned > start ? *scanned : start; i < len; i++) {
+	/*
+	 * Byte by byte, so that the verdict never depends on how the bytes
+	 * arrived: the first fault in byte order decides it.
+	 */
+	i = *scanned > start ? *scanned : start;
+	lf = memchr(buf + start, '\n', i - start) != NULL;
+	sp = lf || memchr(buf + start, ' ', i - start) != NULL;
+	for (; i < len; i++) {
 		char c = buf[i];
+		if (i - start >= HTTP_HEAD_MAX)
+			return fail(h, 431, "The request head is too large");
+		if (!lf && i - start >= HTTP_TARGET_MAX + 32)
+			return fail(h, 414,
+				    "The request target is longer than 8192 "
+				    "bytes");
+		if (!sp && c != ' ' && !tchar((unsigned char)c))
+			return fail(h, 400, "The request line is malformed");
+		sp = sp || c == ' ';
 		if (c == '\0')
 			return fail(h, 400,
 				    "The request head holds a NUL byte");
@@ -261,6 +275,7 @@ int http_head_parse(char *buf, size_t len, size_t *scanned, struct http_head *h)
 				    "CR");
 		if (c != '\n')
 			continue;
+		lf = true;
 		if (i == start || buf[i - 1] != '\r')
 			return fail(h, 400,
 				    "A line of the request head ends in a bare "
@@ -272,18 +287,9 @@ int http_head_parse(char *buf, size_t len, size_t *scanned, struct http_head *h)
 	}
 	if (!end) {
 		*scanned = len;
-		if (!memchr(buf + start, '\n', len - start) &&
-		    len - start > HTTP_TARGET_MAX + 32)
-			return fail(h, 414,
-				    "The request target is longer than 8192 "
-				    "bytes");
-		if (len - start > HTTP_HEAD_MAX)
-			return fail(h, 431, "The request head is too large");
 		return EAGAIN;
 	}
 	line = (size_t)((char *)memchr(buf + start, '\n', end - start) - buf);
-	if (end - start > HTTP_HEAD_MAX && line - start <= HTTP_TARGET_MAX)
-		return fail(h, 431, "The request head is too large");
 	if (request_line(buf + start, line - 1 - start, h))
 		return EBADMSG;
 	if (header_lines(buf, line + 1, end, h))
