@@ -56,7 +56,7 @@
 
 enum { L_IDLE, L_READING, L_WRITING, L_LINGER, L_BUSY, L_COUNT, L_NONE };
 
-enum { CS_HEAD, CS_BODY, CS_BUSY, CS_WRITE, CS_LINGER };
+enum { CS_HEAD, CS_BODY, CS_BUSY, CS_WRITE, CS_LINGER, CS_DEAD };
 
 struct loop;
 
@@ -106,6 +106,7 @@ struct loop {
 	int ep, efd;
 	pthread_mutex_t mu;
 	struct http_conn *done; /* responses from workers */
+	struct http_conn *dead; /* closed, freed after this batch of events */
 	struct list lists[L_COUNT];
 	_Atomic int64_t idle_oldest; /* since of the idle head, or INT64_MAX */
 	atomic_uint evict;	     /* idle connections to close, asked by
@@ -431,14 +432,18 @@ static void conn_wipe_body(struct http_conn *c)
 	c->body_len = 0;
 }
 
+/*
+ * Closes c. The struct itself is freed by reap() once the current batch of
+ * epoll events is done, since a later event of that batch may point at it.
+ */
 static void conn_close(struct http_conn *c)
 {
-	struct http_server *srv = c->loop->srv;
+	struct loop *l = c->loop;
 
 	list_del(c);
 	close(c->fd);
-	addr_release(srv, c->akey);
-	atomic_fetch_sub(&srv->total, 1);
+	addr_release(l->srv, c->akey);
+	atomic_fetch_sub(&l->srv->total, 1);
 	conn_wipe_body(c);
 	if (c->in)
 		base_wipe(c->in, c->in_len);
@@ -446,7 +451,20 @@ static void conn_close(struct http_conn *c)
 	free(c->body);
 	free(c->in);
 	free(c->q);
-	free(c);
+	c->resp.body = c->body = c->in = NULL;
+	c->q = NULL;
+	c->state = CS_DEAD;
+	c->done_next = l->dead;
+	l->dead = c;
+}
+
+static void reap(struct loop *l)
+{
+	while (l->dead) {
+		struct http_conn *c = l->dead;
+		l->dead = c->done_next;
+		free(c);
+	}
 }
 
 /* Starts a new request: resets what the last one set. */
@@ -989,7 +1007,8 @@ static void on_conn(struct http_conn *c, uint32_t events)
 	case CS_LINGER:
 		conn_linger(c);
 		break;
-	default: /* CS_BUSY: the worker owns the request; read later */
+	default: /* CS_BUSY: the worker owns the request; read later.
+		  CS_DEAD: closed earlier in this batch. */
 		break;
 	}
 }
@@ -1046,6 +1065,7 @@ static void *loop_run(void *arg)
 			}
 		}
 		wait = timers_run(l, base_time_mono_ms());
+		reap(l);
 	}
 	return NULL;
 }
@@ -1078,6 +1098,7 @@ static void srv_free(struct http_server *srv)
 		for (int k = 0; k < L_COUNT; k++)
 			while (l->lists[k].head)
 				conn_close(l->lists[k].head);
+		reap(l);
 		if (l->ep >= 0)
 			close(l->ep);
 		if (l->efd >= 0)
