@@ -414,7 +414,7 @@ static int cmd_serve(int argc, char **argv)
 	sigset_t set;
 	int64_t n = 0;
 	int rc, sig = 0;
-	long threads;
+	long threads, wthreads, cpus;
 
 	rc = parse_flags(argc, argv, "config db http sip domain", &f);
 	if (!rc)
@@ -440,14 +440,20 @@ static int cmd_serve(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	threads = c.http_threads ? c.http_threads
-				 : 16 * sysconf(_SC_NPROCESSORS_ONLN);
-	ho =
-	    (struct http_opts){.listen = c.http,
-			       .body_max = (size_t)c.body_max,
-			       .threads = (unsigned)(threads > 0 ? threads : 2),
-			       .conn_max = (unsigned)c.http_conn_max,
-			       .timeout_s = (unsigned)c.http_timeout};
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus < 1)
+		cpus = 1;
+	threads = c.http_threads ? c.http_threads : 4 * cpus;
+	wthreads = c.http_write_threads ? c.http_write_threads : 16 * cpus;
+	ho = (struct http_opts){.listen = c.http,
+				.body_max = (size_t)c.body_max,
+				.threads = (unsigned)threads,
+				.write_threads = (unsigned)wthreads,
+				.conn_max = (unsigned)c.http_conn_max,
+				.conn_per_addr = (unsigned)c.http_conn_per_addr,
+				.timeout_s = (unsigned)c.http_timeout,
+				.request_timeout_s =
+				    (unsigned)c.http_request_timeout};
 	if (http_server_start(&srv, &ho, api_handle, a)) {
 		fprintf(stderr, "sipward: cannot listen on %s\n", c.http);
 		rc = 1;
@@ -480,10 +486,11 @@ static int cmd_serve(int argc, char **argv)
 			goto out;
 	}
 	LOG_INFO("started",
-		 "version=%s http=%s sip=%s sip_port=%u db_backend=%s "
-		 "threads=%ld sip_workers=%u",
-		 SIPWARD_VERSION, c.http, c.sip, sip_transport_port(sip),
-		 backend(c.db)->name, threads, ro.workers);
+		 "version=%s http=%s http_port=%u sip=%s sip_port=%u "
+		 "db_backend=%s threads=%ld write_threads=%ld sip_workers=%u",
+		 SIPWARD_VERSION, c.http, http_server_port(srv), c.sip,
+		 sip_transport_port(sip), backend(c.db)->name, threads,
+		 wthreads, ro.workers);
 	sigwait(&set, &sig);
 	LOG_INFO("stopping", "signal=%d", sig);
 out:

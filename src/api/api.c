@@ -715,16 +715,42 @@ static bool method_allowed(const char *m, bool item)
 	       (item && strcmp(m, "DELETE") == 0);
 }
 
+/* The `error` word of a status the HTTP server raises itself. */
+static const char *server_error_name(int status)
+{
+	switch (status) {
+	case 408:
+		return "request timeout";
+	case 413:
+		return "request entity too large";
+	case 414:
+		return "uri too long";
+	case 431:
+		return "request header fields too large";
+	case 501:
+		return "not implemented";
+	case 505:
+		return "http version not supported";
+	}
+	return "invalid request";
+}
+
 static void dispatch(struct api_ctx *c)
 {
 	const struct http_req *r = c->req;
 	struct route rt;
 
-	if (r->bad_framing) {
-		api_reply_error(c, 400, "invalid request",
-				"Send either Content-Length or "
-				"Transfer-Encoding, and a Host header",
-				NULL);
+	if (r->error) {
+		/* refused by the HTTP server itself (framing, size, time) */
+		api_reply_error(c, r->error, server_error_name(r->error),
+				r->error_msg, NULL);
+		return;
+	}
+	if (r->overloaded) {
+		/* on the event loop: answer without touching the store */
+		api_reply_error(c, 503, "service unavailable",
+				"The server is busy; retry the request", NULL);
+		http_resp_header(c->resp, "Retry-After", "1");
 		return;
 	}
 	if (strcmp(r->path, "/health") == 0) {
@@ -756,7 +782,8 @@ static void dispatch(struct api_ctx *c)
 					  : "Use GET (list) or POST (create)",
 				NULL);
 		http_resp_header(c->resp, "Allow", "%s",
-				 rt.has_id ? "GET, POST, DELETE" : "GET, POST");
+				 rt.has_id ? "GET, HEAD, POST, DELETE"
+					   : "GET, HEAD, POST");
 		return;
 	}
 	c->prefix = rt.prefix;
@@ -783,7 +810,7 @@ void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp)
 	}
 	snprintf(resp->request_id, sizeof(resp->request_id), "%s", c.api_id);
 	/* The store may take this long for the request, then 503. */
-	base_deadline_set(base_time_mono_ms() +
+	base_deadline_set((req->t0_ms ? req->t0_ms : base_time_mono_ms()) +
 			  c.api->cfg->store_timeout * 1000);
 	dispatch(&c);
 	base_deadline_set(0);

@@ -19,8 +19,11 @@ struct cfg {
 	char log_level[CFG_STR_MAX];
 	long body_max;
 	long http_threads;
+	long http_write_threads;
 	long http_conn_max;
+	long http_conn_per_addr;
 	long http_timeout;
+	long http_request_timeout;
 	long store_timeout;
 	long auth_fail_max;
 	long auth_fail_addr_max;

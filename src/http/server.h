@@ -1,31 +1,41 @@
 /*
- * server.h - the HTTP server (libmicrohttpd glue): assembles each request
- * with a capped body, hands it to one handler, sends the handler's reply.
- * Knows nothing of endpoints or storage.
+ * server.h - sipward's own HTTP/1.1 server: event loops read and parse each
+ * request (strictly, with capped head and body), worker pools run the one
+ * handler, the loops send its reply. Knows nothing of endpoints or storage.
  */
 #ifndef HTTP_SERVER_H
 #define HTTP_SERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct http_server;
-struct http_conn; /* opaque libmicrohttpd connection */
+struct http_conn; /* opaque: the connection the request came on */
 
 struct http_req {
-	const char *method;
-	const char *path; /* decoded, without the query string */
+	const char *method; /* "GET" for a HEAD request (see head) */
+	const char *path;   /* decoded, without the query string */
 	struct http_conn *conn;
 	char *body; /* NUL-terminated copy, NULL when there is none */
 	size_t body_len;
 	bool has_body;	     /* Content-Length > 0 or chunked */
 	bool body_too_large; /* over body_max: body is NULL */
+	bool head; /* a HEAD request: answered as GET, body not sent */
 	/*
-	 * Refused framing (RFC 9112): both Content-Length and Transfer-Encoding
-	 * (a request-smuggling vector), or HTTP/1.1 without Host. The handler
-	 * must answer 400; the connection is then closed.
+	 * Set when the worker queue is full: the handler runs on the event
+	 * loop and must answer 503 with Retry-After without touching the store.
 	 */
-	bool bad_framing;
+	bool overloaded;
+	/*
+	 * A request the server refused itself (400 bad framing or syntax, 408,
+	 * 413, 414, 431, 501, 505): the handler must answer `error` with
+	 * `error_msg` (one sentence) and nothing else; the connection is then
+	 * closed. method and path may be "" then.
+	 */
+	int error;
+	const char *error_msg;
+	int64_t t0_ms;	 /* base_time_mono_ms() when the request was complete */
 	char client[64]; /* client address, for rate limits and logs */
 };
 
@@ -62,21 +72,32 @@ typedef int (*http_query_cb)(void *ctx, const char *key, const char *value);
 int http_req_query_each(const struct http_req *req, http_query_cb cb,
 			void *ctx);
 
-/* Fills resp for req. Runs on one of the server's worker threads. */
+/*
+ * Fills resp for req. Runs on one of the server's worker threads; on an
+ * event-loop thread (and so must not block) when req->error or
+ * req->overloaded is set.
+ */
 typedef void (*http_handler)(void *ctx, const struct http_req *req,
 			     struct http_resp *resp);
 
 struct http_opts {
 	const char *listen; /* HOST:PORT, [v6]:PORT */
 	size_t body_max;
-	unsigned threads;
+	unsigned threads;	/* read workers (GET, HEAD) */
+	unsigned write_threads; /* workers for every other method */
+	unsigned loops;		/* event-loop threads; 0 = one per CPU */
 	unsigned conn_max;
-	unsigned timeout_s;
+	unsigned conn_per_addr;
+	unsigned timeout_s;	    /* idle keep-alive */
+	unsigned request_timeout_s; /* whole request, from its first byte */
 };
 
 /* Starts listening and serving. Returns 0, EINVAL (bad address) or EIO. */
 int http_server_start(struct http_server **out, const struct http_opts *o,
 		      http_handler handler, void *ctx);
+
+/* The port actually bound (useful with port 0). */
+unsigned http_server_port(const struct http_server *srv);
 
 /* Stops accepting, finishes in-flight requests, frees the server. */
 void http_server_stop(struct http_server *srv);

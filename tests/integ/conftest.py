@@ -191,15 +191,6 @@ def udomain(prefix="d"):
     return "%s%s.test" % (prefix, uuid.uuid4().hex[:10])
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
 def clean_env(extra=None):
     """The environment for a child: no SIPWARD_* leaking in from outside."""
     env = {k: v for k, v in os.environ.items()
@@ -251,23 +242,6 @@ def cli_account_create(db, domain=None, name=None, env=None):
     return parse_account_line(r.stdout.decode(), "account create")
 
 
-_SERVE_HAS_SIP = None
-
-
-def serve_supports_sip():
-    """Pass --sip only if this build knows it (so SIP ports never clash)."""
-    global _SERVE_HAS_SIP
-    if _SERVE_HAS_SIP is None:
-        try:
-            r = run_cli(["serve", "--help"], timeout=10)
-            out = (r.stdout + r.stderr).decode(errors="replace")
-            if "--sip" not in out:
-                r = run_cli(["--help"], timeout=10)
-                out = (r.stdout + r.stderr).decode(errors="replace")
-            _SERVE_HAS_SIP = "--sip" in out
-        except Exception:
-            _SERVE_HAS_SIP = False
-    return _SERVE_HAS_SIP
 
 
 # --------------------------------------------------------------------------
@@ -282,8 +256,15 @@ class PortTaken(Exception):
     pass
 
 
+STARTED_RE = re.compile(
+    r"event=started .*\bhttp_port=(\d+) .*\bsip_port=(\d+)")
+
+
 class Server:
-    """One sipward serve process on a free loopback port.
+    """One sipward serve process on loopback. HTTP and SIP listen on port 0
+    (the kernel picks free ports, so parallel suites never race for one); the
+    ports are read from the `event=started` log line. A restart binds the
+    same ports again, so clients keep their addresses.
 
     db: None = a store of its own for the configured backend (a SQLite file
     in workdir, or a fresh PostgreSQL database dropped at teardown); a path =
@@ -312,7 +293,8 @@ class Server:
         self.config = config
         self.extra_args = list(extra_args or [])
         self.proc = None
-        self.port = None
+        self.port = None      # HTTP, from the started line
+        self.sip_port = None  # SIP, from the started line
         self.runs = 0
         self.account = None  # the first account, printed on first start
         self.stdout_path = None
@@ -354,11 +336,17 @@ class Server:
         return [(p.name, p.read_bytes()) for p in sorted(d.iterdir())
                 if p.name.startswith(Path(self.db).name)]
 
+    def http_listen(self):
+        """--http: port 0 on the first start, the same port after."""
+        return "127.0.0.1:%d" % (self.port or 0)
+
+    def sip_listen(self):
+        """--sip: port 0 on the first start, the same port after."""
+        return "127.0.0.1:%d" % (self.sip_port or 0)
+
     def args(self):
-        a = [BIN, "serve", "--db", self.db_url,
-             "--http", "127.0.0.1:%d" % self.port]
-        if serve_supports_sip():
-            a += ["--sip", "127.0.0.1:%d" % free_port()]
+        a = [BIN, "serve", "--db", self.db_url, "--http", self.http_listen(),
+             "--sip", self.sip_listen()]
         if self.domain_arg:
             a += ["--domain", self.domain_arg]
         if self.config:
@@ -366,10 +354,12 @@ class Server:
         return a + self.extra_args
 
     def start(self, expect_account=None):
-        """Start and wait for /health. expect_account: True = the first-start
-        line must appear, False = nothing may be printed, None = either.
-        A port taken by someone else between free_port() and bind (another
-        suite running at the same time) is retried on a new port."""
+        """Start and wait for the `event=started` line, then /health.
+        expect_account: True = the first-start line must be on stdout,
+        False = nothing may be printed, None = either (the account is
+        printed before the started line, so stdout is complete by then).
+        A fixed port (a subclass's choice) taken by someone else is retried
+        on another (PortTaken)."""
         require_binary()
         for attempt in range(3):
             self._spawn()
@@ -377,33 +367,23 @@ class Server:
                 self._wait_ready()
                 break
             except PortTaken:
-                # the first start may have printed the account before the
-                # bind failed; keep it and retry
-                txt = self.stdout_path.read_text(errors="replace")
-                if "\n" in txt and self.account is None:
-                    self.account = parse_account_line(txt, "serve first start")
-                    self.last_stdout = txt
-                    expect_account = None
                 if attempt == 2:
                     raise AssertionError("no free port after 3 tries:\n%s"
                                          % self._tail())
-        if expect_account is not False:
-            line = self._wait_stdout_line(
-                required=bool(expect_account) and self.account is None)
-            if line is not None:
-                self.account = parse_account_line(line, "serve first start")
-            elif expect_account and self.account is None:
-                raise AssertionError("no account line on first start")
+        txt = self.stdout_path.read_text(errors="replace")
+        if txt:
+            self.last_stdout = txt
         if expect_account is False:
-            time.sleep(0.2)
-            txt = self.stdout_path.read_text(errors="replace")
             assert txt.strip() == "", \
                 "serve on an existing database printed %r" % txt
+        elif "\n" in txt and self.account is None:
+            self.account = parse_account_line(txt, "serve first start")
+        elif expect_account and self.account is None:
+            raise AssertionError("no account line on first start: %r" % txt)
         return self
 
     def _spawn(self):
         self.runs += 1
-        self.port = free_port()
         self.stdout_path = self.dir / ("stdout.%d.log" % self.runs)
         self.stderr_path = self.dir / ("stderr.%d.log" % self.runs)
         args = [self._fix_db_arg(a) for a in self.args()]
@@ -430,44 +410,28 @@ class Server:
         except OSError:
             return ""
 
-    def _wait_ready(self):
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = self._tail()
-                if "cannot listen" in tail or "in use" in tail.lower():
-                    self.proc = None
-                    raise PortTaken(tail)
-                raise AssertionError(
-                    "sipward serve exited with %s before ready; stderr:\n%s"
-                    % (self.proc.returncode, self._tail()))
-            try:
-                r = requests.get(self.base + "/health", timeout=1)
-                if r.status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise AssertionError("sipward not ready within %ss; stderr:\n%s"
-                             % (READY_TIMEOUT, self._tail()))
+    def _started(self):
+        if self.proc.poll() is not None:
+            tail = self._tail()
+            if "cannot listen" in tail or "in use" in tail.lower():
+                self.proc = None
+                raise PortTaken(tail)
+            raise AssertionError(
+                "sipward serve exited with %s before ready; stderr:\n%s"
+                % (self.proc.returncode, self._tail()))
+        return STARTED_RE.search(self._tail_all())
 
-    def _wait_stdout_line(self, required):
-        deadline = time.monotonic() + (READY_TIMEOUT if required else 1.0)
-        txt = ""
-        while time.monotonic() < deadline:
-            txt = self.stdout_path.read_text(errors="replace")
-            if "\n" in txt:
-                break
-            time.sleep(0.05)
-        if txt:
-            self.last_stdout = txt
-        if "\n" not in txt:
-            if required:
-                raise AssertionError(
-                    "serve printed no account line on first start: %r" % txt)
-            return None
-        return txt
+    def _wait_ready(self):
+        try:
+            m = wait_until(self._started, READY_TIMEOUT,
+                           what="the event=started line")
+        except AssertionError:
+            self.kill()
+            raise AssertionError("sipward not ready within %ss; stderr:\n%s"
+                                 % (READY_TIMEOUT, self._tail()))
+        self.port, self.sip_port = int(m.group(1)), int(m.group(2))
+        r = requests.get(self.base + "/health", timeout=HTTP_TIMEOUT)
+        assert r.status_code == 200, "/health answered %d" % r.status_code
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -777,7 +741,9 @@ def wait_until(pred, timeout=10.0, what="condition", step=0.02):
         try:
             v = pred()
             last = v
-        except Exception as e:  # noqa: BLE001 - reported if we time out
+        except (requests.RequestException, OSError, ValueError) as e:
+            # transient (a connection refused, a partial body): reported if
+            # it lasts; anything else (an assertion) fails at once
             v, last = None, "%s: %s" % (type(e).__name__, e)
         if v:
             return v

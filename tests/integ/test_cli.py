@@ -178,33 +178,24 @@ def test_config_file_auth_fail_max(tmp_path):
 def test_default_db_path(tmp_path):
     """Without --db, serve uses sqlite:sipward.db in the working dir."""
     import subprocess
-    import time
     import requests
-    from conftest import clean_env, free_port
-    port = free_port()
+    from conftest import STARTED_RE, clean_env, wait_until
+    err_log = tmp_path / "err.log"
     out = open(tmp_path / "out.log", "wb")
-    err = open(tmp_path / "err.log", "wb")
-    args = [BIN, "serve", "--http", "127.0.0.1:%d" % port, "--domain",
-            udomain()]
-    from conftest import serve_supports_sip
-    if serve_supports_sip():
-        args += ["--sip", "127.0.0.1:%d" % free_port()]
+    err = open(err_log, "wb")
+    args = [BIN, "serve", "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0",
+            "--domain", udomain()]
     p = subprocess.Popen(args, stdout=out, stderr=err, cwd=str(tmp_path),
                          env=clean_env())
     out.close()
     err.close()
     try:
-        deadline = time.monotonic() + 10
-        ok = False
-        while time.monotonic() < deadline and p.poll() is None:
-            try:
-                if requests.get("http://127.0.0.1:%d/health" % port,
-                                timeout=1).status_code == 200:
-                    ok = True
-                    break
-            except requests.RequestException:
-                time.sleep(0.05)
-        assert ok, (tmp_path / "err.log").read_text()
+        m = wait_until(lambda: p.poll() is None and
+                       STARTED_RE.search(err_log.read_text()), 10,
+                       what="the started line (or an exit)")
+        r = requests.get("http://127.0.0.1:%s/health" % m.group(1),
+                         timeout=10)
+        assert r.status_code == 200, err_log.read_text()
         assert (tmp_path / "sipward.db").exists()
     finally:
         if p.poll() is None:
@@ -238,9 +229,8 @@ def test_http_port_in_use_fails_fast(make_server, tmp_path):
     other.mkdir()
     args = [BIN, "serve", "--db", "sqlite:%s" % (other / "o.db"),
             "--http", "127.0.0.1:%d" % srv.port]
-    from conftest import clean_env, free_port, serve_supports_sip
-    if serve_supports_sip():
-        args += ["--sip", "127.0.0.1:%d" % free_port()]
+    from conftest import clean_env
+    args += ["--sip", "127.0.0.1:0"]
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=clean_env())
     try:
@@ -258,30 +248,27 @@ def test_http_port_in_use_fails_fast(make_server, tmp_path):
                                  {"SIPWARD_AUTH_FAIL_MAX": "0"},
                                  {"SIPWARD_BODY_MAX": "-5"}], ids=repr)
 def test_invalid_config_value_refused(tmp_path, env):
-    from conftest import free_port
     r = run_cli(["serve", "--db", "sqlite:%s" % (tmp_path / "x.db"),
-                 "--http", "127.0.0.1:%d" % free_port(),
-                 "--sip", "127.0.0.1:%d" % free_port()], env=env, timeout=10)
+                 "--http", "127.0.0.1:0",
+                 "--sip", "127.0.0.1:0"], env=env, timeout=10)
     assert r.returncode != 0
     assert r.stderr.strip()
 
 
 def test_missing_config_file_refused(tmp_path):
-    from conftest import free_port
     r = run_cli(["serve", "--config", str(tmp_path / "nope.conf"),
                  "--db", "sqlite:%s" % (tmp_path / "x.db"),
-                 "--http", "127.0.0.1:%d" % free_port(),
-                 "--sip", "127.0.0.1:%d" % free_port()], timeout=10)
+                 "--http", "127.0.0.1:0",
+                 "--sip", "127.0.0.1:0"], timeout=10)
     assert r.returncode != 0
     assert r.stderr.strip()
 
 
 @pytest.mark.parametrize("db", ["mysql://localhost/x", "sqlite:", "nonsense"])
 def test_bad_db_url_refused(tmp_path, db):
-    from conftest import free_port
     r = run_cli(["serve", "--db", db,
-                 "--http", "127.0.0.1:%d" % free_port(),
-                 "--sip", "127.0.0.1:%d" % free_port()], timeout=10,
+                 "--http", "127.0.0.1:0",
+                 "--sip", "127.0.0.1:0"], timeout=10,
                 cwd=str(tmp_path))
     assert r.returncode != 0
     assert r.stderr.strip()

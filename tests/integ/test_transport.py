@@ -237,10 +237,8 @@ def test_pipelined_requests_answered_in_order(api, server):
 
 
 def test_bad_chunked_encoding_is_400_and_closes(api, server):
-    """A malformed chunk is refused by libmicrohttpd's own parser before the
-    request reaches sipward, so its body is libmicrohttpd's short HTML page,
-    not our JSON error (a documented limitation, docs/api.md). What must hold:
-    400, the connection closes, and nothing is created."""
+    """A malformed chunk: 400 with the JSON error body (api_id,
+    X-Request-Id), the connection closes, and nothing is created."""
     before = api.list_endpoints()["meta"]["total_count"]
     with RawConn(server.port) as c:
         c.send(("POST /api/v1/Account/%s/Endpoint/ HTTP/1.1\r\nHost: x\r\n"
@@ -251,6 +249,8 @@ def test_bad_chunked_encoding_is_400_and_closes(api, server):
         r = c.read_response("POST")
         assert r.status == 400, r.status
         assert r.closes()
+        assert "json" in (r.header("content-type") or "")
+        assert r.json()["api_id"] == r.header("x-request-id")
         assert c.at_eof()
     assert api.list_endpoints()["meta"]["total_count"] == before
 

@@ -63,8 +63,11 @@ static void test_defaults(void **state)
 	assert_string_equal(c.log_level, "info");
 	assert_int_equal(c.body_max, 65536); /* 64 KiB, per the contract */
 	assert_int_equal(c.http_threads, 0);
-	assert_int_equal(c.http_conn_max, 1024);
+	assert_int_equal(c.http_write_threads, 0);
+	assert_int_equal(c.http_conn_max, 4096);
+	assert_int_equal(c.http_conn_per_addr, 64);
 	assert_int_equal(c.http_timeout, 60);
+	assert_int_equal(c.http_request_timeout, 10);
 	/* 20 failures in 60 s give a 60 s penalty (contract). */
 	assert_int_equal(c.auth_fail_max, 20);
 	assert_int_equal(c.auth_fail_window, 60);

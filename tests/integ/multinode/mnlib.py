@@ -48,7 +48,6 @@ NONCE_SECRET = "multinode-shared-nonce-secret-0123"
 BASE_ENV = {"SIPWARD_AUTH_FAIL_MAX": 100000,
             "SIPWARD_SIP_AUTH_FAIL_MAX": 100000,
             "SIPWARD_SIP_NONCE_SECRET": NONCE_SECRET}
-SIP_PORT_RE = re.compile(r"event=started .*\bsip_port=(\d+)")
 SWEPT_RE = re.compile(r"event=sip_bindings_swept\b.*\bcount=(\d+)")
 
 needs_pg = pytest.mark.skipif(
@@ -67,7 +66,6 @@ class Node(rest.Server):
     def __init__(self, workdir, name, **kw):
         super().__init__(workdir, **kw)
         self.name = name
-        self.sip_port = None
 
     def __repr__(self):
         return "<node %s http=%s sip=%s>" % (self.name, self.port,
@@ -75,25 +73,10 @@ class Node(rest.Server):
 
     def args(self):
         a = [rest.BIN, "serve", "--db", self.db_url,
-             "--http", "127.0.0.1:%d" % self.port, "--sip", "127.0.0.1:0"]
+             "--http", self.http_listen(), "--sip", self.sip_listen()]
         if self.domain_arg:
             a += ["--domain", self.domain_arg]
         return a + self.extra_args
-
-    def start(self, expect_account=None):
-        super().start(expect_account=expect_account)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            m = SIP_PORT_RE.search(self.stderr_path.read_text(
-                errors="replace"))
-            if m:
-                self.sip_port = int(m.group(1))
-                return self
-            if not self.alive():
-                break
-            time.sleep(0.02)
-        raise AssertionError("%s: no event=started sip_port= line:\n%s" % (
-            self.name, self._tail()))
 
     def conn(self, timeout=3.0):
         return sipclient.SipConn("127.0.0.1", self.sip_port, "udp",

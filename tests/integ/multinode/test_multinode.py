@@ -120,7 +120,7 @@ def test_same_username_on_two_nodes_at_the_same_moment(mn_cluster):
         codes = sorted(r.status_code for r in got.values())
         outcomes.append(codes)
         assert codes == [201, 409, 409], \
-            "round %d: %r, bodies %r" % (i, {k: (r.status_code, r.text[:200])
+            "round %d: status, body per node: %r" % (i, {k: (r.status_code, r.text[:200])
                                              for k, r in got.items()})
         for r in got.values():
             if r.status_code == 409:

@@ -73,8 +73,6 @@ sys.modules.setdefault("sip_conftest", sys.modules[__name__])
 
 SIP_DOMAIN = "localhost"  # resolvable: sipsak resolves the URI host
 NONCE_SECRET = "sipinteg-nonce-secret-0123456789"
-STARTED_TIMEOUT = 10.0
-SIP_PORT_RE = re.compile(r"event=started .*\bsip_port=(\d+)")
 
 # Every SIP test server tolerates many failed HTTP authentications and signs
 # nonces with a known secret (so tests can forge nonces of any age).
@@ -97,7 +95,6 @@ class SipServer(Server):
         self.sip_host = sip_host
         self.sip_low = sip_port == "low"
         self.sip_fixed_port = 0 if self.sip_low else sip_port
-        self.sip_port = None
 
     def _spawn(self):
         # "low": a fixed port below 10000 (sipsak truncates 5-digit ports
@@ -107,32 +104,9 @@ class SipServer(Server):
                 5000, 9999, self.sip_host, seed=time.time_ns())
         return super()._spawn()
 
-    def args(self):
-        a = [BIN, "serve", "--db", self.db_url,
-             "--http", "127.0.0.1:%d" % self.port]
+    def sip_listen(self):
         h = "[%s]" % self.sip_host if ":" in self.sip_host else self.sip_host
-        a += ["--sip", "%s:%d" % (h, self.sip_fixed_port)]
-        if self.domain_arg:
-            a += ["--domain", self.domain_arg]
-        if self.config:
-            a += ["--config", str(self.config)]
-        return a + self.extra_args
-
-    def start(self, expect_account=None):
-        super().start(expect_account=expect_account)
-        deadline = time.monotonic() + STARTED_TIMEOUT
-        while time.monotonic() < deadline:
-            m = SIP_PORT_RE.search(self.stderr_path.read_text(
-                errors="replace"))
-            if m:
-                self.sip_port = int(m.group(1))
-                return self
-            if not self.alive():
-                break
-            time.sleep(0.05)
-        tail = self._tail()
-        self.stop()
-        raise AssertionError("no event=started sip_port=... line:\n%s" % tail)
+        return "%s:%d" % (h, self.sip_fixed_port or self.sip_port or 0)
 
     def conn(self, proto="udp", timeout=sipclient.RECV_TIMEOUT,
              source=None):
