@@ -62,8 +62,7 @@ static void check_rc(int rc, const struct model_errors *errs, unsigned before,
 		/* Only when the list is full or the field already failed. */
 		bool found = errs->n == MODEL_ERRORS_MAX;
 		for (unsigned i = 0; i < errs->n && !found; i++)
-			found = strncmp(errs->e[i].field, field,
-					strlen(errs->e[i].field)) == 0;
+			found = strcmp(model_errors_field(errs, i), field) == 0;
 		CHECK(found);
 	}
 }
@@ -247,20 +246,19 @@ static void error_body(const struct model_errors *errs)
 		size_t count;
 		bool pr;
 		json_t *m;
+		const char *f = model_errors_field(errs, i);
 
-		CHECK(strlen(errs->e[i].field) < sizeof(errs->e[0].field));
 		CHECK(strlen(errs->e[i].msg) < sizeof(errs->e[0].msg));
-		/* Cut names and messages stay valid UTF-8. */
-		CHECK(base_text_scan(errs->e[i].field, strlen(errs->e[i].field),
-				     &count, &pr) == 0);
+		/* Names (whole) and cut messages stay valid UTF-8. */
+		CHECK(base_text_scan(f, strlen(f), &count, &pr) == 0);
 		CHECK(base_text_scan(errs->e[i].msg, strlen(errs->e[i].msg),
 				     &count, &pr) == 0);
 		/* One entry per field. */
 		for (unsigned j = 0; j < i; j++)
-			CHECK(strcmp(errs->e[i].field, errs->e[j].field) != 0);
+			CHECK(strcmp(f, model_errors_field(errs, j)) != 0);
 		m = json_string(errs->e[i].msg);
 		CHECK(m != NULL);
-		CHECK(json_object_set_new(d, errs->e[i].field, m) == 0);
+		CHECK(json_object_set_new(d, f, m) == 0);
 	}
 	CHECK(json_object_size(d) == errs->n);
 	json_object_set_new(
@@ -299,6 +297,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&errs, 0, sizeof(errs));
 	walk("", root, 0, &errs);
 	error_body(&errs);
+	model_errors_free(&errs);
 
 	/* The output parses back to an equal value. */
 	out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -31,6 +31,8 @@ static void check(const struct sip_msg *m, const struct sip_digest *d)
 {
 	char ha1[SIP_DIGEST_HEX_MAX], out[SIP_DIGEST_HEX_MAX];
 	enum base_digest_alg alg;
+	const struct sip_nonce_bind b = {.ip = "127.0.0.1",
+					 .realm = "example.com"};
 	int64_t issued;
 	int r;
 
@@ -42,8 +44,8 @@ static void check(const struct sip_msg *m, const struct sip_digest *d)
 	if (r != 0 && r != ERANGE)
 		abort();
 	if (d->nonce.p &&
-	    sip_nonce_check(secret, sizeof(secret), d->nonce, 1800000000000LL,
-			    300000, &issued) == 0 &&
+	    sip_nonce_check(secret, sizeof(secret), &b, d->nonce,
+			    1800000000000LL, 300000, &issued) == 0 &&
 	    d->nc.p)
 		sip_nc_cache_use(cache, d->nonce, issued, d->nc);
 }
