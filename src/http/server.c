@@ -629,6 +629,8 @@ static void run_inline(struct http_conn *c)
 static void server_error(struct http_conn *c, int status, const char *msg)
 {
 	if (!c->req.method) {
+		/* A HEAD refused before its head was done: no body either. */
+		c->req.head = c->h.method && strcmp(c->h.method, "HEAD") == 0;
 		c->req.method = "";
 		c->req.path = "";
 		c->h.nhdr = 0;
@@ -1067,6 +1069,9 @@ static void *loop_run(void *arg)
 		wait = timers_run(l, base_time_mono_ms());
 		reap(l);
 	}
+	/* Answers posted by the last workers go out before the loop ends. */
+	on_wake(l);
+	reap(l);
 	return NULL;
 }
 

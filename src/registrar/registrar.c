@@ -372,10 +372,15 @@ static void log_auth_failed(const struct req *q, struct sip_str user,
 
 	snprintf(name, sizeof(name), "%.*s", (int)(user.n < 120 ? user.n : 120),
 		 user.p ? user.p : "");
+	if (!counted) {
+		/* Anyone can send these from a forged address: not at warn
+		 * level, where a flood of them would fill the log. */
+		LOG_DEBUG("auth_failed", "user=%s src=%s reason=%s",
+			  base_log_quote(name, u, sizeof(u)), q->src, reason);
+		return;
+	}
 	LOG_WARN("auth_failed", "user=%s src=%s reason=%s",
 		 base_log_quote(name, u, sizeof(u)), q->src, reason);
-	if (!counted)
-		return;
 	/* name is the To user here: copy_token checked it, and digest
 	 * username = To user (else user_mismatch, not counted). */
 	user_key(q, name, key);
@@ -689,8 +694,15 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 	err = svc_register(q->r->svc, user, realm, cred, &rq, &q->r->o.limits,
 			   &w->bs);
 	if (err == 0) {
-		if (q->from->proto == SIP_TCP)
-			sip_transport_conn_mark(q->t, q->from->conn);
+		/* A connection that carries a live binding is kept. */
+		for (unsigned i = 0; q->from->proto == SIP_TCP && i < w->bs.n;
+		     i++) {
+			if (strcmp(w->bs.b[i].received, q->src) == 0 &&
+			    strcmp(w->bs.b[i].transport, "TCP") == 0) {
+				sip_transport_conn_mark(q->t, q->from->conn);
+				break;
+			}
+		}
 		begin(&w->o, q, 200, "OK");
 		contacts_out(&w->o, &w->bs);
 		finish(&w->o, q, key, keylen);

@@ -123,6 +123,18 @@ out:
 	return err;
 }
 
+/*
+ * Whether slot s holds another transaction still in a worker (t->mu held):
+ * its mark is never overwritten, so that a flood of other requests cannot
+ * make a REGISTER in progress be processed twice.
+ */
+static bool busy_other(const struct slot *s, const char *key, size_t keylen,
+		       int64_t now_s)
+{
+	return !s->resp && s->expires_s >= now_s &&
+	       (s->keylen != keylen || memcmp(s->key, key, keylen) != 0);
+}
+
 int sip_txn_begin(struct sip_txn_table *t, const char *key, size_t keylen,
 		  int64_t now_s)
 {
@@ -131,6 +143,10 @@ int sip_txn_begin(struct sip_txn_table *t, const char *key, size_t keylen,
 	if (keylen > sizeof(s->key))
 		return ERANGE;
 	pthread_mutex_lock(&t->mu);
+	if (busy_other(s, key, keylen, now_s)) {
+		pthread_mutex_unlock(&t->mu);
+		return EBUSY;
+	}
 	free(s->resp);
 	s->resp = NULL;
 	s->len = 0;
@@ -154,6 +170,11 @@ int sip_txn_store(struct sip_txn_table *t, const char *key, size_t keylen,
 		return ENOMEM;
 	memcpy(copy, resp, len);
 	pthread_mutex_lock(&t->mu);
+	if (busy_other(s, key, keylen, now_s)) {
+		pthread_mutex_unlock(&t->mu);
+		free(copy);
+		return EBUSY;
+	}
 	free(s->resp);
 	memcpy(s->key, key, keylen);
 	s->keylen = keylen;

