@@ -692,15 +692,14 @@ static int pg_account_get(struct store *st, const char *auth_id,
 static int pg_account_list(struct store *st, store_account_cb cb, void *ctx)
 {
 	struct model_account a;
-	PGresult *r;
+	PGresult *r = NULL; /* run() leaves it unset when the query fails */
 	int err = run(pg_of(st), S_ACC_LIST, NULL, &r, "account_list");
 
 	for (int i = 0; !err && i < PQntuples(r); i++) {
 		read_account(r, i, &a);
 		err = cb(ctx, &a);
 	}
-	if (r)
-		PQclear(r);
+	PQclear(r);
 	return err;
 }
 
