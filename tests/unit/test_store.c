@@ -727,6 +727,87 @@ static void test_app_list(void **state)
 	assert_string_equal(c.ids, "1");
 }
 
+/* ---- registrations ---- */
+
+static void make_binding(struct model_binding *b, int64_t endpoint_ref,
+			 const char *contact, int64_t expires_ms)
+{
+	memset(b, 0, sizeof(*b));
+	b->endpoint_ref = endpoint_ref;
+	snprintf(b->contact, sizeof(b->contact), "%s", contact);
+	snprintf(b->q, sizeof(b->q), "0.5");
+	b->expires_ms = expires_ms;
+	snprintf(b->call_id, sizeof(b->call_id), "call-%s", contact);
+	b->cseq = 4000000000u;
+	snprintf(b->user_agent, sizeof(b->user_agent), "ua");
+	snprintf(b->received, sizeof(b->received), "127.0.0.1:5060");
+	snprintf(b->transport, sizeof(b->transport), "UDP");
+	b->updated_ms = 1234;
+}
+
+struct bind_collect {
+	struct model_binding b[4];
+	int n;
+};
+
+static int collect_binding(void *ctx, const struct model_binding *b)
+{
+	struct bind_collect *c = ctx;
+
+	if (c->n < 4)
+		c->b[c->n] = *b;
+	c->n++;
+	return 0;
+}
+
+static void test_bindings(void **state)
+{
+	struct fixture *f = *state;
+	struct model_endpoint ep;
+	struct model_binding b[2];
+	struct bind_collect c;
+	int64_t n = -1;
+
+	make_ep(&ep, &f->acct, "100000000000001", "reg", "reg");
+	assert_int_equal(ops->endpoint_insert(f->st, &ep), 0);
+	make_binding(&b[0], ep.id, "sip:a@1.2.3.4", 10000);
+	make_binding(&b[1], ep.id, "sip:b@1.2.3.4", 20000);
+	assert_int_equal(ops->binding_replace(f->st, ep.id, b, 2), 0);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(
+	    ops->binding_list(f->st, ep.id, 5000, collect_binding, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_memory_equal(&c.b[0], &b[0], sizeof(b[0]));
+	assert_memory_equal(&c.b[1], &b[1], sizeof(b[1]));
+	/* Only live bindings are listed. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(
+	    ops->binding_list(f->st, ep.id, 15000, collect_binding, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.b[0].contact, "sip:b@1.2.3.4");
+	/* A contact is unique per endpoint (svc rolls the replace back). */
+	make_binding(&b[1], ep.id, "sip:a@1.2.3.4", 20000);
+	assert_int_equal(ops->begin(f->st, true), 0);
+	assert_int_equal(ops->binding_replace(f->st, ep.id, b, 2), EEXIST);
+	ops->rollback(f->st);
+
+	/* The sweep deletes at most max expired bindings. */
+	assert_int_equal(ops->binding_sweep(f->st, 15000, 10, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ops->binding_sweep(f->st, 15000, 10, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM registrations"), 1);
+
+	/* Replacing with none empties; deleting the endpoint cascades. */
+	make_binding(&b[0], ep.id, "sip:c@1.2.3.4", 30000);
+	assert_int_equal(ops->binding_replace(f->st, ep.id, b, 1), 0);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM registrations"), 1);
+	assert_int_equal(ops->endpoint_delete(f->st, ep.id), 0);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM registrations"), 0);
+	assert_int_equal(ops->binding_replace(f->st, ep.id, b, 1), ENOENT);
+}
+
 /* ---- transactions ---- */
 
 static void test_txn(void **state)
@@ -868,6 +949,7 @@ int main(int argc, char **argv)
 	    T(test_endpoint_list_cb_error),
 	    T(test_app),
 	    T(test_app_list),
+	    T(test_bindings),
 	    T(test_txn),
 	    T(test_failure_outputs_untouched),
 	};
