@@ -155,14 +155,25 @@ static char *rewrite(const char *sql, int *n)
 	return out;
 }
 
-/* Prepares q's statement on the server as "s<id>". */
-static int prepare(struct sql_q *q, const char *name)
+/* The server-side name of q's statement. */
+static void stmt_name(const struct sql_q *q, char *out, size_t cap)
+{
+	snprintf(out, cap, "s%d", (int)q->id);
+}
+
+/* Prepares q's statement on the server, once per connection. */
+static int prepare(struct sql_q *q)
 {
 	struct pg *s = q->s;
 	PGresult *res;
-	char *sql = rewrite(sql_text(SQL_PG, q->id), &q->nparams);
+	char name[16], *sql;
 	int err;
 
+	if (q->prepared)
+		return 0;
+	if (!s->conn)
+		return EIO;
+	sql = rewrite(sql_text(SQL_PG, q->id), &q->nparams);
 	if (!sql)
 		return ENOMEM;
 	if (q->nparams > PARAMS_MAX) { /* sql_stmt.h asks for more */
@@ -171,6 +182,7 @@ static int prepare(struct sql_q *q, const char *name)
 		free(sql);
 		return EIO;
 	}
+	stmt_name(q, name, sizeof(name));
 	err = await_result(s, PQsendPrepare(s->conn, name, sql, 0, NULL), &res);
 	free(sql);
 	if (err)
@@ -191,13 +203,9 @@ static int run(struct sql_q *q)
 	char name[16];
 	int err;
 
-	snprintf(name, sizeof(name), "s%d", (int)q->id);
 	if (!s->conn)
 		return EIO;
-	if (!q->prepared && (err = prepare(q, name)))
-		return err;
-	if (!s->conn)
-		return EIO;
+	stmt_name(q, name, sizeof(name));
 	err = await_result(
 	    s,
 	    PQsendQueryPrepared(s->conn, name, q->nparams, q->v, NULL, NULL, 0),
@@ -224,11 +232,14 @@ static void pg_reset(struct sql_q *q)
 static int pg_get(struct store *st, enum sql_id id, struct sql_q **out)
 {
 	struct sql_q *q = &pg_of(st)->q[id];
+	int err;
 
 	pg_reset(q);
 	memset(q->v, 0, sizeof(q->v));
-	*out = q;
-	return 0;
+	err = prepare(q);
+	if (!err)
+		*out = q;
+	return err;
 }
 
 static void pg_bind_text(struct sql_q *q, int i, const char *v)

@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "store/sql.h"
 #include "store/store.h"
 
 struct fixture {
@@ -836,6 +837,31 @@ static void test_txn(void **state)
 	assert_int_equal(ops->commit(f->st), 0);
 }
 
+/* ---- the statement table ---- */
+
+/*
+ * Every statement of sql_stmt.h prepares on this backend, used by an
+ * operation or not yet, and its only '?' are ?N placeholders.
+ */
+static void test_every_statement(void **state)
+{
+	struct fixture *f = *state;
+	struct sql_q *q = NULL;
+
+	for (int id = 0; id < SQL_COUNT; id++) {
+		const char *sql = sql_text(ops->drv->dialect, (enum sql_id)id);
+
+		assert_non_null(sql_name((enum sql_id)id));
+		for (const char *c = strchr(sql, '?'); c;
+		     c = strchr(c + 1, '?'))
+			assert_in_range(c[1], '1', '9');
+		if (ops->drv->get(f->st, (enum sql_id)id, &q) != 0)
+			fail_msg("statement %s does not prepare: %s",
+				 sql_name((enum sql_id)id), sql);
+		ops->drv->reset(q);
+	}
+}
+
 /* ---- failures ---- */
 
 static int count_account(void *ctx, const struct model_account *a)
@@ -952,6 +978,7 @@ int main(int argc, char **argv)
 	    T(test_bindings),
 	    T(test_txn),
 	    T(test_failure_outputs_untouched),
+	    T(test_every_statement),
 	};
 	const struct CMUnitTest none[] = {
 	    cmocka_unit_test(skipped),
