@@ -1,8 +1,9 @@
 /*
  * store.h - the storage interface: an ops table that each backend (sqlite.c,
- * pg.c) fills. Knows nothing of HTTP or SIP. Every function returns 0
- * or an errno: ENOENT not found, EEXIST unique conflict, EBUSY retryable
- * (serialization failure, lock timeout), EIO any other storage failure.
+ * pg.c) fills, with the entity operations of the shared sql.c. Knows
+ * nothing of HTTP or SIP. Every function returns 0 or an errno: ENOENT not
+ * found, EEXIST unique conflict, EBUSY retryable (serialization failure,
+ * lock timeout), EIO any other storage failure.
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
@@ -16,6 +17,7 @@
 #define STORE_SCHEMA_VERSION 3
 
 struct store;
+struct sql_drv; /* store/sql.h, internal to store/ */
 
 /* List filters; NULL / -1 means "not filtered". Strings match exactly. */
 struct store_endpoint_filter {
@@ -52,6 +54,11 @@ struct store_ops {
 	 * groups, one fsync per group.
 	 */
 	bool serial_writes;
+	/*
+	 * How the shared entity operations (store/sql.c) run statements on
+	 * this backend; the entity entries below are those operations.
+	 */
+	const struct sql_drv *drv;
 	/* Opens a connection for the calling thread. */
 	int (*open)(const char *url, struct store **out);
 	void (*close)(struct store *st);
