@@ -8,7 +8,7 @@ DB ?= sqlite:sipward.db
 HTTP ?= 127.0.0.1:8080
 SIP ?= 127.0.0.1:5060
 
-.PHONY: all deps build run test asan fuzz format format-check clean bench
+.PHONY: all deps build run test asan fuzz format format-check clean bench docs
 
 all: build
 
@@ -61,6 +61,11 @@ fuzz: deps
 bench: build
 	@./scripts/install-deps.sh deps/debian-packages-bench.txt
 	./bench/run.sh --bin $(BUILD)/sipward $(BENCH_ARGS)
+
+# Regenerates what docs/ derives from the code: the option table of
+# docs/config.md (from src/cfg/cfg.c).
+docs: build
+	@/usr/bin/python3 scripts/config-doc.py --write $(BUILD)/sipward docs/config.md
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -156,11 +156,12 @@ static int load_cfg(const struct flags *f, struct cfg *c)
 			return EXIT_USAGE;
 		}
 	}
-	if (base_log_level_parse(c->log_level, &lvl)) {
-		fprintf(stderr, "sipward: log_level: must be debug, info, "
-				"warn or error\n");
+	/* Every option's form and the rules between options: one place. */
+	if (cfg_validate(c, err, sizeof(err))) {
+		fprintf(stderr, "sipward: %s\n", err);
 		return EXIT_USAGE;
 	}
+	base_log_level_parse(c->log_level, &lvl);
 	base_log_level_set(lvl);
 	return 0;
 }
@@ -305,27 +306,17 @@ static int registrar_opts(const struct cfg *c, struct registrar_opts *o,
 			 "msg=\"nonces are valid on this process only; set "
 			 "sip_nonce_secret to share them between nodes\"");
 	} else {
+		/* cfg_validate checked its length (16-64 <= cap). */
 		size_t n = strlen(c->sip_nonce_secret);
-		if (n < 16 || n > cap) {
-			fprintf(stderr, "sipward: sip_nonce_secret must be "
-					"16-64 characters\n");
+		if (n > cap)
 			return EXIT_USAGE;
-		}
 		memcpy(secret, c->sip_nonce_secret, n);
 		o->secret_len = n;
 	}
 	o->secret = secret;
-	if (registrar_algs_parse(c->sip_digest_algorithms, o->algs,
-				 &o->nalgs)) {
-		fprintf(stderr, "sipward: sip_digest_algorithms: use MD5, "
-				"SHA-256 or both, comma-separated\n");
+	/* cfg_validate checked the list. */
+	if (registrar_algs_parse(c->sip_digest_algorithms, o->algs, &o->nalgs))
 		return EXIT_USAGE;
-	}
-	if (c->sip_min_expires > c->sip_max_expires) {
-		fprintf(stderr, "sipward: sip_min_expires exceeds "
-				"sip_max_expires\n");
-		return EXIT_USAGE;
-	}
 	o->nonce_ttl_s = c->sip_nonce_ttl;
 	o->limits.min_expires = (uint32_t)c->sip_min_expires;
 	o->limits.max_expires = (uint32_t)c->sip_max_expires;
@@ -409,8 +400,6 @@ static int cmd_serve(int argc, char **argv)
 	struct sip_transport *sip = NULL;
 	struct sip_transport_opts so;
 	unsigned char secret[64];
-	struct sockaddr_storage ss;
-	socklen_t sl;
 	sigset_t set;
 	int64_t n = 0;
 	int rc, sig = 0;
@@ -421,10 +410,6 @@ static int cmd_serve(int argc, char **argv)
 		rc = load_cfg(&f, &c);
 	if (rc)
 		return rc;
-	if (base_addr_parse(c.http, &ss, &sl))
-		return bad_usage("http: not a numeric HOST:PORT:", c.http);
-	if (base_addr_parse(c.sip, &ss, &sl))
-		return bad_usage("sip: not a numeric HOST:PORT:", c.sip);
 	/* Block the stop signals before any thread starts. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -511,6 +496,11 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
+		return 0;
+	}
+	/* Not in the usage: what `make docs` puts in docs/config.md. */
+	if (strcmp(argv[1], "--config-doc") == 0) {
+		cfg_print_markdown(stdout);
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {

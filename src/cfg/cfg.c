@@ -1,4 +1,9 @@
-/* cfg.c - the option table and its three sources (file, environment, flags). */
+/*
+ * cfg.c - the one table of every option (type, default, bounds, check,
+ * secrecy, documentation) and its three sources (file, environment,
+ * flags). `sipward --help` and the table of docs/config.md are printed
+ * from it (cfg_print_help, cfg_print_markdown).
+ */
 #include "cfg/cfg.h"
 
 #include <ctype.h>
@@ -7,6 +12,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "base/addr.h"
+#include "base/log.h"
 
 enum opt_type { OPT_STR, OPT_INT };
 
@@ -15,78 +24,210 @@ struct opt {
 	enum opt_type type;
 	size_t off;
 	const char *def;
-	long min, max;
+	long min, max;	  /* integers: inclusive bounds */
+	const char *form; /* strings: the accepted form, for the docs */
+	/*
+	 * Checks the final value (after every source) and, for rules between
+	 * options, the others it depends on: 0, or EINVAL with one sentence
+	 * in err.
+	 */
+	int (*check)(const struct cfg *c, const struct opt *o, char *err,
+		     size_t cap);
+	bool secret; /* never printed or logged */
 	const char *doc;
 };
+
+/* The value of string option o in c. */
+static const char *str_of(const struct cfg *c, const struct opt *o)
+{
+	return (const char *)c + o->off;
+}
+
+static int check_db(const struct cfg *c, const struct opt *o, char *err,
+		    size_t cap)
+{
+	const char *v = str_of(c, o);
+
+	if ((strncmp(v, "sqlite:", 7) == 0 && v[7]) ||
+	    strncmp(v, "postgresql://", 13) == 0 ||
+	    strncmp(v, "postgres://", 11) == 0)
+		return 0;
+	snprintf(err, cap,
+		 "db: unsupported database URL (use sqlite:PATH or "
+		 "postgresql://...)");
+	return EINVAL;
+}
+
+static int check_addr(const struct cfg *c, const struct opt *o, char *err,
+		      size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (base_addr_parse(str_of(c, o), &ss, &sl) == 0)
+		return 0;
+	snprintf(err, cap, "%s: not a numeric HOST:PORT: '%.64s'", o->name,
+		 str_of(c, o));
+	return EINVAL;
+}
+
+static int check_log_level(const struct cfg *c, const struct opt *o, char *err,
+			   size_t cap)
+{
+	enum base_log_level lvl;
+
+	if (base_log_level_parse(str_of(c, o), &lvl) == 0)
+		return 0;
+	snprintf(err, cap, "log_level: must be debug, info, warn or error");
+	return EINVAL;
+}
+
+static int check_nonce_secret(const struct cfg *c, const struct opt *o,
+			      char *err, size_t cap)
+{
+	const char *v = str_of(c, o);
+	size_t n = strlen(v);
+
+	if (strcmp(v, "auto") == 0 || (n >= 16 && n <= 64))
+		return 0;
+	/* Never the value: it is a secret. */
+	snprintf(err, cap,
+		 "sip_nonce_secret: must be auto or 16-64 characters");
+	return EINVAL;
+}
+
+static int check_algs(const struct cfg *c, const struct opt *o, char *err,
+		      size_t cap)
+{
+	const char *p = str_of(c, o);
+	bool seen[2] = {false, false};
+	unsigned n = 0;
+
+	while (*p) {
+		size_t k = strcspn(p, ", ");
+		int i = k == 3 && strncasecmp(p, "MD5", 3) == 0	      ? 0
+			: k == 7 && strncasecmp(p, "SHA-256", 7) == 0 ? 1
+								      : -1;
+		if (k && (i < 0 || seen[i]))
+			goto bad;
+		if (k) {
+			seen[i] = true;
+			n++;
+		}
+		p += k;
+		p += strspn(p, ", ");
+	}
+	if (n)
+		return 0;
+bad:
+	snprintf(err, cap,
+		 "sip_digest_algorithms: use MD5, SHA-256 or both, each once");
+	return EINVAL;
+}
+
+/* sip_min_expires <= sip_default_expires <= sip_max_expires. */
+static int check_expires(const struct cfg *c, const struct opt *o, char *err,
+			 size_t cap)
+{
+	(void)o;
+	if (c->sip_min_expires > c->sip_max_expires) {
+		snprintf(err, cap,
+			 "sip_min_expires (%ld) exceeds sip_max_expires (%ld)",
+			 c->sip_min_expires, c->sip_max_expires);
+		return EINVAL;
+	}
+	if (c->sip_default_expires < c->sip_min_expires ||
+	    c->sip_default_expires > c->sip_max_expires) {
+		snprintf(err, cap,
+			 "sip_default_expires (%ld) must be between "
+			 "sip_min_expires (%ld) and sip_max_expires (%ld)",
+			 c->sip_default_expires, c->sip_min_expires,
+			 c->sip_max_expires);
+		return EINVAL;
+	}
+	return 0;
+}
 
 static const struct opt opts[] = {
     {.name = "db",
      .type = OPT_STR,
      .off = offsetof(struct cfg, db),
      .def = "sqlite:sipward.db",
-     .min = 0,
-     .max = 0,
-     .doc = "store: sqlite:PATH (embedded SQLite) or postgresql://... (libpq "
-	    "URI)"},
+     .form = "`sqlite:PATH` or `postgresql://...` (also `postgres://`)",
+     .check = check_db,
+     .doc = "the store: `sqlite:PATH` (relative to the working directory) or "
+	    "a libpq URI `postgresql://user:password@host:port/db?...`; any "
+	    "other value makes `serve`, `account create` and `db copy` exit "
+	    "with status 2. The URI's password is never logged"},
     {.name = "http",
      .type = OPT_STR,
      .off = offsetof(struct cfg, http),
      .def = "127.0.0.1:8080",
-     .min = 0,
-     .max = 0,
-     .doc = "REST API listen address HOST:PORT"},
+     .form = "numeric `a.b.c.d:PORT` or `[v6]:PORT`",
+     .check = check_addr,
+     .doc = "REST API listen address. Host names such as `localhost` are "
+	    "refused. Port 0 picks a free port; the `event=started` log line "
+	    "gives it as `http_port`"},
     {.name = "sip",
      .type = OPT_STR,
      .off = offsetof(struct cfg, sip),
      .def = "127.0.0.1:5060",
-     .min = 0,
-     .max = 0,
-     .doc = "SIP listen address HOST:PORT (UDP and TCP)"},
+     .form = "same form as `http`",
+     .check = check_addr,
+     .doc = "SIP registrar listen address, UDP and TCP on the same port. Port"
+	    " 0 picks a free port; the `event=started` log line gives it as "
+	    "`sip_port`"},
     {.name = "domain",
      .type = OPT_STR,
      .off = offsetof(struct cfg, domain),
      .def = "sipward.localhost",
-     .min = 0,
-     .max = 0,
-     .doc = "SIP domain given to accounts created without --domain"},
+     .form = "1-253 characters in dot-separated labels of 1-63 letters, digits"
+	     " and `-`, no `-` at either end of a label; stored in lower case",
+     .doc = "SIP domain of accounts created by `account create` and of the "
+	    "first account that `serve` creates. It is checked only when an "
+	    "account is created"},
     {.name = "log_level",
      .type = OPT_STR,
      .off = offsetof(struct cfg, log_level),
      .def = "info",
-     .min = 0,
-     .max = 0,
-     .doc = "lowest log level written: debug|info|warn|error"},
+     .form = "`debug`, `info`, `warn`, `error`",
+     .check = check_log_level,
+     .doc = "lowest level written. Logs are logfmt lines on stderr"},
     {.name = "body_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, body_max),
      .def = "65536",
      .min = 64,
      .max = 16777216,
-     .doc = "largest request body in bytes"},
+     .doc = "largest request body in bytes. A larger one gets 413"},
     {.name = "http_threads",
      .type = OPT_INT,
      .off = offsetof(struct cfg, http_threads),
      .def = "0",
      .min = 0,
      .max = 256,
-     .doc = "HTTP read workers (GET, HEAD); 0 means 4 per CPU"},
+     .doc = "HTTP read workers (GET, HEAD). 0 means 4 per online CPU. Their "
+	    "queue holds 64 requests per thread; past that a request is "
+	    "answered 503 with `Retry-After`"},
     {.name = "http_write_threads",
      .type = OPT_INT,
      .off = offsetof(struct cfg, http_write_threads),
      .def = "0",
      .min = 0,
      .max = 1024,
-     .doc = "HTTP workers for every other method; 0 means 16 per CPU "
-	    "(writers wait for a group commit, so more threads make fuller "
-	    "groups)"},
+     .doc = "HTTP workers for every other method. 0 means 16 per online CPU: "
+	    "a write waits for its group commit, so more threads make fuller "
+	    "groups (one fsync for many writes). Their queue holds 16 "
+	    "requests per thread; past that a request is answered 503 with "
+	    "`Retry-After`"},
     {.name = "http_conn_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, http_conn_max),
      .def = "4096",
      .min = 1,
      .max = 65536,
-     .doc = "most concurrent HTTP connections; at the limit the longest-idle "
-	    "one is closed for a new one"},
+     .doc = "most concurrent HTTP connections; at the limit the connection "
+	    "idle longest is closed to make room for a new one"},
     {.name = "http_conn_per_addr",
      .type = OPT_INT,
      .off = offsetof(struct cfg, http_conn_per_addr),
@@ -101,7 +242,8 @@ static const struct opt opts[] = {
      .def = "60",
      .min = 1,
      .max = 3600,
-     .doc = "idle HTTP keep-alive timeout between requests, seconds"},
+     .doc = "seconds before an idle HTTP keep-alive connection is closed (and"
+	    " the most a client may take to read a response)"},
     {.name = "http_request_timeout",
      .type = OPT_INT,
      .off = offsetof(struct cfg, http_request_timeout),
@@ -109,32 +251,35 @@ static const struct opt opts[] = {
      .min = 1,
      .max = 3600,
      .doc = "seconds a whole request (head and body) may take to arrive from "
-	    "its first byte; then 408 and close"},
+	    "its first byte, however slowly it trickles; then 408 (JSON) and "
+	    "the connection is closed"},
     {.name = "store_timeout",
      .type = OPT_INT,
      .off = offsetof(struct cfg, store_timeout),
      .def = "3",
      .min = 1,
      .max = 600,
-     .doc = "seconds a request may wait for the store (an API write, a "
-	    "REGISTER) before it is answered 503 with Retry-After and changes "
-	    "nothing"},
+     .doc = "seconds a request may wait for the store (a lock, a PostgreSQL "
+	    "server that does not answer) before its work is abandoned: the "
+	    "answer is `503` with `Retry-After` and nothing changed. A commit"
+	    " already under way is waited for (on PostgreSQL up to 60 s, then"
+	    " 503 with the outcome unknown)"},
     {.name = "auth_fail_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, auth_fail_max),
      .def = "20",
      .min = 1,
      .max = 1000000,
-     .doc = "wrong credentials for one auth_id from one address before that "
-	    "pair gets a penalty"},
+     .doc = "wrong credentials for one `auth_id` from one IP address that "
+	    "start a penalty for that pair"},
     {.name = "auth_fail_addr_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, auth_fail_addr_max),
      .def = "200",
      .min = 1,
      .max = 1000000,
-     .doc = "wrong credentials from one address, whatever the auth_id, "
-	    "before the whole address gets a penalty"},
+     .doc = "wrong credentials from one IP address, whatever the `auth_id`, "
+	    "that start a penalty for the whole address"},
     {.name = "auth_fail_window",
      .type = OPT_INT,
      .off = offsetof(struct cfg, auth_fail_window),
@@ -148,133 +293,167 @@ static const struct opt opts[] = {
      .def = "60",
      .min = 1,
      .max = 86400,
-     .doc = "seconds an address is answered 429 after too many failures"},
+     .doc = "seconds during which that pair or address gets 429 with `Retry-"
+	    "After`"},
     {.name = "sip_nonce_secret",
      .type = OPT_STR,
      .off = offsetof(struct cfg, sip_nonce_secret),
      .def = "auto",
-     .min = 0,
-     .max = 0,
-     .doc = "secret that signs SIP nonces, the same on every node (16+ "
-	    "characters); auto: random per process"},
+     .form = "`auto`, or 16-64 characters",
+     .check = check_nonce_secret,
+     .secret = true,
+     .doc = "key that signs SIP digest nonces. Give every node the same value"
+	    " so that a nonce issued by one node is accepted by another. "
+	    "`auto` draws a random key at each start (nonces then die with "
+	    "the process, and a warning is logged). Never printed or logged"},
     {.name = "sip_digest_algorithms",
      .type = OPT_STR,
      .off = offsetof(struct cfg, sip_digest_algorithms),
      .def = "MD5,SHA-256",
-     .min = 0,
-     .max = 0,
-     .doc = "digest challenges offered, in order: MD5, SHA-256 or both"},
+     .form = "`MD5`, `SHA-256`, or both comma-separated",
+     .check = check_algs,
+     .doc = "the digest challenges offered, in this order. Many phones and "
+	    "sipp use the first one they see"},
     {.name = "sip_nonce_ttl",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_nonce_ttl),
      .def = "300",
      .min = 10,
      .max = 86400,
-     .doc = "seconds a nonce stays valid before it is stale"},
+     .doc = "seconds a nonce is valid; an older one with a correct digest "
+	    "gets 401 with `stale=true`"},
     {.name = "sip_min_expires",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_min_expires),
      .def = "60",
      .min = 1,
      .max = 86400,
-     .doc = "shortest registration accepted (423 below), seconds"},
+     .doc = "shortest registration accepted; a shorter one gets 423 with "
+	    "`Min-Expires`"},
     {.name = "sip_max_expires",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_max_expires),
      .def = "3600",
      .min = 1,
      .max = 604800,
-     .doc = "longest registration granted (longer ones are clamped), seconds"},
+     .doc = "longest registration granted; longer requests are clamped to it"},
     {.name = "sip_default_expires",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_default_expires),
      .def = "3600",
      .min = 1,
      .max = 604800,
-     .doc = "registration length when a REGISTER names none, seconds"},
+     .check = check_expires,
+     .doc = "registration length when the REGISTER gives neither an `Expires`"
+	    " header nor a contact `expires`. It must lie between "
+	    "`sip_min_expires` and `sip_max_expires`, and `sip_min_expires` "
+	    "must not exceed `sip_max_expires`"},
     {.name = "sip_max_contacts",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_max_contacts),
      .def = "10",
      .min = 1,
      .max = 32,
-     .doc = "live contacts per endpoint"},
+     .doc = "live contacts per endpoint; a REGISTER that would exceed it gets"
+	    " 403"},
     {.name = "sip_msg_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_msg_max),
      .def = "8192",
      .min = 512,
      .max = 65535,
-     .doc = "largest SIP message, bytes"},
+     .doc = "largest SIP message in bytes; larger datagrams are dropped, a "
+	    "larger TCP message closes the connection"},
     {.name = "sip_tcp_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_tcp_max),
      .def = "8192",
      .min = 1,
      .max = 65536,
-     .doc = "open SIP TCP connections; when all are taken, the unregistered "
-	    "connection idle longest is closed for a newcomer"},
+     .doc = "open SIP TCP connections in all. When all are taken, a new "
+	    "connection closes the unregistered one idle longest (logged "
+	    "`event=sip_tcp_evicted`); a connection is registered once a "
+	    "REGISTER on it got a 200, and is never evicted (idle timeouts "
+	    "still apply). Only when every connection is registered is a "
+	    "newcomer refused"},
     {.name = "sip_tcp_per_addr",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_tcp_per_addr),
      .def = "32",
      .min = 1,
      .max = 65536,
-     .doc = "open SIP TCP connections per client address"},
+     .doc = "open SIP TCP connections per client IP address"},
     {.name = "sip_tcp_idle",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_tcp_idle),
      .def = "300",
      .min = 5,
      .max = 86400,
-     .doc = "seconds before an idle SIP TCP connection is closed"},
+     .doc = "seconds after which an idle SIP TCP connection is closed (keep-"
+	    "alive pings count as activity)"},
     {.name = "sip_sweep_interval",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_sweep_interval),
      .def = "10",
      .min = 1,
      .max = 3600,
-     .doc = "seconds between sweeps of expired registrations"},
+     .doc = "seconds between sweeps that delete expired registrations "
+	    "(expired ones are never shown meanwhile)"},
     {.name = "sip_auth_fail_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_auth_fail_max),
      .def = "20",
      .min = 1,
      .max = 1000000,
-     .doc = "failed SIP digest checks (with a nonce issued to that address) "
-	    "from one address for one user before that user's REGISTERs from "
-	    "there are ignored for a while"},
+     .doc = "failed SIP digest checks from one IP address for one username "
+	    "(within `sip_auth_fail_window`) after which that username's "
+	    "REGISTERs from that address are ignored, without an answer, for "
+	    "`sip_auth_fail_penalty` seconds; other usernames from the "
+	    "address, and the username from other addresses, are unaffected. "
+	    "Only failures that present a nonce sipward issued to that "
+	    "address for that realm count (a wrong password, an unknown user,"
+	    " a replayed nonce count), never those anyone could forge from "
+	    "someone else's address (a bad or foreign nonce, bad parameters, "
+	    "a username that is not the To user). Logged once as "
+	    "`event=sip_source_ignored src=... user=...`"},
     {.name = "sip_auth_fail_addr_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_auth_fail_addr_max),
      .def = "200",
      .min = 1,
      .max = 1000000,
-     .doc = "failed SIP digest checks from one address, all users together, "
-	    "before all its REGISTERs are ignored for a while"},
+     .doc = "the same failures from one IP address, all usernames together, "
+	    "after which every REGISTER from it is ignored for "
+	    "`sip_auth_fail_penalty` seconds (OPTIONS is still answered); "
+	    "logged once as `event=sip_source_ignored src=... seconds=...`"},
     {.name = "sip_challenge_rate",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_challenge_rate),
      .def = "50",
      .min = 1,
      .max = 1000000,
-     .doc = "401 challenges sent to one address per second, at most (no "
-	    "answer past it)"},
+     .doc = "401 challenges sent to one IP address per second, at most; past "
+	    "it, requests that would be challenged get no answer for the rest"
+	    " of that second, so that forged sources cannot turn sipward into"
+	    " a UDP reflector at volume"},
     {.name = "sip_workers",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_workers),
      .def = "0",
      .min = 0,
      .max = 256,
-     .doc = "threads doing the store work of REGISTERs; 0 = 2 with SQLite, "
-	    "4 per CPU with PostgreSQL"},
+     .doc = "threads that do the store work of REGISTERs (credentials, "
+	    "bindings) and the sweep of expired bindings, off the SIP "
+	    "transport thread; 0 = 2 with SQLite (it lets one writer in at a "
+	    "time) and 4 per CPU (4-64) with PostgreSQL"},
     {.name = "sip_queue_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_queue_max),
      .def = "1024",
      .min = 1,
      .max = 1000000,
-     .doc = "REGISTERs waiting for a SIP worker; past it, 503 at once"},
+     .doc = "REGISTERs waiting for a SIP worker; past it a REGISTER gets "
+	    "`503` with `Retry-After` at once"},
     {.name = "sip_auth_fail_window",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_auth_fail_window),
@@ -288,10 +467,9 @@ static const struct opt opts[] = {
      .def = "60",
      .min = 1,
      .max = 86400,
-     .doc = "seconds an address's (or an address and user's) REGISTERs are "
-	    "ignored after too many failures"},
+     .doc = "seconds an (address, username) or an address over its limit is "
+	    "ignored"},
 };
-
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
 static const struct opt *find(const char *name)
@@ -459,12 +637,81 @@ int cfg_load_env(struct cfg *c, char *err, size_t cap)
 
 bool cfg_is_secret(const char *name)
 {
-	return strcmp(name, "sip_nonce_secret") == 0;
+	const struct opt *o = find(name);
+
+	return o && o->secret;
+}
+
+int cfg_validate(const struct cfg *c, char *err, size_t cap)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		int rc =
+		    opts[i].check ? opts[i].check(c, &opts[i], err, cap) : 0;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Writes the words of s wrapped at width columns, continuing at indent. */
+static void print_wrapped(FILE *out, const char *s, int indent, int width)
+{
+	int col = indent;
+
+	while (*s) {
+		int n = (int)strcspn(s, " ");
+		if (col > indent && col + 1 + n > width) {
+			fprintf(out, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', out);
+			col++;
+		}
+		fprintf(out, "%.*s", n, s);
+		col += n;
+		s += n;
+		s += strspn(s, " ");
+	}
+	fputc('\n', out);
 }
 
 void cfg_print_help(FILE *out)
 {
-	for (size_t i = 0; i < NOPTS; i++)
-		fprintf(out, "  %-18s %s (default %s)\n", opts[i].name,
-			opts[i].doc, opts[i].def);
+	char line[CFG_STR_MAX + 64];
+
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		if (o->type == OPT_INT)
+			snprintf(line, sizeof(line),
+				 "(integer %ld-%ld, default %s)", o->min,
+				 o->max, o->def);
+		else
+			snprintf(line, sizeof(line), "(default %s)", o->def);
+		fprintf(out, "  %s %s\n", o->name, line);
+		if (o->type == OPT_STR) {
+			fprintf(out, "      ");
+			print_wrapped(out, o->form, 6, 78);
+		}
+		fprintf(out, "      ");
+		print_wrapped(out, o->doc, 6, 78);
+	}
+}
+
+void cfg_print_markdown(FILE *out)
+{
+	fprintf(out, "| name | type | default | bounds | meaning |\n"
+		     "|---|---|---|---|---|\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		fprintf(out, "| `%s` | %s | `%s` | ", o->name,
+			o->type == OPT_INT ? "integer"
+			: o->secret	   ? "string (secret)"
+					   : "string",
+			o->def);
+		if (o->type == OPT_INT)
+			fprintf(out, "%ld-%ld", o->min, o->max);
+		else
+			fputs(o->form, out);
+		fprintf(out, " | %s |\n", o->doc);
+	}
 }

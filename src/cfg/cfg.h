@@ -73,7 +73,18 @@ int cfg_load_env(struct cfg *c, char *err, size_t cap);
 /* Whether option `name` holds a secret (never printed or logged). */
 bool cfg_is_secret(const char *name);
 
-/* Prints every option with its default and documentation. */
+/*
+ * Checks the final configuration, once every source is applied: each
+ * option's own form (addresses, URLs, lists) and the rules between options
+ * (sip_min_expires <= sip_default_expires <= sip_max_expires). Returns 0,
+ * or EINVAL with one sentence in err (never a secret's value).
+ */
+int cfg_validate(const struct cfg *c, char *err, size_t cap);
+
+/* Prints every option with its bounds, default and documentation. */
 void cfg_print_help(FILE *out);
+
+/* Prints the options table of docs/config.md (markdown). */
+void cfg_print_markdown(FILE *out);
 
 #endif

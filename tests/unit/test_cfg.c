@@ -388,6 +388,121 @@ static void test_print_help(void **state)
 	free(buf);
 }
 
+/* Sets name=value on a fresh default configuration and validates it. */
+static int validate_with(const char *name, const char *value)
+{
+	struct cfg c;
+	char err[256];
+
+	cfg_defaults(&c);
+	assert_int_equal(cfg_set(&c, name, value, err, sizeof(err)), 0);
+	err[0] = '\0';
+	if (cfg_validate(&c, err, sizeof(err)) == 0)
+		return 0;
+	/* One sentence naming the option, never a secret's value. */
+	assert_true(err[0] != '\0');
+	assert_null(strstr(err, "0123456789abcde"));
+	return EINVAL;
+}
+
+static void test_validate_forms(void **state)
+{
+	struct cfg c;
+	char err[256];
+
+	(void)state;
+	cfg_defaults(&c);
+	assert_int_equal(cfg_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(validate_with("db", "sqlite:x.db"), 0);
+	assert_int_equal(validate_with("db", "postgres://h/d"), 0);
+	assert_int_equal(validate_with("db", "sqlite:"), EINVAL);
+	assert_int_equal(validate_with("db", "mysql://h/d"), EINVAL);
+	assert_int_equal(validate_with("http", "[::1]:0"), 0);
+	assert_int_equal(validate_with("http", "localhost:80"), EINVAL);
+	assert_int_equal(validate_with("sip", "127.0.0.1"), EINVAL);
+	assert_int_equal(validate_with("log_level", "warn"), 0);
+	assert_int_equal(validate_with("log_level", "loud"), EINVAL);
+	assert_int_equal(validate_with("sip_digest_algorithms", "sha-256"), 0);
+	assert_int_equal(validate_with("sip_digest_algorithms", "SHA-256, MD5"),
+			 0);
+	assert_int_equal(validate_with("sip_digest_algorithms", "MD5,MD5"),
+			 EINVAL);
+	assert_int_equal(validate_with("sip_digest_algorithms", "SHA1"),
+			 EINVAL);
+	assert_int_equal(validate_with("sip_digest_algorithms", ","), EINVAL);
+}
+
+static void test_validate_nonce_secret(void **state)
+{
+	char s[80];
+
+	(void)state;
+	/* 16-64 characters, as --help and docs/config.md say, or auto. */
+	assert_int_equal(validate_with("sip_nonce_secret", "auto"), 0);
+	memset(s, 'k', sizeof(s));
+	s[15] = '\0';
+	assert_int_equal(validate_with("sip_nonce_secret", s), EINVAL);
+	memcpy(s, "0123456789abcdef", 16); /* 16: the shortest */
+	s[16] = '\0';
+	assert_int_equal(validate_with("sip_nonce_secret", s), 0);
+	memset(s, 'k', sizeof(s));
+	s[64] = '\0';
+	assert_int_equal(validate_with("sip_nonce_secret", s), 0);
+	s[64] = 'k';
+	s[65] = '\0';
+	assert_int_equal(validate_with("sip_nonce_secret", s), EINVAL);
+	memcpy(s, "0123456789abcde", 15);
+	s[15] = '\0';
+	assert_int_equal(validate_with("sip_nonce_secret", s), EINVAL);
+	assert_true(cfg_is_secret("sip_nonce_secret"));
+	assert_false(cfg_is_secret("db"));
+	assert_false(cfg_is_secret("nonsense"));
+}
+
+static void test_validate_expires_rules(void **state)
+{
+	struct cfg c;
+	char err[256];
+
+	(void)state;
+	cfg_defaults(&c);
+	c.sip_min_expires = 120;
+	c.sip_max_expires = 60;
+	c.sip_default_expires = 90;
+	assert_int_equal(cfg_validate(&c, err, sizeof(err)), EINVAL);
+	assert_non_null(strstr(err, "sip_min_expires"));
+	c.sip_max_expires = 600;
+	c.sip_default_expires = 60; /* below the minimum */
+	assert_int_equal(cfg_validate(&c, err, sizeof(err)), EINVAL);
+	assert_non_null(strstr(err, "sip_default_expires"));
+	c.sip_default_expires = 601; /* above the maximum */
+	assert_int_equal(cfg_validate(&c, err, sizeof(err)), EINVAL);
+	c.sip_default_expires = 600;
+	assert_int_equal(cfg_validate(&c, err, sizeof(err)), 0);
+	c.sip_default_expires = 120;
+	assert_int_equal(cfg_validate(&c, err, sizeof(err)), 0);
+}
+
+static void test_print_markdown(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0, rows = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	cfg_print_markdown(f);
+	fclose(f);
+	for (char *p = buf; (p = strstr(p, "\n| `")); p++)
+		rows++;
+	/* A row per option, each with its default. */
+	assert_true(rows >= 30);
+	assert_non_null(strstr(buf, "| `sip_nonce_secret` | string (secret) | "
+				    "`auto` | `auto`, or 16-64 characters |"));
+	assert_non_null(strstr(buf, "| `store_timeout` | integer | `3` | "));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +518,10 @@ int main(void)
 	    cmocka_unit_test(test_load_env),
 	    cmocka_unit_test(test_load_env_error),
 	    cmocka_unit_test(test_print_help),
+	    cmocka_unit_test(test_validate_forms),
+	    cmocka_unit_test(test_validate_nonce_secret),
+	    cmocka_unit_test(test_validate_expires_rules),
+	    cmocka_unit_test(test_print_markdown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
