@@ -246,13 +246,23 @@ def test_http_port_in_use_fails_fast(make_server, tmp_path):
 
 @pytest.mark.parametrize("env", [{"SIPWARD_BODY_MAX": "abc"},
                                  {"SIPWARD_AUTH_FAIL_MAX": "0"},
-                                 {"SIPWARD_BODY_MAX": "-5"}], ids=repr)
+                                 {"SIPWARD_BODY_MAX": "-5"},
+                                 {"SIPWARD_SIP_DEFAULT_EXPIRES": "30"},
+                                 {"SIPWARD_SIP_MIN_EXPIRES": "4000"},
+                                 {"SIPWARD_SIP_DIGEST_ALGORITHMS": "MD5,MD5"},
+                                 {"SIPWARD_SIP_NONCE_SECRET": "sh0rt-s3cret"},
+                                 {"SIPWARD_LOG_LEVEL": "loud"}], ids=repr)
 def test_invalid_config_value_refused(tmp_path, env):
     r = run_cli(["serve", "--db", "sqlite:%s" % (tmp_path / "x.db"),
                  "--http", "127.0.0.1:0",
                  "--sip", "127.0.0.1:0"], env=env, timeout=10)
-    assert r.returncode != 0
-    assert r.stderr.strip()
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    err = r.stderr.decode(errors="replace").strip()
+    assert len(err.splitlines()) == 1, err
+    # the message names the option, and never a secret's value
+    name = list(env)[0][len("SIPWARD_"):].lower()
+    assert name in err, err
+    assert "sh0rt-s3cret" not in err, err
 
 
 def test_missing_config_file_refused(tmp_path):
