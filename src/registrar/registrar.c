@@ -436,6 +436,7 @@ static void reply_unavailable(struct req *q, const char *key, size_t keylen)
 
 	snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
 		 q->r->o.retry_after_s);
+	LOG_DEBUG("sip_unavailable", "src=%s", q->src);
 	reply(q, key, keylen, 503, "Service Unavailable", extra);
 }
 
