@@ -592,6 +592,12 @@ static void expect_table(const struct model_field *t, unsigned n,
 /* Every endpoint field of api-contract.md, with its rules. */
 static void test_endpoint_fields(void **state)
 {
+/* An allow_* flag: its default, and whether it is locked. */
+#define ALLOW(n, dflt, lock)                                                  \
+	{                                                                     \
+		n, NULL, MODEL_TYPE_BOOL, NULL, false, lock, MODEL_DEF_VALUE, \
+		    NULL, dflt                                                \
+	}
 	static const struct want_field want[] = {
 	    [MODEL_EP_USERNAME] = {"username", NULL, MODEL_TYPE_TEXT,
 				   model_username_check, true, true,
@@ -605,27 +611,15 @@ static void test_endpoint_fields(void **state)
 	    [MODEL_EP_APPLICATION] = {"application", "app_id",
 				      MODEL_TYPE_APP_REF, NULL, false, false,
 				      MODEL_DEF_ACCOUNT_APP, NULL, false},
-	    [MODEL_EP_ALLOW_VOICE] = {"allow_voice", NULL, MODEL_TYPE_BOOL,
-				      NULL, false, false, MODEL_DEF_VALUE, NULL,
-				      true},
-	    [MODEL_EP_ALLOW_MESSAGE] = {"allow_message", NULL, MODEL_TYPE_BOOL,
-					NULL, false, false, MODEL_DEF_VALUE,
-					NULL, true},
-	    [MODEL_EP_ALLOW_VIDEO] = {"allow_video", NULL, MODEL_TYPE_BOOL,
-				      NULL, false, false, MODEL_DEF_VALUE, NULL,
-				      false},
-	    [MODEL_EP_ALLOW_SAME_DOMAIN] = {"allow_same_domain", NULL,
-					    MODEL_TYPE_BOOL, NULL, false, true,
-					    MODEL_DEF_VALUE, NULL, true},
-	    [MODEL_EP_ALLOW_OTHER_DOMAINS] = {"allow_other_domains", NULL,
-					      MODEL_TYPE_BOOL, NULL, false,
-					      true, MODEL_DEF_VALUE, NULL,
-					      false},
-	    [MODEL_EP_ALLOW_PHONES] = {"allow_phones", NULL, MODEL_TYPE_BOOL,
-				       NULL, false, true, MODEL_DEF_VALUE, NULL,
-				       true},
-	    [MODEL_EP_ALLOW_APPS] = {"allow_apps", NULL, MODEL_TYPE_BOOL, NULL,
-				     false, true, MODEL_DEF_VALUE, NULL, true},
+	    [MODEL_EP_ALLOW_VOICE] = ALLOW("allow_voice", true, false),
+	    [MODEL_EP_ALLOW_MESSAGE] = ALLOW("allow_message", true, false),
+	    [MODEL_EP_ALLOW_VIDEO] = ALLOW("allow_video", false, false),
+	    [MODEL_EP_ALLOW_SAME_DOMAIN] =
+		ALLOW("allow_same_domain", true, true),
+	    [MODEL_EP_ALLOW_OTHER_DOMAINS] =
+		ALLOW("allow_other_domains", false, true),
+	    [MODEL_EP_ALLOW_PHONES] = ALLOW("allow_phones", true, true),
+	    [MODEL_EP_ALLOW_APPS] = ALLOW("allow_apps", true, true),
 	    [MODEL_EP_SUB_ACCOUNT] = {"sub_account", NULL,
 				      MODEL_TYPE_ACCOUNT_REF, NULL, false, true,
 				      MODEL_DEF_NONE, NULL, false},
@@ -636,6 +630,7 @@ static void test_endpoint_fields(void **state)
 				 false, true, MODEL_DEF_ACCOUNT_DOMAIN, NULL,
 				 false},
 	};
+#undef ALLOW
 
 	(void)state;
 	assert_int_equal(sizeof(want) / sizeof(want[0]), MODEL_EP_FIELDS);
