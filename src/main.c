@@ -24,6 +24,7 @@
 #include "http/server.h"
 #include "registrar/registrar.h"
 #include "sip/transport.h"
+#include "store/store.h"
 #include "svc/svc.h"
 
 #ifndef SIPWARD_VERSION

@@ -42,64 +42,6 @@ static json_t *app_json(struct api_ctx *c, const struct model_app *a,
 	return o;
 }
 
-/* The text fields of an application and where they go in the input. */
-static const struct {
-	const char *name;
-	size_t off;
-	bool nullable; /* null clears an optional URL */
-} text_fields[] = {
-    {"app_name", offsetof(struct svc_app_input, app_name), false},
-    {"answer_url", offsetof(struct svc_app_input, answer_url), false},
-    {"answer_method", offsetof(struct svc_app_input, answer_method), false},
-    {"hangup_url", offsetof(struct svc_app_input, hangup_url), true},
-    {"hangup_method", offsetof(struct svc_app_input, hangup_method), false},
-    {"fallback_answer_url", offsetof(struct svc_app_input, fallback_answer_url),
-     true},
-    {"fallback_method", offsetof(struct svc_app_input, fallback_method), false},
-    {"message_url", offsetof(struct svc_app_input, message_url), true},
-    {"message_method", offsetof(struct svc_app_input, message_method), false},
-};
-
-static void decode_app(json_t *body, struct svc_app_input *in,
-		       struct model_errors *errs)
-{
-	const char *key;
-	json_t *v;
-
-	svc_app_input_init(in);
-	json_object_foreach(body, key, v)
-	{
-		size_t i, n = sizeof(text_fields) / sizeof(text_fields[0]);
-		for (i = 0; i < n; i++)
-			if (strcmp(key, text_fields[i].name) == 0)
-				break;
-		if (i < n) {
-			const char **dst =
-			    (const char **)((char *)in + text_fields[i].off);
-			if (api_json_text(v))
-				*dst = api_json_text(v);
-			else if (json_is_string(v))
-				model_errors_add(errs, key,
-						 "%s must not contain control "
-						 "characters",
-						 key);
-			else if (json_is_null(v) && text_fields[i].nullable)
-				*dst = "";
-			else
-				model_errors_add(errs, key,
-						 "%s must be a string", key);
-		} else if (strcmp(key, "default_endpoint_app") == 0) {
-			if (json_is_boolean(v))
-				in->default_endpoint_app = json_is_true(v);
-			else
-				model_errors_add(
-				    errs, key, "%s must be true or false", key);
-		} else {
-			model_errors_add(errs, key, "Unknown field");
-		}
-	}
-}
-
 static void create(struct api_ctx *c)
 {
 	struct svc_app_input in;
@@ -115,7 +57,9 @@ static void create(struct api_ctx *c)
 		api_reply_errno(c, ENOMEM, "Application", NULL);
 		goto out;
 	}
-	decode_app(body, &in, &errs);
+	svc_app_input_init(&in);
+	api_fields_decode(body, model_app_fields, MODEL_APP_FIELDS, true,
+			  c->acct.auth_id, in.v, &errs);
 	err = svc_app_create(c->api->svc, &c->acct, &in, &errs, a);
 	if (err)
 		api_reply_errno(c, err, "Application", &errs);
@@ -195,7 +139,9 @@ static void update(struct api_ctx *c)
 
 	if (api_body_object(c, true, &body))
 		return;
-	decode_app(body, &in, &errs);
+	svc_app_input_init(&in);
+	api_fields_decode(body, model_app_fields, MODEL_APP_FIELDS, false,
+			  c->acct.auth_id, in.v, &errs);
 	err = svc_app_update(c->api->svc, &c->acct, c->id, &in, &errs);
 	if (err)
 		api_reply_errno(c, err, "Application", &errs);

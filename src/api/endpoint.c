@@ -70,8 +70,9 @@ static json_t *endpoint_json(struct api_ctx *c, const struct model_endpoint *ep,
 	json_object_set_new(o, "sip_uri", json_string(buf));
 	json_object_set_new(o, "application", app_ref_json(ep));
 	for (int i = 0; i < MODEL_ALLOW_COUNT; i++)
-		json_object_set_new(o, model_allow_names[i],
-				    json_boolean(ep->allow[i]));
+		json_object_set_new(
+		    o, model_endpoint_fields[MODEL_EP_ALLOW(i)].name,
+		    json_boolean(ep->allow[i]));
 	registrations_json(o, bs);
 	json_object_set_new(o, "sub_account", json_null());
 	snprintf(buf, sizeof(buf), "/v1/Account/%s/Endpoint/%s/",
@@ -82,125 +83,20 @@ static json_t *endpoint_json(struct api_ctx *c, const struct model_endpoint *ep,
 	return o;
 }
 
-/* Decoded application reference: absent, null or an id. */
-struct app_val {
-	bool present;
-	bool null;
-	char id[MODEL_ID_MAX + 8];
-};
-
-static void decode_app(json_t *v, const char *key, struct app_val *out,
-		       struct model_errors *errs)
-{
-	out->present = true;
-	if (json_is_null(v)) {
-		out->null = true;
-	} else if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		snprintf(out->id, sizeof(out->id), "%lld",
-			 (long long)json_integer_value(v));
-	} else if (api_json_text(v) && json_string_length(v) < MODEL_ID_MAX &&
-		   model_id_check(api_json_text(v)) == 0) {
-		snprintf(out->id, sizeof(out->id), "%s", api_json_text(v));
-	} else {
-		model_errors_add(errs, key,
-				 "Must be an application id (integer or "
-				 "decimal string) or null");
-	}
-}
-
-static const char *string_field(json_t *v, const char *key, const char *what,
-				struct model_errors *errs)
-{
-	if (api_json_text(v))
-		return api_json_text(v);
-	if (json_is_string(v))
-		model_errors_add(
-		    errs, key, "%s must not contain control characters", what);
-	else
-		model_errors_add(errs, key, "%s must be a string", what);
-	return NULL;
-}
-
-static void locked(const char *key, struct model_errors *errs)
-{
-	model_errors_add(errs, key, "%s cannot be changed after creation", key);
-}
-
-/*
- * Fills in from the body of a create (create=true) or an update, adding a
- * sentence to errs for every field that is wrong.
- */
+/* Decodes the body of a create (create) or an update into in. */
 static void decode_endpoint(struct api_ctx *c, json_t *body, bool create,
 			    struct svc_endpoint_input *in,
-			    struct model_errors *errs, struct app_val app[2])
+			    struct model_errors *errs)
 {
-	const char *key;
-	json_t *v;
-
 	svc_endpoint_input_init(in);
-	json_object_foreach(body, key, v)
-	{
-		int allow = -1;
-		for (int i = 0; i < MODEL_ALLOW_COUNT; i++)
-			if (strcmp(key, model_allow_names[i]) == 0)
-				allow = i;
-		if (strcmp(key, "username") == 0) {
-			if (create)
-				in->username =
-				    string_field(v, key, "Username", errs);
-			else
-				locked(key, errs);
-		} else if (strcmp(key, "password") == 0) {
-			in->password = string_field(v, key, "Password", errs);
-		} else if (strcmp(key, "alias") == 0) {
-			in->alias = string_field(v, key, "Alias", errs);
-		} else if (strcmp(key, "application") == 0) {
-			decode_app(v, key, &app[0], errs);
-		} else if (strcmp(key, "app_id") == 0) {
-			decode_app(v, key, &app[1], errs);
-		} else if (allow >= 0) {
-			if (!create && !model_allow_mutable[allow])
-				locked(key, errs);
-			else if (!json_is_boolean(v))
-				model_errors_add(
-				    errs, key, "%s must be true or false", key);
-			else
-				in->allow[allow] = json_is_true(v);
-		} else if (strcmp(key, "sub_account") == 0) {
-			if (!create)
-				locked(key, errs);
-			else if (!json_is_null(v) &&
-				 !(api_json_text(v) &&
-				   strcmp(api_json_text(v), c->acct.auth_id) ==
-				       0))
-				model_errors_add(errs, key,
-						 "Unknown sub-account");
-		} else if (!create && (strcmp(key, "endpoint_id") == 0 ||
-				       strcmp(key, "domain") == 0)) {
-			locked(key, errs);
-		} else {
-			model_errors_add(errs, key, "Unknown field");
-		}
-	}
-	if (app[0].present && app[1].present &&
-	    (app[0].null != app[1].null || strcmp(app[0].id, app[1].id) != 0))
-		model_errors_add(errs, "app_id",
-				 "app_id and application differ; send one");
-	for (int i = 0; i < 2; i++) {
-		if (!app[i].present)
-			continue;
-		in->app_mode = app[i].null ? SVC_APP_NONE : SVC_APP_SET;
-		in->app_id = app[i].id;
-		if (!app[i].null && !app[i].id[0])
-			in->app_mode = SVC_APP_ABSENT; /* invalid, reported */
-	}
+	api_fields_decode(body, model_endpoint_fields, MODEL_EP_FIELDS, create,
+			  c->acct.auth_id, in->v, errs);
 }
 
 static void create(struct api_ctx *c)
 {
 	struct svc_endpoint_input in;
 	struct model_errors errs = {0};
-	struct app_val app[2] = {0};
 	struct model_endpoint *ep = NULL;
 	char buf[MODEL_USERNAME_MAX + MODEL_DOMAIN_MAX + 64];
 	json_t *body, *o;
@@ -213,12 +109,12 @@ static void create(struct api_ctx *c)
 		api_reply_errno(c, ENOMEM, "Endpoint", NULL);
 		goto out;
 	}
-	decode_endpoint(c, body, true, &in, &errs, app);
+	decode_endpoint(c, body, true, &in, &errs);
 	err = svc_endpoint_create(c->api->svc, &c->acct, &in, &errs, ep);
 	if (err == EEXIST) {
 		snprintf(buf, sizeof(buf),
 			 "Username '%s' is already taken in domain %s",
-			 in.username, c->acct.domain);
+			 in.v[MODEL_EP_USERNAME].text, c->acct.domain);
 		api_reply_error(c, 409, "conflict", buf, NULL);
 		goto out;
 	}
@@ -251,7 +147,7 @@ out:
 
 struct list_q {
 	struct api_page page;
-	struct store_endpoint_filter f;
+	struct svc_endpoint_filter f;
 	unsigned seen; /* bit i: filters[i] given, in either spelling */
 };
 
@@ -259,20 +155,20 @@ struct list_q {
 static const struct {
 	const char *name;
 	const char *alt;
-	size_t off; /* in struct store_endpoint_filter, or -1 */
+	size_t off; /* in struct svc_endpoint_filter, or -1 */
 } filters[] = {
     {"username__exact", "username_exact",
-     offsetof(struct store_endpoint_filter, username_exact)},
+     offsetof(struct svc_endpoint_filter, username_exact)},
     {"username__contains", "username_contains",
-     offsetof(struct store_endpoint_filter, username_contains)},
+     offsetof(struct svc_endpoint_filter, username_contains)},
     {"username__startswith", "username_startswith",
-     offsetof(struct store_endpoint_filter, username_startswith)},
+     offsetof(struct svc_endpoint_filter, username_startswith)},
     {"alias__exact", "alias_exact",
-     offsetof(struct store_endpoint_filter, alias_exact)},
+     offsetof(struct svc_endpoint_filter, alias_exact)},
     {"alias__contains", "alias_contains",
-     offsetof(struct store_endpoint_filter, alias_contains)},
+     offsetof(struct svc_endpoint_filter, alias_contains)},
     {"application_id__exact", "application_id_exact",
-     offsetof(struct store_endpoint_filter, app_id_exact)},
+     offsetof(struct svc_endpoint_filter, app_id_exact)},
     {"application_id__isnull", "application_id_isnull", (size_t)-1},
     {"sub_account", NULL, (size_t)-2},
 };
@@ -312,7 +208,7 @@ static int list_param(void *ctx, const char *key, const char *value)
 						 "Unknown sub-account");
 		} else {
 			if (filters[i].off ==
-				offsetof(struct store_endpoint_filter,
+				offsetof(struct svc_endpoint_filter,
 					 app_id_exact) &&
 			    model_id_check(value))
 				model_errors_add(errs, key,
@@ -380,13 +276,12 @@ static void update(struct api_ctx *c)
 {
 	struct svc_endpoint_input in;
 	struct model_errors errs = {0};
-	struct app_val app[2] = {0};
 	json_t *body;
 	int err;
 
 	if (api_body_object(c, true, &body))
 		return;
-	decode_endpoint(c, body, false, &in, &errs, app);
+	decode_endpoint(c, body, false, &in, &errs);
 	err = svc_endpoint_update(c->api->svc, &c->acct, c->id, &in, &errs);
 	if (err)
 		api_reply_errno(c, err, "Endpoint", &errs);

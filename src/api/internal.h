@@ -8,6 +8,7 @@
 #include "base/throttle.h"
 #include "cfg/cfg.h"
 #include "http/server.h"
+#include "model/field.h"
 #include "model/model.h"
 #include "svc/svc.h"
 
@@ -88,6 +89,19 @@ void api_query_append(char *buf, size_t cap, const char *key,
  * reported against that field; every string must be read through here.
  */
 const char *api_json_text(const json_t *v);
+
+/*
+ * Decodes the JSON object body by the field table t[0..n) into vals
+ * (indexed like t) for a create (create) or an update: every key must
+ * name a field (or its synonym), a locked field cannot be sent to an
+ * update, each value must have its field's JSON type, and a field's two
+ * spellings must agree. Each wrong key gets its sentence in errs; its
+ * value stays absent. auth_id is the caller's, for sub_account. String
+ * values point into body.
+ */
+void api_fields_decode(json_t *body, const struct model_field *t, unsigned n,
+		       bool create, const char *auth_id,
+		       struct model_value *vals, struct model_errors *errs);
 
 /* A JSON string, or null when s is NULL or "". */
 json_t *api_json_str_or_null(const char *s);

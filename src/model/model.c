@@ -1,4 +1,4 @@
-/* model.c - the field rules of api-contract.md, in one place. */
+/* model.c - single-value checks and the error list, used by field.c. */
 #include "model/model.h"
 
 #include <errno.h>
@@ -9,17 +9,6 @@
 #include <strings.h>
 
 #include "base/text.h"
-
-const char *const model_allow_names[MODEL_ALLOW_COUNT] = {
-    "allow_voice",	   "allow_message", "allow_video", "allow_same_domain",
-    "allow_other_domains", "allow_phones",  "allow_apps",
-};
-const bool model_allow_defaults[MODEL_ALLOW_COUNT] = {
-    true, true, false, true, false, true, true,
-};
-const bool model_allow_mutable[MODEL_ALLOW_COUNT] = {
-    true, true, true, false, false, false, false,
-};
 
 /* Length of the valid UTF-8 character at s (n bytes left), 0 if none. */
 static size_t utf8_char(const char *s, size_t n)

@@ -1,6 +1,7 @@
 /*
  * model.h - accounts, applications and endpoints: their structs, limits and
- * validation rules (api-contract.md). No I/O here.
+ * the checks of single values (api-contract.md); which field uses which
+ * check, and every other field rule, is in field.h. No I/O here.
  */
 #ifndef MODEL_MODEL_H
 #define MODEL_MODEL_H
@@ -60,6 +61,7 @@ struct model_app_ref {
 	char answer_method[MODEL_METHOD_MAX];
 };
 
+/* The allow_* flags, indexing model_endpoint.allow (names: field.h). */
 enum model_allow {
 	MODEL_ALLOW_VOICE,
 	MODEL_ALLOW_MESSAGE,
@@ -70,13 +72,6 @@ enum model_allow {
 	MODEL_ALLOW_APPS,
 	MODEL_ALLOW_COUNT
 };
-
-/* JSON names of the allow_* flags, indexed by enum model_allow. */
-extern const char *const model_allow_names[MODEL_ALLOW_COUNT];
-/* Defaults at creation, indexed by enum model_allow. */
-extern const bool model_allow_defaults[MODEL_ALLOW_COUNT];
-/* Whether each flag can change after creation. */
-extern const bool model_allow_mutable[MODEL_ALLOW_COUNT];
 
 struct model_endpoint {
 	int64_t id;

@@ -1,7 +1,9 @@
 /*
  * svc.h - business rules and transaction boundaries for accounts,
- * applications and endpoints. The only layer that calls store/. Each thread
- * gets its own store connection, opened on first use.
+ * applications, endpoints and registrations. The only layer that calls
+ * store/, and it shows none of store's types but the opaque backend that
+ * main.c chooses. Each thread gets its own store connection, opened on
+ * first use.
  */
 #ifndef SVC_SVC_H
 #define SVC_SVC_H
@@ -10,13 +12,15 @@
 #include <stdint.h>
 
 #include "model/binding.h"
+#include "model/field.h"
 #include "model/model.h"
-#include "store/store.h"
 
 struct svc;
+struct store_ops; /* a backend (store/store.h), for main.c */
 
 /* Creates the service over a backend; runs migrations. */
 int svc_open(struct svc **out, const struct store_ops *ops, const char *url);
+/* Stops the group commit and closes the calling thread's connection. */
 void svc_close(struct svc *s);
 
 /*
@@ -36,35 +40,32 @@ int svc_account_count(struct svc *s, int64_t *n);
 int svc_account_auth(struct svc *s, const char *auth_id, const char *token,
 		     struct model_account *out);
 
-/* Fields of an application create/update; NULL / -1 means absent. */
+/* The fields of an application create/update, as decoded. */
 struct svc_app_input {
-	const char *app_name;
-	const char *answer_url;
-	const char *answer_method;
-	const char *hangup_url; /* "" clears */
-	const char *hangup_method;
-	const char *fallback_answer_url;
-	const char *fallback_method;
-	const char *message_url;
-	const char *message_method;
-	int default_endpoint_app;
+	struct model_value v[MODEL_APP_FIELDS]; /* by enum model_app_field */
 };
+
+typedef int (*svc_app_cb)(void *ctx, const struct model_app *app);
 
 /*
  * Each returns 0, ENOENT (unknown or foreign), EINVAL (errs says why),
- * EEXIST (conflict) or a store error. Inputs are validated here; errs may
+ * EEXIST (conflict) or a store error. Inputs are checked here against
+ * model_app_fields (required fields, defaults, value rules); errs may
  * already hold type errors found by the caller, and all are reported.
  */
 int svc_app_create(struct svc *s, const struct model_account *acct,
 		   const struct svc_app_input *in, struct model_errors *errs,
 		   struct model_app *out);
+/* Reads an application of the account. */
 int svc_app_get(struct svc *s, const struct model_account *acct,
 		const char *app_id, struct model_app *out);
+/* Partial update; all or nothing; durable when it returns 0. */
 int svc_app_update(struct svc *s, const struct model_account *acct,
 		   const char *app_id, const struct svc_app_input *in,
 		   struct model_errors *errs);
+/* Calls cb for each application of a page, in creation order. */
 int svc_app_list(struct svc *s, const struct model_account *acct, int64_t limit,
-		 int64_t offset, store_app_cb cb, void *ctx, int64_t *total);
+		 int64_t offset, svc_app_cb cb, void *ctx, int64_t *total);
 /*
  * Deletes an application. When endpoints use it: with move_to (an app_id)
  * they move there, with cascade they are deleted too, else EEXIST and
@@ -74,24 +75,30 @@ int svc_app_delete(struct svc *s, const struct model_account *acct,
 		   const char *app_id, const char *move_to, bool cascade,
 		   struct model_errors *errs, int64_t *in_use);
 
-enum svc_app_mode {
-	SVC_APP_ABSENT, /* not sent */
-	SVC_APP_NONE,	/* sent as null */
-	SVC_APP_SET,	/* sent as an id */
+/*
+ * The fields of an endpoint create/update, as decoded; checked against
+ * model_endpoint_fields. The application (MODEL_EP_APPLICATION): absent
+ * keeps it (at creation: the account's default), null detaches, an id
+ * binds.
+ */
+struct svc_endpoint_input {
+	struct model_value v[MODEL_EP_FIELDS]; /* by enum model_ep_field */
 };
 
-/* Fields of an endpoint create/update; NULL / -1 means absent. */
-struct svc_endpoint_input {
-	const char *username;
-	const char *password;
-	const char *alias;
-	enum svc_app_mode app_mode;
-	const char *app_id;
-	int allow[MODEL_ALLOW_COUNT];
+/* Filters of an endpoint list; NULL / -1 means not filtered. */
+struct svc_endpoint_filter {
+	const char *username_exact;
+	const char *username_contains;
+	const char *username_startswith;
+	const char *alias_exact;
+	const char *alias_contains;
+	const char *app_id_exact;
+	int app_isnull; /* -1 any, 0 has an application, 1 has none */
 };
 
 /* Marks every field of in as absent. */
 void svc_endpoint_input_init(struct svc_endpoint_input *in);
+/* Marks every field of in as absent. */
 void svc_app_input_init(struct svc_app_input *in);
 
 /* An endpoint's live registrations. */
@@ -103,6 +110,10 @@ struct svc_bindings {
 typedef int (*svc_endpoint_cb)(void *ctx, const struct model_endpoint *ep,
 			       const struct svc_bindings *bs);
 
+/*
+ * Creates an endpoint in the account: EEXIST when its username is taken in
+ * the account's domain, EINVAL (errs) for a bad field or application.
+ */
 int svc_endpoint_create(struct svc *s, const struct model_account *acct,
 			const struct svc_endpoint_input *in,
 			struct model_errors *errs, struct model_endpoint *out);
@@ -118,8 +129,9 @@ int svc_endpoint_update(struct svc *s, const struct model_account *acct,
 			const char *endpoint_id,
 			const struct svc_endpoint_input *in,
 			struct model_errors *errs);
+/* Calls cb for each endpoint of a page, with its live registrations. */
 int svc_endpoint_list(struct svc *s, const struct model_account *acct,
-		      const struct store_endpoint_filter *f, int64_t limit,
+		      const struct svc_endpoint_filter *f, int64_t limit,
 		      int64_t offset, svc_endpoint_cb cb, void *ctx,
 		      int64_t *total);
 /* Deletes the endpoint and, with it, every registration. */

@@ -534,10 +534,180 @@ static void test_json_dump_matches_jansson(void **state)
 	json_decref(o);
 }
 
+/* ---- api_fields_decode ---- */
+
+/* Decodes the JSON text by the endpoint table into v; returns errs. */
+static void decode_ep(const char *text, bool create, json_t **body,
+		      struct model_value *v, struct model_errors *errs)
+{
+	json_error_t jerr;
+
+	*body =
+	    json_loads(text, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	assert_non_null(*body);
+	memset(errs, 0, sizeof(*errs));
+	api_fields_decode(*body, model_endpoint_fields, MODEL_EP_FIELDS, create,
+			  "MA_ABCDEFGH", v, errs);
+}
+
+static const char *err_of(const struct model_errors *errs, const char *field)
+{
+	for (unsigned i = 0; i < errs->n; i++)
+		if (strcmp(model_errors_field(errs, i), field) == 0)
+			return errs->e[i].msg;
+	return NULL;
+}
+
+/* Types, unknown fields, and the fields the server assigns. */
+static void test_fields_decode_create(void **state)
+{
+	struct model_value v[MODEL_EP_FIELDS];
+	struct model_errors errs;
+	json_t *body;
+
+	(void)state;
+	decode_ep("{\"username\": \"alice\", \"application\": 12, "
+		  "\"allow_video\": true, \"sub_account\": \"MA_ABCDEFGH\"}",
+		  true, &body, v, &errs);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(v[MODEL_EP_USERNAME].state, MODEL_SET);
+	assert_string_equal(v[MODEL_EP_USERNAME].text, "alice");
+	assert_int_equal(v[MODEL_EP_APPLICATION].state, MODEL_SET);
+	assert_string_equal(v[MODEL_EP_APPLICATION].id, "12");
+	assert_true(v[MODEL_EP_ALLOW_VIDEO].flag);
+	assert_int_equal(v[MODEL_EP_PASSWORD].state, MODEL_ABSENT);
+	json_decref(body);
+
+	decode_ep("{\"username\": 5, \"password\": \"a\\u0000b\", "
+		  "\"allow_voice\": \"yes\", \"application\": \"x\", "
+		  "\"sub_account\": \"MA_OTHER000\", \"endpoint_id\": \"1\", "
+		  "\"domain\": \"d\", \"colour\": 1}",
+		  true, &body, v, &errs);
+	assert_int_equal(errs.n, 8);
+	assert_string_equal(err_of(&errs, "username"),
+			    "Username must be a string");
+	assert_string_equal(err_of(&errs, "password"),
+			    "Password must not contain control characters");
+	assert_string_equal(err_of(&errs, "allow_voice"),
+			    "allow_voice must be true or false");
+	assert_string_equal(err_of(&errs, "application"),
+			    "Must be an application id (integer or decimal "
+			    "string) or null");
+	assert_string_equal(err_of(&errs, "sub_account"),
+			    "Unknown sub-account");
+	/* At creation the server's own fields are unknown, not locked. */
+	assert_string_equal(err_of(&errs, "endpoint_id"), "Unknown field");
+	assert_string_equal(err_of(&errs, "domain"), "Unknown field");
+	assert_string_equal(err_of(&errs, "colour"), "Unknown field");
+	/* A value of the wrong type is absent, never half-decoded. */
+	for (unsigned i = 0; i < MODEL_EP_FIELDS; i++)
+		assert_int_equal(v[i].state, MODEL_ABSENT);
+	json_decref(body);
+	model_errors_free(&errs);
+}
+
+/* Locked fields in an update, named each. */
+static void test_fields_decode_locked(void **state)
+{
+	struct model_value v[MODEL_EP_FIELDS];
+	struct model_errors errs;
+	json_t *body;
+
+	(void)state;
+	decode_ep("{\"username\": \"x\", \"endpoint_id\": 1, \"domain\": 1, "
+		  "\"allow_same_domain\": \"not even a bool\", "
+		  "\"allow_other_domains\": true, \"allow_phones\": true, "
+		  "\"allow_apps\": false, \"sub_account\": null, "
+		  "\"allow_voice\": false, \"alias\": \"A\"}",
+		  false, &body, v, &errs);
+	assert_int_equal(errs.n, 8);
+	assert_string_equal(err_of(&errs, "username"),
+			    "username cannot be changed after creation");
+	assert_string_equal(err_of(&errs, "allow_same_domain"),
+			    "allow_same_domain cannot be changed after "
+			    "creation");
+	assert_non_null(err_of(&errs, "endpoint_id"));
+	assert_non_null(err_of(&errs, "domain"));
+	assert_non_null(err_of(&errs, "allow_other_domains"));
+	assert_non_null(err_of(&errs, "allow_phones"));
+	assert_non_null(err_of(&errs, "allow_apps"));
+	assert_non_null(err_of(&errs, "sub_account"));
+	assert_int_equal(v[MODEL_EP_ALLOW_VOICE].state, MODEL_SET);
+	assert_false(v[MODEL_EP_ALLOW_VOICE].flag);
+	assert_string_equal(v[MODEL_EP_ALIAS].text, "A");
+	json_decref(body);
+	model_errors_free(&errs);
+}
+
+/* application and its synonym app_id: one value, or a 400 if they differ. */
+static void test_fields_decode_synonym(void **state)
+{
+	struct model_value v[MODEL_EP_FIELDS];
+	struct model_errors errs;
+	json_t *body;
+
+	(void)state;
+	decode_ep("{\"app_id\": \"77\"}", false, &body, v, &errs);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(v[MODEL_EP_APPLICATION].state, MODEL_SET);
+	assert_string_equal(v[MODEL_EP_APPLICATION].id, "77");
+	json_decref(body);
+
+	decode_ep("{\"application\": 77, \"app_id\": \"77\"}", false, &body, v,
+		  &errs);
+	assert_int_equal(errs.n, 0);
+	assert_string_equal(v[MODEL_EP_APPLICATION].id, "77");
+	json_decref(body);
+
+	decode_ep("{\"app_id\": null}", true, &body, v, &errs);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(v[MODEL_EP_APPLICATION].state, MODEL_NULL);
+	json_decref(body);
+
+	decode_ep("{\"application\": null, \"app_id\": \"77\"}", true, &body, v,
+		  &errs);
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(err_of(&errs, "app_id"),
+			    "app_id and application differ; send one");
+	json_decref(body);
+}
+
+/* Application bodies: an optional URL may be null, a required one not. */
+static void test_fields_decode_app(void **state)
+{
+	struct model_value v[MODEL_APP_FIELDS];
+	struct model_errors errs = {0};
+	json_error_t jerr;
+	json_t *body =
+	    json_loads("{\"hangup_url\": null, \"answer_url\": null, "
+		       "\"default_endpoint_app\": 1, \"app_id\": "
+		       "\"1\", \"answer_method\": \"get\"}",
+		       0, &jerr);
+
+	(void)state;
+	assert_non_null(body);
+	api_fields_decode(body, model_app_fields, MODEL_APP_FIELDS, false,
+			  "MA_ABCDEFGH", v, &errs);
+	assert_int_equal(errs.n, 3);
+	assert_int_equal(v[MODEL_APP_HANGUP_URL].state, MODEL_NULL);
+	assert_string_equal(err_of(&errs, "answer_url"),
+			    "answer_url must be a string");
+	assert_string_equal(err_of(&errs, "default_endpoint_app"),
+			    "default_endpoint_app must be true or false");
+	assert_string_equal(err_of(&errs, "app_id"), "Unknown field");
+	assert_string_equal(v[MODEL_APP_ANSWER_METHOD].text, "get");
+	json_decref(body);
+	model_errors_free(&errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json_dump_matches_jansson),
+	    cmocka_unit_test(test_fields_decode_create),
+	    cmocka_unit_test(test_fields_decode_locked),
+	    cmocka_unit_test(test_fields_decode_synonym),
+	    cmocka_unit_test(test_fields_decode_app),
 	    cmocka_unit_test(test_parse_int),
 	    cmocka_unit_test(test_query_append),
 	    cmocka_unit_test(test_query_append_cap),

@@ -12,6 +12,7 @@
 
 #include "base/text.h"
 #include "model/binding.h"
+#include "model/field.h"
 #include "model/model.h"
 
 /* Writes n copies of unit into buf (cap bytes) and returns the length. */
@@ -539,31 +540,389 @@ static void test_errors_utf8(void **state)
 	model_errors_free(&errs);
 }
 
-/* ---- allow flags ---- */
+/* ---- field tables ---- */
 
-static void test_allow_tables(void **state)
+/* One row of a field table as api-contract.md states it. */
+struct want_field {
+	const char *name, *synonym;
+	enum model_type type;
+	model_check_fn check;
+	bool required, locked;
+	enum model_default def;
+	const char *def_text;
+	bool def_bool;
+};
+
+static void expect_table(const struct model_field *t, unsigned n,
+			 const struct want_field *want)
 {
-	static const struct {
-		const char *name;
-		bool def;
-		bool mut;
-	} want[MODEL_ALLOW_COUNT] = {
-	    [MODEL_ALLOW_VOICE] = {"allow_voice", true, true},
-	    [MODEL_ALLOW_MESSAGE] = {"allow_message", true, true},
-	    [MODEL_ALLOW_VIDEO] = {"allow_video", false, true},
-	    [MODEL_ALLOW_SAME_DOMAIN] = {"allow_same_domain", true, false},
-	    [MODEL_ALLOW_OTHER_DOMAINS] = {"allow_other_domains", false, false},
-	    [MODEL_ALLOW_PHONES] = {"allow_phones", true, false},
-	    [MODEL_ALLOW_APPS] = {"allow_apps", true, false},
+	for (unsigned i = 0; i < n; i++) {
+		const struct model_field *f = &t[i];
+
+		print_message("field %s\n", want[i].name);
+		assert_non_null(f->name);
+		assert_string_equal(f->name, want[i].name);
+		if (want[i].synonym)
+			assert_string_equal(f->synonym, want[i].synonym);
+		else
+			assert_null(f->synonym);
+		assert_int_equal(f->type, want[i].type);
+		assert_ptr_equal(f->check, want[i].check);
+		assert_int_equal(f->required, want[i].required);
+		assert_int_equal(f->locked, want[i].locked);
+		assert_int_equal(f->def, want[i].def);
+		if (want[i].def_text)
+			assert_string_equal(f->def_text, want[i].def_text);
+		else
+			assert_null(f->def_text);
+		assert_int_equal(f->def_bool, want[i].def_bool);
+		assert_non_null(f->label);
+		/* A string field is checked by its rule, a required one too. */
+		if (f->type == MODEL_TYPE_TEXT || f->type == MODEL_TYPE_URL)
+			assert_non_null(f->check);
+		/* A field is required or has a default, never both. */
+		if (f->required)
+			assert_int_equal(f->def, MODEL_DEF_NONE);
+		/* What the server assigns, the client can never change. */
+		if (f->type == MODEL_TYPE_ASSIGNED)
+			assert_true(f->locked && !f->required);
+	}
+}
+
+/* Every endpoint field of api-contract.md, with its rules. */
+static void test_endpoint_fields(void **state)
+{
+/* An allow_* flag: its default, and whether it is locked. */
+#define ALLOW(n, dflt, lock)                                                  \
+	{                                                                     \
+		n, NULL, MODEL_TYPE_BOOL, NULL, false, lock, MODEL_DEF_VALUE, \
+		    NULL, dflt                                                \
+	}
+	static const struct want_field want[] = {
+	    [MODEL_EP_USERNAME] = {"username", NULL, MODEL_TYPE_TEXT,
+				   model_username_check, true, true,
+				   MODEL_DEF_NONE, NULL, false},
+	    [MODEL_EP_PASSWORD] = {"password", NULL, MODEL_TYPE_TEXT,
+				   model_password_check, true, false,
+				   MODEL_DEF_NONE, NULL, false},
+	    [MODEL_EP_ALIAS] = {"alias", NULL, MODEL_TYPE_TEXT,
+				model_alias_check, false, false,
+				MODEL_DEF_USERNAME, NULL, false},
+	    [MODEL_EP_APPLICATION] = {"application", "app_id",
+				      MODEL_TYPE_APP_REF, NULL, false, false,
+				      MODEL_DEF_ACCOUNT_APP, NULL, false},
+	    [MODEL_EP_ALLOW_VOICE] = ALLOW("allow_voice", true, false),
+	    [MODEL_EP_ALLOW_MESSAGE] = ALLOW("allow_message", true, false),
+	    [MODEL_EP_ALLOW_VIDEO] = ALLOW("allow_video", false, false),
+	    [MODEL_EP_ALLOW_SAME_DOMAIN] =
+		ALLOW("allow_same_domain", true, true),
+	    [MODEL_EP_ALLOW_OTHER_DOMAINS] =
+		ALLOW("allow_other_domains", false, true),
+	    [MODEL_EP_ALLOW_PHONES] = ALLOW("allow_phones", true, true),
+	    [MODEL_EP_ALLOW_APPS] = ALLOW("allow_apps", true, true),
+	    [MODEL_EP_SUB_ACCOUNT] = {"sub_account", NULL,
+				      MODEL_TYPE_ACCOUNT_REF, NULL, false, true,
+				      MODEL_DEF_NONE, NULL, false},
+	    [MODEL_EP_ENDPOINT_ID] = {"endpoint_id", NULL, MODEL_TYPE_ASSIGNED,
+				      NULL, false, true, MODEL_DEF_RANDOM_ID,
+				      NULL, false},
+	    [MODEL_EP_DOMAIN] = {"domain", NULL, MODEL_TYPE_ASSIGNED, NULL,
+				 false, true, MODEL_DEF_ACCOUNT_DOMAIN, NULL,
+				 false},
 	};
+#undef ALLOW
 
 	(void)state;
+	assert_int_equal(sizeof(want) / sizeof(want[0]), MODEL_EP_FIELDS);
+	expect_table(model_endpoint_fields, MODEL_EP_FIELDS, want);
+	/* The allow_* rows follow enum model_allow, which indexes allow[]. */
 	assert_int_equal(MODEL_ALLOW_COUNT, 7);
-	for (int i = 0; i < MODEL_ALLOW_COUNT; i++) {
-		assert_string_equal(model_allow_names[i], want[i].name);
-		assert_int_equal(model_allow_defaults[i], want[i].def);
-		assert_int_equal(model_allow_mutable[i], want[i].mut);
+	for (int i = 0; i < MODEL_ALLOW_COUNT; i++)
+		assert_int_equal(model_endpoint_fields[MODEL_EP_ALLOW(i)].off,
+				 offsetof(struct model_endpoint, allow) +
+				     (size_t)i * sizeof(bool));
+}
+
+/*
+ * The contract's update rules: exactly these may change, and exactly
+ * these are "cannot be changed after creation".
+ */
+static void test_endpoint_locked(void **state)
+{
+	static const char *const changeable[] = {
+	    "password",	   "alias",	    "application",
+	    "allow_voice", "allow_message", "allow_video"};
+	static const char *const locked[] = {
+	    "username",		 "endpoint_id",		"domain",
+	    "allow_same_domain", "allow_other_domains", "allow_phones",
+	    "allow_apps",	 "sub_account"};
+	bool syn;
+	int i;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(changeable) / sizeof(changeable[0]);
+	     k++) {
+		i = model_field_find(model_endpoint_fields, MODEL_EP_FIELDS,
+				     changeable[k], &syn);
+		assert_true(i >= 0);
+		assert_false(model_endpoint_fields[i].locked);
 	}
+	for (size_t k = 0; k < sizeof(locked) / sizeof(locked[0]); k++) {
+		i = model_field_find(model_endpoint_fields, MODEL_EP_FIELDS,
+				     locked[k], &syn);
+		assert_true(i >= 0);
+		assert_true(model_endpoint_fields[i].locked);
+	}
+	assert_int_equal(sizeof(changeable) / sizeof(changeable[0]) +
+			     sizeof(locked) / sizeof(locked[0]),
+			 MODEL_EP_FIELDS);
+}
+
+/* Every application field of api-contract.md, with its rules. */
+static void test_app_fields(void **state)
+{
+#define URL(n, req)                                                   \
+	{                                                             \
+		n, NULL, MODEL_TYPE_URL, model_url_check, req, false, \
+		    MODEL_DEF_NONE, NULL, false                       \
+	}
+#define METHOD(n)                                               \
+	{                                                       \
+		n, NULL, MODEL_TYPE_METHOD, NULL, false, false, \
+		    MODEL_DEF_VALUE, "POST", false              \
+	}
+	static const struct want_field want[] = {
+	    [MODEL_APP_NAME] = {"app_name", NULL, MODEL_TYPE_TEXT,
+				model_app_name_check, true, false,
+				MODEL_DEF_NONE, NULL, false},
+	    [MODEL_APP_ANSWER_URL] = URL("answer_url", true),
+	    [MODEL_APP_ANSWER_METHOD] = METHOD("answer_method"),
+	    [MODEL_APP_HANGUP_URL] = URL("hangup_url", false),
+	    [MODEL_APP_HANGUP_METHOD] = METHOD("hangup_method"),
+	    [MODEL_APP_FALLBACK_ANSWER_URL] = URL("fallback_answer_url", false),
+	    [MODEL_APP_FALLBACK_METHOD] = METHOD("fallback_method"),
+	    [MODEL_APP_MESSAGE_URL] = URL("message_url", false),
+	    [MODEL_APP_MESSAGE_METHOD] = METHOD("message_method"),
+	    [MODEL_APP_DEFAULT_ENDPOINT_APP] = {"default_endpoint_app", NULL,
+						MODEL_TYPE_BOOL, NULL, false,
+						false, MODEL_DEF_VALUE, NULL,
+						false},
+	};
+#undef URL
+#undef METHOD
+
+	(void)state;
+	assert_int_equal(sizeof(want) / sizeof(want[0]), MODEL_APP_FIELDS);
+	expect_table(model_app_fields, MODEL_APP_FIELDS, want);
+}
+
+static void test_field_find(void **state)
+{
+	bool syn = true;
+
+	(void)state;
+	for (unsigned i = 0; i < MODEL_EP_FIELDS; i++) {
+		assert_int_equal(
+		    model_field_find(model_endpoint_fields, MODEL_EP_FIELDS,
+				     model_endpoint_fields[i].name, &syn),
+		    (int)i);
+		assert_false(syn);
+	}
+	/* app_id is the one synonym: it names the application field. */
+	assert_int_equal(model_field_find(model_endpoint_fields,
+					  MODEL_EP_FIELDS, "app_id", &syn),
+			 MODEL_EP_APPLICATION);
+	assert_true(syn);
+	for (unsigned i = 0; i < MODEL_EP_FIELDS; i++)
+		if (i != MODEL_EP_APPLICATION)
+			assert_null(model_endpoint_fields[i].synonym);
+	for (unsigned i = 0; i < MODEL_APP_FIELDS; i++)
+		assert_null(model_app_fields[i].synonym);
+	/* Names are exact: no case folding, no prefixes, no other table. */
+	assert_int_equal(model_field_find(model_endpoint_fields,
+					  MODEL_EP_FIELDS, "Username", &syn),
+			 -1);
+	assert_int_equal(model_field_find(model_endpoint_fields,
+					  MODEL_EP_FIELDS, "allow", &syn),
+			 -1);
+	assert_int_equal(model_field_find(model_endpoint_fields,
+					  MODEL_EP_FIELDS, "app_name", &syn),
+			 -1);
+	assert_int_equal(model_field_find(model_app_fields, MODEL_APP_FIELDS,
+					  "app_id", &syn),
+			 -1);
+	assert_int_equal(
+	    model_field_find(model_app_fields, MODEL_APP_FIELDS, "", &syn), -1);
+}
+
+/* The message errs holds for field, or NULL. */
+static const char *error_of(const struct model_errors *errs, const char *field)
+{
+	for (unsigned i = 0; i < errs->n; i++)
+		if (strcmp(model_errors_field(errs, i), field) == 0)
+			return errs->e[i].msg;
+	return NULL;
+}
+
+static void set_text(struct model_value *v, const char *s)
+{
+	v->state = MODEL_SET;
+	v->text = s;
+}
+
+/* Creation: required fields reported, defaults from the table. */
+static void test_endpoint_apply_create(void **state)
+{
+	struct model_value v[MODEL_EP_FIELDS] = {0};
+	struct model_errors errs = {0};
+	struct model_endpoint ep = {0};
+
+	(void)state;
+	model_fields_apply(model_endpoint_fields, MODEL_EP_FIELDS, v, true, &ep,
+			   &errs);
+	assert_int_equal(errs.n, 2);
+	assert_string_equal(error_of(&errs, "username"),
+			    "username is required");
+	assert_string_equal(error_of(&errs, "password"),
+			    "password is required");
+
+	memset(&errs, 0, sizeof(errs));
+	set_text(&v[MODEL_EP_USERNAME], "alice_01");
+	set_text(&v[MODEL_EP_PASSWORD], "secret-password");
+	v[MODEL_EP_ALLOW_VIDEO].state = MODEL_SET;
+	v[MODEL_EP_ALLOW_VIDEO].flag = true;
+	v[MODEL_EP_ALLOW_PHONES].state = MODEL_SET;
+	v[MODEL_EP_ALLOW_PHONES].flag = false;
+	model_fields_apply(model_endpoint_fields, MODEL_EP_FIELDS, v, true, &ep,
+			   &errs);
+	assert_int_equal(errs.n, 0);
+	assert_string_equal(ep.username, "alice_01");
+	assert_string_equal(ep.alias, "alice_01"); /* the username */
+	assert_true(ep.allow[MODEL_ALLOW_VOICE]);
+	assert_true(ep.allow[MODEL_ALLOW_MESSAGE]);
+	assert_true(ep.allow[MODEL_ALLOW_VIDEO]); /* sent */
+	assert_true(ep.allow[MODEL_ALLOW_SAME_DOMAIN]);
+	assert_false(ep.allow[MODEL_ALLOW_OTHER_DOMAINS]);
+	assert_false(ep.allow[MODEL_ALLOW_PHONES]); /* sent */
+	assert_true(ep.allow[MODEL_ALLOW_APPS]);
+	/* The password is never kept as sent. */
+	assert_null(memmem(&ep, sizeof(ep), "secret-password", 15));
+
+	/* Each value meets its field's rule, named by the field. */
+	set_text(&v[MODEL_EP_USERNAME], "a-b");
+	set_text(&v[MODEL_EP_PASSWORD], "short");
+	set_text(&v[MODEL_EP_ALIAS], "a\tb");
+	v[MODEL_EP_APPLICATION].state = MODEL_SET;
+	snprintf(v[MODEL_EP_APPLICATION].id, MODEL_ID_MAX, "x1");
+	model_fields_apply(model_endpoint_fields, MODEL_EP_FIELDS, v, true, &ep,
+			   &errs);
+	assert_int_equal(errs.n, 4);
+	assert_non_null(error_of(&errs, "username"));
+	assert_string_equal(error_of(&errs, "password"),
+			    "Password must be at least 8 characters");
+	assert_non_null(error_of(&errs, "alias"));
+	assert_string_equal(error_of(&errs, "application"),
+			    "Application must be an application id");
+	model_errors_free(&errs);
+}
+
+/* After creation: locked fields are never applied, the others are. */
+static void test_endpoint_apply_update(void **state)
+{
+	struct model_value v[MODEL_EP_FIELDS] = {0};
+	struct model_errors errs = {0};
+	struct model_endpoint ep = {0}, before;
+
+	(void)state;
+	snprintf(ep.username, sizeof(ep.username), "bob");
+	snprintf(ep.alias, sizeof(ep.alias), "Bob");
+	ep.allow[MODEL_ALLOW_SAME_DOMAIN] = true;
+	before = ep;
+	/* Nothing sent: nothing required, nothing defaulted. */
+	model_fields_apply(model_endpoint_fields, MODEL_EP_FIELDS, v, false,
+			   &ep, &errs);
+	assert_int_equal(errs.n, 0);
+	assert_memory_equal(&ep, &before, sizeof(ep));
+
+	set_text(&v[MODEL_EP_USERNAME], "mallory");
+	v[MODEL_EP_ALLOW_SAME_DOMAIN].state = MODEL_SET;
+	v[MODEL_EP_ALLOW_SAME_DOMAIN].flag = false;
+	set_text(&v[MODEL_EP_ALIAS], "Bob's desk phone");
+	v[MODEL_EP_ALLOW_VIDEO].state = MODEL_SET;
+	v[MODEL_EP_ALLOW_VIDEO].flag = true;
+	model_fields_apply(model_endpoint_fields, MODEL_EP_FIELDS, v, false,
+			   &ep, &errs);
+	assert_int_equal(errs.n, 0);
+	assert_string_equal(ep.username, "bob");
+	assert_true(ep.allow[MODEL_ALLOW_SAME_DOMAIN]);
+	assert_string_equal(ep.alias, "Bob's desk phone");
+	assert_true(ep.allow[MODEL_ALLOW_VIDEO]);
+}
+
+/* Applications: methods default to POST, optional URLs clear. */
+static void test_app_apply(void **state)
+{
+	struct model_value v[MODEL_APP_FIELDS] = {0};
+	struct model_errors errs = {0};
+	struct model_app a = {0};
+
+	(void)state;
+	model_fields_apply(model_app_fields, MODEL_APP_FIELDS, v, true, &a,
+			   &errs);
+	assert_int_equal(errs.n, 2);
+	assert_string_equal(error_of(&errs, "app_name"),
+			    "app_name is required");
+	assert_string_equal(error_of(&errs, "answer_url"),
+			    "answer_url is required");
+
+	memset(&errs, 0, sizeof(errs));
+	set_text(&v[MODEL_APP_NAME], "IVR");
+	set_text(&v[MODEL_APP_ANSWER_URL], "https://example.com/answer");
+	set_text(&v[MODEL_APP_HANGUP_METHOD], "get");
+	model_fields_apply(model_app_fields, MODEL_APP_FIELDS, v, true, &a,
+			   &errs);
+	assert_int_equal(errs.n, 0);
+	assert_string_equal(a.app_name, "IVR");
+	assert_string_equal(a.answer_url, "https://example.com/answer");
+	assert_string_equal(a.answer_method, "POST");
+	assert_string_equal(a.hangup_url, "");
+	assert_string_equal(a.hangup_method, "GET");
+	assert_string_equal(a.fallback_method, "POST");
+	assert_string_equal(a.message_method, "POST");
+	assert_false(a.default_endpoint_app);
+
+	/* Update: an optional URL is cleared by null or "", set by a URL. */
+	memset(v, 0, sizeof(v));
+	set_text(&v[MODEL_APP_HANGUP_URL], "http://example.com/h");
+	v[MODEL_APP_DEFAULT_ENDPOINT_APP].state = MODEL_SET;
+	v[MODEL_APP_DEFAULT_ENDPOINT_APP].flag = true;
+	model_fields_apply(model_app_fields, MODEL_APP_FIELDS, v, false, &a,
+			   &errs);
+	assert_int_equal(errs.n, 0);
+	assert_string_equal(a.hangup_url, "http://example.com/h");
+	assert_true(a.default_endpoint_app);
+	v[MODEL_APP_HANGUP_URL].state = MODEL_NULL;
+	v[MODEL_APP_HANGUP_URL].text = NULL;
+	model_fields_apply(model_app_fields, MODEL_APP_FIELDS, v, false, &a,
+			   &errs);
+	assert_string_equal(a.hangup_url, "");
+	set_text(&v[MODEL_APP_MESSAGE_URL], "");
+	model_fields_apply(model_app_fields, MODEL_APP_FIELDS, v, false, &a,
+			   &errs);
+	assert_int_equal(errs.n, 0);
+
+	/* The required URL is never cleared; a method is GET or POST. */
+	set_text(&v[MODEL_APP_ANSWER_URL], "");
+	set_text(&v[MODEL_APP_ANSWER_METHOD], "PUT");
+	model_fields_apply(model_app_fields, MODEL_APP_FIELDS, v, false, &a,
+			   &errs);
+	assert_int_equal(errs.n, 2);
+	assert_string_equal(error_of(&errs, "answer_url"),
+			    "Must be an absolute http or https URL");
+	assert_string_equal(error_of(&errs, "answer_method"),
+			    "Must be GET or POST");
+	assert_string_equal(a.answer_url, "https://example.com/answer");
+	model_errors_free(&errs);
 }
 
 /* ---- bindings ---- */
@@ -631,7 +990,13 @@ int main(void)
 	    cmocka_unit_test(test_errors_truncation),
 	    cmocka_unit_test(test_errors_long_field),
 	    cmocka_unit_test(test_errors_utf8),
-	    cmocka_unit_test(test_allow_tables),
+	    cmocka_unit_test(test_endpoint_fields),
+	    cmocka_unit_test(test_endpoint_locked),
+	    cmocka_unit_test(test_app_fields),
+	    cmocka_unit_test(test_field_find),
+	    cmocka_unit_test(test_endpoint_apply_create),
+	    cmocka_unit_test(test_endpoint_apply_update),
+	    cmocka_unit_test(test_app_apply),
 	    cmocka_unit_test(test_contact_eq),
 	    cmocka_unit_test(test_register_refresh_case_insensitive_host),
 	};

@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "model/field.h"
 #include "store/sql.h"
 #include "store/store.h"
 
@@ -177,7 +178,8 @@ static void make_ep(struct model_endpoint *ep, const struct model_account *acct,
 	memset(ep->ha1_md5, '1', 32);
 	memset(ep->ha1_sha256, '2', 64);
 	for (int i = 0; i < MODEL_ALLOW_COUNT; i++)
-		ep->allow[i] = model_allow_defaults[i];
+		ep->allow[i] =
+		    model_endpoint_fields[MODEL_EP_ALLOW(i)].def_bool;
 	ep->created_ms = ep->updated_ms = 3000;
 }
 

@@ -1,0 +1,185 @@
+/*
+ * core.c - the service and its transactions: thread connections, retries,
+ * deadlines and the group commit's start. The resources are in the other
+ * files of svc/.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/id.h"
+#include "base/time.h"
+#include "svc/group.h"
+#include "svc/internal.h"
+
+#define TXN_ATTEMPTS 20
+
+static void close_store(void *p)
+{
+	struct store *st = p;
+
+	if (st)
+		st->ops->close(st);
+}
+
+/* The calling thread's connection, opened on first use. */
+static int thread_store(struct svc *s, struct store **out)
+{
+	struct store *st = pthread_getspecific(s->key);
+	int err;
+
+	if (!st) {
+		err = s->ops->open(s->url, &st);
+		if (err)
+			return err;
+		pthread_setspecific(s->key, st);
+	}
+	*out = st;
+	return 0;
+}
+
+/* Drops the calling thread's connection so the next call reconnects. */
+static void drop_store(struct svc *s)
+{
+	struct store *st = pthread_getspecific(s->key);
+
+	if (st) {
+		pthread_setspecific(s->key, NULL);
+		st->ops->close(st);
+	}
+}
+
+/*
+ * Sleeps a little before a retry: 1-5 ms times the attempt, with jitter, so
+ * that transactions that conflicted (PostgreSQL serialization failures)
+ * do not meet again at once.
+ */
+static void backoff(int attempt)
+{
+	unsigned char j = 0;
+	struct timespec ts;
+
+	base_rand_fill(&j, 1);
+	ts.tv_sec = 0;
+	ts.tv_nsec =
+	    (long)(attempt < 10 ? attempt : 10) * (1000000L + j * 16000L);
+	nanosleep(&ts, NULL);
+}
+
+int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
+{
+	bool write = mode != SVC_TXN_READ, reconnected = false;
+	struct store *st;
+	int err = EBUSY;
+
+	/*
+	 * Durable writes share the group commit. Lazy ones (the registrar's,
+	 * from its one thread) need no fsync, so they commit at once on the
+	 * caller's connection rather than wait for a group.
+	 */
+	if (mode == SVC_TXN_WRITE && s->group)
+		return svc_group_run(s->group, fn, arg);
+	for (int attempt = 0; attempt < TXN_ATTEMPTS && err == EBUSY;
+	     attempt++) {
+		bool fresh = !pthread_getspecific(s->key);
+
+		/* Past the caller's deadline: give up, nothing changed. */
+		if (base_deadline_left_ms(1) == 0) {
+			err = ETIMEDOUT;
+			break;
+		}
+		if (attempt)
+			backoff(attempt);
+		err = thread_store(s, &st);
+		if (err)
+			break;
+		err = write ? st->ops->durable(st, mode == SVC_TXN_WRITE) : 0;
+		if (!err)
+			err = st->ops->begin(st, write);
+		if (err == EIO && !fresh && !reconnected) {
+			/*
+			 * The connection died while idle (the database
+			 * restarted): nothing was done yet, so reconnect and
+			 * go on.
+			 */
+			drop_store(s);
+			reconnected = true;
+			err = EBUSY;
+			attempt--;
+			continue;
+		}
+		if (err)
+			goto failed;
+		err = fn(st, arg);
+		if (!err)
+			err = st->ops->commit(st);
+		if (err)
+			st->ops->rollback(st);
+	failed:
+		if (err == EIO || err == ETIMEDOUT)
+			drop_store(s);
+	}
+	return err;
+}
+
+int svc_open(struct svc **out, const struct store_ops *ops, const char *url)
+{
+	struct svc *s;
+	struct store *st;
+	int err;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ENOMEM;
+	s->ops = ops;
+	if (strlen(url) >= sizeof(s->url)) {
+		free(s);
+		return ERANGE;
+	}
+	memcpy(s->url, url, strlen(url) + 1);
+	memset(s->dummy_hash, '0', 64);
+	if (pthread_key_create(&s->key, close_store) != 0) {
+		free(s);
+		return ENOMEM;
+	}
+	err = thread_store(s, &st);
+	if (!err)
+		err = st->ops->migrate(st);
+	if (!err && ops->serial_writes)
+		err = svc_group_start(&s->group, ops, url);
+	if (err) {
+		svc_close(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+void svc_close(struct svc *s)
+{
+	if (!s)
+		return;
+	svc_group_stop(s->group);
+	drop_store(s);
+	pthread_key_delete(s->key);
+	free(s);
+}
+
+int svc_bindings_add(void *ctx, const struct model_binding *b)
+{
+	struct svc_bindings *bs = ctx;
+
+	if (bs->n < MODEL_BINDINGS_MAX)
+		bs->b[bs->n++] = *b;
+	return 0;
+}
+
+int svc_bindings_read(struct store *st, int64_t endpoint_ref,
+		      struct svc_bindings *bs)
+{
+	bs->n = 0;
+	return st->ops->binding_list(st, endpoint_ref, base_time_now_ms(),
+				     svc_bindings_add, bs);
+}

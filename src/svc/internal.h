@@ -1,0 +1,51 @@
+/*
+ * internal.h - what svc's files share: the service, its transactions and
+ * the bindings helpers. Not for other layers.
+ */
+#ifndef SVC_INTERNAL_H
+#define SVC_INTERNAL_H
+
+#include <pthread.h>
+
+#include "model/model.h"
+#include "store/store.h"
+#include "svc/svc.h"
+
+/* Tries at a random id before giving up (a clash is retried). */
+#define SVC_ID_ATTEMPTS 8
+
+struct svc {
+	const struct store_ops *ops;
+	char url[1024];
+	pthread_key_t key;
+	struct svc_group *group; /* write funnel, for serial_writes stores */
+	/* Constant-time stand-in for unknown accounts' token hash. */
+	char dummy_hash[MODEL_HASH_MAX];
+};
+
+/* The work of one transaction; must have no effects outside the store. */
+typedef int (*svc_txn_fn)(struct store *st, void *arg);
+
+enum svc_txn_mode {
+	SVC_TXN_READ,
+	SVC_TXN_WRITE, /* durable when committed: API writes */
+	SVC_TXN_LAZY,  /* may be lost in a crash: registrations, sweeps */
+};
+
+/*
+ * Runs fn in one transaction on the calling thread's connection (durable
+ * writes: in the group commit, when the store has one), committing on 0
+ * and rolling back otherwise; retries the whole transaction on EBUSY (lock
+ * timeout or serialization failure) until the thread's deadline.
+ */
+int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn,
+		void *arg);
+
+/* A store_binding_cb: appends b to the struct svc_bindings ctx. */
+int svc_bindings_add(void *ctx, const struct model_binding *b);
+
+/* Reads the endpoint's bindings live now into bs. */
+int svc_bindings_read(struct store *st, int64_t endpoint_ref,
+		      struct svc_bindings *bs);
+
+#endif
