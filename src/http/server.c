@@ -71,6 +71,7 @@ struct http_conn {
 	struct loop *loop;
 	struct http_conn *prev, *next; /* in loop->lists[list] */
 	int64_t since;		       /* when the list's timeout started */
+	uint64_t idle_seq;	       /* order of becoming idle, server-wide */
 	struct http_conn *done_next;
 	struct base_pool_job job;
 	unsigned char akey[17];
@@ -108,10 +109,11 @@ struct loop {
 	struct http_conn *done; /* responses from workers */
 	struct http_conn *dead; /* closed, freed after this batch of events */
 	struct list lists[L_COUNT];
-	_Atomic int64_t idle_oldest; /* since of the idle head, or INT64_MAX */
-	atomic_uint evict;	     /* idle connections to close, asked by
-					peers at the global limit */
-	atomic_bool acked;	     /* saw srv->stopping */
+	/* idle_seq of the idle head (idle longest here), or UINT64_MAX */
+	_Atomic uint64_t idle_oldest;
+	atomic_uint evict; /* idle connections to close, asked by
+			      peers at the global limit */
+	atomic_bool acked; /* saw srv->stopping */
 	atomic_bool exit;
 };
 
@@ -133,6 +135,9 @@ struct http_server {
 	unsigned nloops;
 	atomic_uint total;
 	atomic_bool stopping;
+	/* Numbers connections as they become idle: no two share one, so the
+	 * connection idle longest is well defined across loops. */
+	_Atomic uint64_t idle_seq;
 	pthread_mutex_t amu;
 	struct addr_slot *addrs;
 	size_t amask;
@@ -366,7 +371,7 @@ static void publish_idle(struct loop *l)
 {
 	struct http_conn *h = l->lists[L_IDLE].head;
 
-	atomic_store_explicit(&l->idle_oldest, h ? h->since : INT64_MAX,
+	atomic_store_explicit(&l->idle_oldest, h ? h->idle_seq : UINT64_MAX,
 			      memory_order_relaxed);
 }
 
@@ -398,6 +403,8 @@ static void list_put(struct http_conn *c, int list, int64_t since)
 	list_del(c);
 	c->list = list;
 	c->since = since;
+	if (list == L_IDLE)
+		c->idle_seq = atomic_fetch_add(&c->loop->srv->idle_seq, 1);
 	c->prev = ls->tail;
 	c->next = NULL;
 	if (ls->tail)
@@ -877,11 +884,11 @@ static void conn_resume(struct http_conn *c)
 static bool evict_one(struct http_server *srv, struct loop *self)
 {
 	struct loop *best = NULL;
-	int64_t oldest = INT64_MAX;
+	uint64_t oldest = UINT64_MAX;
 
 	for (unsigned i = 0; i < srv->nloops; i++) {
-		int64_t t = atomic_load_explicit(&srv->loops[i].idle_oldest,
-						 memory_order_relaxed);
+		uint64_t t = atomic_load_explicit(&srv->loops[i].idle_oldest,
+						  memory_order_relaxed);
 		if (t < oldest) {
 			oldest = t;
 			best = &srv->loops[i];
@@ -1151,7 +1158,7 @@ static int loop_init(struct http_server *srv, struct loop *l)
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
 
 	l->srv = srv;
-	atomic_store(&l->idle_oldest, INT64_MAX);
+	atomic_store(&l->idle_oldest, UINT64_MAX);
 	l->ep = epoll_create1(EPOLL_CLOEXEC);
 	l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (l->ep < 0 || l->efd < 0)
