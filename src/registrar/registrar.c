@@ -24,6 +24,7 @@
 #include "base/pool.h"
 #include "base/throttle.h"
 #include "base/time.h"
+#include "sip/build.h"
 #include "sip/digest.h"
 #include "sip/msg.h"
 #include "sip/txn.h"
@@ -63,39 +64,13 @@ struct registrar {
 	struct sweep_job sweep;
 };
 
-/* A response under construction. */
+/* A response under construction (sip/build.h writes it). */
 struct out {
+	struct sip_buf b;
 	char buf[RESP_MAX];
-	size_t len;
-	bool overflow;
 };
 
-__attribute__((format(printf, 2, 3))) static void outf(struct out *o,
-						       const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->len, sizeof(o->buf) - o->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(o->buf) - o->len)
-		o->overflow = true;
-	else
-		o->len += (size_t)n;
-}
-
-static void outs(struct out *o, struct sip_str s)
-{
-	if (o->overflow || s.n >= sizeof(o->buf) - o->len) {
-		o->overflow = true;
-		return;
-	}
-	memcpy(o->buf + o->len, s.p, s.n);
-	o->len += s.n;
-}
+#define outf(o, ...) sip_buf_printf(&(o)->b, __VA_ARGS__)
 
 /* One request being answered. */
 struct req {
@@ -240,89 +215,33 @@ void registrar_free(struct registrar *r)
 
 /* ---- responses ---- */
 
-/* Writes the top Via with received= and rport= (RFC 3261 18.2.1, 3581). */
-static void top_via(struct out *o, const struct req *q)
-{
-	const struct sip_via *v = &q->m->via[0];
-	const char *p = v->raw.p, *end = v->raw.p + v->raw.n;
-	bool first = true;
-
-	outf(o, "Via: ");
-	while (p < end) {
-		const char *semi = memchr(p, ';', (size_t)(end - p));
-		const char *e = semi ? semi : end;
-		const char *name = p;
-		size_t nl;
-
-		while (name < e && (*name == ' ' || *name == '\t'))
-			name++;
-		nl = strcspn(name, "=; \t");
-		if (nl > (size_t)(e - name))
-			nl = (size_t)(e - name);
-		if (first ||
-		    !((nl == 5 && strncasecmp(name, "rport", 5) == 0) ||
-		      (nl == 8 && strncasecmp(name, "received", 8) == 0))) {
-			if (!first)
-				outf(o, ";");
-			outs(o, (struct sip_str){p, (size_t)(e - p)});
-		}
-		first = false;
-		p = semi ? semi + 1 : end;
-	}
-	outf(o, ";received=%s", q->src_ip);
-	if (v->rport)
-		outf(o, ";rport=%u", q->src_port);
-	outf(o, "\r\n");
-}
-
-/* Starts a response: status line and the headers copied from the request. */
+/*
+ * Starts a response: status line and the headers copied from the request
+ * (sip_build_response_start), with a fresh To tag.
+ */
 static void begin(struct out *o, const struct req *q, unsigned code,
 		  const char *reason)
 {
-	const struct sip_msg *m = q->m;
-	char tag[17];
-	unsigned char rnd[8];
+	char tag[SIP_TAG_LEN + 1];
 
-	o->len = 0;
-	o->overflow = false;
-	outf(o, "SIP/2.0 %u %s\r\n", code, reason);
-	top_via(o, q);
-	for (unsigned i = 1; i < m->nvia; i++) {
-		outf(o, "Via: ");
-		outs(o, m->via[i].raw);
-		outf(o, "\r\n");
-	}
-	outf(o, "From: ");
-	outs(o, m->from.raw);
-	outf(o, "\r\nTo: ");
-	outs(o, m->to.raw);
-	if (!m->to.tag.p && code > 100) {
-		if (base_rand_fill(rnd, sizeof(rnd)) == 0) {
-			for (int i = 0; i < 8; i++)
-				snprintf(tag + 2 * i, 3, "%02x", rnd[i]);
-			outf(o, ";tag=%s", tag);
-		}
-	}
-	outf(o, "\r\nCall-ID: ");
-	outs(o, m->call_id);
-	outf(o, "\r\nCSeq: %u ", m->cseq);
-	outs(o, m->cseq_method);
-	outf(o, "\r\n");
+	sip_buf_init(&o->b, o->buf, sizeof(o->buf));
+	sip_build_response_start(&o->b, q->m, q->src_ip, q->src_port, code,
+				 reason,
+				 sip_build_tag(tag, sizeof(tag)) ? NULL : tag);
 }
 
 /* Ends the response, sends it and remembers it for retransmissions. */
 static void finish(struct out *o, struct req *q, const char *key, size_t keylen)
 {
-	outf(o, "Server: sipward/%s\r\nContent-Length: 0\r\n\r\n",
-	     SIPWARD_VERSION);
-	if (o->overflow) {
+	outf(o, "Server: sipward/%s\r\n", SIPWARD_VERSION);
+	if (sip_build_end(&o->b, NULL, (struct sip_str){0})) {
 		LOG_WARN("sip_response_too_large", "src=%s", q->src);
 		return;
 	}
 	if (keylen)
-		sip_txn_store(q->r->txns, key, keylen, o->buf, o->len,
+		sip_txn_store(q->r->txns, key, keylen, o->buf, o->b.len,
 			      base_time_mono_s());
-	sip_transport_send(q->t, q->from, o->buf, o->len);
+	sip_transport_send(q->t, q->from, o->buf, o->b.len);
 }
 
 /* Answers with a status and no extra headers (extra may be NULL). */

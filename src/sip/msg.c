@@ -629,6 +629,35 @@ static int contact_hdr(struct sip_msg *m, const char *s, const char *e)
 	return 0;
 }
 
+/* Record-Route: one or more name-addrs, all of a line or none kept. */
+static int rroute_hdr(struct sip_msg *m, const char *s, const char *e)
+{
+	const char *p = s, *es, *ee, *rest;
+	unsigned n = m->nrroute;
+	struct sip_str uri;
+	struct sip_uri u;
+	bool more = true;
+	int err;
+
+	while (more) {
+		err = list_next(&p, e, &es, &ee, &more);
+		if (err)
+			return err;
+		if (es == ee || !memchr(es, '<', (size_t)(ee - es)))
+			return EBADMSG; /* rec-route = name-addr */
+		err = nameaddr_split(es, ee, &uri, &rest);
+		if (!err)
+			err = sip_uri_parse(uri, &u);
+		if (err)
+			return err;
+		if (n >= SIP_ROUTE_MAX)
+			return E2BIG;
+		m->rroute[n++] = str(es, ee);
+	}
+	m->nrroute = n;
+	return 0;
+}
+
 static int cseq_hdr(struct sip_msg *m, const char *s, const char *e)
 {
 	const char *p = s, *t;
@@ -857,6 +886,13 @@ static int header(struct sip_msg *m, struct seen *seen, char *s, char *e)
 	if (name_is(name, "Require", NULL)) {
 		if (!m->require.p)
 			m->require = str(vs, ve);
+		return 0;
+	}
+	if (name_is(name, "Record-Route", NULL))
+		return rroute_hdr(m, vs, ve);
+	if (name_is(name, "Content-Type", "c")) {
+		if (!m->content_type.p)
+			m->content_type = str(vs, ve);
 		return 0;
 	}
 	if (name_is(name, "Authorization", NULL))

@@ -15,6 +15,7 @@
 #define SIP_VIA_MAX 16	   /* Via values */
 #define SIP_CONTACT_MAX 16 /* Contact values */
 #define SIP_AUTH_MAX 4	   /* Authorization headers */
+#define SIP_ROUTE_MAX 16   /* Record-Route values */
 
 /* A slice of the message buffer; p is NULL when absent. */
 struct sip_str {
@@ -114,8 +115,13 @@ struct sip_msg {
 	 * later Supported header is not kept. Require likewise. */
 	struct sip_str supported;
 	struct sip_str require;
-	struct sip_str body; /* absent when empty */
-	unsigned nheaders;   /* header fields, known or not */
+	/* Record-Route values in order, each a name-addr as written
+	 * ("<sip:p.example;lr>"), its URI checked. */
+	struct sip_str rroute[SIP_ROUTE_MAX];
+	unsigned nrroute;
+	struct sip_str content_type; /* the first Content-Type (or c) value */
+	struct sip_str body;	     /* absent when empty */
+	unsigned nheaders;	     /* header fields, known or not */
 };
 
 /*

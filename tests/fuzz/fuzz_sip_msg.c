@@ -122,6 +122,10 @@ static void check_msg(const struct sip_msg *m, int rc)
 	}
 	touch(m->supported, true);
 	touch(m->require, true);
+	CHECK(m->nrroute <= SIP_ROUTE_MAX);
+	for (unsigned i = 0; i < m->nrroute; i++)
+		touch(m->rroute[i], true);
+	touch(m->content_type, true);
 	touch(m->body, false);
 
 	if (rc != 0)
