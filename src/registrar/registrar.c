@@ -27,6 +27,7 @@
 #include "sip/build.h"
 #include "sip/digest.h"
 #include "sip/msg.h"
+#include "sip/tsx.h"
 #include "sip/txn.h"
 
 #ifndef SIPWARD_VERSION
@@ -825,26 +826,6 @@ static void register_submit(struct req *q, const char *key, size_t keylen,
 	}
 }
 
-/*
- * Where a response goes (RFC 3261 18.2.2, RFC 3581): over TCP the same
- * connection; over UDP the source address, at the source port when the top
- * Via asked for rport, else at its sent-by port (5060 when none).
- */
-static void respond_to(struct sip_peer *dst, const struct sip_peer *from,
-		       const struct sip_msg *m)
-{
-	uint16_t port;
-
-	*dst = *from;
-	if (from->proto != SIP_UDP || m->via[0].rport)
-		return;
-	port = htons((uint16_t)(m->via[0].port ? m->via[0].port : 5060));
-	if (dst->addr.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&dst->addr)->sin6_port = port;
-	else
-		((struct sockaddr_in *)&dst->addr)->sin_port = port;
-}
-
 void registrar_on_message(void *ctx, struct sip_transport *t,
 			  const struct sip_peer *from, char *msg, size_t len)
 {
@@ -878,7 +859,7 @@ void registrar_on_message(void *ctx, struct sip_transport *t,
 	}
 	if (!m->is_request || sip_str_eq(m->method, "ACK"))
 		goto out;
-	respond_to(&dst, from, m);
+	sip_tsx_reply_peer(&dst, from, m);
 	q.from = &dst;
 	keylen = sip_txn_key(m, key, sizeof(key));
 	if (keylen) {

@@ -203,6 +203,68 @@ int sip_build_request(struct sip_buf *b, const struct sip_req *r)
 	return sip_build_end(b, r->content_type, r->body);
 }
 
+/* The header name of the line at p (up to ':'), trimmed. */
+static bool hdr_is(const char *p, const char *e, const char *full,
+		   const char *compact)
+{
+	const char *c = memchr(p, ':', (size_t)(e - p)), *ne;
+
+	if (!c)
+		return false;
+	for (ne = c; ne > p && (ne[-1] == ' ' || ne[-1] == '\t'); ne--)
+		;
+	return sip_str_ieq((struct sip_str){p, (size_t)(ne - p)}, full) ||
+	       (compact &&
+		sip_str_ieq((struct sip_str){p, (size_t)(ne - p)}, compact));
+}
+
+int sip_build_ack_cancel(struct sip_buf *b, const char *req, size_t len,
+			 const char *method, uint32_t cseq, struct sip_str to,
+			 const char *extra)
+{
+	const char *p = req, *e = req + len, *sp, *nl;
+	bool via = false;
+
+	b->len = 0;
+	b->err = 0;
+	if (!lines_ok(extra) || (to.p && !sip_build_value_ok(to.p, to.n)))
+		return b->err = EINVAL;
+
+	nl = memchr(p, '\n', (size_t)(e - p));
+	sp = memchr(p, ' ', (size_t)(e - p));
+	if (!nl || !sp || sp > nl)
+		return EINVAL;
+	sip_buf_printf(b, "%s", method);
+	sip_buf_put(b, (struct sip_str){sp, (size_t)(nl + 1 - sp)});
+	for (p = nl + 1; p < e && (nl = memchr(p, '\n', (size_t)(e - p)));
+	     p = nl + 1) {
+		struct sip_str line = {p, (size_t)(nl + 1 - p)};
+
+		if (nl - p <= 1)
+			break; /* the empty line */
+		if (hdr_is(p, nl, "Via", "v")) {
+			if (!via)
+				sip_buf_put(b, line);
+			via = true;
+		} else if (hdr_is(p, nl, "To", "t") && to.p) {
+			sip_buf_puts(b, "To: ");
+			sip_buf_put(b, to);
+			sip_buf_puts(b, "\r\n");
+		} else if (hdr_is(p, nl, "CSeq", NULL)) {
+			sip_buf_printf(b, "CSeq: %u %s\r\n", cseq, method);
+		} else if (hdr_is(p, nl, "Max-Forwards", NULL) ||
+			   hdr_is(p, nl, "Route", NULL) ||
+			   hdr_is(p, nl, "From", "f") ||
+			   hdr_is(p, nl, "Call-ID", "i") ||
+			   hdr_is(p, nl, "To", "t")) {
+			sip_buf_put(b, line);
+		}
+	}
+	if (extra)
+		sip_buf_puts(b, extra);
+	return sip_build_end(b, NULL, (struct sip_str){0});
+}
+
 /* Writes the top Via with received= and rport= (RFC 3261 18.2.1, 3581). */
 static void top_via(struct sip_buf *b, const struct sip_via *v,
 		    const char *src_ip, unsigned src_port)

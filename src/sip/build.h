@@ -134,6 +134,19 @@ int sip_build_response(struct sip_buf *b, const struct sip_msg *m,
 		       const char *src_ip, unsigned src_port,
 		       const struct sip_resp *r);
 
+/*
+ * Writes into b (from its start) the ACK for a non-2xx final response (to:
+ * that response's To value) or the CANCEL (to absent: the request's To) of
+ * the INVITE req (len bytes, as sip_build_request wrote it), RFC 3261
+ * 17.1.1.3 and 9.1: its Request-URI, first Via (so its branch),
+ * Max-Forwards, Route, From, Call-ID, "CSeq: <cseq> <method>", and the
+ * extra header lines (NULL or "Name: value\r\n"...). Returns 0, EINVAL or
+ * E2BIG.
+ */
+int sip_build_ack_cancel(struct sip_buf *b, const char *req, size_t len,
+			 const char *method, uint32_t cseq, struct sip_str to,
+			 const char *extra);
+
 /* The standard reason phrase of code, or "Unknown". */
 const char *sip_build_reason(unsigned code);
 
