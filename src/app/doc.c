@@ -659,6 +659,13 @@ static void init(void)
 	xmlInitParser();
 }
 
+/* libxml2 reports some errors (encodings, I/O) outside the context. */
+static void quiet(void *ctx, const char *fmt, ...)
+{
+	(void)ctx;
+	(void)fmt;
+}
+
 int app_doc_parse(const char *xml, size_t len, struct app_doc **out, char *err,
 		  size_t cap)
 {
@@ -673,6 +680,7 @@ int app_doc_parse(const char *xml, size_t len, struct app_doc **out, char *err,
 		return fail(&c, NULL, "the document is larger than %d bytes",
 			    APP_DOC_MAX);
 	pthread_once(&once, init);
+	xmlSetGenericErrorFunc(NULL, quiet); /* this thread's handler */
 	pc = xmlNewParserCtxt();
 	if (!pc)
 		return ENOMEM;
