@@ -264,7 +264,8 @@ class Server:
     """One sipward serve process on loopback. HTTP and SIP listen on port 0
     (the kernel picks free ports, so parallel suites never race for one); the
     ports are read from the `event=started` log line. A restart binds the
-    same ports again, so clients keep their addresses.
+    same ports again, so clients keep their addresses, unless another socket
+    took one meanwhile: then the kernel picks new ones (read them again).
 
     db: None = a store of its own for the configured backend (a SQLite file
     in workdir, or a fresh PostgreSQL database dropped at teardown); a path =
@@ -367,6 +368,10 @@ class Server:
                 self._wait_ready()
                 break
             except PortTaken:
+                # the port of the last run was taken meanwhile (any socket,
+                # a client's among them, may get a freed port): take new
+                # ones from the kernel
+                self.port = self.sip_port = None
                 if attempt == 2:
                     raise AssertionError("no free port after 3 tries:\n%s"
                                          % self._tail())
