@@ -190,17 +190,6 @@ static int pair_cmp(const void *x, const void *y)
 	return c ? c : cmp16(a->v, b->v);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decodes s[0..n) as querystring.unescape does after '+' became a space:
  * valid %XX sequences decoded, others kept. Writes a NUL-terminated string
@@ -218,8 +207,8 @@ static size_t decode(const char *s, size_t n, char *d)
 		if (s[i] == '+') {
 			d[o++] = ' ';
 		} else if (s[i] == '%' && i + 2 < n &&
-			   (h = hexval(s[i + 1])) >= 0 &&
-			   (l = hexval(s[i + 2])) >= 0) {
+			   (h = base_hex_digit(s[i + 1])) >= 0 &&
+			   (l = base_hex_digit(s[i + 2])) >= 0) {
 			d[o++] = (char)(h << 4 | l);
 			i += 2;
 		} else {

@@ -61,3 +61,14 @@ int base_text_check(const char *s, size_t len, size_t min, size_t max)
 		return ERANGE;
 	return 0;
 }
+
+int base_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

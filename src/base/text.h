@@ -19,4 +19,7 @@ int base_text_scan(const char *s, size_t len, size_t *count, bool *printable);
  */
 int base_text_check(const char *s, size_t len, size_t min, size_t max);
 
+/* The value of hex digit c (0-15, either case), or -1. */
+int base_hex_digit(char c);
+
 #endif

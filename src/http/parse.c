@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/text.h"
+
 /* RFC 9110 tchar. */
 static bool tchar(unsigned char c)
 {
@@ -27,25 +29,14 @@ static int fail(struct http_head *h, int status, const char *msg)
 	return EBADMSG;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 size_t http_unescape(char *s, bool plus)
 {
 	char *r = s, *w = s;
 
 	while (*r) {
 		int hi, lo;
-		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 &&
-		    (lo = hexval(r[2])) >= 0 && (hi || lo)) {
+		if (r[0] == '%' && (hi = base_hex_digit(r[1])) >= 0 &&
+		    (lo = base_hex_digit(r[2])) >= 0 && (hi || lo)) {
 			*w++ = (char)(hi << 4 | lo);
 			r += 3;
 		} else if (plus && *r == '+') {
@@ -413,7 +404,7 @@ int http_chunked_decode(struct http_chunked *st, char *buf, size_t len,
 		i++;
 		switch (st->state) {
 		case C_SIZE:
-			v = hexval((char)c);
+			v = base_hex_digit((char)c);
 			if (v >= 0) {
 				if (++st->digits > 15)
 					goto bad;

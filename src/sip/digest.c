@@ -11,6 +11,7 @@
 #include <openssl/hmac.h>
 
 #include "base/id.h"
+#include "base/text.h"
 
 int sip_digest_alg_parse(struct sip_str s, enum base_digest_alg *out)
 {
@@ -216,24 +217,13 @@ void sip_nc_cache_free(struct sip_nc_cache *c)
 	free(c);
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Parses n hex digits; false when one is not hex. */
 static bool hex_u64(const char *p, size_t n, uint64_t *out)
 {
 	uint64_t v = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		int d = hexval(p[i]);
+		int d = base_hex_digit(p[i]);
 		if (d < 0)
 			return false;
 		v = v << 4 | (uint64_t)d;

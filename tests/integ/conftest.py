@@ -508,6 +508,49 @@ class Server:
         return self.api(acct)
 
 
+class StoreLock:
+    """Holds the store's write lock from another process until release()
+    (or the end of a with block): on SQLite `BEGIN EXCLUSIVE` in the sqlite3
+    shell (readers still read, in WAL mode), on PostgreSQL `LOCK TABLE ...
+    IN EXCLUSIVE MODE` in psql (blocks every writer of those tables, never a
+    reader)."""
+
+    def __init__(self, srv):
+        if srv.on_pg:
+            args = ["psql", "-X", "-q", "-A", "-t", "-d", srv.db_url]
+            sql = ("BEGIN;\nLOCK TABLE accounts, applications, endpoints, "
+                   "registrations IN EXCLUSIVE MODE;\nSELECT 'locked';\n")
+        else:
+            args = ["sqlite3", str(srv.db)]
+            sql = "BEGIN EXCLUSIVE;\nSELECT 'locked';\n"
+        self.p = subprocess.Popen(args, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=clean_env())
+        self.p.stdin.write(sql.encode())
+        self.p.stdin.flush()
+        line = self.p.stdout.readline().decode().strip()
+        if line != "locked":
+            self.p.kill()
+            self.p.wait(timeout=30)
+            raise AssertionError("could not lock the store: %r %r" % (
+                line, self.p.stderr.read()[:500]))
+
+    def held(self):
+        return self.p.poll() is None
+
+    def release(self):
+        if self.p.poll() is None:
+            self.p.stdin.write(b"ROLLBACK;\n")
+            self.p.stdin.close()
+            self.p.wait(timeout=30)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.release()
+
+
 def start_server(workdir, **kw):
     srv = Server(workdir, domain=kw.pop("domain", None) or udomain("srv"),
                  **kw)

@@ -4,48 +4,12 @@ JSON error body after store_timeout and change nothing, reads and /health
 keep being answered, and everything recovers by itself when the lock goes."""
 
 import json
-import subprocess
 import threading
 
 import requests
 
-from conftest import (ON_PG, HTTP_TIMEOUT, clean_env, expect_error, pw,
-                      uname, wait_until)
-
-
-class StoreLock:
-    """Holds the store's write lock from another process until release():
-    on SQLite `BEGIN EXCLUSIVE` in the sqlite3 shell (readers still read, in
-    WAL mode), on PostgreSQL `LOCK TABLE ... IN EXCLUSIVE MODE` in psql
-    (blocks every writer of those tables, never a reader)."""
-
-    def __init__(self, srv):
-        if srv.on_pg:
-            args = ["psql", "-X", "-q", "-A", "-t", "-d", srv.db_url]
-            sql = ("BEGIN;\nLOCK TABLE accounts, applications, endpoints, "
-                   "registrations IN EXCLUSIVE MODE;\nSELECT 'locked';\n")
-        else:
-            args = ["sqlite3", str(srv.db)]
-            sql = "BEGIN EXCLUSIVE;\nSELECT 'locked';\n"
-        self.p = subprocess.Popen(args, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env=clean_env())
-        self.p.stdin.write(sql.encode())
-        self.p.stdin.flush()
-        line = self.p.stdout.readline().decode().strip()
-        if line != "locked":
-            self.p.kill()
-            raise AssertionError("could not lock the store: %r %r" % (
-                line, self.p.stderr.read()[:500]))
-
-    def release(self):
-        if self.p.poll() is None:
-            self.p.stdin.write(b"ROLLBACK;\n")
-            self.p.stdin.close()
-            self.p.wait(timeout=30)
-
-    def held(self):
-        return self.p.poll() is None
+from conftest import (HTTP_TIMEOUT, StoreLock, expect_error, pw, uname,
+                      wait_until)
 
 
 def _expect_503(r):
