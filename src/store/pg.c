@@ -61,6 +61,12 @@ static int map_res(struct pg *s, const PGresult *res, const char *what)
 		if (strcmp(state, "40001") == 0 ||
 		    strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
 			return EBUSY;
+		if (strcmp(state, "57014") == 0) {
+			/* statement_timeout at the deadline: rolled back */
+			LOG_WARN("store_timeout", "backend=postgresql op=%s",
+				 what);
+			return ETIMEDOUT;
+		}
 	}
 	/* Only the primary message: a DETAIL line may quote a row's values
 	 * (HA1, token hash). */
@@ -75,27 +81,42 @@ static int map_res(struct pg *s, const PGresult *res, const char *what)
 }
 
 /*
+ * How long past the calling thread's deadline the server's own cancel
+ * (statement_timeout, set at BEGIN) is waited for before the connection is
+ * given up as dead.
+ */
+#define SERVER_GRACE_MS 1000
+
+/*
  * Waits for the result of the command just sent (sent is its PQsend*
- * return), no longer than the calling thread's deadline (base_deadline).
- * Returns the last result in *out (NULL when none came), 0, or ETIMEDOUT:
- * the connection is then closed, since a server that does not answer may
- * not answer a cancel either; the transaction was never committed unless
- * the deadline fell on its COMMIT, and the store is reopened by svc.
+ * return). A transaction's statements are cancelled by the server itself at
+ * the deadline (statement_timeout, see pg_begin): SQLSTATE 57014 becomes
+ * ETIMEDOUT and the connection stays open, with nothing committed. Only a
+ * server silent SERVER_GRACE_MS past the deadline gets the connection
+ * closed (it may not answer a cancel either): then ETIMEDOUT too, never
+ * committed unless the deadline fell on its COMMIT, and svc reconnects.
+ * Returns the last result in *out (NULL when none came), 0 or ETIMEDOUT.
  */
 static int await_result(struct pg *s, int sent, PGresult **out)
 {
 	PGresult *res, *last = NULL;
+	int64_t limit = base_deadline_get();
 
 	*out = NULL;
 	if (!sent)
 		return 0; /* *out NULL: the connection's error is mapped */
+	if (limit)
+		limit += SERVER_GRACE_MS;
 	while (PQisBusy(s->conn)) {
 		struct pollfd p = {.fd = PQsocket(s->conn), .events = POLLIN};
-		int64_t left = base_deadline_left_ms(-1);
-		int n = poll(&p, 1, left < 0 ? -1 : (int)left);
+		int64_t left = limit ? limit - base_time_mono_ms() : -1;
+		int n = left == 0 || left < -1
+			    ? 0
+			    : poll(&p, 1, left < 0 ? -1 : (int)left);
 
 		if (n == 0) {
-			LOG_WARN("store_timeout", "backend=postgresql");
+			LOG_WARN("store_timeout",
+				 "backend=postgresql msg=\"no answer\"");
 			PQfinish(s->conn);
 			s->conn = NULL;
 			return ETIMEDOUT;
@@ -431,13 +452,25 @@ out:
 	return err;
 }
 
+/*
+ * Begins a transaction. With a deadline on the calling thread, the server
+ * is told to cancel any of its statements still running then
+ * (statement_timeout), so that a statement waiting for a lock ends without
+ * costing the connection.
+ */
 static int pg_begin(struct store *st, bool write)
 {
-	return exec_cmd(pg_of(st),
-			write
-			    ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-			    : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-			"begin");
+	char cmd[128];
+	int64_t left = base_deadline_left_ms(-1);
+
+	snprintf(cmd, sizeof(cmd), "%s",
+		 write ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+		       : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	if (left >= 0)
+		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd),
+			 "; SET LOCAL statement_timeout = %lld",
+			 (long long)(left ? left : 1));
+	return exec_cmd(pg_of(st), cmd, "begin");
 }
 
 /* How long a COMMIT already sent is waited for, whatever the deadline. */

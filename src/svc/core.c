@@ -118,7 +118,12 @@ int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 		if (err)
 			st->ops->rollback(st);
 	failed:
-		if (err == EIO || err == ETIMEDOUT)
+		/*
+		 * A deadline that passed leaves the connection usable (the
+		 * driver closes one whose server went silent, and the next
+		 * begin reconnects); a broken one is dropped.
+		 */
+		if (err == EIO)
 			drop_store(s);
 	}
 	return err;
