@@ -649,7 +649,7 @@ static int authenticate(struct api_ctx *c)
 
 /* ---- routing ---- */
 
-enum resource { R_NONE, R_ENDPOINT, R_APPLICATION };
+enum resource { R_NONE, R_ENDPOINT, R_APPLICATION, R_CALL };
 
 struct route {
 	const char *prefix;
@@ -699,6 +699,8 @@ static void route_parse(const char *path, struct route *rt)
 		rt->res = R_ENDPOINT;
 	else if (len[1] == 11 && strncmp(seg[1], "Application", 11) == 0)
 		rt->res = R_APPLICATION;
+	else if (len[1] == 4 && strncmp(seg[1], "Call", 4) == 0)
+		rt->res = R_CALL;
 	if (n == 3) {
 		if (len[2] >= sizeof(rt->id)) {
 			rt->res = R_NONE;
@@ -709,10 +711,32 @@ static void route_parse(const char *path, struct route *rt)
 	}
 }
 
-static bool method_allowed(const char *m, bool item)
+/*
+ * GET everywhere; POST (create, update) on endpoints and applications;
+ * DELETE on items. Calls are read and hung up, never created or changed.
+ */
+static bool method_allowed(const char *m, enum resource res, bool item)
 {
-	return strcmp(m, "GET") == 0 || strcmp(m, "POST") == 0 ||
+	return strcmp(m, "GET") == 0 ||
+	       (res != R_CALL && strcmp(m, "POST") == 0) ||
 	       (item && strcmp(m, "DELETE") == 0);
+}
+
+/* Replies 405 with the methods the resource takes. */
+static void reply_405(struct api_ctx *c, enum resource res, bool item)
+{
+	static const struct {
+		const char *msg, *allow;
+	} v[2][2] = {
+	    {{"Use GET (list) or POST (create)", "GET, HEAD, POST"},
+	     {"Use GET, POST (update) or DELETE", "GET, HEAD, POST, DELETE"}},
+	    {{"Use GET (list)", "GET, HEAD"},
+	     {"Use GET or DELETE (hang up)", "GET, HEAD, DELETE"}},
+	};
+	int call = res == R_CALL;
+
+	api_reply_error(c, 405, "method not allowed", v[call][item].msg, NULL);
+	http_resp_header(c->resp, "Allow", "%s", v[call][item].allow);
 }
 
 /* The `error` word of a status the HTTP server raises itself. */
@@ -776,19 +800,17 @@ static void dispatch(struct api_ctx *c)
 		api_reply_error(c, 404, "not found", "No such resource", NULL);
 		return;
 	}
-	if (!method_allowed(r->method, rt.has_id)) {
-		api_reply_error(c, 405, "method not allowed",
-				rt.has_id ? "Use GET, POST (update) or DELETE"
-					  : "Use GET (list) or POST (create)",
-				NULL);
-		http_resp_header(c->resp, "Allow", "%s",
-				 rt.has_id ? "GET, HEAD, POST, DELETE"
-					   : "GET, HEAD, POST");
+	if (!method_allowed(r->method, rt.res, rt.has_id)) {
+		reply_405(c, rt.res, rt.has_id);
 		return;
 	}
 	c->prefix = rt.prefix;
 	c->id = rt.has_id ? rt.id : NULL;
-	if (rt.res == R_ENDPOINT && rt.has_id)
+	if (rt.res == R_CALL && rt.has_id)
+		api_call_item(c);
+	else if (rt.res == R_CALL)
+		api_call_collection(c);
+	else if (rt.res == R_ENDPOINT && rt.has_id)
 		api_endpoint_item(c);
 	else if (rt.res == R_ENDPOINT)
 		api_endpoint_collection(c);

@@ -8,6 +8,7 @@
 #include "base/throttle.h"
 #include "cfg/cfg.h"
 #include "http/server.h"
+#include "model/cdr.h"
 #include "model/field.h"
 #include "model/model.h"
 #include "svc/svc.h"
@@ -140,5 +141,7 @@ void api_endpoint_collection(struct api_ctx *c);
 void api_endpoint_item(struct api_ctx *c);
 void api_app_collection(struct api_ctx *c);
 void api_app_item(struct api_ctx *c);
+void api_call_collection(struct api_ctx *c);
+void api_call_item(struct api_ctx *c);
 
 #endif

@@ -469,6 +469,14 @@ static const struct opt opts[] = {
      .max = 86400,
      .doc = "seconds an (address, username) or an address over its limit is "
 	    "ignored"},
+    {.name = "cdr_retention_days",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, cdr_retention_days),
+     .def = "90",
+     .min = 1,
+     .max = 3650,
+     .doc = "days a call detail record (`GET Call/`) is kept after its leg "
+	    "ended; older ones are deleted by a periodic sweep"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 

@@ -48,6 +48,7 @@ struct cfg {
 	long sip_challenge_rate;
 	long sip_workers;
 	long sip_queue_max;
+	long cdr_retention_days;
 };
 
 /* Fills c with the built-in defaults. */

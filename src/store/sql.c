@@ -105,12 +105,63 @@ const char *sql_name(enum sql_id id)
 	" UNIQUE (endpoint_ref, contact))" STRICT ";"   \
 	"CREATE INDEX registrations_expires ON registrations(expires_ms);"
 
+/*
+ * Version 4: call detail records and the calls in progress. A CDR names
+ * its endpoint by value (endpoint_ref is no foreign key, endpoint_id is
+ * text): it outlives the endpoint. Lists go newest first by the
+ * (account_id, end_ms, id) index; the retention sweep by end_ms. A live
+ * call's row belongs to the node carrying it (node_id), which refreshes
+ * updated_ms and polls hangup_requested.
+ */
+#define SCHEMA_4(PK, I64, STRICT)                                        \
+	"CREATE TABLE cdrs ("                                            \
+	" id " PK ","                                                    \
+	" account_id " I64 " NOT NULL"                                   \
+	"  REFERENCES accounts(id) ON DELETE CASCADE,"                   \
+	" call_uuid TEXT NOT NULL UNIQUE,"                               \
+	" parent_call_uuid TEXT NOT NULL,"                               \
+	" endpoint_ref " I64 " NOT NULL,"                                \
+	" endpoint_id TEXT NOT NULL,"                                    \
+	" from_number TEXT NOT NULL,"                                    \
+	" to_number TEXT NOT NULL,"                                      \
+	" caller_name TEXT NOT NULL,"                                    \
+	" call_direction TEXT NOT NULL,"                                 \
+	" initiation_ms " I64 " NOT NULL,"                               \
+	" answer_ms " I64 " NOT NULL,"                                   \
+	" end_ms " I64 " NOT NULL,"                                      \
+	" call_duration " I64 " NOT NULL,"                               \
+	" bill_duration " I64 " NOT NULL,"                               \
+	" hangup_cause_name TEXT NOT NULL,"                              \
+	" hangup_cause_code " I64 " NOT NULL,"                           \
+	" hangup_source TEXT NOT NULL)" STRICT ";"                       \
+	"CREATE INDEX cdrs_account_end ON cdrs(account_id, end_ms, id);" \
+	"CREATE INDEX cdrs_end ON cdrs(end_ms);"                         \
+	"CREATE TABLE live_calls ("                                      \
+	" call_uuid TEXT NOT NULL PRIMARY KEY,"                          \
+	" account_id " I64 " NOT NULL"                                   \
+	"  REFERENCES accounts(id) ON DELETE CASCADE,"                   \
+	" node_id TEXT NOT NULL,"                                        \
+	" direction TEXT NOT NULL,"                                      \
+	" from_number TEXT NOT NULL,"                                    \
+	" to_number TEXT NOT NULL,"                                      \
+	" caller_name TEXT NOT NULL,"                                    \
+	" call_status TEXT NOT NULL,"                                    \
+	" session_start_ms " I64 " NOT NULL,"                            \
+	" updated_ms " I64 " NOT NULL,"                                  \
+	" hangup_requested INTEGER NOT NULL DEFAULT 0)" STRICT ";"       \
+	"CREATE INDEX live_calls_account ON live_calls(account_id, "     \
+	"updated_ms);"                                                   \
+	"CREATE INDEX live_calls_node ON live_calls(node_id, "           \
+	"hangup_requested);"                                             \
+	"CREATE INDEX live_calls_updated ON live_calls(updated_ms);"
+
 #define SQLITE_TYPES "INTEGER PRIMARY KEY", "INTEGER", " STRICT"
 #define PG_TYPES "BIGSERIAL PRIMARY KEY", "BIGINT", ""
 /* Expands the type list before the schema macro sees its arguments. */
 #define SCHEMA(n, types) SCHEMA_##n##_(types)
 #define SCHEMA_1_(...) SCHEMA_1(__VA_ARGS__)
 #define SCHEMA_2_(...) SCHEMA_2(__VA_ARGS__)
+#define SCHEMA_4_(...) SCHEMA_4(__VA_ARGS__)
 
 /* Each migration takes the schema from version i to i + 1. */
 static const char *const migrations[][SQL_DIALECTS] = {
@@ -139,6 +190,8 @@ static const char *const migrations[][SQL_DIALECTS] = {
 	" WHERE id = OLD.account_id; END;",
 	"SELECT 1",
     },
+    /* 4: call detail records and live calls. */
+    {SCHEMA(4, SQLITE_TYPES), SCHEMA(4, PG_TYPES)},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -162,6 +215,7 @@ typedef void (*row_reader)(const struct sql_drv *d, struct sql_q *q, void *dst);
 
 #define READ_I64(f) x->f = d->col_int(q, i++)
 #define READ_U32(f) x->f = (uint32_t)d->col_int(q, i++)
+#define READ_INT(f) x->f = (int)d->col_int(q, i++)
 #define READ_BOOL(f) x->f = d->col_int(q, i++) != 0
 #define READ_TEXT(f) d->col_text(q, i++, x->f, sizeof(x->f))
 #define READ(type, column, field) READ_##type(field);
@@ -197,6 +251,24 @@ static void read_binding(const struct sql_drv *d, struct sql_q *q, void *dst)
 
 	memset(x, 0, sizeof(*x));
 	BINDING_FIELDS(READ, )
+}
+
+static void read_cdr(const struct sql_drv *d, struct sql_q *q, void *dst)
+{
+	struct model_cdr *x = dst;
+	int i = 0;
+
+	memset(x, 0, sizeof(*x));
+	CDR_FIELDS(READ, )
+}
+
+static void read_live(const struct sql_drv *d, struct sql_q *q, void *dst)
+{
+	struct model_live_call *x = dst;
+	int i = 0;
+
+	memset(x, 0, sizeof(*x));
+	LIVE_FIELDS(READ, )
 }
 
 /* Runs a statement; *changed (if not NULL) says how many rows changed. */
@@ -705,4 +777,254 @@ int store_binding_sweep(struct store *st, int64_t now_ms, int64_t max,
 		return err;
 	d->bind_int(q, 2, max);
 	return run(d, q, n);
+}
+
+/* ---- call detail records ---- */
+
+int store_cdr_insert(struct store *st, const struct model_cdr *c)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int err = get_int(st, SQL_CDR_INSERT, c->account_id, &q);
+
+	if (err)
+		return err;
+	d->bind_text(q, 2, c->call_uuid);
+	d->bind_text(q, 3, c->parent_call_uuid);
+	d->bind_int(q, 4, c->endpoint_ref);
+	d->bind_text(q, 5, c->endpoint_id);
+	d->bind_text(q, 6, c->from_number);
+	d->bind_text(q, 7, c->to_number);
+	d->bind_text(q, 8, c->caller_name);
+	d->bind_text(q, 9, c->call_direction);
+	d->bind_int(q, 10, c->initiation_ms);
+	d->bind_int(q, 11, c->answer_ms);
+	d->bind_int(q, 12, c->end_ms);
+	d->bind_int(q, 13, c->call_duration);
+	d->bind_int(q, 14, c->bill_duration);
+	d->bind_text(q, 15, c->hangup_cause_name);
+	d->bind_int(q, 16, c->hangup_cause_code);
+	d->bind_text(q, 17, c->hangup_source);
+	return run(d, q, NULL);
+}
+
+int store_cdr_get(struct store *st, int64_t account_id, const char *call_uuid,
+		  struct model_cdr *out)
+{
+	struct sql_q *q;
+	int err = get_int(st, SQL_CDR_GET, account_id, &q);
+
+	if (err)
+		return err;
+	drv_of(st)->bind_text(q, 2, call_uuid);
+	return one_row(drv_of(st), q, read_cdr, out);
+}
+
+/*
+ * Gets a count or page statement of a CDR list and binds the account, the
+ * range and the filters (?1-?7; unfiltered, ?1-?3). Returns the number of
+ * the page's limit parameter (the offset follows it) in *page.
+ */
+static int get_cdr_list(struct store *st, bool count, int64_t account_id,
+			const struct store_cdr_filter *f, struct sql_q **q,
+			int *page)
+{
+	const struct sql_drv *d = drv_of(st);
+	bool all = !f->call_direction && !f->from_number && !f->to_number &&
+		   f->hangup_cause_code < 0;
+	enum sql_id id = all ? (count ? SQL_CDR_COUNT_ALL : SQL_CDR_LIST_ALL)
+			     : (count ? SQL_CDR_COUNT : SQL_CDR_LIST);
+	int err = get_int(st, id, account_id, q);
+
+	*page = all ? 4 : 8;
+	if (err)
+		return err;
+	d->bind_int(*q, 2, f->end_min);
+	d->bind_int(*q, 3, f->end_max);
+	if (all)
+		return 0;
+	d->bind_text(*q, 4, f->call_direction);
+	d->bind_text(*q, 5, f->from_number);
+	d->bind_text(*q, 6, f->to_number);
+	if (f->hangup_cause_code >= 0)
+		d->bind_int(*q, 7, f->hangup_cause_code);
+	else
+		d->bind_null(*q, 7);
+	return 0;
+}
+
+int store_cdr_list(struct store *st, int64_t account_id,
+		   const struct store_cdr_filter *f, int64_t limit,
+		   int64_t offset, store_cdr_cb cb, void *ctx, int64_t *total)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct model_cdr *c;
+	struct sql_q *q;
+	int64_t n;
+	int page, err = get_cdr_list(st, true, account_id, f, &q, &page);
+
+	if (!err)
+		err = scalar(d, q, &n);
+	if (!err)
+		err = get_cdr_list(st, false, account_id, f, &q, &page);
+	if (err)
+		return err;
+	c = malloc(sizeof(*c));
+	if (!c) {
+		d->reset(q);
+		return ENOMEM;
+	}
+	d->bind_int(q, page, limit);
+	d->bind_int(q, page + 1, offset);
+	while ((err = d->step(q)) == SQL_ROW) {
+		read_cdr(d, q, c);
+		err = cb(ctx, c);
+		if (err)
+			break;
+	}
+	d->reset(q);
+	free(c);
+	if (!err)
+		*total = n;
+	return err;
+}
+
+int store_cdr_sweep(struct store *st, int64_t before_ms, int64_t max,
+		    int64_t *n)
+{
+	struct sql_q *q;
+	int err = get_int(st, SQL_CDR_SWEEP, before_ms, &q);
+
+	if (err)
+		return err;
+	drv_of(st)->bind_int(q, 2, max);
+	return run(drv_of(st), q, n);
+}
+
+/* ---- live calls ---- */
+
+int store_live_put(struct store *st, const struct model_live_call *l)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int err = d->get(st, SQL_LIVE_PUT, &q);
+
+	if (err)
+		return err;
+	d->bind_text(q, 1, l->call_uuid);
+	d->bind_int(q, 2, l->account_id);
+	d->bind_text(q, 3, l->node_id);
+	d->bind_text(q, 4, l->direction);
+	d->bind_text(q, 5, l->from);
+	d->bind_text(q, 6, l->to);
+	d->bind_text(q, 7, l->caller_name);
+	d->bind_text(q, 8, l->call_status);
+	d->bind_int(q, 9, l->session_start_ms);
+	d->bind_int(q, 10, l->updated_ms);
+	return run(d, q, NULL);
+}
+
+int store_live_delete(struct store *st, const char *call_uuid)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int err = d->get(st, SQL_LIVE_DELETE, &q);
+
+	if (err)
+		return err;
+	d->bind_text(q, 1, call_uuid);
+	return change_one(d, q);
+}
+
+/* Runs a query of call_uuids into out[0..max); *n says how many. */
+static int uuid_rows(const struct sql_drv *d, struct sql_q *q,
+		     char (*out)[MODEL_UUID_MAX], unsigned max, unsigned *n)
+{
+	unsigned k = 0;
+	int err;
+
+	while ((err = d->step(q)) == SQL_ROW) {
+		if (k < max)
+			d->col_text(q, 0, out[k++], MODEL_UUID_MAX);
+	}
+	d->reset(q);
+	if (!err)
+		*n = k;
+	return err;
+}
+
+int store_live_list(struct store *st, int64_t account_id, int64_t since_ms,
+		    char (*out)[MODEL_UUID_MAX], unsigned max, unsigned *n)
+{
+	struct sql_q *q;
+	int err = get_int(st, SQL_LIVE_LIST, account_id, &q);
+
+	if (err)
+		return err;
+	drv_of(st)->bind_int(q, 2, since_ms);
+	drv_of(st)->bind_int(q, 3, max);
+	return uuid_rows(drv_of(st), q, out, max, n);
+}
+
+int store_live_get(struct store *st, int64_t account_id, const char *call_uuid,
+		   int64_t since_ms, struct model_live_call *out)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int err = d->get(st, SQL_LIVE_GET, &q);
+
+	if (err)
+		return err;
+	d->bind_text(q, 1, call_uuid);
+	d->bind_int(q, 2, account_id);
+	d->bind_int(q, 3, since_ms);
+	return one_row(d, q, read_live, out);
+}
+
+int store_live_hangup(struct store *st, int64_t account_id,
+		      const char *call_uuid, int64_t since_ms)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int err = d->get(st, SQL_LIVE_HANGUP, &q);
+
+	if (err)
+		return err;
+	d->bind_text(q, 1, call_uuid);
+	d->bind_int(q, 2, account_id);
+	d->bind_int(q, 3, since_ms);
+	return change_one(d, q);
+}
+
+int store_live_due(struct store *st, const char *node_id,
+		   char (*out)[MODEL_UUID_MAX], unsigned max, unsigned *n)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int err = d->get(st, SQL_LIVE_DUE, &q);
+
+	if (err)
+		return err;
+	d->bind_text(q, 1, node_id);
+	d->bind_int(q, 2, max);
+	return uuid_rows(d, q, out, max, n);
+}
+
+int store_live_touch(struct store *st, const char *node_id, int64_t now_ms,
+		     int64_t *n)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int err = d->get(st, SQL_LIVE_TOUCH, &q);
+
+	if (err)
+		return err;
+	d->bind_text(q, 1, node_id);
+	d->bind_int(q, 2, now_ms);
+	return run(d, q, n);
+}
+
+int store_live_sweep(struct store *st, int64_t before_ms, int64_t *n)
+{
+	return run_int(st, SQL_LIVE_SWEEP, before_ms, n);
 }

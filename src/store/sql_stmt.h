@@ -76,6 +76,39 @@
 	F(TEXT, received, received) S					\
 	F(TEXT, transport, transport) S					\
 	F(I64, updated_ms, updated_ms)
+
+#define CDR_FIELDS(F, S)						\
+	F(I64, id, id) S						\
+	F(I64, account_id, account_id) S				\
+	F(TEXT, call_uuid, call_uuid) S					\
+	F(TEXT, parent_call_uuid, parent_call_uuid) S			\
+	F(I64, endpoint_ref, endpoint_ref) S				\
+	F(TEXT, endpoint_id, endpoint_id) S				\
+	F(TEXT, from_number, from_number) S				\
+	F(TEXT, to_number, to_number) S					\
+	F(TEXT, caller_name, caller_name) S				\
+	F(TEXT, call_direction, call_direction) S			\
+	F(I64, initiation_ms, initiation_ms) S				\
+	F(I64, answer_ms, answer_ms) S					\
+	F(I64, end_ms, end_ms) S					\
+	F(I64, call_duration, call_duration) S				\
+	F(I64, bill_duration, bill_duration) S				\
+	F(TEXT, hangup_cause_name, hangup_cause_name) S			\
+	F(INT, hangup_cause_code, hangup_cause_code) S			\
+	F(TEXT, hangup_source, hangup_source)
+
+#define LIVE_FIELDS(F, S)						\
+	F(TEXT, call_uuid, call_uuid) S					\
+	F(I64, account_id, account_id) S				\
+	F(TEXT, node_id, node_id) S					\
+	F(TEXT, direction, direction) S					\
+	F(TEXT, from_number, from) S					\
+	F(TEXT, to_number, to) S					\
+	F(TEXT, caller_name, caller_name) S				\
+	F(TEXT, call_status, call_status) S				\
+	F(I64, session_start_ms, session_start_ms) S			\
+	F(I64, updated_ms, updated_ms) S				\
+	F(BOOL, hangup_requested, hangup_requested)
 /* clang-format on */
 
 #define SQL_COLUMN(type, column, field) #column
@@ -114,6 +147,23 @@
 #define EP_LIST(FILTER)                                                       \
 	ENDPOINT_SELECT "WHERE e.id IN (SELECT e.id FROM endpoints e " FILTER \
 			"ORDER BY e.id LIMIT ?9 OFFSET ?10) ORDER BY e.id"
+
+#define CDR_SELECT "SELECT " CDR_FIELDS(SQL_COLUMN, ", ") " FROM cdrs "
+#define LIVE_SELECT "SELECT " LIVE_FIELDS(SQL_COLUMN, ", ") " FROM live_calls "
+
+/*
+ * A CDR list: the account, end_ms between two bounds (always bound: svc
+ * folds the four end_time filters into one range), then the other filters,
+ * NULL for none. Unfiltered but for the range, the (account_id, end_ms, id)
+ * index alone counts and pages (CDR_COUNT_ALL, CDR_LIST_ALL).
+ */
+#define CDR_RANGE "WHERE account_id = ?1 AND end_ms >= ?2 AND end_ms <= ?3 "
+#define CDR_FILTER(T, I)                                          \
+	CDR_RANGE " AND (?4" T " IS NULL OR call_direction = ?4)" \
+		  " AND (?5" T " IS NULL OR from_number = ?5)"    \
+		  " AND (?6" T " IS NULL OR to_number = ?6)"      \
+		  " AND (?7" I " IS NULL OR hangup_cause_code = ?7) "
+#define CDR_ORDER "ORDER BY end_ms DESC, id DESC "
 
 #define APP_CLEAR_DEFAULT(MAX)                                            \
 	"UPDATE applications SET default_endpoint_app = 0,"               \
@@ -208,3 +258,51 @@ STMT(BIND_INSERT, "binding_insert",
 STMT(BIND_SWEEP, "binding_sweep",
      "DELETE FROM registrations WHERE id IN (SELECT id FROM registrations"
      " WHERE expires_ms <= ?1 LIMIT ?2)")
+
+STMT(CDR_INSERT, "cdr_insert",
+     "INSERT INTO cdrs (account_id, call_uuid, parent_call_uuid,"
+     " endpoint_ref, endpoint_id, from_number, to_number, caller_name,"
+     " call_direction, initiation_ms, answer_ms, end_ms, call_duration,"
+     " bill_duration, hangup_cause_name, hangup_cause_code, hangup_source)"
+     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+     " ?15, ?16, ?17) ON CONFLICT (call_uuid) DO NOTHING")
+STMT(CDR_GET, "cdr_get", CDR_SELECT "WHERE account_id = ?1 AND call_uuid = ?2")
+STMT_D(CDR_LIST, "cdr_list",
+       CDR_SELECT CDR_FILTER("", "") CDR_ORDER "LIMIT ?8 OFFSET ?9",
+       CDR_SELECT CDR_FILTER("::TEXT", "::BIGINT") CDR_ORDER
+       "LIMIT ?8 OFFSET ?9")
+STMT_D(CDR_COUNT, "cdr_count", "SELECT count(*) FROM cdrs " CDR_FILTER("", ""),
+       "SELECT count(*) FROM cdrs " CDR_FILTER("::TEXT", "::BIGINT"))
+/* The page's ids first (index only), then its rows. */
+STMT(CDR_LIST_ALL, "cdr_list",
+     CDR_SELECT "WHERE id IN (SELECT id FROM cdrs " CDR_RANGE CDR_ORDER
+		"LIMIT ?4 OFFSET ?5) " CDR_ORDER)
+STMT(CDR_COUNT_ALL, "cdr_count", "SELECT count(*) FROM cdrs " CDR_RANGE)
+STMT(CDR_SWEEP, "cdr_sweep",
+     "DELETE FROM cdrs WHERE id IN (SELECT id FROM cdrs"
+     " WHERE end_ms < ?1 LIMIT ?2)")
+
+/* A new call, or a known one's new status (its other columns stay). */
+STMT(LIVE_PUT, "live_put",
+     "INSERT INTO live_calls (call_uuid, account_id, node_id, direction,"
+     " from_number, to_number, caller_name, call_status, session_start_ms,"
+     " updated_ms, hangup_requested)"
+     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0)"
+     " ON CONFLICT (call_uuid) DO UPDATE SET"
+     " call_status = excluded.call_status, updated_ms = excluded.updated_ms")
+STMT(LIVE_DELETE, "live_delete", "DELETE FROM live_calls WHERE call_uuid = ?1")
+STMT(LIVE_LIST, "live_list",
+     "SELECT call_uuid FROM live_calls WHERE account_id = ?1"
+     " AND updated_ms > ?2 ORDER BY session_start_ms, call_uuid LIMIT ?3")
+STMT(LIVE_GET, "live_get",
+     LIVE_SELECT "WHERE call_uuid = ?1 AND account_id = ?2"
+		 " AND updated_ms > ?3")
+STMT(LIVE_HANGUP, "live_hangup",
+     "UPDATE live_calls SET hangup_requested = 1 WHERE call_uuid = ?1"
+     " AND account_id = ?2 AND updated_ms > ?3")
+STMT(LIVE_DUE, "live_due",
+     "SELECT call_uuid FROM live_calls WHERE node_id = ?1"
+     " AND hangup_requested = 1 ORDER BY call_uuid LIMIT ?2")
+STMT(LIVE_TOUCH, "live_touch",
+     "UPDATE live_calls SET updated_ms = ?2 WHERE node_id = ?1")
+STMT(LIVE_SWEEP, "live_sweep", "DELETE FROM live_calls WHERE updated_ms < ?1")

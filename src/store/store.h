@@ -12,9 +12,10 @@
 #include <stdint.h>
 
 #include "model/binding.h"
+#include "model/cdr.h"
 #include "model/model.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 struct sql_drv; /* store/sql.h, internal to store/ */
@@ -38,6 +39,21 @@ static inline bool store_filter_none(const struct store_endpoint_filter *f)
 	       !f->username_startswith && !f->alias_exact &&
 	       !f->alias_contains && !f->app_id_exact && f->app_isnull < 0;
 }
+
+/*
+ * A CDR list's filters: NULL / -1 means "not filtered"; strings match
+ * exactly; end_ms must lie in [end_min, end_max] (INT64_MIN, INT64_MAX for
+ * none).
+ */
+struct store_cdr_filter {
+	const char *call_direction;
+	const char *from_number;
+	const char *to_number;
+	int64_t hangup_cause_code;
+	int64_t end_min, end_max;
+};
+
+typedef int (*store_cdr_cb)(void *ctx, const struct model_cdr *c);
 
 typedef int (*store_account_cb)(void *ctx, const struct model_account *a);
 typedef int (*store_binding_cb)(void *ctx, const struct model_binding *b);
@@ -129,6 +145,49 @@ struct store_ops {
 	/* Deletes up to `max` bindings expired at now_ms; *n says how many. */
 	int (*binding_sweep)(struct store *st, int64_t now_ms, int64_t max,
 			     int64_t *n);
+
+	/* Stores a CDR; one whose call_uuid is stored already is ignored. */
+	int (*cdr_insert)(struct store *st, const struct model_cdr *c);
+	int (*cdr_get)(struct store *st, int64_t account_id,
+		       const char *call_uuid, struct model_cdr *out);
+	/* Calls cb for each CDR of a page, newest (end_ms, then id) first. */
+	int (*cdr_list)(struct store *st, int64_t account_id,
+			const struct store_cdr_filter *f, int64_t limit,
+			int64_t offset, store_cdr_cb cb, void *ctx,
+			int64_t *total);
+	/* Deletes up to max CDRs that ended before before_ms; *n: how many. */
+	int (*cdr_sweep)(struct store *st, int64_t before_ms, int64_t max,
+			 int64_t *n);
+
+	/*
+	 * Adds a live call, or sets a known one's call_status and updated_ms
+	 * (its other columns and hangup_requested stay).
+	 */
+	int (*live_put)(struct store *st, const struct model_live_call *l);
+	/* Deletes a live call; ENOENT when there was none. */
+	int (*live_delete)(struct store *st, const char *call_uuid);
+	/*
+	 * The account's live calls updated after since_ms, oldest session
+	 * first: at most max call_uuids into out, *n of them.
+	 */
+	int (*live_list)(struct store *st, int64_t account_id, int64_t since_ms,
+			 char (*out)[MODEL_UUID_MAX], unsigned max,
+			 unsigned *n);
+	/* One live call of the account updated after since_ms, or ENOENT. */
+	int (*live_get)(struct store *st, int64_t account_id,
+			const char *call_uuid, int64_t since_ms,
+			struct model_live_call *out);
+	/* Sets hangup_requested on that call; ENOENT as live_get. */
+	int (*live_hangup)(struct store *st, int64_t account_id,
+			   const char *call_uuid, int64_t since_ms);
+	/* The node's calls whose hangup is requested, as live_list. */
+	int (*live_due)(struct store *st, const char *node_id,
+			char (*out)[MODEL_UUID_MAX], unsigned max, unsigned *n);
+	/* Sets updated_ms of every call of the node; *n (if set): how many. */
+	int (*live_touch)(struct store *st, const char *node_id, int64_t now_ms,
+			  int64_t *n);
+	/* Deletes the calls updated before before_ms; *n (if set): how many. */
+	int (*live_sweep)(struct store *st, int64_t before_ms, int64_t *n);
 };
 
 struct store {

@@ -1,6 +1,7 @@
 /*
  * svc.h - business rules and transaction boundaries for accounts,
- * applications, endpoints and registrations. The only layer that calls
+ * applications, endpoints, registrations and calls (their records and the
+ * calls in progress). The only layer that calls
  * store/, and it shows none of store's types but the opaque backend that
  * main.c chooses. Each thread gets its own store connection, opened on
  * first use.
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "model/binding.h"
+#include "model/cdr.h"
 #include "model/field.h"
 #include "model/model.h"
 
@@ -185,5 +187,106 @@ int svc_register(struct svc *s, const char *username, const char *domain,
 
 /* Deletes up to max expired bindings; *n says how many went. */
 int svc_bindings_sweep(struct svc *s, int64_t max, int64_t *n);
+
+/* ---- calls: records (CDRs) and calls in progress (svc/cdr.c) ---- */
+
+/* A CDR list filter value that is not given. */
+#define SVC_CDR_ANY INT64_MIN
+
+/*
+ * Filters of a CDR list: NULL or SVC_CDR_ANY means not filtered. Strings
+ * match exactly. The end_* bounds are in ms since the epoch, compared with
+ * end_ms (end_gt: end_ms > end_gt, ...); several combine.
+ */
+struct svc_cdr_filter {
+	const char *call_direction; /* "inbound" or "outbound" */
+	const char *from_number;
+	const char *to_number;
+	int64_t hangup_cause_code;
+	int64_t end_gt, end_gte, end_lt, end_lte;
+};
+
+/* Sets every filter of f to "not given". */
+void svc_cdr_filter_init(struct svc_cdr_filter *f);
+
+/*
+ * Stores one leg's CDR (model_cdr_check first: EINVAL), durably: when it
+ * returns 0 the record survives a crash. Adding a call_uuid that is stored
+ * already changes nothing and returns 0, so a retry is harmless. ENOENT
+ * when the account does not exist.
+ */
+int svc_cdr_add(struct svc *s, const struct model_cdr *c);
+
+/* One CDR of the account; ENOENT when unknown, foreign or not a UUID. */
+int svc_cdr_get(struct svc *s, const struct model_account *acct,
+		const char *call_uuid, struct model_cdr *out);
+
+/*
+ * A page of the account's CDRs, newest first (end time, then the order
+ * they were stored): at most limit of them into out[] (room for limit),
+ * *n of them, and *total matching the filter. Returns 0, EINVAL (a limit
+ * below 1 or a negative offset) or a store error.
+ */
+int svc_cdr_list(struct svc *s, const struct model_account *acct,
+		 const struct svc_cdr_filter *f, int64_t limit, int64_t offset,
+		 struct model_cdr *out, unsigned *n, int64_t *total);
+
+/*
+ * Retention: deletes up to max CDRs (of every account) that ended before
+ * before_ms; *n says how many went. Not durable on its own (as a
+ * registration sweep): a crash may bring some back for the next sweep.
+ */
+int svc_cdr_sweep(struct svc *s, int64_t before_ms, int64_t max, int64_t *n);
+
+/*
+ * A live call whose updated_ms is older than this is stale: its node
+ * stopped refreshing it (svc_live_touch, every 10 s), probably died, and
+ * the call is no longer shown or hung up through the API.
+ */
+#define SVC_LIVE_STALE_MS 30000
+
+/*
+ * Records a call in progress (model_live_check first: EINVAL), or the new
+ * call_status of one recorded already (updated_ms too; its other fields
+ * stay). updated_ms 0 means now. Not durable: a crash of the store may
+ * lose it, as a registration.
+ */
+int svc_live_put(struct svc *s, const struct model_live_call *l);
+
+/* Forgets a call that ended; 0 also when it was not recorded. */
+int svc_live_del(struct svc *s, const char *call_uuid);
+
+/*
+ * The account's live calls (not stale), oldest first: at most max
+ * call_uuids into uuids[], *n of them.
+ */
+int svc_live_list(struct svc *s, const struct model_account *acct,
+		  char (*uuids)[MODEL_UUID_MAX], unsigned max, unsigned *n);
+
+/* One live call of the account; ENOENT when absent, stale or foreign. */
+int svc_live_get(struct svc *s, const struct model_account *acct,
+		 const char *call_uuid, struct model_live_call *out);
+
+/*
+ * Asks the node carrying a live call of the account to hang it up (it
+ * sees the request through svc_live_due); durable when it returns 0.
+ * ENOENT when the call is not live (absent, stale or foreign).
+ */
+int svc_live_hangup(struct svc *s, const struct model_account *acct,
+		    const char *call_uuid);
+
+/*
+ * For the node node_id: the calls whose hangup was asked (stale or not),
+ * at most max call_uuids into uuids[], *n of them. The call engine polls
+ * this (about every 200 ms), ends those calls, then svc_live_del.
+ */
+int svc_live_due(struct svc *s, const char *node_id,
+		 char (*uuids)[MODEL_UUID_MAX], unsigned max, unsigned *n);
+
+/* Sets updated_ms = now_ms on every call of node_id (its heartbeat). */
+int svc_live_touch(struct svc *s, const char *node_id, int64_t now_ms);
+
+/* Deletes the calls last updated before before_ms (dead nodes' rows). */
+int svc_live_sweep(struct svc *s, int64_t before_ms);
 
 #endif

@@ -20,9 +20,12 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "base/time.h"
+#include "model/cdr.h"
 #include "model/field.h"
 #include "store/sql.h"
 #include "store/store.h"
+#include "svc/svc.h"
 
 struct fixture {
 	char dir[64];
@@ -811,6 +814,482 @@ static void test_bindings(void **state)
 	assert_int_equal(ops->binding_replace(f->st, ep.id, b, 1), ENOENT);
 }
 
+/* ---- call detail records ---- */
+
+/*
+ * A CDR of the account: uuid n (a UUID ending in n), ended at end_ms,
+ * from/to and direction as given, cause code 4000.
+ */
+static void make_cdr(struct model_cdr *c, const struct model_account *acct,
+		     int n, const char *dir, const char *from, const char *to,
+		     int64_t end_ms)
+{
+	memset(c, 0, sizeof(*c));
+	c->account_id = acct->id;
+	snprintf(c->call_uuid, sizeof(c->call_uuid),
+		 "00000000-0000-4000-8000-%012d", n);
+	snprintf(c->call_direction, sizeof(c->call_direction), "%s", dir);
+	snprintf(c->from_number, sizeof(c->from_number), "%s", from);
+	snprintf(c->to_number, sizeof(c->to_number), "%s", to);
+	snprintf(c->caller_name, sizeof(c->caller_name), "Caller %d", n);
+	c->initiation_ms = end_ms > 5000 ? end_ms - 5000 : 0;
+	c->end_ms = end_ms;
+	model_cdr_set_cause(c, MODEL_CAUSE_NORMAL_CLEARING,
+			    MODEL_SOURCE_CALLER);
+}
+
+static void insert_cdr(struct fixture *f, int n, const char *dir,
+		       const char *from, const char *to, int64_t end_ms)
+{
+	struct model_cdr c;
+
+	make_cdr(&c, &f->acct, n, dir, from, to, end_ms);
+	assert_int_equal(ops->cdr_insert(f->st, &c), 0);
+}
+
+static void test_cdr_insert_get(void **state)
+{
+	struct fixture *f = *state;
+	struct model_cdr a, b, got;
+	struct model_endpoint ep;
+
+	make_ep(&ep, &f->acct, "123456789012345", "alice", "Alice");
+	assert_int_equal(ops->endpoint_insert(f->st, &ep), 0);
+	make_cdr(&a, &f->acct, 1, "inbound", "sip:alice@a.example.com",
+		 "sip:bob@a.example.com", 1700000000123);
+	a.endpoint_ref = ep.id;
+	snprintf(a.endpoint_id, sizeof(a.endpoint_id), "123456789012345");
+	a.answer_ms = 1700000000000 - 2000;
+	a.call_duration = 3;
+	a.bill_duration = 3;
+	assert_int_equal(ops->cdr_insert(f->st, &a), 0);
+	/* The B leg names its A leg. */
+	make_cdr(&b, &f->acct, 2, "outbound", "sip:alice@a.example.com",
+		 "+14155550100", 1700000000456);
+	memcpy(b.parent_call_uuid, a.call_uuid, sizeof(a.call_uuid));
+	model_cdr_set_cause(&b, MODEL_CAUSE_USER_BUSY, MODEL_SOURCE_CALLEE);
+	assert_int_equal(ops->cdr_insert(f->st, &b), 0);
+
+	memset(&got, 0x5a, sizeof(got));
+	assert_int_equal(ops->cdr_get(f->st, f->acct.id, a.call_uuid, &got), 0);
+	assert_true(got.id > 0);
+	a.id = got.id;
+	assert_memory_equal(&got, &a, sizeof(a));
+	assert_int_equal(ops->cdr_get(f->st, f->acct.id, b.call_uuid, &got), 0);
+	assert_string_equal(got.parent_call_uuid, a.call_uuid);
+	assert_string_equal(got.hangup_cause_name, "USER_BUSY");
+	assert_int_equal(got.hangup_cause_code, 3010);
+	assert_string_equal(got.hangup_source, "Callee");
+	assert_string_equal(got.endpoint_id, "");
+	assert_int_equal(got.answer_ms, 0);
+
+	/* Another account's CDR is not found; nor is an unknown one. */
+	assert_int_equal(ops->cdr_get(f->st, f->other.id, a.call_uuid, &got),
+			 ENOENT);
+	assert_int_equal(ops->cdr_get(f->st, f->acct.id,
+				      "00000000-0000-4000-8000-000000000099",
+				      &got),
+			 ENOENT);
+	/* A second insert of a call_uuid changes nothing (a retry). */
+	snprintf(a.caller_name, sizeof(a.caller_name), "changed");
+	assert_int_equal(ops->cdr_insert(f->st, &a), 0);
+	assert_int_equal(ops->cdr_get(f->st, f->acct.id, a.call_uuid, &got), 0);
+	assert_string_equal(got.caller_name, "Caller 1");
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM cdrs"), 2);
+	/* An unknown account is refused. */
+	make_cdr(&a, &f->acct, 3, "inbound", "a", "b", 1);
+	a.account_id = 999999;
+	assert_int_equal(ops->cdr_insert(f->st, &a), ENOENT);
+	/* Deleting the endpoint leaves its CDRs, which still name it. */
+	assert_int_equal(ops->endpoint_delete(f->st, ep.id), 0);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(ops->cdr_get(f->st, f->acct.id,
+				      "00000000-0000-4000-8000-000000000001",
+				      &got),
+			 0);
+	assert_int_equal(got.endpoint_ref, ep.id);
+	assert_string_equal(got.endpoint_id, "123456789012345");
+}
+
+/* Collects the uuid numbers (last digits) of a CDR list. */
+static int collect_cdr(void *ctx, const struct model_cdr *c)
+{
+	struct collect *k = ctx;
+	size_t l = strlen(k->names);
+
+	snprintf(k->names + l, sizeof(k->names) - l, "%s%d", l ? "," : "",
+		 atoi(c->call_uuid + 24));
+	k->n++;
+	return 0;
+}
+
+static const char *cdrs(struct fixture *f, const struct store_cdr_filter *flt,
+			int64_t limit, int64_t offset, int64_t *total)
+{
+	static struct collect c;
+
+	memset(&c, 0, sizeof(c));
+	*total = -1;
+	assert_int_equal(ops->cdr_list(f->st, f->acct.id, flt, limit, offset,
+				       collect_cdr, &c, total),
+			 0);
+	return c.names;
+}
+
+static struct store_cdr_filter no_cdr_filter(void)
+{
+	struct store_cdr_filter flt = {0};
+
+	flt.hangup_cause_code = -1;
+	flt.end_min = INT64_MIN;
+	flt.end_max = INT64_MAX;
+	return flt;
+}
+
+static void test_cdr_list(void **state)
+{
+	struct fixture *f = *state;
+	struct store_cdr_filter flt = no_cdr_filter();
+	struct model_cdr c;
+	int64_t total;
+
+	insert_cdr(f, 1, "inbound", "sip:a@x", "sip:b@x", 10000);
+	insert_cdr(f, 2, "outbound", "sip:a@x", "+15550001", 30000);
+	insert_cdr(f, 3, "inbound", "sip:c@x", "sip:b@x", 20000);
+	/* Same end time as 2, stored later: listed before it. */
+	make_cdr(&c, &f->acct, 4, "outbound", "sip:c@x", "+15550002", 30000);
+	model_cdr_set_cause(&c, MODEL_CAUSE_NO_ANSWER, MODEL_SOURCE_ERROR);
+	assert_int_equal(ops->cdr_insert(f->st, &c), 0);
+	insert_cdr(f, 5, "inbound", "sip:a@x", "sip:b@x", 40000);
+	/* Another account's: never listed. */
+	make_cdr(&c, &f->other, 6, "inbound", "sip:a@x", "sip:b@x", 50000);
+	assert_int_equal(ops->cdr_insert(f->st, &c), 0);
+
+	/* Newest first. */
+	assert_string_equal(cdrs(f, &flt, 100, 0, &total), "5,4,2,3,1");
+	assert_int_equal(total, 5);
+	/* Paging keeps the total. */
+	assert_string_equal(cdrs(f, &flt, 2, 0, &total), "5,4");
+	assert_int_equal(total, 5);
+	assert_string_equal(cdrs(f, &flt, 2, 2, &total), "2,3");
+	assert_string_equal(cdrs(f, &flt, 2, 4, &total), "1");
+	assert_string_equal(cdrs(f, &flt, 2, 6, &total), "");
+	assert_int_equal(total, 5);
+
+	/* Each filter, alone. */
+	flt.call_direction = "outbound";
+	assert_string_equal(cdrs(f, &flt, 100, 0, &total), "4,2");
+	assert_int_equal(total, 2);
+	flt = no_cdr_filter();
+	flt.from_number = "sip:a@x";
+	assert_string_equal(cdrs(f, &flt, 100, 0, &total), "5,2,1");
+	assert_int_equal(total, 3);
+	flt.from_number = "sip:a"; /* exact, not a prefix */
+	assert_string_equal(cdrs(f, &flt, 100, 0, &total), "");
+	assert_int_equal(total, 0);
+	flt = no_cdr_filter();
+	flt.to_number = "+15550002";
+	assert_string_equal(cdrs(f, &flt, 100, 0, &total), "4");
+	flt = no_cdr_filter();
+	flt.hangup_cause_code = 3000;
+	assert_string_equal(cdrs(f, &flt, 100, 0, &total), "4");
+	flt.hangup_cause_code = 4000;
+	assert_string_equal(cdrs(f, &flt, 100, 0, &total), "5,2,3,1");
+	assert_int_equal(total, 4);
+	/* The end-time range, inclusive at both ends, with and without
+	 * other filters. */
+	flt = no_cdr_filter();
+	flt.end_min = 20000;
+	flt.end_max = 30000;
+	assert_string_equal(cdrs(f, &flt, 100, 0, &total), "4,2,3");
+	assert_int_equal(total, 3);
+	assert_string_equal(cdrs(f, &flt, 1, 1, &total), "2");
+	assert_int_equal(total, 3);
+	flt.end_min = 20001;
+	assert_string_equal(cdrs(f, &flt, 100, 0, &total), "4,2");
+	flt.end_min = 30001; /* empty */
+	assert_string_equal(cdrs(f, &flt, 100, 0, &total), "");
+	assert_int_equal(total, 0);
+	/* Filters combine. */
+	flt = no_cdr_filter();
+	flt.end_max = 30000;
+	flt.call_direction = "inbound";
+	flt.to_number = "sip:b@x";
+	assert_string_equal(cdrs(f, &flt, 100, 0, &total), "3,1");
+	assert_int_equal(total, 2);
+	assert_string_equal(cdrs(f, &flt, 1, 1, &total), "1");
+	assert_int_equal(total, 2);
+}
+
+static void test_cdr_sweep(void **state)
+{
+	struct fixture *f = *state;
+	struct model_cdr c;
+	int64_t n = -1;
+
+	for (int i = 1; i <= 5; i++)
+		insert_cdr(f, i, "inbound", "a", "b", i * 1000);
+	make_cdr(&c, &f->other, 6, "inbound", "a", "b", 500);
+	assert_int_equal(ops->cdr_insert(f->st, &c), 0);
+	/* Ended strictly before, every account, at most max at a time. */
+	assert_int_equal(ops->cdr_sweep(f->st, 4000, 2, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ops->cdr_sweep(f->st, 4000, 10, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ops->cdr_sweep(f->st, 4000, 10, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(raw_int(f, "SELECT min(end_ms) FROM cdrs"), 4000);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM cdrs"), 2);
+}
+
+/* ---- live calls ---- */
+
+static void make_live(struct model_live_call *l,
+		      const struct model_account *acct, int n, const char *node,
+		      int64_t start_ms, int64_t updated_ms)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->call_uuid, sizeof(l->call_uuid),
+		 "00000000-0000-4000-9000-%012d", n);
+	l->account_id = acct->id;
+	snprintf(l->node_id, sizeof(l->node_id), "%s", node);
+	snprintf(l->direction, sizeof(l->direction), "inbound");
+	snprintf(l->from, sizeof(l->from), "sip:alice@a.example.com");
+	snprintf(l->to, sizeof(l->to), "+14155550100");
+	snprintf(l->caller_name, sizeof(l->caller_name), "Alice %d", n);
+	snprintf(l->call_status, sizeof(l->call_status), "ringing");
+	l->session_start_ms = start_ms;
+	l->updated_ms = updated_ms;
+}
+
+/* The call_uuids of a list, by their last digits, comma-separated. */
+static const char *uuids_str(char (*ids)[MODEL_UUID_MAX], unsigned n)
+{
+	static char out[256];
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < n; i++) {
+		size_t l = strlen(out);
+		snprintf(out + l, sizeof(out) - l, "%s%d", i ? "," : "",
+			 atoi(ids[i] + 24));
+	}
+	return out;
+}
+
+static void test_live_calls(void **state)
+{
+	struct fixture *f = *state;
+	struct model_live_call l, got;
+	char ids[8][MODEL_UUID_MAX];
+	unsigned n = 99;
+	int64_t k = -1;
+
+	make_live(&l, &f->acct, 1, "node-a", 5000, 10000);
+	assert_int_equal(ops->live_put(f->st, &l), 0);
+	make_live(&l, &f->acct, 2, "node-b", 4000, 10000);
+	assert_int_equal(ops->live_put(f->st, &l), 0);
+	make_live(&l, &f->acct, 3, "node-a", 3000, 1000); /* stale */
+	assert_int_equal(ops->live_put(f->st, &l), 0);
+	make_live(&l, &f->other, 4, "node-a", 1000, 10000);
+	assert_int_equal(ops->live_put(f->st, &l), 0);
+
+	/* Rows updated after since_ms, of the account, oldest session first. */
+	assert_int_equal(ops->live_list(f->st, f->acct.id, 2000, ids, 8, &n),
+			 0);
+	assert_string_equal(uuids_str(ids, n), "2,1");
+	assert_int_equal(ops->live_list(f->st, f->acct.id, 0, ids, 8, &n), 0);
+	assert_string_equal(uuids_str(ids, n), "3,2,1");
+	assert_int_equal(ops->live_list(f->st, f->acct.id, 0, ids, 2, &n), 0);
+	assert_string_equal(uuids_str(ids, n), "3,2");
+	assert_int_equal(ops->live_list(f->st, f->acct.id, 10000, ids, 8, &n),
+			 0);
+	assert_int_equal(n, 0);
+
+	/* One call: whole, of its account, not stale. */
+	make_live(&l, &f->acct, 1, "node-a", 5000, 10000);
+	memset(&got, 0x5a, sizeof(got));
+	assert_int_equal(
+	    ops->live_get(f->st, f->acct.id, l.call_uuid, 2000, &got), 0);
+	assert_memory_equal(&got, &l, sizeof(l));
+	assert_int_equal(
+	    ops->live_get(f->st, f->other.id, l.call_uuid, 2000, &got), ENOENT);
+	assert_int_equal(ops->live_get(f->st, f->acct.id,
+				       "00000000-0000-4000-9000-000000000003",
+				       2000, &got),
+			 ENOENT);
+
+	/* A put of a known call changes its status and updated_ms only. */
+	snprintf(l.call_status, sizeof(l.call_status), "in-progress");
+	snprintf(l.to, sizeof(l.to), "changed");
+	l.updated_ms = 11000;
+	assert_int_equal(ops->live_put(f->st, &l), 0);
+	assert_int_equal(
+	    ops->live_get(f->st, f->acct.id, l.call_uuid, 2000, &got), 0);
+	assert_string_equal(got.call_status, "in-progress");
+	assert_string_equal(got.to, "+14155550100");
+	assert_int_equal(got.updated_ms, 11000);
+	assert_int_equal(got.session_start_ms, 5000);
+
+	/* A hangup request: on a live call of the account only. */
+	assert_int_equal(
+	    ops->live_hangup(f->st, f->other.id, l.call_uuid, 2000), ENOENT);
+	assert_int_equal(
+	    ops->live_hangup(f->st, f->acct.id,
+			     "00000000-0000-4000-9000-000000000003", 2000),
+	    ENOENT);
+	assert_int_equal(ops->live_hangup(f->st, f->acct.id, l.call_uuid, 2000),
+			 0);
+	assert_int_equal(ops->live_hangup(f->st, f->acct.id, l.call_uuid, 2000),
+			 0);
+	assert_int_equal(
+	    ops->live_get(f->st, f->acct.id, l.call_uuid, 2000, &got), 0);
+	assert_true(got.hangup_requested);
+	/* A later put keeps the request. */
+	assert_int_equal(ops->live_put(f->st, &l), 0);
+	/* The node carrying it sees it; the other node does not. */
+	assert_int_equal(ops->live_due(f->st, "node-a", ids, 8, &n), 0);
+	assert_string_equal(uuids_str(ids, n), "1");
+	assert_int_equal(ops->live_due(f->st, "node-b", ids, 8, &n), 0);
+	assert_int_equal(n, 0);
+
+	/* The heartbeat revives every row of its node, stale or not. */
+	assert_int_equal(ops->live_touch(f->st, "node-a", 20000, &k), 0);
+	assert_int_equal(k, 3);
+	assert_int_equal(ops->live_list(f->st, f->acct.id, 15000, ids, 8, &n),
+			 0);
+	assert_string_equal(uuids_str(ids, n), "3,1");
+
+	/* The sweep deletes rows last updated before its time. */
+	assert_int_equal(ops->live_sweep(f->st, 15000, &k), 0);
+	assert_int_equal(k, 1); /* node-b's */
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM live_calls"), 3);
+	/* The end of a call. */
+	assert_int_equal(ops->live_delete(f->st, l.call_uuid), 0);
+	assert_int_equal(ops->live_delete(f->st, l.call_uuid), ENOENT);
+	assert_int_equal(ops->live_due(f->st, "node-a", ids, 8, &n), 0);
+	assert_int_equal(n, 0);
+	/* A live call of an unknown account is refused. */
+	make_live(&l, &f->acct, 9, "node-a", 1, 1);
+	l.account_id = 999999;
+	assert_int_equal(ops->live_put(f->st, &l), ENOENT);
+}
+
+/* ---- the same through svc: checks, time, staleness, filters ---- */
+
+static void test_svc_calls(void **state)
+{
+	struct fixture *f = *state;
+	struct svc *s = NULL;
+	struct svc_cdr_filter flt;
+	struct model_cdr c, rows[4];
+	struct model_live_call l, got;
+	char ids[8][MODEL_UUID_MAX];
+	int64_t now = base_time_now_ms(), total = -1, n64 = -1;
+	unsigned n = 99;
+
+	assert_int_equal(svc_open(&s, ops, f->url), 0);
+
+	/* CDRs are checked before they are stored. */
+	make_cdr(&c, &f->acct, 1, "sideways", "a", "b", 10000);
+	assert_int_equal(svc_cdr_add(s, &c), EINVAL);
+	make_cdr(&c, &f->acct, 1, "inbound", "a", "b", 10000);
+	snprintf(c.call_uuid, sizeof(c.call_uuid), "not-a-uuid");
+	assert_int_equal(svc_cdr_add(s, &c), EINVAL);
+	make_cdr(&c, &f->acct, 1, "inbound", "a", "b", 10000);
+	snprintf(c.parent_call_uuid, sizeof(c.parent_call_uuid), "x");
+	assert_int_equal(svc_cdr_add(s, &c), EINVAL);
+	for (int i = 1; i <= 4; i++) {
+		make_cdr(&c, &f->acct, i, "inbound", "a", "b", i * 1000 + 500);
+		assert_int_equal(svc_cdr_add(s, &c), 0);
+		assert_int_equal(svc_cdr_add(s, &c), 0); /* a retry */
+	}
+	assert_int_equal(svc_cdr_get(s, &f->acct, c.call_uuid, &rows[0]), 0);
+	assert_string_equal(rows[0].call_uuid, c.call_uuid);
+	assert_int_equal(svc_cdr_get(s, &f->acct, "x", &rows[0]), ENOENT);
+	assert_int_equal(svc_cdr_get(s, &f->other, c.call_uuid, &rows[0]),
+			 ENOENT);
+
+	/* The four bounds fold into one range. */
+	svc_cdr_filter_init(&flt);
+	assert_int_equal(
+	    svc_cdr_list(s, &f->acct, &flt, 4, 0, rows, &n, &total), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(total, 4);
+	assert_int_equal(rows[0].end_ms, 4500);
+	flt.end_gt = 1500;  /* not 1500 itself */
+	flt.end_lte = 3500; /* 3500 itself */
+	assert_int_equal(
+	    svc_cdr_list(s, &f->acct, &flt, 4, 0, rows, &n, &total), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].end_ms, 3500);
+	assert_int_equal(rows[1].end_ms, 2500);
+	flt.end_gte = 2600; /* the tighter bound wins */
+	flt.end_lt = 3500;
+	assert_int_equal(
+	    svc_cdr_list(s, &f->acct, &flt, 4, 0, rows, &n, &total), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(total, 0);
+	svc_cdr_filter_init(&flt);
+	flt.end_gt = INT64_MAX;
+	assert_int_equal(
+	    svc_cdr_list(s, &f->acct, &flt, 4, 0, rows, &n, &total), 0);
+	assert_int_equal(total, 0);
+	svc_cdr_filter_init(&flt);
+	flt.hangup_cause_code = 4000;
+	assert_int_equal(
+	    svc_cdr_list(s, &f->acct, &flt, 2, 1, rows, &n, &total), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(total, 4);
+	assert_int_equal(rows[0].end_ms, 3500);
+	assert_int_equal(
+	    svc_cdr_list(s, &f->acct, &flt, 0, 0, rows, &n, &total), EINVAL);
+	/* Retention. */
+	assert_int_equal(svc_cdr_sweep(s, 3000, 100, &n64), 0);
+	assert_int_equal(n64, 2);
+
+	/* Live calls: checked, stamped now when updated_ms is 0. */
+	make_live(&l, &f->acct, 1, "node-a", now, 0);
+	snprintf(l.call_status, sizeof(l.call_status), "completed");
+	assert_int_equal(svc_live_put(s, &l), EINVAL);
+	make_live(&l, &f->acct, 1, "", now, 0);
+	assert_int_equal(svc_live_put(s, &l), EINVAL);
+	make_live(&l, &f->acct, 1, "node-a", now, 0);
+	assert_int_equal(svc_live_put(s, &l), 0);
+	/* One whose node stopped refreshing it 31 s ago: stale. */
+	make_live(&l, &f->acct, 2, "node-b", now - 60000, now - 31000);
+	assert_int_equal(svc_live_put(s, &l), 0);
+	assert_int_equal(svc_live_list(s, &f->acct, ids, 8, &n), 0);
+	assert_string_equal(uuids_str(ids, n), "1");
+	assert_int_equal(svc_live_list(s, &f->other, ids, 8, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(svc_live_get(s, &f->acct, l.call_uuid, &got), ENOENT);
+	assert_int_equal(svc_live_hangup(s, &f->acct, l.call_uuid), ENOENT);
+	assert_int_equal(svc_live_hangup(s, &f->acct, "nope"), ENOENT);
+	make_live(&l, &f->acct, 1, "node-a", now, 0);
+	assert_int_equal(svc_live_get(s, &f->acct, l.call_uuid, &got), 0);
+	assert_true(got.updated_ms >= now);
+	assert_false(got.hangup_requested);
+	assert_int_equal(svc_live_get(s, &f->other, l.call_uuid, &got), ENOENT);
+	assert_int_equal(svc_live_hangup(s, &f->other, l.call_uuid), ENOENT);
+	assert_int_equal(svc_live_hangup(s, &f->acct, l.call_uuid), 0);
+	assert_int_equal(svc_live_due(s, "node-a", ids, 8, &n), 0);
+	assert_string_equal(uuids_str(ids, n), "1");
+	/* node-b comes back: its call is live again. */
+	assert_int_equal(svc_live_touch(s, "node-b", base_time_now_ms()), 0);
+	assert_int_equal(svc_live_list(s, &f->acct, ids, 8, &n), 0);
+	assert_string_equal(uuids_str(ids, n), "2,1");
+	/* node-b dies: the sweep removes its rows once they are stale. */
+	assert_int_equal(svc_live_touch(s, "node-b", now - 40000), 0);
+	assert_int_equal(svc_live_sweep(s, now - SVC_LIVE_STALE_MS), 0);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM live_calls"), 1);
+	/* The engine ends call 1. */
+	assert_int_equal(svc_live_del(s, l.call_uuid), 0);
+	assert_int_equal(svc_live_del(s, l.call_uuid), 0);
+	assert_int_equal(svc_live_list(s, &f->acct, ids, 8, &n), 0);
+	assert_int_equal(n, 0);
+	svc_close(s);
+}
+
 /* ---- transactions ---- */
 
 static void test_txn(void **state)
@@ -933,6 +1412,50 @@ static void test_failure_outputs_untouched(void **state)
 	assert_int_equal(calls, 2);
 }
 
+/* A failed query of calls returns EIO and leaves its outputs alone. */
+static void test_calls_failure_outputs_untouched(void **state)
+{
+	struct fixture *f = *state;
+	struct store_cdr_filter flt = {0};
+	struct model_cdr c, c0;
+	struct model_live_call l, l0;
+	char ids[2][MODEL_UUID_MAX];
+	int64_t total = -7;
+	unsigned n = 7;
+
+	flt.hangup_cause_code = -1;
+	flt.end_max = INT64_MAX;
+	raw_sql(f, "ALTER TABLE cdrs RENAME TO cdrs_gone");
+	raw_sql(f, "ALTER TABLE live_calls RENAME TO live_calls_gone");
+	dirty_stack();
+	memset(&c, 0x5a, sizeof(c));
+	c0 = c;
+	assert_int_equal(ops->cdr_get(f->st, f->acct.id,
+				      "00000000-0000-4000-8000-000000000001",
+				      &c),
+			 EIO);
+	assert_memory_equal(&c, &c0, sizeof(c));
+	assert_int_equal(
+	    ops->cdr_list(f->st, f->acct.id, &flt, 10, 0, NULL, NULL, &total),
+	    EIO);
+	assert_int_equal(total, -7);
+	flt.from_number = "x";
+	assert_int_equal(
+	    ops->cdr_list(f->st, f->acct.id, &flt, 10, 0, NULL, NULL, &total),
+	    EIO);
+	assert_int_equal(total, -7);
+	memset(&l, 0x5a, sizeof(l));
+	l0 = l;
+	assert_int_equal(ops->live_get(f->st, f->acct.id,
+				       "00000000-0000-4000-8000-000000000001",
+				       0, &l),
+			 EIO);
+	assert_memory_equal(&l, &l0, sizeof(l));
+	assert_int_equal(ops->live_list(f->st, f->acct.id, 0, ids, 2, &n), EIO);
+	assert_int_equal(ops->live_due(f->st, "node", ids, 2, &n), EIO);
+	assert_int_equal(n, 7);
+}
+
 static void skipped(void **state)
 {
 	(void)state;
@@ -978,6 +1501,12 @@ int main(int argc, char **argv)
 	    T(test_app),
 	    T(test_app_list),
 	    T(test_bindings),
+	    T(test_cdr_insert_get),
+	    T(test_cdr_list),
+	    T(test_cdr_sweep),
+	    T(test_live_calls),
+	    T(test_svc_calls),
+	    T(test_calls_failure_outputs_untouched),
 	    T(test_txn),
 	    T(test_failure_outputs_untouched),
 	    T(test_every_statement),
