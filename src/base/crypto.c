@@ -250,7 +250,7 @@ static int key_read(const char *path, unsigned char *key, char *why, size_t cap)
 	}
 	if (sb.st_mode & (S_IRWXG | S_IRWXO)) {
 		snprintf(why, cap,
-			 "the key file %s may be read by group or others "
+			 "the key file %s is open to group or others "
 			 "(mode %04o); make it private (chmod 600)",
 			 path, (unsigned)(sb.st_mode & 07777));
 		err = EPERM;
