@@ -256,14 +256,16 @@ static int load_key(const struct cfg *c, unsigned char *key, bool *have)
 
 /*
  * Opens the store and gives it the server key, read first (a refused key
- * file changes nothing). Returns 0 or an exit status.
+ * file changes nothing); secret_key's text is wiped from c once read.
+ * Returns 0 or an exit status.
  */
-static int open_svc_key(const struct cfg *c, struct svc **out)
+static int open_svc_key(struct cfg *c, struct svc **out)
 {
 	unsigned char key[BASE_KEY_LEN];
 	bool have = false;
 	int rc = load_key(c, key, &have);
 
+	base_wipe(c->secret_key, sizeof(c->secret_key));
 	if (!rc)
 		rc = open_svc(c, out);
 	if (!rc && have && svc_key_set(*out, key, sizeof(key)))
