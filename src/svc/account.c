@@ -90,15 +90,17 @@ static int token_open(const struct svc *s, const struct model_account *a,
 {
 	unsigned char box[TOKEN_SEAL_MAX + BASE_AEAD_OVERHEAD];
 	unsigned char tok[TOKEN_SEAL_MAX];
-	const char *hex = a->token_enc + strlen(TOKEN_ENC_V1);
+	const char *hex;
 	char aad[64];
 	size_t alen = 0, blen = 0, n = 0;
 	int err;
 
 	if (!s->has_key || a->token_enc[0] == '\0')
 		return ENOKEY;
-	if (strncmp(a->token_enc, TOKEN_ENC_V1, strlen(TOKEN_ENC_V1)) != 0 ||
-	    base_hex_decode(hex, strlen(hex), box, sizeof(box), &blen) != 0)
+	if (strncmp(a->token_enc, TOKEN_ENC_V1, strlen(TOKEN_ENC_V1)) != 0)
+		return EBADMSG; /* a format this version does not know */
+	hex = a->token_enc + strlen(TOKEN_ENC_V1);
+	if (base_hex_decode(hex, strlen(hex), box, sizeof(box), &blen) != 0)
 		return EBADMSG;
 	err = token_aad(a->auth_id, aad, sizeof(aad), &alen);
 	if (!err)
