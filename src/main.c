@@ -41,6 +41,8 @@ static void usage(FILE *out)
 		     "       sipward account create [--config FILE] [--db URL] "
 		     "[--name NAME]\n"
 		     "                              [--domain NAME]\n"
+		     "       sipward account rotate-token AUTH_ID [--config "
+		     "FILE] [--db URL]\n"
 		     "       sipward db copy --from URL --to URL\n"
 		     "       sipward --help | --version\n\n"
 		     "--db takes sqlite:PATH (default sqlite:sipward.db) or a "
@@ -80,10 +82,11 @@ static bool word_in(const char *list, const char *word)
 
 /*
  * Parses --flag VALUE / --flag=VALUE for the flags in `allowed` (a list of
- * names separated by spaces). Returns 0 or EXIT_USAGE after printing why.
+ * names separated by spaces), and when pos is not NULL one argument that is
+ * no flag, anywhere, into *pos. Returns 0 or EXIT_USAGE after printing why.
  */
 static int parse_flags(int argc, char **argv, const char *allowed,
-		       struct flags *f)
+		       struct flags *f, const char **pos)
 {
 	static const struct {
 		const char *name;
@@ -104,6 +107,11 @@ static int parse_flags(int argc, char **argv, const char *allowed,
 		const char *arg = argv[i], *value, *eq;
 		size_t k, n = sizeof(table) / sizeof(table[0]);
 
+		if (strncmp(arg, "--", 2) != 0 && pos && !*pos &&
+		    arg[0] != '-') {
+			*pos = arg;
+			continue;
+		}
 		if (strncmp(arg, "--", 2) != 0)
 			return bad_usage("unexpected argument", arg);
 		eq = strchr(arg, '=');
@@ -202,29 +210,80 @@ static int open_svc(const struct cfg *c, struct svc **out)
 	return 0;
 }
 
-/* Creates an account and prints it (with its token, once) on stdout. */
-static int create_account(struct svc *s, const char *name, const char *domain)
+/*
+ * Reads the server key into key (BASE_KEY_LEN bytes), by the rule of
+ * operations.md ("The server key"): secret_key when it is set; else the
+ * file key_file, or with key_file = auto the file PATH.key beside a
+ * sqlite:PATH database, made with a random key when missing; else (auto
+ * with PostgreSQL) none, with a warning. *have says whether there is one.
+ * Returns 0, or exit status 1 after printing why a key file is refused.
+ */
+static int load_key(const struct cfg *c, unsigned char *key, bool *have)
 {
-	struct model_account a;
-	char token[64];
-	json_t *o;
-	char *text;
+	char path[CFG_STR_MAX + 8], why[CFG_STR_MAX + 256], q[CFG_STR_MAX + 16];
+	bool created = false;
 	int err;
 
-	err = svc_account_create(s, name, domain, &a, token, sizeof(token));
-	if (err == EINVAL) {
-		fprintf(stderr, "sipward: invalid domain or name\n");
-		return EXIT_USAGE;
+	*have = false;
+	if (strcmp(c->secret_key, "none") != 0) {
+		/* cfg_validate checked that it is 64 hex digits. */
+		if (base_key_parse(c->secret_key, strlen(c->secret_key), key))
+			return EXIT_USAGE;
+		*have = true;
+		LOG_INFO("server_key", "source=secret_key");
+		return 0;
 	}
+	if (strcmp(c->key_file, "auto") != 0) {
+		snprintf(path, sizeof(path), "%s", c->key_file);
+	} else if (strncmp(c->db, "sqlite:", 7) == 0) {
+		snprintf(path, sizeof(path), "%s.key", c->db + 7);
+	} else {
+		LOG_WARN("server_key_missing",
+			 "msg=\"no secret_key or key_file: account tokens are "
+			 "stored as hashes only, and webhooks go unsigned\"");
+		return 0;
+	}
+	err = base_key_file_load(path, true, key, &created, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "sipward: cannot create the account: %s\n",
-			strerror(err));
+		fprintf(stderr, "sipward: %s\n", why);
 		return 1;
 	}
-	o = json_pack("{s:s, s:s, s:s}", "auth_id", a.auth_id, "auth_token",
-		      token, "domain", a.domain);
+	*have = true;
+	LOG_INFO("server_key", "source=key_file path=%s created=%s",
+		 base_log_quote(path, q, sizeof(q)), created ? "yes" : "no");
+	return 0;
+}
+
+/*
+ * Opens the store and gives it the server key, read first (a refused key
+ * file changes nothing); secret_key's text is wiped from c once read.
+ * Returns 0 or an exit status.
+ */
+static int open_svc_key(struct cfg *c, struct svc **out)
+{
+	unsigned char key[BASE_KEY_LEN];
+	bool have = false;
+	int rc = load_key(c, key, &have);
+
+	base_wipe(c->secret_key, sizeof(c->secret_key));
+	if (!rc)
+		rc = open_svc(c, out);
+	if (!rc && have && svc_key_set(*out, key, sizeof(key)))
+		rc = 1;
+	base_wipe(key, sizeof(key));
+	return rc;
+}
+
+/* Prints an account and its token (shown this once) on stdout as JSON. */
+static int print_account(const struct model_account *a, char *token)
+{
+	json_t *o;
+	char *text;
+
+	o = json_pack("{s:s, s:s, s:s}", "auth_id", a->auth_id, "auth_token",
+		      token, "domain", a->domain);
 	text = o ? json_dumps(o, JSON_PRESERVE_ORDER) : NULL;
-	base_wipe(token, sizeof(token));
+	base_wipe(token, strlen(token));
 	if (!text) {
 		json_decref(o);
 		return 1;
@@ -239,6 +298,26 @@ static int create_account(struct svc *s, const char *name, const char *domain)
 	return 0;
 }
 
+/* Creates an account and prints it (with its token, once) on stdout. */
+static int create_account(struct svc *s, const char *name, const char *domain)
+{
+	struct model_account a;
+	char token[64];
+	int err;
+
+	err = svc_account_create(s, name, domain, &a, token, sizeof(token));
+	if (err == EINVAL) {
+		fprintf(stderr, "sipward: invalid domain or name\n");
+		return EXIT_USAGE;
+	}
+	if (err) {
+		fprintf(stderr, "sipward: cannot create the account: %s\n",
+			strerror(err));
+		return 1;
+	}
+	return print_account(&a, token);
+}
+
 static int cmd_account_create(int argc, char **argv)
 {
 	struct flags f = {0};
@@ -246,13 +325,51 @@ static int cmd_account_create(int argc, char **argv)
 	struct svc *s = NULL;
 	int rc;
 
-	rc = parse_flags(argc, argv, "config db name domain", &f);
+	rc = parse_flags(argc, argv, "config db name domain", &f, NULL);
 	if (!rc)
 		rc = load_cfg(&f, &c);
 	if (!rc)
-		rc = open_svc(&c, &s);
+		rc = open_svc_key(&c, &s);
 	if (!rc)
 		rc = create_account(s, f.name ? f.name : "", c.domain);
+	svc_close(s);
+	return rc;
+}
+
+/* sipward account rotate-token AUTH_ID: a new token, printed once. */
+static int cmd_account_rotate(int argc, char **argv)
+{
+	struct flags f = {0};
+	struct model_account a;
+	const char *auth_id = NULL;
+	char token[64], q[96];
+	struct cfg c;
+	struct svc *s = NULL;
+	int rc, err;
+
+	rc = parse_flags(argc, argv, "config db", &f, &auth_id);
+	if (!rc && !auth_id)
+		rc = bad_usage("missing AUTH_ID after", "account rotate-token");
+	if (!rc)
+		rc = load_cfg(&f, &c);
+	if (!rc)
+		rc = open_svc_key(&c, &s);
+	if (rc)
+		goto out;
+	err = svc_account_rotate_token(s, auth_id, &a, token, sizeof(token));
+	if (err == ENOENT) {
+		fprintf(stderr, "sipward: no account has auth_id %s\n",
+			base_log_quote(auth_id, q, sizeof(q)));
+		rc = 1;
+	} else if (err) {
+		fprintf(stderr, "sipward: cannot rotate the token: %s\n",
+			strerror(err));
+		rc = 1;
+	} else {
+		rc = print_account(&a, token);
+	}
+	base_wipe(token, sizeof(token));
+out:
 	svc_close(s);
 	return rc;
 }
@@ -353,7 +470,7 @@ static int cmd_db_copy(int argc, char **argv)
 	struct svc_copy_stats st;
 	int err, rc;
 
-	rc = parse_flags(argc, argv, "from to", &f);
+	rc = parse_flags(argc, argv, "from to", &f, NULL);
 	if (rc)
 		return rc;
 	if (!f.from || !f.to)
@@ -406,7 +523,7 @@ static int cmd_serve(int argc, char **argv)
 	int rc, sig = 0;
 	long threads, wthreads, cpus;
 
-	rc = parse_flags(argc, argv, "config db http sip domain", &f);
+	rc = parse_flags(argc, argv, "config db http sip domain", &f, NULL);
 	if (!rc)
 		rc = load_cfg(&f, &c);
 	if (rc)
@@ -418,9 +535,16 @@ static int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = open_svc(&c, &s);
+	rc = open_svc_key(&c, &s);
 	if (rc)
 		goto out;
+	if (svc_key_check(s) == EBADMSG)
+		LOG_WARN(
+		    "server_key_mismatch",
+		    "msg=\"the server key does not open the newest sealed "
+		    "account token: it is not the key that the other nodes "
+		    "use, or it changed (sipward account rotate-token "
+		    "seals new tokens)\"");
 	rc = api_new(&a, s, &c);
 	if (rc) {
 		rc = 1;
@@ -516,5 +640,8 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "account") == 0 && argc >= 3 &&
 	    strcmp(argv[2], "create") == 0)
 		return cmd_account_create(argc - 3, argv + 3);
+	if (strcmp(argv[1], "account") == 0 && argc >= 3 &&
+	    strcmp(argv[2], "rotate-token") == 0)
+		return cmd_account_rotate(argc - 3, argv + 3);
 	return bad_usage("unknown command", argv[1]);
 }

@@ -96,6 +96,23 @@ static int check_nonce_secret(const struct cfg *c, const struct opt *o,
 	return EINVAL;
 }
 
+static int check_secret_key(const struct cfg *c, const struct opt *o, char *err,
+			    size_t cap)
+{
+	const char *v = str_of(c, o);
+	size_t n = strlen(v);
+	bool hex = n == 64;
+
+	for (size_t i = 0; hex && i < n; i++)
+		hex = isxdigit((unsigned char)v[i]) != 0;
+	if (strcmp(v, "none") == 0 || hex)
+		return 0;
+	/* Never the value: it is a secret. */
+	snprintf(err, cap,
+		 "secret_key: must be none or 64 hex digits (32 bytes)");
+	return EINVAL;
+}
+
 static int check_algs(const struct cfg *c, const struct opt *o, char *err,
 		      size_t cap)
 {
@@ -295,6 +312,33 @@ static const struct opt opts[] = {
      .max = 86400,
      .doc = "seconds during which that pair or address gets 429 with `Retry-"
 	    "After`"},
+    {.name = "secret_key",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, secret_key),
+     .def = "none",
+     .form = "`none`, or 64 hex digits (32 bytes)",
+     .check = check_secret_key,
+     .secret = true,
+     .doc = "the server key that encrypts account auth tokens at rest "
+	    "(AES-256-GCM), so that webhooks can be signed with them: e.g. "
+	    "the output of `openssl rand -hex 32`. Give every node the same "
+	    "key. When set, `key_file` is not read; `none` reads the key from "
+	    "`key_file`. Never printed, logged or stored in the database"},
+    {.name = "key_file",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, key_file),
+     .def = "auto",
+     .form = "`auto`, or a file path",
+     .doc =
+	 "the file that holds the server key when `secret_key` is `none`: "
+	 "64 hex digits (an optional final newline), a regular file that "
+	 "neither group nor others may access (mode 0600 or 0400); any other "
+	 "file stops `serve`, `account create` and `account rotate-token` "
+	 "with exit status 1. A missing file is created with a random key, "
+	 "mode 0600. `auto` is `PATH.key` beside a `sqlite:PATH` database, "
+	 "and no key with PostgreSQL: tokens are then stored as hashes only, "
+	 "webhooks go unsigned, and a warning is logged at start "
+	 "(see operations.md)"},
     {.name = "sip_nonce_secret",
      .type = OPT_STR,
      .off = offsetof(struct cfg, sip_nonce_secret),

@@ -29,6 +29,8 @@ struct cfg {
 	long auth_fail_addr_max;
 	long auth_fail_window;
 	long auth_fail_penalty;
+	char secret_key[CFG_STR_MAX];
+	char key_file[CFG_STR_MAX];
 	char sip_nonce_secret[CFG_STR_MAX];
 	char sip_digest_algorithms[CFG_STR_MAX];
 	long sip_nonce_ttl;

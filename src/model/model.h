@@ -25,6 +25,11 @@
 #define MODEL_ID_MAX 24
 #define MODEL_HASH_MAX 65
 #define MODEL_METHOD_MAX 5
+/*
+ * An account token encrypted at rest: "v1:" and the hex of a 12-byte nonce,
+ * the ciphertext of a token of at most 64 bytes and a 16-byte tag.
+ */
+#define MODEL_TOKEN_ENC_MAX (3 + 2 * (12 + 64 + 16) + 1)
 
 struct model_account {
 	int64_t id;
@@ -32,6 +37,8 @@ struct model_account {
 	char name[MODEL_NAME_MAX];
 	char domain[MODEL_DOMAIN_MAX];
 	char token_sha256[MODEL_HASH_MAX];
+	/* The token sealed under the server key (svc/account.c); "" none. */
+	char token_enc[MODEL_TOKEN_ENC_MAX];
 	int64_t created_ms;
 };
 

@@ -71,6 +71,11 @@ struct sql_drv {
 int store_account_insert(struct store *st, struct model_account *a);
 int store_account_get(struct store *st, const char *auth_id,
 		      struct model_account *out);
+int store_account_get_ref(struct store *st, int64_t id,
+			  struct model_account *out);
+int store_account_token_set(struct store *st, const char *auth_id,
+			    const char *token_sha256, const char *token_enc);
+int store_account_get_sealed(struct store *st, struct model_account *out);
 int store_account_count(struct store *st, int64_t *n);
 int store_account_list(struct store *st, store_account_cb cb, void *ctx);
 int store_app_insert(struct store *st, struct model_app *app);
@@ -132,6 +137,9 @@ int store_live_sweep(struct store *st, int64_t before_ms, int64_t *n);
 #define SQL_STORE_OPS                                                         \
 	.account_insert = store_account_insert,                               \
 	.account_get = store_account_get,                                     \
+	.account_get_ref = store_account_get_ref,                             \
+	.account_token_set = store_account_token_set,                         \
+	.account_get_sealed = store_account_get_sealed,                       \
 	.account_count = store_account_count,                                 \
 	.account_list = store_account_list, .app_insert = store_app_insert,   \
 	.app_get = store_app_get, .app_get_default = store_app_get_default,   \

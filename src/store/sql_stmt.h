@@ -21,6 +21,7 @@
 	F(TEXT, name, name) S						\
 	F(TEXT, domain, domain) S					\
 	F(TEXT, token_sha256, token_sha256) S				\
+	F(TEXT, token_enc, token_enc) S					\
 	F(I64, created_ms, created_ms)
 
 #define APP_FIELDS(F, S)						\
@@ -173,9 +174,16 @@
 #endif
 
 STMT(ACC_INSERT, "account_insert",
-     "INSERT INTO accounts (auth_id, name, domain, token_sha256, created_ms)"
-     " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id")
+     "INSERT INTO accounts (auth_id, name, domain, token_sha256, created_ms,"
+     " token_enc) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id")
 STMT(ACC_GET, "account_get", ACCOUNT_SELECT "WHERE auth_id = ?1")
+STMT(ACC_GET_REF, "account_get_ref", ACCOUNT_SELECT "WHERE id = ?1")
+STMT(ACC_SET_TOKEN, "account_token_set",
+     "UPDATE accounts SET token_sha256 = ?2, token_enc = ?3"
+     " WHERE auth_id = ?1")
+/* The newest account whose token is sealed (svc_key_check). */
+STMT(ACC_GET_SEALED, "account_get_sealed",
+     ACCOUNT_SELECT "WHERE token_enc <> '' ORDER BY id DESC LIMIT 1")
 STMT(ACC_COUNT, "account_count", "SELECT count(*) FROM accounts")
 STMT(ACC_LIST, "account_list", ACCOUNT_SELECT "ORDER BY id")
 

@@ -15,7 +15,7 @@
 #include "model/cdr.h"
 #include "model/model.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 struct sql_drv; /* store/sql.h, internal to store/ */
@@ -96,6 +96,15 @@ struct store_ops {
 	int (*account_insert)(struct store *st, struct model_account *a);
 	int (*account_get)(struct store *st, const char *auth_id,
 			   struct model_account *out);
+	/* The account of row id (an account_id or account_ref). */
+	int (*account_get_ref)(struct store *st, int64_t id,
+			       struct model_account *out);
+	/* Replaces the token's hash and ciphertext; ENOENT: no account. */
+	int (*account_token_set)(struct store *st, const char *auth_id,
+				 const char *token_sha256,
+				 const char *token_enc);
+	/* The newest account with a ciphertext (token_enc); ENOENT: none. */
+	int (*account_get_sealed)(struct store *st, struct model_account *out);
 	int (*account_count)(struct store *st, int64_t *n);
 	/* Calls cb for every account, in creation order. */
 	int (*account_list)(struct store *st, store_account_cb cb, void *ctx);

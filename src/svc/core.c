@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/crypto.h"
 #include "base/id.h"
 #include "base/time.h"
 #include "svc/group.h"
@@ -169,6 +170,7 @@ void svc_close(struct svc *s)
 	svc_group_stop(s->group);
 	drop_store(s);
 	pthread_key_delete(s->key);
+	base_wipe(s->server_key, sizeof(s->server_key));
 	free(s);
 }
 

@@ -6,6 +6,9 @@
 #define SVC_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
+
+#include "base/crypto.h"
 
 #include "model/model.h"
 #include "store/store.h"
@@ -21,6 +24,9 @@ struct svc {
 	struct svc_group *group; /* write funnel, for serial_writes stores */
 	/* Constant-time stand-in for unknown accounts' token hash. */
 	char dummy_hash[MODEL_HASH_MAX];
+	/* The server key that seals tokens (svc_key_set); wiped at close. */
+	unsigned char server_key[BASE_KEY_LEN];
+	bool has_key;
 };
 
 /* The work of one transaction; must have no effects outside the store. */

@@ -10,6 +10,7 @@
 #define SVC_SVC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model/binding.h"
@@ -22,12 +23,34 @@ struct store_ops; /* a backend (store/store.h), for main.c */
 
 /* Creates the service over a backend; runs migrations. */
 int svc_open(struct svc **out, const struct store_ops *ops, const char *url);
-/* Stops the group commit and closes the calling thread's connection. */
+/*
+ * Stops the group commit, closes the calling thread's connection and wipes
+ * the server key.
+ */
 void svc_close(struct svc *s);
 
 /*
+ * Gives the service the server key (len = 32 bytes, BASE_KEY_LEN) that
+ * seals account tokens at rest (AES-256-GCM), copied into s. Call it once,
+ * after svc_open and before any other thread uses s. Without a key, tokens
+ * are stored as hashes only and svc_account_signing_token is ENOKEY.
+ * Returns 0 or EINVAL (another length).
+ */
+int svc_key_set(struct svc *s, const unsigned char *key, size_t len);
+/* Whether svc_key_set gave s a key. */
+bool svc_key_present(const struct svc *s);
+/*
+ * Checks the key against the newest sealed token in the store: 0 when it
+ * opens it (or no token is sealed yet), ENOKEY without a key, EBADMSG when
+ * another key sealed it (a node with the wrong key), or a store error.
+ */
+int svc_key_check(struct svc *s);
+
+/*
  * Creates an account on `domain`; writes its generated token (shown once)
- * into token (cap >= 41). Returns 0, EINVAL (bad domain) or a store error.
+ * into token (cap >= 41). The token is stored as its SHA-256 and, with a
+ * server key, sealed for signing. Returns 0, EINVAL (bad domain) or a
+ * store error.
  */
 int svc_account_create(struct svc *s, const char *name, const char *domain,
 		       struct model_account *out, char *token, size_t cap);
@@ -37,10 +60,37 @@ int svc_account_count(struct svc *s, int64_t *n);
 
 /*
  * Checks auth_id/token. Returns 0 and the account, or EACCES. The token is
- * compared by its SHA-256 in constant time.
+ * compared by its SHA-256 in constant time, read from the store on every
+ * call (no cache), so a rotated token fails at once on every node.
  */
 int svc_account_auth(struct svc *s, const char *auth_id, const char *token,
 		     struct model_account *out);
+
+/*
+ * Gives the account auth_id a new random token, written into token (cap >=
+ * 41, shown once): its hash and, with a server key, its ciphertext replace
+ * the old ones in one durable write, from which the old token no longer
+ * authenticates. out is the account after it. Returns 0, ENOENT (no such
+ * account), EINVAL (cap) or a store error.
+ */
+int svc_account_rotate_token(struct svc *s, const char *auth_id,
+			     struct model_account *out, char *token,
+			     size_t cap);
+
+/*
+ * Writes the auth token of the account with row id account_ref (a
+ * model_account id, an endpoint's account_id) in clear into out (cap >=
+ * 41), for signing its webhooks; the caller wipes it (base_wipe) after
+ * use. Read from the store on every call. Returns 0; ENOKEY when the
+ * server has no key or the account's token is not sealed (it predates
+ * schema 5, or was made without a key: sipward account rotate-token seals
+ * a new one); EBADMSG when the key does not open it (another key sealed
+ * it; logged as event=account_token_unreadable, without any secret);
+ * ENOENT (no such account), ERANGE (cap) or a store error. The caller
+ * logs that a webhook goes unsigned.
+ */
+int svc_account_signing_token(struct svc *s, int64_t account_ref, char *out,
+			      size_t cap);
 
 /* The fields of an application create/update, as decoded. */
 struct svc_app_input {

@@ -1,5 +1,6 @@
 """Command line: --help, --version, bad flags (one line, exit 2), account
-create, serve's first-start line, --domain, --config, default --db."""
+create, serve's first-start line, --domain, --config, default --db.
+account rotate-token and the server key: test_token_key.py."""
 
 import json
 import re
@@ -16,6 +17,8 @@ def test_help_exit_0():
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
     assert "serve" in out and "account" in out, out
+    assert "rotate-token AUTH_ID" in out, out
+    assert "secret_key" in out and "key_file" in out, out
 
 
 def test_version_exit_0():
@@ -28,7 +31,9 @@ def test_version_exit_0():
 @pytest.mark.parametrize("args", [
     ["--bogus"], ["-Z"], ["serve", "--bogus"], ["serve", "--db"],
     ["serve", "--http"], ["account", "create", "--bogus"],
-    ["account", "create", "--db"],
+    ["account", "create", "--db"], ["account", "rotate-token"],
+    ["account", "rotate-token", "--bogus"],
+    ["account", "rotate-token", "MA_AAAAAAAA", "--db"],
 ], ids=" ".join)
 def test_bad_flag_one_line_exit_2(args, tmp_path):
     r = run_cli(args, cwd=str(tmp_path), timeout=10)
@@ -251,6 +256,7 @@ def test_http_port_in_use_fails_fast(make_server, tmp_path):
                                  {"SIPWARD_SIP_MIN_EXPIRES": "4000"},
                                  {"SIPWARD_SIP_DIGEST_ALGORITHMS": "MD5,MD5"},
                                  {"SIPWARD_SIP_NONCE_SECRET": "sh0rt-s3cret"},
+                                 {"SIPWARD_SECRET_KEY": "sh0rt-s3cret"},
                                  {"SIPWARD_LOG_LEVEL": "loud"}], ids=repr)
 def test_invalid_config_value_refused(tmp_path, env):
     r = run_cli(["serve", "--db", "sqlite:%s" % (tmp_path / "x.db"),

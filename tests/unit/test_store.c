@@ -22,6 +22,7 @@
 
 #include "base/time.h"
 #include "model/cdr.h"
+#include "base/crypto.h"
 #include "model/field.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -305,6 +306,71 @@ static void test_migrate_refuses_newer(void **state)
 	assert_int_equal(raw_int(f, VERSION_SQL), STORE_SCHEMA_VERSION + 1);
 }
 
+/*
+ * A database made by a binary of schema 3 (before token_enc) keeps its
+ * accounts through the upgrade: their tokens still log in (the hash) and
+ * have no ciphertext ("").
+ */
+static void test_migrate_from_3(void **state)
+{
+	struct fixture f = {0};
+	struct model_account a;
+	struct store *st;
+	char q[256];
+	sqlite3 *db;
+
+	(void)state;
+	assert_int_equal(create_db(&f), 0);
+	if (on_pg)
+		pg_exec(f.url, "CREATE TABLE schema_version"
+			       " (version BIGINT NOT NULL)");
+	else
+		assert_int_equal(sqlite3_open(f.path, &db), SQLITE_OK);
+	for (int v = 0; v < 3; v++) {
+		if (on_pg) {
+			pg_exec(f.url, sql_migration(SQL_PG, v));
+			snprintf(q, sizeof(q),
+				 "INSERT INTO schema_version VALUES (%d)",
+				 v + 1);
+			pg_exec(f.url, q);
+		} else {
+			assert_int_equal(
+			    sqlite3_exec(db, sql_migration(SQL_SQLITE, v), NULL,
+					 NULL, NULL),
+			    SQLITE_OK);
+		}
+	}
+	snprintf(q, sizeof(q),
+		 "INSERT INTO accounts (auth_id, name, domain, token_sha256,"
+		 " created_ms) VALUES ('MA_OLD00000', 'old', 'o.example.com',"
+		 " '%064d', 5)",
+		 7);
+	if (on_pg) {
+		pg_exec(f.url, q);
+	} else {
+		assert_int_equal(sqlite3_exec(db,
+					      "UPDATE schema_version SET "
+					      "version = 3",
+					      NULL, NULL, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, q, NULL, NULL, NULL),
+				 SQLITE_OK);
+		sqlite3_close(db);
+	}
+	assert_int_equal(ops->open(f.url, &st), 0);
+	assert_int_equal(ops->migrate(st), 0);
+	f.st = st;
+	assert_int_equal(raw_int(&f, VERSION_SQL), STORE_SCHEMA_VERSION);
+	memset(&a, 0x5a, sizeof(a));
+	assert_int_equal(ops->account_get(st, "MA_OLD00000", &a), 0);
+	assert_string_equal(a.token_enc, "");
+	assert_int_equal(strspn(a.token_sha256, "0"), 63);
+	assert_int_equal(ops->account_get_sealed(st, &a), ENOENT);
+	ops->close(st);
+	remove_db(&f);
+	rmdir(f.dir);
+}
+
 /* ---- accounts ---- */
 
 static void test_account(void **state)
@@ -327,6 +393,44 @@ static void test_account(void **state)
 	/* auth_id is unique. */
 	account(&a, "MA_AAAAAAAA", "c.example.com");
 	assert_int_equal(ops->account_insert(f->st, &a), EEXIST);
+}
+
+/* By row id; the token's hash and ciphertext replaced together. */
+static void test_account_token(void **state)
+{
+	struct fixture *f = *state;
+	struct model_account a, got;
+	char h[65];
+
+	assert_int_equal(ops->account_get_ref(f->st, f->other.id, &got), 0);
+	assert_string_equal(got.auth_id, "MA_BBBBBBBB");
+	assert_string_equal(got.token_enc, "");
+	assert_int_equal(ops->account_get_ref(f->st, f->other.id + 99, &got),
+			 ENOENT);
+	assert_int_equal(ops->account_get_sealed(f->st, &got), ENOENT);
+	/* Inserted with a ciphertext, it is read back. */
+	account(&a, "MA_CCCCCCCC", "c.example.com");
+	snprintf(a.token_enc, sizeof(a.token_enc), "v1:%0136d", 1);
+	assert_int_equal(ops->account_insert(f->st, &a), 0);
+	assert_int_equal(ops->account_get(f->st, "MA_CCCCCCCC", &got), 0);
+	assert_string_equal(got.token_enc, a.token_enc);
+	assert_int_equal(ops->account_get_sealed(f->st, &got), 0);
+	assert_string_equal(got.auth_id, "MA_CCCCCCCC");
+	/* Replaced on one account only. */
+	memset(h, 'b', 64);
+	h[64] = '\0';
+	assert_int_equal(
+	    ops->account_token_set(f->st, "MA_AAAAAAAA", h, "v1:beef"), 0);
+	assert_int_equal(ops->account_get(f->st, "MA_AAAAAAAA", &got), 0);
+	assert_string_equal(got.token_sha256, h);
+	assert_string_equal(got.token_enc, "v1:beef");
+	assert_int_equal(ops->account_get_sealed(f->st, &got), 0);
+	assert_string_equal(got.auth_id, "MA_CCCCCCCC"); /* the newest */
+	assert_int_equal(ops->account_get(f->st, "MA_BBBBBBBB", &got), 0);
+	assert_int_equal(strspn(got.token_sha256, "a"), 64);
+	assert_string_equal(got.token_enc, "");
+	assert_int_equal(ops->account_token_set(f->st, "MA_ZZZZZZZZ", h, ""),
+			 ENOENT);
 }
 
 /* ---- endpoints ---- */
@@ -1290,6 +1394,238 @@ static void test_svc_calls(void **state)
 	svc_close(s);
 }
 
+/* ---- tokens sealed under the server key (svc/account.c) ---- */
+
+static const unsigned char key_a[BASE_KEY_LEN] = {
+    0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb,
+    0xcc, 0xdd, 0xee, 0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+    0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10};
+
+/* A service on the fixture's database, with key (or none). */
+static struct svc *open_svc(struct fixture *f, const unsigned char *key)
+{
+	struct svc *s = NULL;
+
+	assert_int_equal(svc_open(&s, ops, f->url), 0);
+	if (key)
+		assert_int_equal(svc_key_set(s, key, BASE_KEY_LEN), 0);
+	return s;
+}
+
+/* The account's stored columns: no token in clear, a v1 ciphertext. */
+static void check_stored(struct fixture *f, const char *auth_id,
+			 const char *token, bool sealed)
+{
+	char q[256];
+
+	snprintf(q, sizeof(q),
+		 "SELECT count(*) FROM accounts WHERE token_sha256 LIKE "
+		 "'%%%s%%' OR token_enc LIKE '%%%s%%' OR name LIKE '%%%s%%'",
+		 token, token, token);
+	assert_int_equal(raw_int(f, q), 0);
+	snprintf(q, sizeof(q),
+		 "SELECT count(*) FROM accounts WHERE auth_id = '%s' AND "
+		 "token_enc LIKE 'v1:%%' AND length(token_enc) = %d",
+		 auth_id, 3 + 2 * (12 + 40 + 16));
+	assert_int_equal(raw_int(f, q), sealed ? 1 : 0);
+}
+
+static void test_signing_token(void **state)
+{
+	struct fixture *f = *state;
+	struct model_account a, b, got, r;
+	char tok[64], tok_b[64], old[64], out[64];
+	struct svc *s = open_svc(f, key_a);
+
+	assert_true(svc_key_present(s));
+	/* Nothing sealed yet: any key passes the check. */
+	assert_int_equal(svc_key_check(s), 0);
+	assert_int_equal(svc_account_create(s, "a", "sign.example.com", &a, tok,
+					    sizeof(tok)),
+			 0);
+	assert_int_equal(svc_account_create(s, "b", "sign.example.com", &b,
+					    tok_b, sizeof(tok_b)),
+			 0);
+	check_stored(f, a.auth_id, tok, true);
+	/* The token comes back in clear, for signing. */
+	memset(out, 'x', sizeof(out));
+	assert_int_equal(svc_account_signing_token(s, a.id, out, sizeof(out)),
+			 0);
+	assert_string_equal(out, tok);
+	assert_int_equal(svc_account_signing_token(s, b.id, out, sizeof(out)),
+			 0);
+	assert_string_equal(out, tok_b);
+	assert_int_equal(svc_key_check(s), 0);
+	/* Too small a buffer; an unknown account. */
+	assert_int_equal(svc_account_signing_token(s, a.id, out, 40), ERANGE);
+	assert_int_equal(
+	    svc_account_signing_token(s, a.id + 1000, out, sizeof(out)),
+	    ENOENT);
+	/* Logins check the hash, as before. */
+	assert_int_equal(svc_account_auth(s, a.auth_id, tok, &got), 0);
+	assert_int_equal(got.id, a.id);
+	assert_int_equal(svc_account_auth(s, a.auth_id, tok_b, &got), EACCES);
+
+	/* Rotation: a new token logs in and signs, the old one fails. */
+	snprintf(old, sizeof(old), "%s", tok);
+	assert_int_equal(
+	    svc_account_rotate_token(s, a.auth_id, &r, tok, sizeof(tok)), 0);
+	assert_string_equal(r.auth_id, a.auth_id);
+	assert_int_equal(r.id, a.id);
+	assert_string_equal(r.domain, a.domain);
+	assert_int_equal(strlen(tok), 40);
+	assert_string_not_equal(tok, old);
+	assert_int_equal(svc_account_auth(s, a.auth_id, old, &got), EACCES);
+	assert_int_equal(svc_account_auth(s, a.auth_id, tok, &got), 0);
+	assert_int_equal(svc_account_signing_token(s, a.id, out, sizeof(out)),
+			 0);
+	assert_string_equal(out, tok);
+	check_stored(f, a.auth_id, tok, true);
+	/* The other account is untouched. */
+	assert_int_equal(svc_account_auth(s, b.auth_id, tok_b, &got), 0);
+	assert_int_equal(
+	    svc_account_rotate_token(s, "MA_NOSUCH00", &r, out, sizeof(out)),
+	    ENOENT);
+	assert_int_equal(svc_account_rotate_token(s, a.auth_id, &r, out, 40),
+			 EINVAL);
+	svc_close(s);
+}
+
+/* A ciphertext moved to another account does not open there. */
+static void test_signing_token_bound_to_account(void **state)
+{
+	struct fixture *f = *state;
+	struct model_account a, b;
+	char tok[64], tok_b[64], out[64], q[200];
+	struct svc *s = open_svc(f, key_a);
+
+	assert_int_equal(svc_account_create(s, "a", "bind.example.com", &a, tok,
+					    sizeof(tok)),
+			 0);
+	assert_int_equal(svc_account_create(s, "b", "bind.example.com", &b,
+					    tok_b, sizeof(tok_b)),
+			 0);
+	snprintf(q, sizeof(q),
+		 "UPDATE accounts SET token_enc = (SELECT token_enc FROM "
+		 "accounts WHERE auth_id = '%s') WHERE auth_id = '%s'",
+		 a.auth_id, b.auth_id);
+	raw_sql(f, q);
+	memset(out, 'x', sizeof(out));
+	assert_int_equal(svc_account_signing_token(s, b.id, out, sizeof(out)),
+			 EBADMSG);
+	assert_null(memchr(out, '\0', sizeof(out))); /* out untouched */
+	assert_int_equal(svc_account_signing_token(s, a.id, out, sizeof(out)),
+			 0);
+	assert_string_equal(out, tok);
+	/* A damaged or unknown format is refused the same way. */
+	snprintf(q, sizeof(q),
+		 "UPDATE accounts SET token_enc = 'v2:00' WHERE auth_id = '%s'",
+		 b.auth_id);
+	raw_sql(f, q);
+	assert_int_equal(svc_account_signing_token(s, b.id, out, sizeof(out)),
+			 EBADMSG);
+	snprintf(q, sizeof(q),
+		 "UPDATE accounts SET token_enc = 'v1:zz' WHERE auth_id = '%s'",
+		 b.auth_id);
+	raw_sql(f, q);
+	assert_int_equal(svc_account_signing_token(s, b.id, out, sizeof(out)),
+			 EBADMSG);
+	svc_close(s);
+}
+
+/* Another server key: EBADMSG, and the start-up check says so. */
+static void test_signing_token_wrong_key(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char key_b[BASE_KEY_LEN];
+	struct model_account a, got, r;
+	char tok[64], out[64];
+	struct svc *s = open_svc(f, key_a), *s2;
+
+	assert_int_equal(
+	    svc_account_create(s, "a", "key.example.com", &a, tok, sizeof(tok)),
+	    0);
+	memcpy(key_b, key_a, sizeof(key_b));
+	key_b[31] ^= 1;
+	s2 = open_svc(f, key_b);
+	assert_int_equal(svc_key_check(s2), EBADMSG);
+	assert_int_equal(svc_account_signing_token(s2, a.id, out, sizeof(out)),
+			 EBADMSG);
+	/* Logins do not need the key. */
+	assert_int_equal(svc_account_auth(s2, a.auth_id, tok, &got), 0);
+	/* Rotating under the new key seals with it. */
+	assert_int_equal(
+	    svc_account_rotate_token(s2, a.auth_id, &r, tok, sizeof(tok)), 0);
+	assert_int_equal(svc_account_signing_token(s2, a.id, out, sizeof(out)),
+			 0);
+	assert_string_equal(out, tok);
+	assert_int_equal(svc_key_check(s2), 0);
+	assert_int_equal(svc_account_signing_token(s, a.id, out, sizeof(out)),
+			 EBADMSG);
+	svc_close(s2);
+	svc_close(s);
+}
+
+/*
+ * No key (PostgreSQL without secret_key or key_file), or an account whose
+ * token predates schema 5: ENOKEY, until a rotation with a key seals one.
+ */
+static void test_signing_token_no_key(void **state)
+{
+	struct fixture *f = *state;
+	struct model_account a, b, got, r;
+	char tok[64], tok_b[64], out[64], q[200];
+	struct svc *s = open_svc(f, NULL), *sk;
+
+	assert_false(svc_key_present(s));
+	assert_int_equal(svc_key_check(s), ENOKEY);
+	assert_int_equal(svc_account_create(s, "a", "nokey.example.com", &a,
+					    tok, sizeof(tok)),
+			 0);
+	check_stored(f, a.auth_id, tok, false);
+	assert_int_equal(svc_account_auth(s, a.auth_id, tok, &got), 0);
+	assert_int_equal(svc_account_signing_token(s, a.id, out, sizeof(out)),
+			 ENOKEY);
+	/* With a key now, the old account still has no ciphertext. */
+	sk = open_svc(f, key_a);
+	assert_int_equal(svc_account_signing_token(sk, a.id, out, sizeof(out)),
+			 ENOKEY);
+	/* A sealed account whose column is cleared (made before 5). */
+	assert_int_equal(svc_account_create(sk, "b", "nokey.example.com", &b,
+					    tok_b, sizeof(tok_b)),
+			 0);
+	snprintf(q, sizeof(q),
+		 "UPDATE accounts SET token_enc = '' WHERE auth_id = '%s'",
+		 b.auth_id);
+	raw_sql(f, q);
+	assert_int_equal(svc_account_signing_token(sk, b.id, out, sizeof(out)),
+			 ENOKEY);
+	assert_int_equal(svc_account_auth(sk, b.auth_id, tok_b, &got), 0);
+	/* rotate-token fixes both. */
+	assert_int_equal(
+	    svc_account_rotate_token(sk, a.auth_id, &r, tok, sizeof(tok)), 0);
+	assert_int_equal(svc_account_signing_token(sk, a.id, out, sizeof(out)),
+			 0);
+	assert_string_equal(out, tok);
+	check_stored(f, a.auth_id, tok, true);
+	assert_int_equal(
+	    svc_account_rotate_token(sk, b.auth_id, &r, tok_b, sizeof(tok_b)),
+	    0);
+	assert_int_equal(svc_account_signing_token(sk, b.id, out, sizeof(out)),
+			 0);
+	assert_string_equal(out, tok_b);
+	/* Rotating without a key: a working login, nothing sealed. */
+	assert_int_equal(
+	    svc_account_rotate_token(s, a.auth_id, &r, tok, sizeof(tok)), 0);
+	assert_int_equal(svc_account_auth(s, a.auth_id, tok, &got), 0);
+	check_stored(f, a.auth_id, tok, false);
+	assert_int_equal(svc_account_signing_token(sk, a.id, out, sizeof(out)),
+			 ENOKEY);
+	assert_int_equal(svc_key_set(sk, key_a, 16), EINVAL);
+	svc_close(sk);
+	svc_close(s);
+}
+
 /* ---- transactions ---- */
 
 static void test_txn(void **state)
@@ -1491,7 +1827,9 @@ int main(int argc, char **argv)
 	    T(test_file_private),
 	    T(test_migrate_idempotent),
 	    T(test_migrate_refuses_newer),
+	    cmocka_unit_test(test_migrate_from_3),
 	    T(test_account),
+	    T(test_account_token),
 	    T(test_endpoint_unique_user_domain),
 	    T(test_endpoint_get),
 	    T(test_endpoint_update_delete),
@@ -1507,6 +1845,10 @@ int main(int argc, char **argv)
 	    T(test_live_calls),
 	    T(test_svc_calls),
 	    T(test_calls_failure_outputs_untouched),
+	    T(test_signing_token),
+	    T(test_signing_token_bound_to_account),
+	    T(test_signing_token_wrong_key),
+	    T(test_signing_token_no_key),
 	    T(test_txn),
 	    T(test_failure_outputs_untouched),
 	    T(test_every_statement),
