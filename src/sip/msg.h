@@ -158,11 +158,12 @@ struct sip_msg {
  * CSeq, for requests and responses) is missing, or From, To, Call-ID,
  * CSeq, Expires, Max-Forwards or Content-Length is repeated, or E2BIG when
  * a limit above is exceeded (Proxy-Authorization: see pauth_err).
- * Content-Length, when present, must equal the length of the rest of the
- * buffer exactly; when absent, the body is the rest. On error, *m may be
- * partly filled: each header is parsed even after an earlier one failed,
- * and a header's fields are set only when it parsed, so a 400 can be built
- * when m->nvia, m->call_id.p ... are set.
+ * Content-Length, when present, must not exceed the rest of the buffer,
+ * and bytes beyond it (datagram padding) are discarded (RFC 3261 18.3);
+ * when absent, the body is the rest. On error, *m may be partly filled:
+ * each header is parsed even after an earlier one failed, and a header's
+ * fields are set only when it parsed, so a 400 can be built when m->nvia,
+ * m->call_id.p ... are set.
  */
 int sip_msg_parse(struct sip_msg *m, char *buf, size_t len);
 
