@@ -1,16 +1,15 @@
 /*
  * registrar.c - one SIP request in, one response out. REGISTER: challenge
  * (401 with a signed nonce per configured algorithm), verify the digest
- * against the stored HA1, apply the bindings through svc, answer 200 with
- * every live contact. Failures are logged on one stable line, without
- * secrets: auth_failed user=.. src=.. reason=..
+ * against the stored HA1 (both through sip/auth.h, which logs failures on
+ * one stable line: auth_failed user=.. src=.. reason=..), apply the
+ * bindings through svc, answer 200 with every live contact.
  */
 #include "registrar/registrar.h"
 
 #include <ctype.h>
 #include <netinet/in.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,11 +18,10 @@
 #include <strings.h>
 
 #include "base/addr.h"
-#include "base/id.h"
 #include "base/log.h"
 #include "base/pool.h"
-#include "base/throttle.h"
 #include "base/time.h"
+#include "sip/auth.h"
 #include "sip/build.h"
 #include "sip/digest.h"
 #include "sip/msg.h"
@@ -36,10 +34,14 @@
 
 #define RESP_MAX 8192
 #define TXN_SLOTS 8192
-#define NC_SETS 16384 /* x 8 nonces, 40 bytes each: 5 MiB */
 #define SWEEP_BATCH 1000
 
-#define THROTTLE_KEY_MAX 65 /* SHA-256 hex of "ip|username" */
+/* The registrar's names and realms fit sip_auth's (the same bounds). */
+_Static_assert(SIP_AUTH_REALM_MAX == MODEL_DOMAIN_MAX, "realm size");
+_Static_assert(SIP_AUTH_USER_MAX == MODEL_USERNAME_MAX + 1, "user size");
+_Static_assert(sizeof(((struct registrar_opts *)0)->listen_hosts) ==
+		   sizeof(((struct sip_auth_opts *)0)->listen_hosts),
+	       "listen hosts");
 
 /* The sweep of expired bindings, on a worker, one at a time. */
 struct sweep_job {
@@ -49,17 +51,11 @@ struct sweep_job {
 
 struct registrar {
 	struct svc *svc;
-	struct registrar_opts o;
-	unsigned char secret[64];
+	struct registrar_opts o; /* o.secret cleared: auth holds it */
+	struct sip_auth *auth;	 /* digest checks, throttles, nonces */
+	bool own_auth;		 /* made here (o->auth was NULL) */
 	struct sip_txn_table *txns;
-	pthread_mutex_t nc_mu;
-	struct sip_nc_cache *ncs;	   /* under nc_mu */
-	struct base_throttle *user_fails;  /* per "ip|username" */
-	struct base_throttle *addr_fails;  /* per ip */
-	struct base_throttle *challenges;  /* 401s per ip and second */
-	char dummy_ha1[2][MODEL_HASH_MAX]; /* for unknown users */
 	struct base_pool *pool;
-	atomic_uint port;
 	int64_t last_sweep_s; /* transport thread */
 	atomic_bool sweeping;
 	struct sweep_job sweep;
@@ -83,15 +79,6 @@ struct req {
 	unsigned src_port;
 	char src[80];	     /* "ip:port", "[ip6]:port" */
 	int64_t deadline_ms; /* for the store, base_time_mono_ms() units */
-};
-
-/* What the checks that need no I/O found in a REGISTER. */
-struct prep {
-	char realm[MODEL_DOMAIN_MAX], user[MODEL_USERNAME_MAX + 1];
-	const struct sip_digest *d;
-	enum base_digest_alg alg;
-	int nerr; /* the nonce: 0 fresh, ESTALE */
-	int64_t issued_ms;
 };
 
 /* A REGISTER handed to a worker: a copy of everything it needs. */
@@ -133,52 +120,54 @@ int registrar_algs_parse(const char *text, enum base_digest_alg *algs,
 	return *n ? 0 : EINVAL;
 }
 
+/* sip_auth's options from the registrar's. */
+static void auth_opts(const struct registrar_opts *o, struct sip_auth_opts *ao)
+{
+	memset(ao, 0, sizeof(*ao));
+	ao->secret = o->secret;
+	ao->secret_len = o->secret_len;
+	ao->nonce_ttl_s = o->nonce_ttl_s;
+	memcpy(ao->algs, o->algs, sizeof(ao->algs));
+	ao->nalgs = o->nalgs;
+	ao->fail_max = o->fail_max;
+	ao->fail_addr_max = o->fail_addr_max;
+	ao->fail_window_s = o->fail_window_s;
+	ao->fail_penalty_s = o->fail_penalty_s;
+	ao->challenge_rate = o->challenge_rate;
+	memcpy(ao->listen_hosts, o->listen_hosts, sizeof(ao->listen_hosts));
+	ao->nlisten = o->nlisten;
+}
+
 int registrar_new(struct registrar **out, struct svc *svc,
 		  const struct registrar_opts *o)
 {
-	struct registrar *r = calloc(1, sizeof(*r));
-	unsigned char rnd[32];
+	struct registrar *r;
+	struct sip_auth_opts ao;
 	int err;
 
+	r = calloc(1, sizeof(*r));
 	if (!r)
 		return ENOMEM;
-	if (o->secret_len == 0 || o->secret_len > sizeof(r->secret) ||
-	    o->nalgs == 0 || o->nalgs > 2) {
-		free(r);
-		return EINVAL;
-	}
 	r->svc = svc;
 	r->o = *o;
-	memcpy(r->secret, o->secret, o->secret_len);
-	r->o.secret = r->secret;
-	pthread_mutex_init(&r->nc_mu, NULL);
-	atomic_init(&r->port, 0);
+	r->o.secret = NULL; /* the caller's; sip_auth keeps a copy */
 	atomic_init(&r->sweeping, false);
 	r->sweep.r = r;
+	if (o->auth) {
+		r->auth = o->auth;
+	} else {
+		auth_opts(o, &ao);
+		err = sip_auth_new(&r->auth, &ao);
+		r->own_auth = !err;
+		if (err)
+			goto out;
+	}
 	err = sip_txn_table_new(&r->txns, TXN_SLOTS);
-	if (!err)
-		err = sip_nc_cache_new(&r->ncs, NC_SETS);
-	if (!err)
-		err = base_throttle_new(&r->user_fails, o->fail_max,
-					o->fail_window_s, o->fail_penalty_s);
-	if (!err)
-		err = base_throttle_new(&r->addr_fails, o->fail_addr_max,
-					o->fail_window_s, o->fail_penalty_s);
-	if (!err)
-		err =
-		    base_throttle_new(&r->challenges, o->challenge_rate, 1, 1);
 	if (!err)
 		err = base_pool_start(&r->pool, o->workers ? o->workers : 1,
 				      o->queue_max ? o->queue_max : 1,
 				      "sip-store");
-	if (!err)
-		err = base_rand_fill(rnd, sizeof(rnd));
-	if (!err)
-		err = base_digest_hex(BASE_DIGEST_MD5, rnd, sizeof(rnd),
-				      r->dummy_ha1[0], sizeof(r->dummy_ha1[0]));
-	if (!err)
-		err = base_digest_hex(BASE_DIGEST_SHA256, rnd, sizeof(rnd),
-				      r->dummy_ha1[1], sizeof(r->dummy_ha1[1]));
+out:
 	if (err) {
 		registrar_free(r);
 		return err;
@@ -196,7 +185,7 @@ void registrar_stop_workers(struct registrar *r)
 
 void registrar_set_port(struct registrar *r, unsigned port)
 {
-	atomic_store(&r->port, port);
+	sip_auth_set_port(r->auth, port);
 }
 
 void registrar_free(struct registrar *r)
@@ -205,12 +194,8 @@ void registrar_free(struct registrar *r)
 		return;
 	base_pool_stop(r->pool);
 	sip_txn_table_free(r->txns);
-	sip_nc_cache_free(r->ncs);
-	pthread_mutex_destroy(&r->nc_mu);
-	base_throttle_free(r->user_fails);
-	base_throttle_free(r->addr_fails);
-	base_throttle_free(r->challenges);
-	base_wipe(r->secret, sizeof(r->secret));
+	if (r->own_auth)
+		sip_auth_free(r->auth);
 	free(r);
 }
 
@@ -263,89 +248,21 @@ static void reply(struct req *q, const char *key, size_t keylen, unsigned code,
 /* ---- digest ---- */
 
 /*
- * The throttle key of (address, user) into key (THROTTLE_KEY_MAX bytes):
- * hashed, since base/throttle keys hold 63 bytes, fewer than an IPv6
- * address and a 64-byte username; 40 hex digits (160 bits) of SHA-256.
- */
-static void user_key(const struct req *q, const char *user, char *key)
-{
-	char text[200];
-	int n = snprintf(text, sizeof(text), "%s|%s", q->src_ip, user);
-
-	if (n < 0 || base_digest_hex(BASE_DIGEST_SHA256, text, (size_t)n, key,
-				     THROTTLE_KEY_MAX))
-		snprintf(key, THROTTLE_KEY_MAX, "%s", q->src_ip);
-	key[40] = '\0';
-}
-
-/*
- * Logs a failed check on one stable line. counted: the request presented a
- * nonce issued to this address for this realm, so the failure counts
- * against (address, user) and the address; a failure anyone could forge
- * from someone else's address (no such nonce) never counts.
- */
-static void log_auth_failed(const struct req *q, struct sip_str user,
-			    const char *reason, bool counted)
-{
-	char u[160], name[128], key[THROTTLE_KEY_MAX];
-	int64_t now = base_time_mono_s();
-
-	snprintf(name, sizeof(name), "%.*s", (int)(user.n < 120 ? user.n : 120),
-		 user.p ? user.p : "");
-	if (!counted) {
-		/* Anyone can send these from a forged address: not at warn
-		 * level, where a flood of them would fill the log. */
-		LOG_DEBUG("auth_failed", "user=%s src=%s reason=%s",
-			  base_log_quote(name, u, sizeof(u)), q->src, reason);
-		return;
-	}
-	LOG_WARN("auth_failed", "user=%s src=%s reason=%s",
-		 base_log_quote(name, u, sizeof(u)), q->src, reason);
-	/* name is the To user here: copy_token checked it, and digest
-	 * username = To user (else user_mismatch, not counted). */
-	user_key(q, name, key);
-	base_throttle_fail(q->r->user_fails, key, now);
-	base_throttle_fail(q->r->addr_fails, q->src_ip, now);
-	if (base_throttle_check(q->r->addr_fails, q->src_ip, now))
-		LOG_WARN("sip_source_ignored", "src=%s seconds=%ld", q->src_ip,
-			 q->r->o.fail_penalty_s);
-	else if (base_throttle_check(q->r->user_fails, key, now))
-		LOG_WARN("sip_source_ignored", "src=%s user=%s seconds=%ld",
-			 q->src_ip, u, q->r->o.fail_penalty_s);
-}
-
-/*
- * Sends 401 with one challenge per configured algorithm, its nonce bound to
- * the source address and the realm; nothing past challenge_rate a second
- * to one address, so that sipward is no reflector for forged sources.
+ * Sends 401 with one challenge per configured algorithm (sip_auth_challenge:
+ * nonces bound to the source address and the realm, nothing past
+ * challenge_rate a second to one address, so that sipward is no reflector
+ * for forged sources).
  */
 static void challenge(struct req *q, const char *key, size_t keylen,
-		      const char *realm, bool stale)
+		      const struct sip_auth_req *p, bool stale)
 {
-	struct sip_nonce_bind b = {q->src_ip, realm};
-	char nonce[SIP_NONCE_LEN + 1];
-	int64_t now = base_time_mono_s();
-	struct out *o;
+	struct out *o = malloc(sizeof(*o));
 
-	if (base_throttle_check(q->r->challenges, q->src_ip, now)) {
-		LOG_DEBUG("sip_challenge_limited", "src=%s", q->src);
-		return;
-	}
-	base_throttle_fail(q->r->challenges, q->src_ip, now);
-	if (sip_nonce_make(q->r->secret, q->r->o.secret_len, &b,
-			   base_time_now_ms(), nonce, sizeof(nonce)))
-		return;
-	o = malloc(sizeof(*o));
 	if (!o)
 		return;
 	begin(o, q, 401, "Unauthorized");
-	for (unsigned i = 0; i < q->r->o.nalgs; i++)
-		outf(o,
-		     "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", "
-		     "algorithm=%s, qop=\"auth\"%s\r\n",
-		     realm, nonce, sip_digest_alg_name(q->r->o.algs[i]),
-		     stale ? ", stale=true" : "");
-	finish(o, q, key, keylen);
+	if (!sip_auth_challenge(q->r->auth, p, stale, &o->b))
+		finish(o, q, key, keylen);
 	free(o);
 }
 
@@ -362,129 +279,34 @@ static void reply_unavailable(struct req *q, const char *key, size_t keylen)
 
 enum verdict { V_OK, V_FAIL, V_STALE, V_ERROR };
 
-/* Whether alg is one of the challenges this registrar offers. */
-static bool offered(const struct registrar *r, enum base_digest_alg alg)
-{
-	for (unsigned i = 0; i < r->o.nalgs; i++)
-		if (r->o.algs[i] == alg)
-			return true;
-	return false;
-}
-
-/*
- * Whether a digest uri that differs from the Request-URI is still ours, as
- * Kamailio and Asterisk accept it: a well-formed SIP URI whose host is the
- * realm or an address we listen on, with no port or the port we listen on.
- */
-static bool uri_is_ours(struct registrar *r, struct sip_str text,
-			const char *realm)
-{
-	struct sip_uri u;
-	unsigned port = atomic_load(&r->port);
-
-	if (sip_uri_parse(text, &u) ||
-	    !(sip_str_ieq(u.scheme, "sip") || sip_str_ieq(u.scheme, "sips")))
-		return false;
-	if (u.port && u.port != port)
-		return false;
-	if (!u.port && port != 5060 && !sip_str_ieq(u.host, realm))
-		return false;
-	if (sip_str_ieq(u.host, realm))
-		return true;
-	for (unsigned i = 0; i < r->o.nlisten; i++)
-		if (sip_str_ieq(u.host, r->o.listen_hosts[i]))
-			return true;
-	return false;
-}
-
-/*
- * The digest checks that need no I/O: algorithm, parameters, uri and the
- * nonce's signature. False (after logging) when d fails one of them.
- */
-static bool check_digest(struct req *q, struct prep *p)
-{
-	struct registrar *r = q->r;
-	const struct sip_digest *d = p->d;
-	struct sip_nonce_bind b = {q->src_ip, p->realm};
-
-	if (sip_digest_alg_parse(d->algorithm, &p->alg) ||
-	    !offered(r, p->alg)) {
-		log_auth_failed(q, d->username, "bad_algorithm", false);
-		return false;
-	}
-	/* qop=auth is required: without nc, a response could be replayed. */
-	if (!d->nonce.p || !d->response.p || !d->uri.p || d->userhash ||
-	    !d->qop.p || !sip_str_ieq(d->qop, "auth") || !d->nc.p ||
-	    !d->cnonce.p || d->cnonce.n == 0) {
-		log_auth_failed(q, d->username, "bad_parameters", false);
-		return false;
-	}
-	if ((d->uri.n != q->m->ruri_raw.n ||
-	     memcmp(d->uri.p, q->m->ruri_raw.p, d->uri.n) != 0) &&
-	    !uri_is_ours(r, d->uri, p->realm)) {
-		log_auth_failed(q, d->username, "uri_mismatch", false);
-		return false;
-	}
-	p->nerr = sip_nonce_check(r->secret, r->o.secret_len, &b, d->nonce,
-				  base_time_now_ms(), r->o.nonce_ttl_s * 1000,
-				  &p->issued_ms);
-	if (p->nerr == EINVAL) {
-		log_auth_failed(q, d->username, "bad_nonce", false);
-		return false;
-	}
-	return true;
-}
-
 /*
  * Verifies the credentials against the store (on a worker). Returns V_OK
  * (and the endpoint in *cred), V_STALE (right digest, old nonce), V_FAIL or
  * V_ERROR (storage; its errno in *err).
  */
-static enum verdict verify(struct req *q, const struct prep *p,
+static enum verdict verify(struct req *q, struct sip_auth_req *p,
 			   struct svc_sip_cred *cred, int *err)
 {
-	struct registrar *r = q->r;
-	const struct sip_digest *d = p->d;
-	char expected[SIP_DIGEST_HEX_MAX];
-	const char *ha1;
-	bool known;
-	int e;
+	int e = svc_sip_credentials(q->r->svc, p->user, p->realm, cred);
+	bool known = !e;
 
-	e = svc_sip_credentials(r->svc, p->user, p->realm, cred);
 	if (e && e != ENOENT) {
 		*err = e;
 		return V_ERROR;
 	}
-	known = !e;
-	ha1 = p->alg == BASE_DIGEST_MD5
-		  ? (known ? cred->ha1_md5 : r->dummy_ha1[0])
-		  : (known ? cred->ha1_sha256 : r->dummy_ha1[1]);
-	e = sip_digest_expected(p->alg, ha1, q->m->method, d, expected,
-				sizeof(expected));
-	if (e) {
-		*err = e;
-		return V_ERROR;
-	}
-	if (d->response.n != strlen(expected) ||
-	    !base_secure_eq(d->response.p, expected, d->response.n) || !known) {
-		log_auth_failed(q, d->username,
-				known ? "bad_response" : "unknown_user", true);
-		return V_FAIL;
-	}
-	if (p->nerr == ESTALE)
-		return V_STALE;
-	pthread_mutex_lock(&r->nc_mu);
-	e = sip_nc_cache_use(r->ncs, d->nonce, p->issued_ms, d->nc);
-	pthread_mutex_unlock(&r->nc_mu);
-	switch (e) {
-	case 0:
+	switch (sip_auth_verify(q->r->auth, p, known ? cred->ha1_md5 : NULL,
+				known ? cred->ha1_sha256 : NULL)) {
+	case SIP_AUTH_OK:
 		return V_OK;
-	case ESTALE:
-		return V_STALE; /* forgotten under load: a fresh nonce */
-	default:
-		log_auth_failed(q, d->username, "nonce_count_replay", true);
+	case SIP_AUTH_STALE:
+		return V_STALE;
+	case SIP_AUTH_FAIL:
 		return V_FAIL;
+	case SIP_AUTH_ERROR:
+		break;
 	}
+	*err = p->err;
+	return V_ERROR;
 }
 
 /* ---- REGISTER ---- */
@@ -571,7 +393,7 @@ struct reg_work {
 };
 
 static void do_bindings(struct req *q, const char *key, size_t keylen,
-			const char *user, const char *realm,
+			const struct sip_auth_req *p,
 			const struct svc_sip_cred *cred)
 {
 	const struct sip_msg *m = q->m;
@@ -612,8 +434,8 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 	rq.received = q->src;
 	rq.transport = q->from->proto == SIP_UDP ? "UDP" : "TCP";
 	rq.now_ms = base_time_now_ms();
-	err = svc_register(q->r->svc, user, realm, cred, &rq, &q->r->o.limits,
-			   &w->bs);
+	err = svc_register(q->r->svc, p->user, p->realm, cred, &rq,
+			   &q->r->o.limits, &w->bs);
 	if (err == 0) {
 		/* A connection that carries a live binding is kept. */
 		for (unsigned i = 0; q->from->proto == SIP_TCP && i < w->bs.n;
@@ -628,9 +450,8 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 		contacts_out(&w->o, &w->bs);
 		finish(&w->o, q, key, keylen);
 	} else if (err == EACCES) {
-		log_auth_failed(q, (struct sip_str){user, strlen(user)},
-				"password_changed", true);
-		challenge(q, key, keylen, realm, false);
+		sip_auth_failed(q->r->auth, p, "password_changed");
+		challenge(q, key, keylen, p, false);
 	} else if (err == ERANGE) {
 		snprintf(extra, sizeof(extra), "Min-Expires: %u\r\n",
 			 q->r->o.limits.min_expires);
@@ -664,12 +485,14 @@ static bool realm_of(struct sip_str host, char *out, size_t cap)
  * filled when the request needs the store.
  */
 static bool prepare(struct req *q, const char *key, size_t keylen,
-		    struct prep *p)
+		    struct sip_auth_req *p)
 {
 	const struct sip_msg *m = q->m;
-	char tkey[THROTTLE_KEY_MAX];
 
-	p->d = NULL;
+	memset(p, 0, sizeof(*p));
+	p->m = m;
+	p->src_ip = q->src_ip;
+	p->src = q->src;
 	if (m->require.p) {
 		char extra[300];
 		snprintf(extra, sizeof(extra), "Unsupported: %.*s\r\n",
@@ -688,50 +511,37 @@ static bool prepare(struct req *q, const char *key, size_t keylen,
 		return false;
 	}
 	/* Silence for this user from an address with too many failures. */
-	user_key(q, p->user, tkey);
-	if (base_throttle_check(q->r->user_fails, tkey, base_time_mono_s()))
+	if (sip_auth_ignored(q->r->auth, q->src_ip, p->user))
 		return false;
-	for (unsigned i = 0; i < m->nauth && !p->d; i++)
-		if (m->auth[i].realm.p &&
-		    sip_str_ieq(m->auth[i].realm, p->realm))
-			p->d = &m->auth[i];
-	if (!p->d) {
-		challenge(q, key, keylen, p->realm, false);
+	switch (sip_auth_prepare(q->r->auth, p)) {
+	case SIP_AUTH_CHALLENGE:
+		challenge(q, key, keylen, p, false);
 		return false;
-	}
-	if (!p->d->username.p) {
-		log_auth_failed(q, p->d->username, "bad_parameters", false);
-		challenge(q, key, keylen, p->realm, false);
-		return false;
-	}
-	if (!sip_str_eq(p->d->username, p->user)) {
-		log_auth_failed(q, p->d->username, "user_mismatch", false);
+	case SIP_AUTH_FORBIDDEN:
 		reply(q, key, keylen, 403, "Forbidden", NULL);
 		return false;
-	}
-	if (!check_digest(q, p)) {
-		challenge(q, key, keylen, p->realm, false);
-		return false;
+	case SIP_AUTH_CHECK:
+		break;
 	}
 	return true;
 }
 
 /* The store half of a REGISTER, on a worker within q->deadline_ms. */
 static void register_store(struct req *q, const char *key, size_t keylen,
-			   const struct prep *p)
+			   struct sip_auth_req *p)
 {
 	struct svc_sip_cred cred;
 	int err = 0;
 
 	switch (verify(q, p, &cred, &err)) {
 	case V_OK:
-		do_bindings(q, key, keylen, p->user, p->realm, &cred);
+		do_bindings(q, key, keylen, p, &cred);
 		break;
 	case V_STALE:
-		challenge(q, key, keylen, p->realm, true);
+		challenge(q, key, keylen, p, true);
 		break;
 	case V_FAIL:
-		challenge(q, key, keylen, p->realm, false);
+		challenge(q, key, keylen, p, false);
 		break;
 	case V_ERROR:
 		reply_errno(q, key, keylen, err);
@@ -765,7 +575,7 @@ static void register_job(struct base_pool_job *job)
 			.m = m,
 			.src_port = j->src_port,
 			.deadline_ms = j->deadline_ms};
-	struct prep p;
+	struct sip_auth_req p;
 
 	memcpy(q.src_ip, j->src_ip, sizeof(q.src_ip));
 	memcpy(q.src, j->src, sizeof(q.src));
@@ -836,7 +646,7 @@ void registrar_on_message(void *ctx, struct sip_transport *t,
 	char *copy = malloc(len);
 	struct req q = {.r = r, .t = t, .from = from, .m = m};
 	struct sip_peer dst;
-	struct prep p;
+	struct sip_auth_req p;
 	char key[SIP_TXN_KEY_MAX];
 	char *cached = NULL;
 	size_t keylen = 0, clen;
@@ -875,8 +685,7 @@ void registrar_on_message(void *ctx, struct sip_transport *t,
 	}
 	if (sip_str_eq(m->method, "REGISTER")) {
 		/* Silence for an address with too many failed checks. */
-		if (!base_throttle_check(r->addr_fails, q.src_ip,
-					 base_time_mono_s()) &&
+		if (!sip_auth_ignored(r->auth, q.src_ip, NULL) &&
 		    prepare(&q, key, keylen, &p))
 			register_submit(&q, key, keylen, copy, len);
 	} else if (sip_str_eq(m->method, "OPTIONS"))

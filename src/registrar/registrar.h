@@ -11,10 +11,18 @@
 
 #include "base/crypto.h"
 #include "model/binding.h"
+#include "sip/auth.h"
 #include "sip/transport.h"
 #include "svc/svc.h"
 
 struct registrar_opts {
+	/*
+	 * The digest authenticator to use, shared with its other users (the
+	 * call engine) and freed by the caller after registrar_free; NULL:
+	 * the registrar makes its own from secret ... challenge_rate and
+	 * listen_hosts below, which are ignored otherwise.
+	 */
+	struct sip_auth *auth;
 	const void *secret; /* nonce signing key */
 	size_t secret_len;
 	int64_t nonce_ttl_s;
@@ -56,7 +64,8 @@ void registrar_free(struct registrar *r);
  */
 void registrar_stop_workers(struct registrar *r);
 
-/* The port the transport bound (for the digest uri check). */
+/* The port the transport bound (for the digest uri check; sets it on the
+ * authenticator, shared or not). */
 void registrar_set_port(struct registrar *r, unsigned port);
 
 /* The transport callbacks (ctx is the registrar). */

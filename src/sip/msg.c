@@ -721,8 +721,11 @@ static struct sip_str *digest_field(struct sip_digest *d, struct sip_str name)
 	return NULL;
 }
 
-/* Authorization: Digest k=v, k="v", ... (RFC 3261 25.1, RFC 7616). */
-static int auth_hdr(struct sip_msg *m, char *s, char *e)
+/*
+ * Authorization or Proxy-Authorization: Digest k=v, k="v", ... (RFC 3261
+ * 25.1, RFC 7616), appended to the n digests in arr (SIP_AUTH_MAX).
+ */
+static int auth_hdr(struct sip_digest *arr, unsigned *n, char *s, char *e)
 {
 	struct sip_digest d;
 	bool userhash_seen = false;
@@ -734,7 +737,7 @@ static int auth_hdr(struct sip_msg *m, char *s, char *e)
 		return 0; /* another scheme: not ours */
 	if (p == e || !is_lws(*p))
 		return EBADMSG;
-	if (m->nauth >= SIP_AUTH_MAX)
+	if (*n >= SIP_AUTH_MAX)
 		return E2BIG;
 	memset(&d, 0, sizeof(d));
 	for (;;) {
@@ -780,7 +783,7 @@ static int auth_hdr(struct sip_msg *m, char *s, char *e)
 			d.userhash = sip_str_ieq(val, "true");
 		}
 	}
-	m->auth[m->nauth++] = d;
+	arr[(*n)++] = d;
 	return 0;
 }
 
@@ -816,6 +819,10 @@ static int header(struct sip_msg *m, struct seen *seen, char *s, char *e)
 		return EBADMSG;
 	vs = (char *)skip_lws(p + 1, e);
 	ve = (char *)trim_end(vs, e);
+	/* sip_msg_parse caps the fields at SIP_HEADERS_MAX. */
+	m->hdrs[m->nhdrs].name = name;
+	m->hdrs[m->nhdrs].value = str(vs, ve);
+	m->nhdrs++;
 
 	if (name_is(name, "Via", "v"))
 		return via_hdr(m, vs, ve);
@@ -896,8 +903,24 @@ static int header(struct sip_msg *m, struct seen *seen, char *s, char *e)
 		return 0;
 	}
 	if (name_is(name, "Authorization", NULL))
-		return auth_hdr(m, vs, ve);
+		return auth_hdr(m->auth, &m->nauth, vs, ve);
+	if (name_is(name, "Proxy-Authorization", NULL)) {
+		/* Not fatal (see msg.h): the registrar never read it. */
+		err = auth_hdr(m->pauth, &m->npauth, vs, ve);
+		if (err && !m->pauth_err)
+			m->pauth_err = err;
+		return 0;
+	}
 	return 0;
+}
+
+struct sip_str sip_msg_header(const struct sip_msg *m, const char *name,
+			      const char *compact)
+{
+	for (unsigned i = 0; i < m->nhdrs; i++)
+		if (name_is(m->hdrs[i].name, name, compact))
+			return m->hdrs[i].value;
+	return (struct sip_str){0};
 }
 
 /* ---- start line ---- */
@@ -1069,6 +1092,7 @@ int sip_msg_parse(struct sip_msg *m, char *buf, size_t len)
 {
 	struct seen seen = {0};
 	size_t start, hend, body, ls, fe;
+	unsigned nfields = 0; /* known or not, well-formed or not */
 	int err = 0, e;
 
 	memset(m, 0, sizeof(*m));
@@ -1099,10 +1123,8 @@ int sip_msg_parse(struct sip_msg *m, char *buf, size_t len)
 
 		fe = field_end(buf, ls, hend);
 		ve = fe > ls && buf[fe - 1] == '\r' ? fe - 1 : fe;
-		if (++m->nheaders > SIP_HEADERS_MAX) {
-			m->nheaders = SIP_HEADERS_MAX;
+		if (++nfields > SIP_HEADERS_MAX)
 			return err ? err : E2BIG;
-		}
 		/* Unfold: each line end inside the field becomes a space. */
 		for (size_t k = ls; k < ve; k++)
 			if (buf[k] == '\r' || buf[k] == '\n')

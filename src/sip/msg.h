@@ -1,8 +1,9 @@
 /*
- * msg.h - a SIP message parser for what a registrar needs (RFC 3261 sections
- * 7, 8, 10, 18, 20, 25; RFC 3581 rport). It parses a mutable buffer in place:
- * every struct sip_str points into that buffer, which must outlive the
- * message. Quoted strings are unescaped in place. Nothing is allocated.
+ * msg.h - a SIP message parser for what a registrar and a B2BUA need (RFC
+ * 3261 sections 7, 8, 10, 18, 20, 22, 25; RFC 3581 rport). It parses a
+ * mutable buffer in place: every struct sip_str points into that buffer,
+ * which must outlive the message. Quoted strings are unescaped in place.
+ * Nothing is allocated.
  */
 #ifndef SIP_MSG_H
 #define SIP_MSG_H
@@ -14,7 +15,7 @@
 #define SIP_HEADERS_MAX 64 /* header fields in one message */
 #define SIP_VIA_MAX 16	   /* Via values */
 #define SIP_CONTACT_MAX 16 /* Contact values */
-#define SIP_AUTH_MAX 4	   /* Authorization headers */
+#define SIP_AUTH_MAX 4	   /* Authorization (and Proxy-) headers */
 #define SIP_ROUTE_MAX 16   /* Record-Route values */
 
 /* A slice of the message buffer; p is NULL when absent. */
@@ -69,16 +70,22 @@ struct sip_contact {
 };
 
 /*
- * Digest credentials from an Authorization header (RFC 3261 25.1, 7616).
- * Quoted values are unescaped in place; `realm=""` gives p set and n 0.
- * Unknown parameters are skipped, a repeated known one is EBADMSG.
- * Authorization headers of other schemes, and Proxy-Authorization, are
- * ignored.
+ * Digest credentials from an Authorization or Proxy-Authorization header
+ * (RFC 3261 22.2, 22.3, 25.1; RFC 7616). Quoted values are unescaped in
+ * place; `realm=""` gives p set and n 0. Unknown parameters are skipped, a
+ * repeated known one is a parse error. Headers of other schemes (Basic)
+ * are ignored.
  */
 struct sip_digest {
 	struct sip_str username, realm, nonce, uri, response, algorithm, cnonce,
 	    opaque, qop, nc;
 	bool userhash; /* userhash=true (RFC 7616) */
+};
+
+/* One header field as received: the name as written ("v", "VIA"), the
+ * value without the LWS around it and unfolded (never CR or LF). */
+struct sip_hdr {
+	struct sip_str name, value;
 };
 
 struct sip_msg {
@@ -104,10 +111,20 @@ struct sip_msg {
 	bool contact_star; /* Contact: * */
 	bool has_expires;
 	uint32_t expires;
-	int max_forwards;	   /* -1 when absent */
-	struct sip_str user_agent; /* the first User-Agent value */
-	struct sip_digest auth[SIP_AUTH_MAX];
+	int max_forwards;		      /* -1 when absent */
+	struct sip_str user_agent;	      /* the first User-Agent value */
+	struct sip_digest auth[SIP_AUTH_MAX]; /* Authorization */
 	unsigned nauth;
+	/*
+	 * Proxy-Authorization (RFC 3261 22.3), parsed like Authorization but
+	 * never fatal, since a registrar ignores it: a header that does not
+	 * parse, or one past SIP_AUTH_MAX, is not kept, and the first such
+	 * error (EBADMSG, E2BIG) is left in pauth_err. A user of pauth may
+	 * answer 400 when it is set.
+	 */
+	struct sip_digest pauth[SIP_AUTH_MAX];
+	unsigned npauth;
+	int pauth_err;
 	bool has_content_length;
 	size_t content_length;
 	/* The whole value of the first Supported (or k) header, e.g.
@@ -121,23 +138,32 @@ struct sip_msg {
 	unsigned nrroute;
 	struct sip_str content_type; /* the first Content-Type (or c) value */
 	struct sip_str body;	     /* absent when empty */
-	unsigned nheaders;	     /* header fields, known or not */
+	/*
+	 * Every header field, known or not, in order (sip_msg_header finds
+	 * one). The values of Authorization and Proxy-Authorization are not
+	 * as written when a quoted string in them held a backslash: the
+	 * digest parser unescapes in place.
+	 */
+	struct sip_hdr hdrs[SIP_HEADERS_MAX];
+	unsigned nhdrs;
 };
 
 /*
  * Parses one complete message of len bytes in buf (modified in place:
- * continuation lines are unfolded and quoted Authorization values
- * unescaped). Leading CRLFs are skipped. Returns 0, or EBADMSG when it is
- * malformed (a NUL or a bare CR in the headers, a bad value in a header
- * that is parsed, a CSeq method other than the request method) or a
- * required header (Via, From, To, Call-ID, CSeq, for requests and
- * responses) is missing, or From, To, Call-ID, CSeq, Expires,
- * Max-Forwards or Content-Length is repeated, or E2BIG when a limit above
- * is exceeded. Content-Length, when present, must equal the length of the
- * rest of the buffer exactly; when absent, the body is the rest.
- * On error, *m may be partly filled: each header is parsed even after an
- * earlier one failed, and a header's fields are set only when it parsed,
- * so a 400 can be built when m->nvia, m->call_id.p ... are set.
+ * continuation lines are unfolded and quoted Authorization and
+ * Proxy-Authorization values unescaped). Leading CRLFs are skipped.
+ * Returns 0, or EBADMSG when it is malformed (a NUL or a bare CR in the
+ * headers, a bad value in a header that is parsed, a CSeq method other
+ * than the request method) or a required header (Via, From, To, Call-ID,
+ * CSeq, for requests and responses) is missing, or From, To, Call-ID,
+ * CSeq, Expires, Max-Forwards or Content-Length is repeated, or E2BIG when
+ * a limit above is exceeded (Proxy-Authorization: see pauth_err).
+ * Content-Length, when present, must not exceed the rest of the buffer,
+ * and bytes beyond it (datagram padding) are discarded (RFC 3261 18.3);
+ * when absent, the body is the rest. On error, *m may be partly filled:
+ * each header is parsed even after an earlier one failed, and a header's
+ * fields are set only when it parsed, so a 400 can be built when m->nvia,
+ * m->call_id.p ... are set.
  */
 int sip_msg_parse(struct sip_msg *m, char *buf, size_t len);
 
@@ -154,6 +180,15 @@ int sip_msg_parse(struct sip_msg *m, char *buf, size_t len);
  */
 int sip_msg_frame(const char *buf, size_t len, size_t max, size_t *skip,
 		  size_t *msglen);
+
+/*
+ * The value of the first header field named name (or compact, its compact
+ * form such as "c" for Content-Type; NULL when it has none), matched
+ * case-insensitively; p is NULL when there is none. A field with an empty
+ * value gives p set and n 0.
+ */
+struct sip_str sip_msg_header(const struct sip_msg *m, const char *name,
+			      const char *compact);
 
 /* True when s equals the NUL-terminated lit, case-insensitively. */
 bool sip_str_ieq(struct sip_str s, const char *lit);

@@ -56,13 +56,40 @@ static void touch_uri(const struct sip_uri *u)
 	CHECK(u->port <= 65535);
 }
 
+static void touch_digest(const struct sip_digest *d)
+{
+	touch(d->username, true);
+	touch(d->realm, true);
+	touch(d->nonce, true);
+	touch(d->uri, true);
+	touch(d->response, true);
+	touch(d->algorithm, true);
+	touch(d->cnonce, true);
+	touch(d->opaque, true);
+	touch(d->qop, true);
+	touch(d->nc, true);
+}
+
+/* The first value of the header named s (a token: no NUL) by
+ * sip_msg_header; p NULL when absent or too long a name to copy here. */
+static struct sip_str lookup(const struct sip_msg *m, struct sip_str s)
+{
+	static char b[8192];
+
+	if (s.n >= sizeof(b))
+		return (struct sip_str){0};
+	memcpy(b, s.p, s.n);
+	b[s.n] = '\0';
+	return sip_msg_header(m, b, NULL);
+}
+
 static void check_msg(const struct sip_msg *m, int rc)
 {
 	CHECK(rc == 0 || rc == EBADMSG || rc == E2BIG);
 	CHECK(m->nvia <= SIP_VIA_MAX && m->nvia_lines <= SIP_VIA_MAX);
 	CHECK(m->nvia_lines <= m->nvia);
 	CHECK(m->ncontact <= SIP_CONTACT_MAX && m->nauth <= SIP_AUTH_MAX);
-	CHECK(m->nheaders <= SIP_HEADERS_MAX);
+	CHECK(m->nhdrs <= SIP_HEADERS_MAX);
 	CHECK(m->max_forwards >= -1 && m->max_forwards <= 255);
 	CHECK(m->cseq <= INT32_MAX);
 
@@ -106,20 +133,28 @@ static void check_msg(const struct sip_msg *m, int rc)
 	}
 	CHECK(!(m->contact_star && m->ncontact));
 	touch(m->user_agent, true);
-	for (unsigned i = 0; i < m->nauth; i++) {
-		const struct sip_digest *d = &m->auth[i];
+	for (unsigned i = 0; i < m->nauth; i++)
+		touch_digest(&m->auth[i]);
+	CHECK(m->npauth <= SIP_AUTH_MAX);
+	CHECK(m->pauth_err == 0 || m->pauth_err == EBADMSG ||
+	      m->pauth_err == E2BIG);
+	for (unsigned i = 0; i < m->npauth; i++)
+		touch_digest(&m->pauth[i]);
+	for (unsigned i = 0; i < m->nhdrs; i++) {
+		struct sip_str v;
 
-		touch(d->username, true);
-		touch(d->realm, true);
-		touch(d->nonce, true);
-		touch(d->uri, true);
-		touch(d->response, true);
-		touch(d->algorithm, true);
-		touch(d->cnonce, true);
-		touch(d->opaque, true);
-		touch(d->qop, true);
-		touch(d->nc, true);
+		CHECK(m->hdrs[i].name.p && m->hdrs[i].name.n > 0 &&
+		      m->hdrs[i].value.p);
+		touch(m->hdrs[i].name, true);
+		touch(m->hdrs[i].value, true);
+		/* The lookup finds this field or an earlier one of its name. */
+		v = lookup(m, m->hdrs[i].name);
+		CHECK(!v.p || v.p <= m->hdrs[i].value.p);
+		CHECK(v.p || m->hdrs[i].name.n >= 8192);
 	}
+	/* Names are tokens: never empty, never with a space. */
+	CHECK(!sip_msg_header(m, "", NULL).p);
+	CHECK(!sip_msg_header(m, "X Y", NULL).p);
 	touch(m->supported, true);
 	touch(m->require, true);
 	CHECK(m->nrroute <= SIP_ROUTE_MAX);
@@ -146,8 +181,11 @@ static void check_msg(const struct sip_msg *m, int rc)
 	}
 	if (m->has_content_length)
 		CHECK(m->body.n == m->content_length);
+	/* Without Content-Length the body is the rest; with it, bytes past
+	 * it (datagram padding, RFC 3261 18.3) are discarded. */
 	if (m->body.p)
-		CHECK(m->body.p + m->body.n == hi);
+		CHECK(m->has_content_length ? m->body.p + m->body.n <= hi
+					    : m->body.p + m->body.n == hi);
 }
 
 /* Parses a copy of exactly len bytes; returns the result. */

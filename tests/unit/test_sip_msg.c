@@ -143,7 +143,7 @@ static void test_vendor_linphone(void **state)
 	assert_true(m.has_content_length);
 	assert_int_equal(m.content_length, 0);
 	assert_absent(m.body);
-	assert_int_equal(m.nheaders, 15);
+	assert_int_equal(m.nhdrs, 15);
 }
 
 static const char zoiper[] =
@@ -586,7 +586,7 @@ static void test_minimal_and_response(void **state)
 	assert_int_equal(m.max_forwards, -1);
 	assert_false(m.has_content_length);
 	assert_false(m.has_expires);
-	assert_int_equal(m.nheaders, 5);
+	assert_int_equal(m.nhdrs, 5);
 
 	assert_int_equal(
 	    parse(&m, "SIP/2.0 401 Unauthorized\r\n"
@@ -752,7 +752,7 @@ static void test_folded_headers(void **state)
 	assert_int_equal(m.contact[1].expires, 30);
 	assert_str(m.auth[0].realm, "example.com");
 	assert_str(m.auth[0].uri, "sip:example.com");
-	assert_int_equal(m.nheaders, 8);
+	assert_int_equal(m.nhdrs, 8);
 
 	/* the same with LF-only line ends */
 	assert_int_equal(parse(&m, "REGISTER sip:example.com SIP/2.0\n"
@@ -1037,6 +1037,133 @@ static void test_authorization(void **state)
 	assert_int_equal(parse_with(&m, b, ""), E2BIG);
 }
 
+/* Proxy-Authorization: its own array, the same parser, never fatal. */
+static void test_proxy_authorization(void **state)
+{
+	struct sip_msg m;
+	char b[4096];
+
+	(void)state;
+	assert_int_equal(
+	    parse_with(&m,
+		       "Proxy-Authorization: Digest username=\"bob\", "
+		       "realm=\"example.com\", nonce=\"n\\\"2\", "
+		       "uri=\"sip:carol@example.com\", response=\"r\", "
+		       "algorithm=SHA-256, qop=auth, nc=00000002, "
+		       "cnonce=\"c\"\r\n"
+		       "Authorization: Digest username=\"alice\"\r\n"
+		       "PROXY-AUTHORIZATION: Basic Ym9iOnB3\r\n"
+		       "proxy-authorization: digest username=\"second\"\r\n",
+		       ""),
+	    0);
+	assert_int_equal(m.nauth, 1);
+	assert_str(m.auth[0].username, "alice");
+	assert_int_equal(m.npauth, 2);
+	assert_int_equal(m.pauth_err, 0);
+	assert_str(m.pauth[0].username, "bob");
+	assert_str(m.pauth[0].realm, "example.com");
+	assert_str(m.pauth[0].nonce, "n\"2"); /* unescaped in place */
+	assert_str(m.pauth[0].uri, "sip:carol@example.com");
+	assert_str(m.pauth[0].algorithm, "SHA-256");
+	assert_str(m.pauth[0].qop, "auth");
+	assert_str(m.pauth[0].nc, "00000002");
+	assert_str(m.pauth[0].cnonce, "c");
+	assert_str(m.pauth[1].username, "second");
+
+	/* A bad one is dropped and noted; the message still parses (a
+	 * registrar never read Proxy-Authorization), the good ones are kept. */
+	assert_int_equal(
+	    parse_with(&m,
+		       "Proxy-Authorization: Digest username=\"a\"\r\n"
+		       "Proxy-Authorization: Digest username=\"a\", "
+		       "username=\"b\"\r\n"
+		       "Proxy-Authorization: Digest =x\r\n"
+		       "Proxy-Authorization: Digest username=\"c\"\r\n",
+		       ""),
+	    0);
+	assert_int_equal(m.npauth, 2);
+	assert_int_equal(m.pauth_err, EBADMSG);
+	assert_str(m.pauth[0].username, "a");
+	assert_str(m.pauth[1].username, "c");
+	assert_int_equal(m.nauth, 0);
+
+	/* up to SIP_AUTH_MAX, then E2BIG noted, not returned */
+	b[0] = '\0';
+	for (int i = 0; i < SIP_AUTH_MAX; i++)
+		strcat(b, "Proxy-Authorization: Digest username=\"u\"\r\n");
+	assert_int_equal(parse_with(&m, b, ""), 0);
+	assert_int_equal(m.npauth, SIP_AUTH_MAX);
+	assert_int_equal(m.pauth_err, 0);
+	strcat(b, "Proxy-Authorization: Digest username=\"v\"\r\n");
+	assert_int_equal(parse_with(&m, b, ""), 0);
+	assert_int_equal(m.npauth, SIP_AUTH_MAX);
+	assert_int_equal(m.pauth_err, E2BIG);
+
+	/* Authorization stays fatal, as before */
+	assert_int_equal(
+	    parse_with(&m, "Authorization: Digest username=\"a\" x\r\n", ""),
+	    EBADMSG);
+}
+
+/* Every field kept in order; sip_msg_header finds the first by name. */
+static void test_header_list(void **state)
+{
+	struct sip_msg m;
+	struct sip_str v;
+
+	(void)state;
+	assert_int_equal(parse(&m,
+			       "INVITE sip:bob@example.com SIP/2.0\r\n"
+			       "v: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKh\r\n"
+			       "From: <sip:alice@example.com>;tag=1\r\n"
+			       "To: <sip:bob@example.com>\r\n"
+			       "Call-ID: hdrs-1\r\n"
+			       "CSeq: 1 INVITE\r\n"
+			       "X-PH-Account:  acme \t\r\n"
+			       "x-ph-account: second\r\n"
+			       "X-PH-Folded: one,\r\n two\r\n"
+			       "X-Empty:\r\n"
+			       "Subject : hello world\r\n"
+			       "c: application/sdp\r\n"
+			       "Content-Length: 4\r\n"
+			       "\r\n"
+			       "v=0\n"),
+			 0);
+	assert_int_equal(m.nhdrs, 12);
+	assert_str(m.hdrs[0].name, "v");
+	assert_str(m.hdrs[0].value, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKh");
+	assert_str(m.hdrs[5].name, "X-PH-Account");
+	assert_str(m.hdrs[5].value, "acme");
+	assert_str(m.hdrs[6].name, "x-ph-account");
+	assert_str(m.hdrs[7].value, "one,   two"); /* unfolded */
+	assert_str(m.hdrs[9].name, "Subject");
+	assert_str(m.hdrs[11].value, "4");
+
+	assert_str(sip_msg_header(&m, "x-PH-account", NULL), "acme");
+	assert_str(sip_msg_header(&m, "X-PH-Folded", NULL), "one,   two");
+	assert_str(sip_msg_header(&m, "subject", "s"), "hello world");
+	v = sip_msg_header(&m, "X-Empty", NULL);
+	assert_non_null(v.p);
+	assert_int_equal(v.n, 0);
+	/* full name or compact form, whichever was written */
+	assert_str(sip_msg_header(&m, "Via", "v"),
+		   "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKh");
+	assert_absent(sip_msg_header(&m, "Via", NULL));
+	assert_str(sip_msg_header(&m, "Content-Type", "c"), "application/sdp");
+	assert_absent(sip_msg_header(&m, "X-PH-Missing", NULL));
+	assert_absent(sip_msg_header(&m, "X-PH", NULL)); /* no prefix match */
+	assert_absent(sip_msg_header(&m, "", NULL));
+	assert_str(m.body, "v=0\n");
+
+	/* A failed parse keeps the fields read up to the first bad one and
+	 * those after it (each field is parsed). */
+	assert_int_equal(parse_with(&m, "Expires: x\r\nX-After: 1\r\n", ""),
+			 EBADMSG);
+	assert_int_equal(m.nhdrs, 7);
+	assert_str(sip_msg_header(&m, "X-After", NULL), "1");
+	assert_str(sip_msg_header(&m, "Expires", NULL), "x");
+}
+
 static void test_cseq(void **state)
 {
 	struct sip_msg m;
@@ -1271,7 +1398,7 @@ static void test_limits(void **state)
 	for (int i = 5; i < SIP_HEADERS_MAX; i++)
 		sprintf(b + strlen(b), "X-H%d: %d\r\n", i, i);
 	assert_int_equal(parse_with(&m, b, ""), 0);
-	assert_int_equal(m.nheaders, SIP_HEADERS_MAX);
+	assert_int_equal(m.nhdrs, SIP_HEADERS_MAX);
 	strcat(b, "X-Last: 1\r\n");
 	assert_int_equal(parse_with(&m, b, ""), E2BIG);
 
@@ -1545,6 +1672,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_via_forms, teardown),
 	    cmocka_unit_test_teardown(test_contact_params, teardown),
 	    cmocka_unit_test_teardown(test_authorization, teardown),
+	    cmocka_unit_test_teardown(test_proxy_authorization, teardown),
+	    cmocka_unit_test_teardown(test_header_list, teardown),
 	    cmocka_unit_test_teardown(test_cseq, teardown),
 	    cmocka_unit_test_teardown(test_missing_and_duplicate, teardown),
 	    cmocka_unit_test_teardown(test_partial_on_error, teardown),
