@@ -20,6 +20,7 @@
 #include "base/crypto.h"
 #include "base/id.h"
 #include "base/log.h"
+#include "call/engine.h"
 #include "cfg/cfg.h"
 #include "http/server.h"
 #include "registrar/registrar.h"
@@ -505,6 +506,96 @@ static int cmd_db_copy(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Where the SIP transport's messages go: REGISTER and OPTIONS (and what
+ * cannot be a request) to the registrar, every other request and every
+ * response to the call engine.
+ */
+struct sip_front {
+	struct registrar *reg;
+	struct call_engine *calls;
+};
+
+static bool for_registrar(const char *msg, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (msg[i] == '\r' || msg[i] == '\n'))
+		i++;
+	msg += i;
+	len -= i;
+	if (len >= 8 && memcmp(msg, "SIP/2.0 ", 8) == 0)
+		return false;
+	return (len >= 9 && memcmp(msg, "REGISTER ", 9) == 0) ||
+	       (len >= 8 && memcmp(msg, "OPTIONS ", 8) == 0);
+}
+
+static void front_on_message(void *ctx, struct sip_transport *t,
+			     const struct sip_peer *from, char *msg, size_t len)
+{
+	struct sip_front *f = ctx;
+
+	if (f->calls && !for_registrar(msg, len))
+		call_on_message(f->calls, t, from, msg, len);
+	else
+		registrar_on_message(f->reg, t, from, msg, len);
+}
+
+static void front_on_tick(void *ctx)
+{
+	struct sip_front *f = ctx;
+
+	registrar_on_tick(f->reg);
+}
+
+/*
+ * One digest authenticator for the registrar and the call engine, so that
+ * a source's failures count against both; ro->auth points to it.
+ */
+static int shared_auth(struct registrar_opts *ro, struct sip_auth **out)
+{
+	struct sip_auth_opts ao = {.secret = ro->secret,
+				   .secret_len = ro->secret_len,
+				   .nonce_ttl_s = ro->nonce_ttl_s,
+				   .nalgs = ro->nalgs,
+				   .fail_max = ro->fail_max,
+				   .fail_addr_max = ro->fail_addr_max,
+				   .fail_window_s = ro->fail_window_s,
+				   .fail_penalty_s = ro->fail_penalty_s,
+				   .challenge_rate = ro->challenge_rate,
+				   .nlisten = ro->nlisten};
+	int err;
+
+	memcpy(ao.algs, ro->algs, sizeof(ao.algs));
+	memcpy(ao.listen_hosts, ro->listen_hosts, sizeof(ao.listen_hosts));
+	err = sip_auth_new(out, &ao);
+	if (!err)
+		ro->auth = *out;
+	return err;
+}
+
+/* Starts the call engine with the registrar's store and auth settings. */
+static int start_calls(const struct cfg *c, struct svc *s,
+		       const struct registrar_opts *ro,
+		       struct call_engine **out)
+{
+	struct call_opts co = {.auth = ro->auth,
+			       .workers = ro->workers,
+			       .queue_max = ro->queue_max,
+			       .store_timeout_ms = ro->store_timeout_ms,
+			       .retry_after_s = ro->retry_after_s,
+			       .ring_timeout_s = (unsigned)c->ring_timeout,
+			       .calls_max = (unsigned)c->calls_max,
+			       .msg_max = (size_t)c->sip_msg_max,
+			       .nlisten = ro->nlisten};
+
+	memcpy(co.listen_hosts, ro->listen_hosts, sizeof(co.listen_hosts));
+	/* Our Via and Contact name the first address we listen on. */
+	snprintf(co.via_host, sizeof(co.via_host), "%s",
+		 ro->nlisten ? ro->listen_hosts[0] : "127.0.0.1");
+	return call_engine_new(out, s, &co);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct flags f = {0};
@@ -515,6 +606,9 @@ static int cmd_serve(int argc, char **argv)
 	struct http_opts ho;
 	struct registrar *reg = NULL;
 	struct registrar_opts ro;
+	struct sip_auth *auth = NULL;
+	struct call_engine *calls = NULL;
+	struct sip_front front = {0};
 	struct sip_transport *sip = NULL;
 	struct sip_transport_opts so;
 	unsigned char secret[64];
@@ -571,24 +665,30 @@ static int cmd_serve(int argc, char **argv)
 	}
 	rc = registrar_opts(&c, &ro, secret, sizeof(secret));
 	if (!rc)
+		rc = shared_auth(&ro, &auth) ? 1 : 0;
+	if (!rc)
 		rc = registrar_new(&reg, s, &ro) ? 1 : 0;
 	base_wipe(secret, sizeof(secret));
+	if (!rc)
+		rc = start_calls(&c, s, &ro, &calls) ? 1 : 0;
 	if (rc)
 		goto out;
+	front = (struct sip_front){.reg = reg, .calls = calls};
 	so = (struct sip_transport_opts){
 	    .listen = c.sip,
 	    .msg_max = (size_t)c.sip_msg_max,
 	    .tcp_max = (unsigned)c.sip_tcp_max,
 	    .tcp_per_addr = (unsigned)c.sip_tcp_per_addr,
 	    .tcp_idle_s = (unsigned)c.sip_tcp_idle};
-	if (sip_transport_start(&sip, &so, registrar_on_message,
-				registrar_on_tick, reg)) {
+	if (sip_transport_start(&sip, &so, front_on_message, front_on_tick,
+				&front)) {
 		fprintf(stderr, "sipward: cannot listen for SIP on %s\n",
 			c.sip);
 		rc = 1;
 		goto out;
 	}
 	registrar_set_port(reg, sip_transport_port(sip));
+	call_engine_set_transport(calls, sip, sip_transport_port(sip));
 	/* The first account, once both listeners are up: printed once. */
 	if (svc_account_count(s, &n) == 0 && n == 0) {
 		rc = create_account(s, "first account", c.domain);
@@ -605,8 +705,11 @@ static int cmd_serve(int argc, char **argv)
 	LOG_INFO("stopping", "signal=%d", sig);
 out:
 	registrar_stop_workers(reg); /* they send on sip */
+	call_engine_stop(calls);
 	sip_transport_stop(sip);
+	call_engine_free(calls);
 	registrar_free(reg);
+	sip_auth_free(auth);
 	http_server_stop(srv);
 	api_free(a);
 	svc_close(s);

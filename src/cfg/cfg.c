@@ -498,6 +498,23 @@ static const struct opt opts[] = {
      .max = 1000000,
      .doc = "REGISTERs waiting for a SIP worker; past it a REGISTER gets "
 	    "`503` with `Retry-After` at once"},
+    {.name = "ring_timeout",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, ring_timeout),
+     .def = "60",
+     .min = 1,
+     .max = 3600,
+     .doc = "seconds a call rings before it gives up: the caller gets `480` "
+	    "and every phone still ringing a CANCEL (`<Dial timeout>` "
+	    "defaults to it)"},
+    {.name = "calls_max",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, calls_max),
+     .def = "10000",
+     .min = 1,
+     .max = 1000000,
+     .doc = "calls in progress on this node, at most; one more INVITE gets "
+	    "`503` with `Retry-After`"},
     {.name = "sip_auth_fail_window",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_auth_fail_window),

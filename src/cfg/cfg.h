@@ -51,6 +51,8 @@ struct cfg {
 	long sip_workers;
 	long sip_queue_max;
 	long cdr_retention_days;
+	long ring_timeout;
+	long calls_max;
 };
 
 /* Fills c with the built-in defaults. */

@@ -689,11 +689,10 @@ void registrar_on_message(void *ctx, struct sip_transport *t,
 		    prepare(&q, key, keylen, &p))
 			register_submit(&q, key, keylen, copy, len);
 	} else if (sip_str_eq(m->method, "OPTIONS"))
-		reply(&q, key, keylen, 200, "OK",
-		      "Allow: REGISTER, OPTIONS\r\n");
+		reply(&q, key, keylen, 200, "OK", SIP_ALLOW_HDR);
 	else
 		reply(&q, key, keylen, 405, "Method Not Allowed",
-		      "Allow: REGISTER, OPTIONS\r\n");
+		      SIP_ALLOW_HDR);
 out:
 	free(cached);
 	free(copy);

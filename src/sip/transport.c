@@ -46,6 +46,8 @@ struct conn {
 struct outq_item {
 	struct outq_item *next;
 	uint64_t conn;
+	struct sockaddr_storage addr; /* for conn 0: the peer's connection */
+	socklen_t addrlen;
 	bool mark; /* sip_transport_conn_mark, else a send of data */
 	size_t len;
 	char data[];
@@ -320,10 +322,29 @@ static void sweep_idle(struct sip_transport *t)
 }
 
 /* Direct send on a connection, on the transport thread. */
-static int conn_send(struct sip_transport *t, uint64_t id, const char *buf,
-		     size_t len)
+/*
+ * The open connection with a peer at addr, when one exists: a scan of the
+ * table, made only for sends to a TCP binding (whose connection id the
+ * store does not keep).
+ */
+static struct conn *conn_by_addr(struct sip_transport *t,
+				 const struct sockaddr_storage *addr,
+				 socklen_t addrlen)
 {
-	struct conn *c = conn_find(t, id);
+	for (unsigned i = 0; i < t->o.tcp_max; i++) {
+		struct conn *c = &t->conns[i];
+		if (c->fd >= 0 && c->addrlen == addrlen &&
+		    memcmp(&c->addr, addr, addrlen) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static int conn_send(struct sip_transport *t, uint64_t id,
+		     const struct sockaddr_storage *addr, socklen_t addrlen,
+		     const char *buf, size_t len)
+{
+	struct conn *c = id ? conn_find(t, id) : conn_by_addr(t, addr, addrlen);
 	ssize_t n;
 
 	if (!c)
@@ -357,7 +378,8 @@ static void on_outq(struct sip_transport *t)
 			if (c)
 				c->registered = true;
 		} else {
-			conn_send(t, it->conn, it->data, it->len);
+			conn_send(t, it->conn, &it->addr, it->addrlen, it->data,
+				  it->len);
 		}
 		free(it);
 	}
@@ -606,11 +628,14 @@ int sip_transport_send(struct sip_transport *t, const struct sip_peer *to,
 		return n == (ssize_t)len ? 0 : errno ? errno : EIO;
 	}
 	if (on_loop)
-		return conn_send(t, to->conn, buf, len);
+		return conn_send(t, to->conn, &to->addr, to->addrlen, buf, len);
 	it = malloc(sizeof(*it) + len);
 	if (!it)
 		return ENOMEM;
-	*it = (struct outq_item){.conn = to->conn, .len = len};
+	*it = (struct outq_item){.conn = to->conn,
+				 .addr = to->addr,
+				 .addrlen = to->addrlen,
+				 .len = len};
 	memcpy(it->data, buf, len);
 	return outq_push(t, it);
 }

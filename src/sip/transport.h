@@ -20,7 +20,7 @@ struct sip_peer {
 	enum sip_proto proto;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	uint64_t conn; /* TCP connection id, 0 for UDP */
+	uint64_t conn; /* TCP connection id, 0 for UDP (or TCP by address) */
 };
 
 struct sip_transport;
@@ -55,7 +55,9 @@ void sip_transport_stop(struct sip_transport *t);
 
 /*
  * Sends len bytes to peer: a datagram for UDP, on the same connection for
- * TCP (dropped when it has closed). Safe from any thread: off the transport
+ * TCP (dropped when it has closed); TCP with conn 0 goes on the open
+ * connection with peer's address, when there is one (ENOTCONN otherwise,
+ * or dropped when queued). Safe from any thread: off the transport
  * thread, a TCP send is queued (bounded; EAGAIN when full) and made by the
  * transport thread, which a queued send wakes.
  */

@@ -465,6 +465,8 @@ static int request(struct sip_tsx_table *t, int64_t now,
 	if (err)
 		goto out;
 	tx->user = user;
+	if (out)
+		*out = tx; /* even when it fails below: its events will come */
 	tx->cseq = m->cseq;
 	memcpy(tx->method, m->method.p, m->method.n);
 	tx->req = malloc(len);
@@ -477,8 +479,6 @@ static int request(struct sip_tsx_table *t, int64_t now,
 	tx->req_len = len;
 	client_start(tx, now);
 	err = tx_send(tx, buf, len);
-	if (!err && out)
-		*out = tx;
 out:
 	free(m);
 	return err;

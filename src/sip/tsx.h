@@ -141,6 +141,8 @@ int sip_tsx_recv(struct sip_tsx_table *t, int64_t now_ms,
  * request), EEXIST (its branch and method are taken), EBUSY (table full),
  * E2BIG (over msg_max), ENOMEM; or the send's error (the transaction then
  * ends at once, with EV_ERROR and EV_TERMINATED when the call returns).
+ * *out is set whenever the transaction was made, even when an error
+ * follows: then its EV_TERMINATED will come; NULL-initialise *out to tell.
  */
 int sip_tsx_request(struct sip_tsx_table *t, int64_t now_ms,
 		    const struct sip_peer *to, const char *buf, size_t len,

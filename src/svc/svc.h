@@ -235,6 +235,21 @@ int svc_register(struct svc *s, const char *username, const char *domain,
 		 const struct model_reg_request *req,
 		 const struct model_reg_limits *lim, struct svc_bindings *out);
 
+/* A SIP party for the call engine: the endpoint (HA1s included: the
+ * caller wipes them) and, when asked, its live bindings. */
+struct svc_sip_party {
+	struct model_endpoint ep;
+	struct svc_bindings bindings;
+};
+
+/*
+ * Reads the endpoint username@domain (with its application summary) and,
+ * when bindings is true, its live bindings, in one read transaction.
+ * Returns 0, ENOENT (no such endpoint) or a store error.
+ */
+int svc_sip_party(struct svc *s, const char *username, const char *domain,
+		  bool bindings, struct svc_sip_party *out);
+
 /* Deletes up to max expired bindings; *n says how many went. */
 int svc_bindings_sweep(struct svc *s, int64_t max, int64_t *n);
 

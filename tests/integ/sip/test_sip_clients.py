@@ -146,7 +146,7 @@ def test_sipsak_options(sipsak_server, sip_procs):
                    % sipsak_server.sip_port])
     rc, out = p.wait(20)
     assert rc == 0, out
-    assert "200 OK" in out and "Allow: REGISTER, OPTIONS" in out, out
+    assert "200 OK" in out and "Allow: REGISTER, OPTIONS, INVITE" in out, out
 
 
 # --------------------------------------------------------------------------

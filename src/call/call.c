@@ -1,0 +1,1447 @@
+/*
+ * call.c - what a call does (calls contract): an INVITE from an endpoint is
+ * challenged (407) and checked with the registrar's digest rules, its
+ * target classified and checked against the allow_* flags on a store
+ * worker, then every live binding of the callee is rung in parallel (B
+ * legs); provisional answers are relayed to the caller, the first 2xx is
+ * bridged and the other legs cancelled, or the best final answer goes back
+ * (RFC 3261 16.7). In-dialog requests are relayed leg to leg; a BYE ends
+ * both. Runs on the engine thread only, but the job functions.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/addr.h"
+#include "base/crypto.h"
+#include "base/id.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "call/internal.h"
+#include "sip/build.h"
+#include "sip/sdp.h"
+
+#define OUT_MAX 65535
+#define HDRS_MAX 2048
+#define REASON_ELSEWHERE \
+	"Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n"
+
+/* ---- small helpers ---- */
+
+static int64_t now_ms(void)
+{
+	return base_time_mono_ms();
+}
+
+/* Copies s into out as a NUL-terminated string; false when it does not
+ * fit or holds a control character. */
+static bool copy_str(struct sip_str s, char *out, size_t cap)
+{
+	if (!s.p || s.n >= cap)
+		return false;
+	for (size_t i = 0; i < s.n; i++)
+		if ((unsigned char)s.p[i] < 0x20 || s.p[i] == 0x7f)
+			return false;
+	memcpy(out, s.p, s.n);
+	out[s.n] = '\0';
+	return true;
+}
+
+/* A lower-case host we can use as a realm; false otherwise. */
+static bool realm_of(struct sip_str host, char *out, size_t cap)
+{
+	if (!host.p || host.n == 0 || host.n >= cap)
+		return false;
+	for (size_t i = 0; i < host.n; i++) {
+		char ch = (char)tolower((unsigned char)host.p[i]);
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		      ch == '-' || ch == '.'))
+			return false;
+		out[i] = ch;
+	}
+	out[host.n] = '\0';
+	return true;
+}
+
+/* Parses a copy of buf (the parser writes into what it parses). */
+static int parse_copy(const char *buf, size_t len, struct sip_msg *m,
+		      char **mem)
+{
+	*mem = malloc(len ? len : 1);
+	if (!*mem)
+		return ENOMEM;
+	memcpy(*mem, buf, len);
+	return sip_msg_parse(m, *mem, len);
+}
+
+/* Our Contact value for a leg. */
+static void our_contact(const struct call_engine *e, bool tcp, char *out,
+			size_t cap)
+{
+	bool v6 = strchr(e->o.via_host, ':') != NULL;
+
+	snprintf(out, cap, "<sip:%s%s%s:%u%s>", v6 ? "[" : "", e->o.via_host,
+		 v6 ? "]" : "", e->port, tcp ? ";transport=tcp" : "");
+}
+
+/* The body to pass on from m, its m=video lines refused when asked. */
+static struct sip_str body_out(const struct sip_msg *m, bool refuse_video,
+			       char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	if (!m->body.p || !refuse_video ||
+	    !sip_str_ieq(m->content_type, "application/sdp"))
+		return m->body;
+	if (sip_sdp_refuse_video(m->body.p, m->body.n, buf, cap, &n))
+		return m->body; /* not SDP we can edit: as it came */
+	return (struct sip_str){buf, n};
+}
+
+static const char *ctype_of(const struct sip_msg *m, char *buf, size_t cap)
+{
+	if (!m->body.p || !copy_str(m->content_type, buf, cap))
+		return NULL;
+	return buf;
+}
+
+/* ---- answers ---- */
+
+static void respond(struct call_engine *e, struct sip_tsx *tx, unsigned code,
+		    const char *reason, const char *headers)
+{
+	struct sip_resp r = {
+	    .code = code, .reason = reason, .headers = headers};
+	int err;
+
+	if (!tx)
+		return;
+	err = sip_tsx_respond(tx, now_ms(), &r);
+	if (err)
+		LOG_DEBUG("call_respond", "code=%u error=%d", code, err);
+	(void)e;
+}
+
+void call_reply_stateless(struct call_engine *e, const struct sip_peer *from,
+			  const struct sip_msg *m, unsigned code,
+			  const char *headers)
+{
+	char *buf;
+	struct sip_buf b;
+	struct sip_peer to;
+	char tag[SIP_TAG_LEN + 1];
+	struct sip_resp r = {.code = code, .headers = headers};
+
+	if (!m->is_request || sip_str_eq(m->method, "ACK"))
+		return;
+	buf = malloc(OUT_MAX);
+	if (!buf)
+		return;
+	if (!sip_build_tag(tag, sizeof(tag)))
+		r.to_tag = tag;
+	sip_buf_init(&b, buf, OUT_MAX);
+	sip_tsx_reply_peer(&to, from, m);
+	if (!sip_build_response(&b, m, NULL, 0, &r))
+		sip_transport_send(e->t, &to, buf, b.len);
+	free(buf);
+}
+
+/* 403 whose reason phrase names the flag that refused the call. */
+static void refuse_flag(struct call_engine *e, struct sip_tsx *tx,
+			enum model_allow f)
+{
+	char reason[64];
+
+	snprintf(reason, sizeof(reason), "Forbidden (%s)",
+		 call_target_flag_name(f));
+	respond(e, tx, 403, reason, NULL);
+}
+
+/* 503 with Retry-After. */
+static void unavailable(struct call_engine *e, struct sip_tsx *tx)
+{
+	char h[48];
+
+	snprintf(h, sizeof(h), "Retry-After: %ld\r\n", e->o.retry_after_s);
+	respond(e, tx, 503, NULL, h);
+}
+
+/* ---- calls and legs ---- */
+
+static void leg_free(struct call_leg *l)
+{
+	free(l->invite);
+	free(l->ack);
+}
+
+static void call_unref(struct call *c);
+
+/* Frees c when it has ended and nothing points to it any more. */
+static void maybe_free(struct call *c)
+{
+	struct call_engine *e = c->e;
+	struct call_leg *l, *nx;
+
+	if (c->refs || c->state != CALL_ENDED)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		e->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	for (l = c->b; l; l = nx) {
+		nx = l->next;
+		leg_free(l);
+		free(l);
+	}
+	while (c->relays) {
+		struct relay *rl = c->relays;
+		c->relays = rl->next;
+		free(rl);
+	}
+	leg_free(&c->a);
+	free(c->ok);
+	free(c);
+}
+
+static void call_unref(struct call *c)
+{
+	c->refs--;
+	maybe_free(c);
+}
+
+/* Ends c: no more timers, dialogs forgotten, logged. Idempotent. */
+static void end_call(struct call *c, const char *cause, const char *source)
+{
+	struct call_engine *e = c->e;
+
+	if (c->state == CALL_ENDED)
+		return;
+	c->state = CALL_ENDED;
+	c->retx_on = false;
+	call_dmap_del(e, &c->a);
+	for (struct call_leg *l = c->b; l; l = l->next)
+		call_dmap_del(e, l);
+	__atomic_sub_fetch(&e->ncalls, 1, __ATOMIC_RELAXED);
+	LOG_INFO("call_ended",
+		 "call_uuid=%s from=%s domain=%s cause=%s source=\"%s\" "
+		 "duration_ms=%lld",
+		 c->a.uuid, c->from_user, c->domain, cause, source,
+		 (long long)(c->a.answer_ms ? now_ms() - c->a.answer_ms : 0));
+}
+
+/* Sends a BYE on leg l's dialog (its answer is not waited for). */
+static void send_bye(struct call_engine *e, struct call_leg *l)
+{
+	char *buf;
+	struct sip_buf b;
+	struct sip_dialog_req r = {.method = "BYE",
+				   .transport = l->tcp ? "TCP" : "UDP",
+				   .via_host = e->o.via_host,
+				   .via_port = e->port};
+
+	if (!l->has_d)
+		return;
+	buf = malloc(OUT_MAX);
+	if (!buf)
+		return;
+	sip_buf_init(&b, buf, OUT_MAX);
+	if (!sip_dialog_request(&l->d, &b, &r))
+		sip_tsx_request(e->tsx, now_ms(), &l->peer, buf, b.len, NULL,
+				NULL);
+	free(buf);
+}
+
+/* Cancels every B leg still ringing. */
+static void cancel_b(struct call *c, const char *headers)
+{
+	for (struct call_leg *l = c->b; l; l = l->next)
+		if ((l->state == LEG_TRYING || l->state == LEG_EARLY) && l->inv)
+			sip_tsx_cancel(l->inv, now_ms(), headers);
+}
+
+/*
+ * The best final answer of the B legs (RFC 3261 16.7): a 6xx, else the
+ * lowest class; 503 becomes 500; 487 only when the caller cancelled.
+ */
+static unsigned best_final(const struct call *c)
+{
+	unsigned best = 0;
+
+	for (const struct call_leg *l = c->b; l; l = l->next) {
+		unsigned s = l->final;
+		if (s >= 600)
+			return s;
+		if (s && (!best || s / 100 < best / 100))
+			best = s;
+	}
+	if (!best)
+		best = 480;
+	if (best == 503)
+		best = 500;
+	if (best == 487 && !c->caller_cancelled)
+		best = 480;
+	return best;
+}
+
+static bool all_b_failed(const struct call *c)
+{
+	for (const struct call_leg *l = c->b; l; l = l->next)
+		if (l->state != LEG_FAILED)
+			return false;
+	return true;
+}
+
+static const char *cause_of(unsigned code)
+{
+	switch (code) {
+	case 486:
+	case 600:
+		return "USER_BUSY";
+	case 603:
+		return "CALL_REJECTED";
+	case 480:
+	case 408:
+		return "NO_ANSWER";
+	case 404:
+		return "UNALLOCATED_NUMBER";
+	case 403:
+		return "FORBIDDEN";
+	default:
+		return "NORMAL_TEMPORARY_FAILURE";
+	}
+}
+
+/* ---- the B legs ---- */
+
+/* The peer of a binding: its received address over its transport. */
+static int binding_peer(const struct model_binding *b, struct sip_peer *p,
+			bool *tcp)
+{
+	memset(p, 0, sizeof(*p));
+	if (base_addr_parse(b->received, &p->addr, &p->addrlen))
+		return EINVAL;
+	*tcp = strcmp(b->transport, "TCP") == 0;
+	p->proto = *tcp ? SIP_TCP : SIP_UDP;
+	return 0;
+}
+
+/* Writes name-addr `"display" <uri>` with the display name escaped. */
+static void name_addr(char *out, size_t cap, const char *display,
+		      const char *uri)
+{
+	char esc[2 * MODEL_TEXT_BYTES];
+	size_t j = 0;
+
+	for (size_t i = 0; display[i] && j + 2 < sizeof(esc); i++) {
+		if (display[i] == '"' || display[i] == '\\')
+			esc[j++] = '\\';
+		esc[j++] = display[i];
+	}
+	esc[j] = '\0';
+	if (j)
+		snprintf(out, cap, "\"%s\" <%s>", esc, uri);
+	else
+		snprintf(out, cap, "<%s>", uri);
+}
+
+/* Starts one B leg towards binding bd of the callee; 0 or an errno. */
+static int start_b(struct call *c, const struct sip_msg *am,
+		   const struct model_binding *bd, const char *callee,
+		   bool video_off)
+{
+	struct call_engine *e = c->e;
+	struct call_leg *l = calloc(1, sizeof(*l));
+	char from[MODEL_TEXT_BYTES * 2 + 600], to[600], fromuri[400];
+	char contact[128], call_id[SIP_CALL_ID_LEN + 80], tag[SIP_TAG_LEN + 1];
+	char ctype[128], *sdp = NULL, *buf = NULL;
+	struct sip_buf b;
+	struct sip_req r;
+	int err;
+
+	if (!l)
+		return ENOMEM;
+	l->own = OWN_LEG;
+	l->c = c;
+	l->video_off = video_off;
+	err = binding_peer(bd, &l->peer, &l->tcp);
+	if (!err)
+		err = base_id_uuid(l->uuid, sizeof(l->uuid));
+	if (!err)
+		err = sip_build_tag(tag, sizeof(tag));
+	if (!err)
+		err =
+		    sip_build_call_id(call_id, sizeof(call_id),
+				      e->o.via_host[0] ? e->o.via_host : NULL);
+	buf = malloc(OUT_MAX);
+	sdp = malloc(OUT_MAX);
+	if (!err && (!buf || !sdp))
+		err = ENOMEM;
+	if (err)
+		goto out;
+	snprintf(fromuri, sizeof(fromuri), "sip:%s@%s", c->from_user,
+		 c->domain);
+	name_addr(from, sizeof(from), c->alias, fromuri);
+	snprintf(to, sizeof(to), "<sip:%s@%s>", callee, c->domain);
+	our_contact(e, l->tcp, contact, sizeof(contact));
+	r = (struct sip_req){
+	    .method = "INVITE",
+	    .ruri = bd->contact,
+	    .transport = l->tcp ? "TCP" : "UDP",
+	    .via_host = e->o.via_host,
+	    .via_port = e->port,
+	    .from = from,
+	    .from_tag = tag,
+	    .to = to,
+	    .call_id = call_id,
+	    .cseq = 1,
+	    .contact = contact,
+	    .max_forwards = c->max_forwards,
+	    .headers = SIP_ALLOW_HDR,
+	    .content_type = ctype_of(am, ctype, sizeof(ctype)),
+	    .body = body_out(am, video_off || c->a.video_off, sdp, OUT_MAX),
+	};
+	sip_buf_init(&b, buf, OUT_MAX);
+	err = sip_build_request(&b, &r);
+	if (err)
+		goto out;
+	l->invite = malloc(b.len);
+	if (!l->invite) {
+		err = ENOMEM;
+		goto out;
+	}
+	memcpy(l->invite, buf, b.len);
+	l->invite_len = b.len;
+	l->start_ms = now_ms();
+	l->next = c->b;
+	c->b = l;
+	c->refs++;
+	l->inv = NULL;
+	err =
+	    sip_tsx_request(e->tsx, now_ms(), &l->peer, buf, b.len, l, &l->inv);
+	if (err && !l->inv) {
+		/* Never started: no event will come. */
+		l->state = LEG_FAILED;
+		l->final = 503;
+		c->refs--;
+	}
+	/* Else a failed send comes back as EV_ERROR. */
+	err = 0;
+	l = NULL;
+out:
+	if (l) {
+		leg_free(l);
+		free(l);
+	}
+	free(buf);
+	free(sdp);
+	return err;
+}
+
+/* ---- answering ---- */
+
+/* Makes l's dialog from its INVITE and response m (1xx with a tag or 2xx). */
+static int b_dialog(struct call_leg *l, const struct sip_msg *m)
+{
+	struct sip_msg *req = malloc(sizeof(*req));
+	char *mem = NULL;
+	int err;
+
+	if (!req)
+		return ENOMEM;
+	err = parse_copy(l->invite, l->invite_len, req, &mem);
+	if (!err) {
+		if (!l->has_d) {
+			err = sip_dialog_uac(&l->d, req, m);
+			if (!err && m->status >= 200)
+				l->d.state = SIP_DIALOG_CONFIRMED;
+		} else if (m->status >= 200) {
+			err = sip_dialog_confirm(&l->d, m);
+		}
+		if (!err)
+			l->has_d = true;
+	}
+	free(mem);
+	free(req);
+	return err;
+}
+
+/* ACKs l's 2xx (kept to be sent again when the 2xx is). */
+static void b_ack(struct call_engine *e, struct call_leg *l)
+{
+	char *buf = malloc(OUT_MAX);
+	struct sip_buf b;
+	struct sip_dialog_req r = {.method = "ACK",
+				   .transport = l->tcp ? "TCP" : "UDP",
+				   .via_host = e->o.via_host,
+				   .via_port = e->port};
+
+	if (!buf)
+		return;
+	sip_buf_init(&b, buf, OUT_MAX);
+	if (!sip_dialog_request(&l->d, &b, &r)) {
+		free(l->ack);
+		l->ack = malloc(b.len);
+		if (l->ack) {
+			memcpy(l->ack, buf, b.len);
+			l->ack_len = b.len;
+		}
+		sip_transport_send(e->t, &l->peer, buf, b.len);
+	}
+	free(buf);
+}
+
+/* Relays provisional m of B leg l to the caller. */
+static void relay_provisional(struct call *c, struct call_leg *l,
+			      const struct sip_msg *m)
+{
+	struct call_engine *e = c->e;
+	char contact[128], ctype[128], reason[128];
+	char *sdp = malloc(OUT_MAX);
+	struct sip_resp r;
+
+	if (!sdp)
+		return;
+	our_contact(e, c->a.tcp, contact, sizeof(contact));
+	r = (struct sip_resp){
+	    .code = m->status,
+	    .reason =
+		copy_str(m->reason, reason, sizeof(reason)) ? reason : NULL,
+	    .contact = contact,
+	    .content_type = ctype_of(m, ctype, sizeof(ctype)),
+	    .body = body_out(m, l->video_off || c->a.video_off, sdp, OUT_MAX),
+	};
+	if (sip_tsx_respond(c->a.inv, now_ms(), &r))
+		LOG_DEBUG("call_relay_1xx", "call_uuid=%s", c->a.uuid);
+	free(sdp);
+}
+
+/* The A leg's dialog, from its INVITE, once we answer it. */
+static int a_dialog(struct call *c)
+{
+	struct sip_msg *req = malloc(sizeof(*req));
+	char *mem = NULL;
+	int err;
+
+	if (!req)
+		return ENOMEM;
+	err = parse_copy(c->a.invite, c->a.invite_len, req, &mem);
+	if (!err)
+		err = sip_dialog_uas(&c->a.d, req, sip_tsx_tag(c->a.inv));
+	if (!err)
+		err = sip_dialog_confirm(&c->a.d, NULL);
+	if (!err)
+		c->a.has_d = true;
+	free(mem);
+	free(req);
+	return err;
+}
+
+/* B leg l answered first: bridge it to the caller. */
+static void bridge(struct call *c, struct call_leg *l, const struct sip_msg *m)
+{
+	struct call_engine *e = c->e;
+	char contact[128], ctype[128];
+	char *sdp = malloc(OUT_MAX);
+	struct sip_resp r;
+	const char *sent;
+	size_t len = 0;
+
+	l->state = LEG_UP;
+	l->answer_ms = now_ms();
+	if (!sdp || a_dialog(c) || !l->has_d) {
+		free(sdp);
+		send_bye(e, l);
+		respond(e, c->a.inv, 500, NULL, NULL);
+		end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+		return;
+	}
+	our_contact(e, c->a.tcp, contact, sizeof(contact));
+	r = (struct sip_resp){
+	    .code = 200,
+	    .contact = contact,
+	    .headers = SIP_ALLOW_HDR,
+	    .content_type = ctype_of(m, ctype, sizeof(ctype)),
+	    .body = body_out(m, l->video_off || c->a.video_off, sdp, OUT_MAX),
+	};
+	if (sip_tsx_respond(c->a.inv, now_ms(), &r) == 0) {
+		sent = sip_tsx_last_sent(c->a.inv, &len);
+		c->ok = malloc(len);
+		if (c->ok) {
+			memcpy(c->ok, sent, len);
+			c->ok_len = len;
+			sip_tsx_retx_start(&c->retx, e->tsx, now_ms());
+			c->retx_on = !c->a.tcp;
+		}
+	}
+	free(sdp);
+	c->state = CALL_UP;
+	c->a.state = LEG_UP;
+	c->a.answer_ms = now_ms();
+	c->ring_end_ms = 0;
+	call_dmap_put(e, &c->a);
+	cancel_b(c, REASON_ELSEWHERE);
+	LOG_INFO("call_answered", "call_uuid=%s b_leg=%s", c->a.uuid, l->uuid);
+}
+
+/* A response to B leg l's INVITE. */
+static void on_b_response(struct call *c, struct call_leg *l,
+			  const struct sip_msg *m)
+{
+	struct call_engine *e = c->e;
+
+	if (m->status < 200) {
+		if (m->status == 100 || l->state != LEG_TRYING ||
+		    c->state != CALL_RINGING) {
+			if (m->status > 100 && m->to.tag.p && !l->has_d)
+				b_dialog(l, m);
+			return;
+		}
+		if (m->to.tag.p && !b_dialog(l, m)) {
+			l->state = LEG_EARLY;
+			call_dmap_put(e, l);
+		}
+		relay_provisional(c, l, m);
+		return;
+	}
+	if (m->status < 300) {
+		if (l->ack) {
+			/* A retransmission of the 2xx: ACK it again. */
+			sip_transport_send(e->t, &l->peer, l->ack, l->ack_len);
+			return;
+		}
+		if (b_dialog(l, m)) {
+			LOG_WARN("call_bad_2xx", "call_uuid=%s", c->a.uuid);
+			l->state = LEG_FAILED;
+			l->final = 500;
+			return;
+		}
+		call_dmap_put(e, l);
+		b_ack(e, l);
+		if (c->state == CALL_RINGING) {
+			bridge(c, l, m);
+		} else {
+			/* Answered too late: another leg won, or the call
+			 * ended meanwhile. */
+			l->state = LEG_CLOSING;
+			send_bye(e, l);
+			call_dmap_del(e, l);
+		}
+		return;
+	}
+	l->state = LEG_FAILED;
+	l->final = m->status;
+	if (c->state == CALL_RINGING && all_b_failed(c)) {
+		unsigned code = best_final(c);
+		respond(e, c->a.inv, code, NULL, NULL);
+		end_call(c, cause_of(code), "Callee");
+	}
+}
+
+/* B leg l got no answer or could not be reached. */
+static void on_b_failed(struct call *c, struct call_leg *l, unsigned code)
+{
+	if (l->state == LEG_FAILED || l->state == LEG_UP ||
+	    l->state == LEG_CLOSING)
+		return;
+	l->state = LEG_FAILED;
+	l->final = code;
+	if (c->state == CALL_RINGING && all_b_failed(c)) {
+		unsigned best = best_final(c);
+		respond(c->e, c->a.inv, best, NULL, NULL);
+		end_call(c, cause_of(best), "Callee");
+	}
+}
+
+/* ---- in-dialog requests ---- */
+
+static struct call_leg *other_leg(struct call_leg *l)
+{
+	struct call *c = l->c;
+
+	if (!l->is_a)
+		return &c->a;
+	for (struct call_leg *b = c->b; b; b = b->next)
+		if (b->state == LEG_UP)
+			return b;
+	return NULL;
+}
+
+/* Relays request m received on leg from (server tx srv) to the other leg. */
+static void relay_request(struct call *c, struct call_leg *from,
+			  struct sip_tsx *srv, const struct sip_msg *m)
+{
+	struct call_engine *e = c->e;
+	struct call_leg *to = other_leg(from);
+	struct relay *rl;
+	char contact[128], ctype[128], method[32];
+	char *buf = NULL, *sdp = NULL;
+	struct sip_buf b;
+	struct sip_dialog_req r;
+	int err;
+
+	if (!to || !to->has_d || !copy_str(m->method, method, sizeof(method))) {
+		respond(e, srv, 481, NULL, NULL);
+		return;
+	}
+	rl = calloc(1, sizeof(*rl));
+	buf = malloc(OUT_MAX);
+	sdp = malloc(OUT_MAX);
+	if (!rl || !buf || !sdp) {
+		respond(e, srv, 500, NULL, NULL);
+		goto out;
+	}
+	sip_dialog_refresh(&from->d, m);
+	our_contact(e, to->tcp, contact, sizeof(contact));
+	r = (struct sip_dialog_req){
+	    .method = method,
+	    .transport = to->tcp ? "TCP" : "UDP",
+	    .via_host = e->o.via_host,
+	    .via_port = e->port,
+	    .contact =
+		(strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0)
+		    ? contact
+		    : NULL,
+	    .content_type = ctype_of(m, ctype, sizeof(ctype)),
+	    .body = body_out(m, from->video_off || to->video_off, sdp, OUT_MAX),
+	};
+	sip_buf_init(&b, buf, OUT_MAX);
+	err = sip_dialog_request(&to->d, &b, &r);
+	if (err) {
+		respond(e, srv, 500, NULL, NULL);
+		goto out;
+	}
+	*rl = (struct relay){.own = OWN_RELAY, .c = c, .from = from, .to = to};
+	rl->srv = srv;
+	rl->refs = 1;
+	c->refs++;
+	sip_tsx_set_user(srv, rl);
+	rl->refs++;
+	c->refs++;
+	err = sip_tsx_request(e->tsx, now_ms(), &to->peer, buf, b.len, rl,
+			      &rl->cli);
+	if (err && !rl->cli) {
+		rl->refs--;
+		c->refs--;
+		respond(e, srv, 503, NULL, NULL);
+	}
+	rl->next = c->relays;
+	c->relays = rl;
+	rl = NULL;
+out:
+	free(rl);
+	free(buf);
+	free(sdp);
+}
+
+/* A response to a relayed request: back to where the request came from. */
+static void on_relay_response(struct relay *rl, struct sip_tsx *tx,
+			      const struct sip_msg *m)
+{
+	struct call *c = rl->c;
+	struct call_engine *e = c->e;
+	char contact[128], ctype[128], reason[128];
+	char *sdp;
+	struct sip_resp r;
+
+	if (m->status == 100)
+		return;
+	if (m->status >= 200 && m->status < 300 &&
+	    strcmp(sip_tsx_method(tx), "INVITE") == 0) {
+		/* We ACK the callee's 2xx ourselves; the caller's ACK for
+		 * ours is absorbed. */
+		sip_dialog_refresh(&rl->to->d, m);
+		b_ack(e, rl->to);
+	}
+	if (!rl->srv)
+		return;
+	sdp = malloc(OUT_MAX);
+	if (!sdp)
+		return;
+	our_contact(e, rl->from->tcp, contact, sizeof(contact));
+	r = (struct sip_resp){
+	    .code = m->status,
+	    .reason =
+		copy_str(m->reason, reason, sizeof(reason)) ? reason : NULL,
+	    .contact = m->status < 300 ? contact : NULL,
+	    .content_type = ctype_of(m, ctype, sizeof(ctype)),
+	    .body = body_out(m, rl->from->video_off || rl->to->video_off, sdp,
+			     OUT_MAX),
+	};
+	sip_tsx_respond(rl->srv, now_ms(), &r);
+	free(sdp);
+}
+
+/* A request within a dialog we know: m on leg l, server tx tx. */
+static void on_dialog_request(struct call_engine *e, struct call_leg *l,
+			      struct sip_tsx *tx, const struct sip_msg *m)
+{
+	struct call *c = l->c;
+	unsigned st = sip_dialog_check(&l->d, m);
+
+	if (st) {
+		respond(e, tx, st, NULL, NULL);
+		return;
+	}
+	if (sip_str_eq(m->method, "BYE")) {
+		struct call_leg *o = other_leg(l);
+		respond(e, tx, 200, NULL, NULL);
+		if (o)
+			send_bye(e, o);
+		end_call(c, "NORMAL_CLEARING", l->is_a ? "Caller" : "Callee");
+		return;
+	}
+	if (c->state != CALL_UP) {
+		respond(e, tx, 481, NULL, NULL);
+		return;
+	}
+	relay_request(c, l, tx, m);
+}
+
+/* ---- a new INVITE ---- */
+
+static void job_run(struct base_pool_job *job);
+
+/* Whether host (from a Request-URI) is ours for a caller of domain. */
+static bool host_is_ours(const struct call_engine *e, struct sip_str host,
+			 const char *domain)
+{
+	if (sip_str_ieq(host, domain))
+		return true;
+	for (unsigned i = 0; i < e->o.nlisten; i++)
+		if (sip_str_ieq(host, e->o.listen_hosts[i]))
+			return true;
+	return false;
+}
+
+static void source_of(const struct sip_peer *from, char *ip, size_t ipcap,
+		      char *src, size_t srccap)
+{
+	unsigned port;
+
+	base_addr_ip((const struct sockaddr *)&from->addr, ip, ipcap);
+	port = ntohs(from->addr.ss_family == AF_INET6
+			 ? ((const struct sockaddr_in6 *)&from->addr)->sin6_port
+			 : ((const struct sockaddr_in *)&from->addr)->sin_port);
+	snprintf(src, srccap,
+		 from->addr.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+		 port);
+}
+
+/* Sends 407 with a challenge for q (nothing past the challenge rate). */
+static void challenge(struct call_engine *e, struct sip_tsx *tx,
+		      const struct sip_auth_req *q, bool stale)
+{
+	char h[HDRS_MAX];
+	struct sip_buf b;
+
+	sip_buf_init(&b, h, sizeof(h));
+	if (sip_auth_challenge(e->o.auth, q, stale, &b) || b.err) {
+		respond(e, tx, 503, NULL, "Retry-After: 1\r\n");
+		return;
+	}
+	if (b.len < sizeof(h))
+		h[b.len] = '\0';
+	respond(e, tx, 407, NULL, h);
+}
+
+/* Fills q for INVITE m from `from`; false (after answering) when bad. */
+static bool auth_req(struct call_engine *e, struct sip_tsx *tx,
+		     const struct sip_msg *m, const struct sip_peer *from,
+		     struct sip_auth_req *q, char *ip, size_t ipcap, char *src,
+		     size_t srccap)
+{
+	memset(q, 0, sizeof(*q));
+	source_of(from, ip, ipcap, src, srccap);
+	q->m = m;
+	q->proxy = true;
+	q->src_ip = ip;
+	q->src = src;
+	if (!realm_of(m->from.uri.host, q->realm, sizeof(q->realm)) ||
+	    !copy_str(m->from.uri.user, q->user, sizeof(q->user)) ||
+	    !q->user[0]) {
+		respond(e, tx, 400, "Bad From URI", NULL);
+		return false;
+	}
+	return true;
+}
+
+static void on_invite(struct call_engine *e, struct sip_tsx *tx,
+		      const struct sip_msg *m, const struct sip_peer *from,
+		      const char *raw, size_t rawlen)
+{
+	struct sip_auth_req q;
+	char ip[64], src[80];
+	struct call *c;
+	struct call_job *j;
+
+	if (m->max_forwards == 0) {
+		respond(e, tx, 483, NULL, NULL);
+		return;
+	}
+	if (!auth_req(e, tx, m, from, &q, ip, sizeof(ip), src, sizeof(src)))
+		return;
+	if (sip_auth_ignored(e->o.auth, ip, NULL) ||
+	    sip_auth_ignored(e->o.auth, ip, q.user)) {
+		respond(e, tx, 403, NULL, NULL);
+		return;
+	}
+	switch (sip_auth_prepare(e->o.auth, &q)) {
+	case SIP_AUTH_CHALLENGE:
+		challenge(e, tx, &q, false);
+		return;
+	case SIP_AUTH_FORBIDDEN:
+		respond(e, tx, 403, NULL, NULL);
+		return;
+	case SIP_AUTH_CHECK:
+		break;
+	}
+	if (e->ncalls >= e->o.calls_max || e->stopped) {
+		unavailable(e, tx);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	j = malloc(sizeof(*j) + rawlen);
+	if (!c || !j || base_id_uuid(c->a.uuid, sizeof(c->a.uuid))) {
+		free(c);
+		free(j);
+		respond(e, tx, 500, NULL, NULL);
+		return;
+	}
+	c->e = e;
+	c->state = CALL_AUTH;
+	c->a.own = OWN_LEG;
+	c->a.c = c;
+	c->a.is_a = true;
+	c->a.inv = tx;
+	c->a.start_ms = now_ms();
+	c->a.tcp = from->proto == SIP_TCP;
+	c->a.peer = *from; /* in-dialog requests go where it came from */
+	c->max_forwards =
+	    (m->max_forwards < 0 ? SIP_MAX_FORWARDS : m->max_forwards) - 1;
+	snprintf(c->from_user, sizeof(c->from_user), "%s", q.user);
+	snprintf(c->domain, sizeof(c->domain), "%s", q.realm);
+	c->a.invite = malloc(rawlen);
+	if (!c->a.invite) {
+		free(c);
+		free(j);
+		respond(e, tx, 500, NULL, NULL);
+		return;
+	}
+	memcpy(c->a.invite, raw, rawlen);
+	c->a.invite_len = rawlen;
+	c->next = e->calls;
+	if (e->calls)
+		e->calls->prev = c;
+	e->calls = c;
+	__atomic_add_fetch(&e->ncalls, 1, __ATOMIC_RELAXED);
+	sip_tsx_set_user(tx, &c->a);
+	c->refs++; /* the A leg's transaction */
+
+	memset(j, 0, sizeof(*j));
+	j->e = e;
+	j->c = c;
+	j->deadline_ms = now_ms() + e->o.store_timeout_ms;
+	memcpy(j->src_ip, ip, sizeof(j->src_ip));
+	memcpy(j->src, src, sizeof(j->src));
+	j->host_ours = host_is_ours(e, m->ruri.host, q.realm);
+	j->len = rawlen;
+	memcpy(j->msg, raw, rawlen);
+	c->refs++; /* the job */
+	if (base_pool_submit(e->pool, &j->job, job_run)) {
+		free(j);
+		c->refs--;
+		unavailable(e, tx);
+		end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+	}
+}
+
+/* ---- the store job (on a worker) ---- */
+
+/* Whether s looks like an application id (digits only). */
+static bool looks_like_app_id(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static void job_run(struct base_pool_job *job)
+{
+	struct call_job *j = (struct call_job *)job;
+	struct call_engine *e = j->e;
+	struct sip_msg *m = malloc(sizeof(*m));
+	struct sip_auth_req q;
+	char ruser[MODEL_USERNAME_MAX + 1];
+	const char *ha1[2] = {NULL, NULL};
+	int err;
+
+	j->verdict = SIP_AUTH_FAIL;
+	if (!m || sip_msg_parse(m, j->msg, j->len)) {
+		j->err = ENOMEM;
+		goto out;
+	}
+	if (now_ms() >= j->deadline_ms) {
+		j->err = ETIMEDOUT;
+		goto out;
+	}
+	base_deadline_set(j->deadline_ms);
+	memset(&q, 0, sizeof(q));
+	q.m = m;
+	q.proxy = true;
+	q.src_ip = j->src_ip;
+	q.src = j->src;
+	if (!realm_of(m->from.uri.host, q.realm, sizeof(q.realm)) ||
+	    !copy_str(m->from.uri.user, q.user, sizeof(q.user)) ||
+	    sip_auth_prepare(e->o.auth, &q) != SIP_AUTH_CHECK)
+		goto done; /* FAIL: challenged again */
+	err = svc_sip_party(e->svc, q.user, q.realm, false, &j->caller);
+	if (err && err != ENOENT) {
+		j->err = err;
+		goto done;
+	}
+	if (!err) {
+		ha1[0] = j->caller.ep.ha1_md5;
+		ha1[1] = j->caller.ep.ha1_sha256;
+	}
+	j->verdict = sip_auth_verify(e->o.auth, &q, ha1[0], ha1[1]);
+	if (j->verdict == SIP_AUTH_ERROR)
+		j->err = q.err ? q.err : EIO;
+	base_wipe(j->caller.ep.ha1_md5, sizeof(j->caller.ep.ha1_md5));
+	base_wipe(j->caller.ep.ha1_sha256, sizeof(j->caller.ep.ha1_sha256));
+	if (j->verdict != SIP_AUTH_OK || !j->host_ours)
+		goto done;
+	j->target_ok = ENOENT;
+	if (!copy_str(m->ruri.user, ruser, sizeof(ruser)) || !ruser[0])
+		goto done;
+	if (looks_like_app_id(ruser)) {
+		struct model_account acct = {.id = j->caller.ep.account_id};
+		struct model_app *app = malloc(sizeof(*app));
+		if (app && svc_app_get(e->svc, &acct, ruser, app) == 0)
+			j->is_app = true;
+		free(app);
+	}
+	err = svc_sip_party(e->svc, ruser, q.realm, true, &j->callee);
+	if (err && err != ENOENT)
+		j->err = err;
+	j->target_ok = err;
+	base_wipe(j->callee.ep.ha1_md5, sizeof(j->callee.ep.ha1_md5));
+	base_wipe(j->callee.ep.ha1_sha256, sizeof(j->callee.ep.ha1_sha256));
+done:
+	base_deadline_set(0);
+out:
+	free(m);
+	call_job_done(j);
+}
+
+/* ---- the job's result (engine thread) ---- */
+
+/* Rings every live binding of the callee but the one that called. */
+static void ring(struct call *c, const struct sip_msg *am,
+		 const struct call_job *j)
+{
+	struct call_engine *e = c->e;
+	const struct svc_bindings *bs = &j->callee.bindings;
+	bool video_off = !j->callee.ep.allow[MODEL_ALLOW_VIDEO];
+	unsigned started = 0;
+
+	c->state = CALL_RINGING;
+	c->ring_end_ms = now_ms() + (int64_t)e->o.ring_timeout_s * 1000;
+	for (unsigned i = 0; i < bs->n && c->state == CALL_RINGING; i++) {
+		struct sip_peer p;
+		bool tcp;
+		if (binding_peer(&bs->b[i], &p, &tcp))
+			continue;
+		/* A call to oneself rings one's other phones only. */
+		if (j->callee.ep.id == j->caller.ep.id &&
+		    p.addrlen == c->a.peer.addrlen &&
+		    memcmp(&p.addr, &c->a.peer.addr, p.addrlen) == 0)
+			continue;
+		if (start_b(c, am, &bs->b[i], j->callee.ep.username,
+			    video_off) == 0)
+			started++;
+	}
+	if (c->state != CALL_RINGING)
+		return; /* the legs failed at once, and answered for */
+	if (!started) {
+		respond(e, c->a.inv, 480, NULL, NULL);
+		end_call(c, "USER_NOT_REGISTERED", "Error");
+		return;
+	}
+	if (all_b_failed(c)) {
+		unsigned code = best_final(c);
+		respond(e, c->a.inv, code, NULL, NULL);
+		end_call(c, cause_of(code), "Error");
+	}
+}
+
+/* Decides where the authenticated call goes. */
+static void route(struct call *c, const struct call_job *j)
+{
+	struct call_engine *e = c->e;
+	const struct model_endpoint *ep = &j->caller.ep;
+	struct sip_msg *am = malloc(sizeof(*am));
+	char *mem = NULL;
+	enum call_target k;
+	enum model_allow f;
+
+	if (!am || parse_copy(c->a.invite, c->a.invite_len, am, &mem)) {
+		respond(e, c->a.inv, 500, NULL, NULL);
+		end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+		goto out;
+	}
+	memcpy(c->alias, ep->alias, sizeof(c->alias));
+	memcpy(c->endpoint_id, ep->endpoint_id, sizeof(c->endpoint_id));
+	c->account_ref = ep->account_id;
+	c->a.video_off = !ep->allow[MODEL_ALLOW_VIDEO];
+	if (!ep->allow[MODEL_ALLOW_VOICE]) {
+		refuse_flag(e, c->a.inv, MODEL_ALLOW_VOICE);
+		end_call(c, "FORBIDDEN", "Error");
+		goto out;
+	}
+	k = call_target_classify(j->host_ours, j->is_app, j->target_ok == 0,
+				 am->ruri.user.p ? am->ruri.user.p : "",
+				 am->ruri.user.n);
+	if (k == CALL_TARGET_NONE) {
+		respond(e, c->a.inv, 404, NULL, NULL);
+		end_call(c, "UNALLOCATED_NUMBER", "Error");
+		goto out;
+	}
+	f = call_target_flag(k);
+	if (!ep->allow[f]) {
+		refuse_flag(e, c->a.inv, f);
+		end_call(c, "FORBIDDEN", "Error");
+		goto out;
+	}
+	if (k == CALL_TARGET_APP || ep->app.app_id[0]) {
+		/* Applications' answer_url are not fetched by this build. */
+		respond(e, c->a.inv, 501, "Applications not supported yet",
+			NULL);
+		end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+		goto out;
+	}
+	if (k == CALL_TARGET_PHONE) {
+		respond(e, c->a.inv, 404, "No sip_gateway configured", NULL);
+		end_call(c, "UNALLOCATED_NUMBER", "Error");
+		goto out;
+	}
+	if (k == CALL_TARGET_OTHER_DOMAIN) {
+		respond(e, c->a.inv, 404, "Other domains not reachable", NULL);
+		end_call(c, "UNALLOCATED_NUMBER", "Error");
+		goto out;
+	}
+	if (!j->callee.ep.allow[MODEL_ALLOW_VOICE]) {
+		refuse_flag(e, c->a.inv, MODEL_ALLOW_VOICE);
+		end_call(c, "FORBIDDEN", "Error");
+		goto out;
+	}
+	LOG_INFO("call_started",
+		 "call_uuid=%s from=%s to=%s domain=%s bindings=%u", c->a.uuid,
+		 c->from_user, j->callee.ep.username, c->domain,
+		 j->callee.bindings.n);
+	ring(c, am, j);
+out:
+	free(mem);
+	free(am);
+}
+
+void call_on_job_done(struct call_engine *e, struct call_job *j)
+{
+	struct call *c = j->c;
+	struct sip_auth_req q;
+	char ip[64], src[80];
+	struct sip_msg *m = NULL;
+	char *mem = NULL;
+
+	if (c->state != CALL_AUTH || !c->a.inv || e->stopped) {
+		if (c->state == CALL_AUTH) {
+			respond(e, c->a.inv, 503, NULL, NULL);
+			end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+		}
+		goto out;
+	}
+	if (j->err) {
+		LOG_WARN("call_store_unavailable", "call_uuid=%s error=%d",
+			 c->a.uuid, j->err);
+		unavailable(e, c->a.inv);
+		end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+		goto out;
+	}
+	if (j->verdict != SIP_AUTH_OK) {
+		m = malloc(sizeof(*m));
+		if (m && !parse_copy(c->a.invite, c->a.invite_len, m, &mem) &&
+		    auth_req(e, c->a.inv, m, &c->a.peer, &q, ip, sizeof(ip),
+			     src, sizeof(src)))
+			challenge(e, c->a.inv, &q,
+				  j->verdict == SIP_AUTH_STALE);
+		else
+			respond(e, c->a.inv, 500, NULL, NULL);
+		end_call(c, "FORBIDDEN", "Error");
+		goto out;
+	}
+	route(c, j);
+out:
+	free(mem);
+	free(m);
+	base_wipe(&j->caller, sizeof(j->caller));
+	free(j);
+	call_unref(c); /* the job's */
+}
+
+/* ---- transaction events ---- */
+
+static bool is_cancel_tx(const struct sip_tsx *tx)
+{
+	return tx && strcmp(sip_tsx_method(tx), "CANCEL") == 0;
+}
+
+/* A request that starts no dialog of ours and is not an INVITE. */
+static void on_other_request(struct call_engine *e, struct sip_tsx *tx,
+			     const struct sip_msg *m)
+{
+	if (sip_str_eq(m->method, "BYE") || m->to.tag.p)
+		respond(e, tx, 481, NULL, NULL);
+	else
+		respond(e, tx, 405, NULL, SIP_ALLOW_HDR);
+}
+
+static void on_request(struct call_engine *e, const struct sip_tsx_event *ev)
+{
+	const struct sip_msg *m = ev->msg;
+
+	if (m->to.tag.p) {
+		char key[SIP_DIALOG_ID_MAX];
+		size_t n = sip_dialog_key(m, key, sizeof(key));
+		struct call_leg *l = n ? call_dmap_find(e, key, n) : NULL;
+		if (!l) {
+			respond(e, ev->tx, 481, NULL, NULL);
+			return;
+		}
+		on_dialog_request(e, l, ev->tx, m);
+		return;
+	}
+	if (sip_str_eq(m->method, "INVITE"))
+		on_invite(e, ev->tx, m, ev->peer, e->raw, e->raw_len);
+	else
+		on_other_request(e, ev->tx, m);
+}
+
+/* A 2xx to an INVITE whose transaction has ended: ACK it again. */
+static void on_stray_response(struct call_engine *e, const struct sip_msg *m)
+{
+	char key[SIP_DIALOG_ID_MAX];
+	int n;
+	struct call_leg *l;
+
+	if (m->status < 200 || m->status >= 300 ||
+	    !sip_str_eq(m->cseq_method, "INVITE") || !m->from.tag.p ||
+	    !m->to.tag.p)
+		return;
+	n = snprintf(key, sizeof(key), "%.*s|%.*s|%.*s", (int)m->call_id.n,
+		     m->call_id.p, (int)m->from.tag.n, m->from.tag.p,
+		     (int)m->to.tag.n, m->to.tag.p);
+	if (n <= 0 || (size_t)n >= sizeof(key))
+		return;
+	l = call_dmap_find(e, key, (size_t)n);
+	if (l && l->ack)
+		sip_transport_send(e->t, &l->peer, l->ack, l->ack_len);
+}
+
+static void on_ack(struct call_engine *e, const struct sip_tsx_event *ev)
+{
+	struct call_leg *l = NULL;
+
+	if (ev->tx) {
+		struct call_leg *u = sip_tsx_user(ev->tx);
+		if (u && u->own == OWN_LEG)
+			l = u;
+	} else {
+		char key[SIP_DIALOG_ID_MAX];
+		size_t n = sip_dialog_key(ev->msg, key, sizeof(key));
+		l = n ? call_dmap_find(e, key, n) : NULL;
+	}
+	if (l && l->is_a)
+		l->c->retx_on = false;
+}
+
+static void on_terminated(struct sip_tsx *tx)
+{
+	enum owner *own = sip_tsx_user(tx);
+	struct relay *rl;
+	struct call_leg *l;
+
+	if (!own || is_cancel_tx(tx))
+		return;
+	if (*own == OWN_RELAY) {
+		rl = (struct relay *)own;
+		if (rl->srv == tx)
+			rl->srv = NULL;
+		if (rl->cli == tx)
+			rl->cli = NULL;
+		if (--rl->refs == 0) {
+			struct call *c = rl->c;
+			for (struct relay **p = &c->relays; *p; p = &(*p)->next)
+				if (*p == rl) {
+					*p = rl->next;
+					break;
+				}
+			free(rl);
+			call_unref(c);
+		} else {
+			call_unref(rl->c);
+		}
+		return;
+	}
+	l = (struct call_leg *)own;
+	if (l->inv != tx)
+		return;
+	l->inv = NULL;
+	call_unref(l->c);
+}
+
+void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev)
+{
+	enum owner *own =
+	    ev->tx && !is_cancel_tx(ev->tx) ? sip_tsx_user(ev->tx) : NULL;
+	struct call_leg *l =
+	    own && *own == OWN_LEG ? (struct call_leg *)own : NULL;
+	struct relay *rl =
+	    own && *own == OWN_RELAY ? (struct relay *)own : NULL;
+
+	switch (ev->type) {
+	case SIP_TSX_EV_REQUEST:
+		on_request(e, ev);
+		break;
+	case SIP_TSX_EV_RESPONSE:
+		if (!ev->tx)
+			on_stray_response(e, ev->msg);
+		else if (rl)
+			on_relay_response(rl, ev->tx, ev->msg);
+		else if (l && !l->is_a)
+			on_b_response(l->c, l, ev->msg);
+		break;
+	case SIP_TSX_EV_ACK:
+		on_ack(e, ev);
+		break;
+	case SIP_TSX_EV_CANCEL:
+		if (l && l->is_a && l->c->state != CALL_UP &&
+		    l->c->state != CALL_ENDED) {
+			l->c->caller_cancelled = true;
+			cancel_b(l->c, NULL);
+			end_call(l->c, "ORIGINATOR_CANCEL", "Caller");
+		}
+		break;
+	case SIP_TSX_EV_TIMEOUT:
+	case SIP_TSX_EV_ERROR:
+		if (l && !l->is_a && l->inv == ev->tx)
+			on_b_failed(l->c, l,
+				    ev->type == SIP_TSX_EV_TIMEOUT ? 408 : 503);
+		else if (rl && rl->cli == ev->tx && rl->srv)
+			respond(e, rl->srv,
+				ev->type == SIP_TSX_EV_TIMEOUT ? 408 : 503,
+				NULL, NULL);
+		break;
+	case SIP_TSX_EV_TERMINATED:
+		on_terminated(ev->tx);
+		break;
+	}
+}
+
+/* ---- timers ---- */
+
+int64_t call_next_timer(struct call_engine *e)
+{
+	int64_t next = SIP_TSX_NEVER;
+
+	for (struct call *c = e->calls; c; c = c->next) {
+		if (c->ring_end_ms && c->state == CALL_RINGING &&
+		    c->ring_end_ms < next)
+			next = c->ring_end_ms;
+		if (c->retx_on && c->retx.next_ms < next)
+			next = c->retx.next_ms;
+	}
+	return next;
+}
+
+void call_run_timers(struct call_engine *e, int64_t now)
+{
+	struct call *c, *nx;
+
+	for (c = e->calls; c; c = nx) {
+		nx = c->next;
+		c->refs++; /* kept while we look at it */
+		if (c->state == CALL_RINGING && c->ring_end_ms &&
+		    now >= c->ring_end_ms) {
+			cancel_b(c, NULL);
+			respond(e, c->a.inv, 480, NULL, NULL);
+			end_call(c, "NO_ANSWER", "Callee");
+		}
+		if (c->retx_on) {
+			int r = sip_tsx_retx_poll(&c->retx, now);
+			if (r == 1 && c->ok && c->a.inv)
+				sip_transport_send(e->t, sip_tsx_peer(c->a.inv),
+						   c->ok, c->ok_len);
+			else if (r == ETIMEDOUT || (r == 1 && !c->a.inv)) {
+				/* No ACK: the caller is gone. */
+				c->retx_on = false;
+				for (struct call_leg *l = c->b; l; l = l->next)
+					if (l->state == LEG_UP)
+						send_bye(e, l);
+				send_bye(e, &c->a);
+				end_call(c, "NORMAL_TEMPORARY_FAILURE",
+					 "Error");
+			}
+		}
+		nx = c->next;
+		call_unref(c);
+	}
+}
+
+/* Shutting down: every call ends now. */
+void call_end_all(struct call_engine *e)
+{
+	struct call *c, *nx;
+
+	for (c = e->calls; c; c = nx) {
+		c->refs++;
+		switch (c->state) {
+		case CALL_AUTH:
+			break; /* the job's result ends it */
+		case CALL_RINGING:
+			cancel_b(c, NULL);
+			unavailable(e, c->a.inv);
+			end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+			break;
+		case CALL_UP:
+			for (struct call_leg *l = c->b; l; l = l->next)
+				if (l->state == LEG_UP)
+					send_bye(e, l);
+			send_bye(e, &c->a);
+			end_call(c, "NORMAL_CLEARING", "Error");
+			break;
+		case CALL_ENDED:
+			break;
+		}
+		nx = c->next;
+		call_unref(c);
+	}
+}
+
+/* Frees every call left (the transaction table is freed next). */
+void call_free_all(struct call_engine *e)
+{
+	while (e->calls) {
+		struct call *c = e->calls;
+		if (c->state != CALL_ENDED)
+			end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+		c->refs = 0;
+		maybe_free(c);
+	}
+}

@@ -1,0 +1,66 @@
+/*
+ * engine.h - the call engine: a back-to-back user agent (B2BUA) for calls
+ * between endpoints (calls contract). One thread owns the SIP transactions
+ * (sip/tsx.h), the dialogs and the calls; the transport thread only queues
+ * what it receives for it, and the store work (credentials, the callee's
+ * bindings) runs on a pool of workers with a deadline, whose results come
+ * back through the same queue. Nothing here blocks on I/O.
+ */
+#ifndef CALL_ENGINE_H
+#define CALL_ENGINE_H
+
+#include <stdint.h>
+
+#include "sip/auth.h"
+#include "sip/transport.h"
+#include "svc/svc.h"
+
+struct call_opts {
+	struct sip_auth *auth; /* the registrar's: nonces, replay, throttles */
+	unsigned workers;      /* store threads */
+	unsigned queue_max;    /* store jobs waiting, at most */
+	int64_t store_timeout_ms;
+	long retry_after_s;	 /* in 503s */
+	unsigned ring_timeout_s; /* an unanswered call gives up then */
+	unsigned calls_max;	 /* calls at once on this node */
+	unsigned tsx_max;	 /* SIP transactions at once */
+	size_t msg_max;		 /* largest SIP message */
+	/* The numeric address our Via and Contact name (no brackets). */
+	char via_host[64];
+	/* Hosts that are "ours" in a Request-URI besides the caller's
+	 * domain: the addresses sipward listens on. */
+	char listen_hosts[16][64];
+	unsigned nlisten;
+};
+
+struct call_engine;
+
+/* Makes the engine and starts its thread and workers. */
+int call_engine_new(struct call_engine **out, struct svc *svc,
+		    const struct call_opts *o);
+
+/* The transport to send on and the port it bound; before any message. */
+void call_engine_set_transport(struct call_engine *e, struct sip_transport *t,
+			       unsigned port);
+
+/*
+ * Queues a message received by the transport (any thread): requests other
+ * than REGISTER and OPTIONS, and every response.
+ */
+void call_on_message(void *ctx, struct sip_transport *t,
+		     const struct sip_peer *from, char *msg, size_t len);
+
+/*
+ * Stops taking calls: every call still up gets its BYE (or its CANCEL and
+ * final answer), then the thread and the workers stop. Call before the
+ * transport stops.
+ */
+void call_engine_stop(struct call_engine *e);
+
+/* Stops (when not yet) and frees. */
+void call_engine_free(struct call_engine *e);
+
+/* Calls in progress on this node. */
+unsigned call_engine_count(struct call_engine *e);
+
+#endif

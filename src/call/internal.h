@@ -1,0 +1,165 @@
+/*
+ * internal.h - the call engine's own structures, shared by engine.c (the
+ * thread, the queue, the dialog table) and call.c (what calls do). Every
+ * structure here belongs to the engine thread, but call_job, which a store
+ * worker fills and hands back.
+ */
+#ifndef CALL_INTERNAL_H
+#define CALL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/pool.h"
+#include "call/engine.h"
+#include "call/target.h"
+#include "model/model.h"
+#include "sip/dialog.h"
+#include "sip/tsx.h"
+
+#define CALL_UUID_MAX 37
+
+struct call;
+
+enum leg_state {
+	LEG_TRYING,  /* B: INVITE sent; A: INVITE received */
+	LEG_EARLY,   /* a provisional with a tag */
+	LEG_UP,	     /* answered */
+	LEG_FAILED,  /* B: a final non-2xx, a timeout or an error */
+	LEG_CLOSING, /* B: answered after another leg won, BYE sent */
+};
+
+/* A user of a transaction: what its events are about. */
+enum owner { OWN_LEG, OWN_RELAY };
+
+/* One leg: the caller's dialog with us (A) or ours with a callee (B). */
+struct call_leg {
+	enum owner own; /* OWN_LEG: first, see struct relay */
+	struct call *c;
+	bool is_a;
+	enum leg_state state;
+	struct sip_tsx *inv;  /* A: the server INVITE, B: the client one */
+	struct sip_peer peer; /* where our requests on this leg go */
+	char *invite;	      /* the INVITE, as received (A) or sent (B) */
+	size_t invite_len;
+	char *ack; /* B: our ACK for its 2xx, sent again when it is */
+	size_t ack_len;
+	struct sip_dialog d;
+	bool has_d;
+	char dkey[SIP_DIALOG_ID_MAX];
+	bool in_map;
+	struct call_leg *dnext; /* in the dialog table's bucket */
+	struct call_leg *next;	/* B legs of a call */
+	unsigned final;		/* B: its final status */
+	bool video_off;		/* allow_video false on this leg's party */
+	bool tcp;
+	char uuid[CALL_UUID_MAX];
+	int64_t start_ms, answer_ms;
+};
+
+/* A request relayed from one leg to the other, until both ends are done. */
+struct relay {
+	enum owner own; /* OWN_RELAY */
+	struct call *c;
+	struct sip_tsx *srv; /* the request received, NULL once ended */
+	struct sip_tsx *cli; /* the request sent on, NULL once ended */
+	struct call_leg *from, *to;
+	unsigned refs;
+	struct relay *next; /* the call's relays */
+};
+
+enum call_state {
+	CALL_AUTH,    /* the store is checking the caller and the target */
+	CALL_RINGING, /* B legs out */
+	CALL_UP,      /* bridged */
+	CALL_ENDED,   /* hung up; waiting for transactions to end */
+};
+
+struct call {
+	struct call_engine *e;
+	struct call *prev, *next; /* every call of the engine */
+	enum call_state state;
+	unsigned refs; /* transactions and jobs that point here */
+	struct call_leg a;
+	struct call_leg *b;
+	struct relay *relays;
+	bool caller_cancelled;
+	int64_t ring_end_ms; /* 0: none */
+	/* The 2xx to the A leg, sent again until its ACK. */
+	char *ok;
+	size_t ok_len;
+	struct sip_tsx_retx retx;
+	bool retx_on;
+	/* The caller, as the store had it. */
+	int64_t account_ref;
+	char from_user[MODEL_USERNAME_MAX + 1];
+	char domain[MODEL_DOMAIN_MAX];
+	char alias[MODEL_TEXT_BYTES];
+	char endpoint_id[MODEL_ID_MAX];
+	int max_forwards; /* for the B legs */
+};
+
+/* Store work for a new INVITE: the caller's digest and the target. */
+struct call_job {
+	struct base_pool_job job;
+	struct call_engine *e;
+	struct call *c;
+	int64_t deadline_ms;
+	char src_ip[64], src[80];
+	bool host_ours;
+	/* Results. */
+	int err;       /* a store error: 503 */
+	int verdict;   /* enum sip_auth_verdict, or -1: forbidden */
+	bool is_app;   /* the target is an application of the account */
+	int target_ok; /* 0, or ENOENT: no such endpoint */
+	struct svc_sip_party caller, callee;
+	size_t len;
+	char msg[]; /* the INVITE */
+};
+
+struct item;
+
+struct call_engine {
+	struct svc *svc;
+	struct call_opts o;
+	struct sip_transport *t;
+	unsigned port;
+	struct sip_tsx_table *tsx;
+	struct base_pool *pool;
+	pthread_t thread;
+	bool started, stopped;
+	int64_t stop_deadline_ms;
+	int efd;
+	pthread_mutex_t mu; /* the queue */
+	struct item *head, *tail;
+	unsigned queued;
+	struct call_leg **dmap;
+	struct call *calls;
+	unsigned ncalls;
+	/* The message being handled, as received (the parser writes into
+	 * its own copy). */
+	const char *raw;
+	size_t raw_len;
+};
+
+/* engine.c */
+void call_dmap_put(struct call_engine *e, struct call_leg *l);
+void call_dmap_del(struct call_engine *e, struct call_leg *l);
+struct call_leg *call_dmap_find(struct call_engine *e, const char *key,
+				size_t n);
+/* Hands a finished job back to the engine thread (from a worker). */
+void call_job_done(struct call_job *j);
+
+/* call.c */
+void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev);
+void call_on_job_done(struct call_engine *e, struct call_job *j);
+int64_t call_next_timer(struct call_engine *e);
+void call_run_timers(struct call_engine *e, int64_t now_ms);
+void call_end_all(struct call_engine *e);
+void call_free_all(struct call_engine *e);
+void call_reply_stateless(struct call_engine *e, const struct sip_peer *from,
+			  const struct sip_msg *m, unsigned code,
+			  const char *headers);
+
+#endif

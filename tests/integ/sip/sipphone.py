@@ -1,0 +1,291 @@
+"""A scriptable SIP phone for the call tests: registers one endpoint over
+its own UDP socket or TCP connection (so sipward calls it back on it), places
+calls (answering 407 with Proxy-Authorization), receives them, and answers,
+cancels, hangs up or re-INVITEs exactly when a test says. Every message it
+receives is kept, so tests can look at what sipward sent."""
+
+import re
+import time
+import uuid
+
+import sipclient
+from sipclient import SipConn, UA, build_request, new_branch, new_tag
+
+SDP_AUDIO = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+    "t=0 0\r\nm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+SDP_VIDEO = SDP_AUDIO + "m=video %d RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+
+
+class Msg:
+    """A SIP request or response."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        head, _, self.body = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.first = lines[0]
+        parts = lines[0].split(" ", 2)
+        if parts[0] == "SIP/2.0":
+            self.is_request = False
+            self.status = int(parts[1])
+            self.reason = parts[2] if len(parts) > 2 else ""
+            self.method = None
+        else:
+            self.is_request = True
+            self.method, self.ruri = parts[0], parts[1]
+            self.status = None
+        self.headers = []
+        for l in lines[1:]:
+            if l[:1] in (" ", "\t") and self.headers:
+                n, v = self.headers[-1]
+                self.headers[-1] = (n, v + " " + l.strip())
+                continue
+            n, _, v = l.partition(":")
+            self.headers.append((n.strip(), v.strip()))
+
+    def all(self, name):
+        name = name.lower()
+        return [v for n, v in self.headers if n.lower() == name]
+
+    def get(self, name):
+        vals = self.all(name)
+        return vals[0] if vals else None
+
+    @property
+    def cseq(self):
+        n, m = self.get("CSeq").split()
+        return int(n), m
+
+    @property
+    def call_id(self):
+        return self.get("Call-ID")
+
+    def tag(self, hdr):
+        m = re.search(r";\s*tag=([^;\s>]+)", self.get(hdr) or "")
+        return m.group(1) if m else None
+
+    def contact_uri(self):
+        c = self.get("Contact") or ""
+        m = re.search(r"<([^>]*)>", c)
+        return m.group(1) if m else c.split(";")[0].strip()
+
+    def __repr__(self):
+        return "<%s>" % self.first
+
+
+class Dialog:
+    """What a phone knows of one call."""
+
+    def __init__(self, call_id, local_tag, local_uri, remote_uri):
+        self.call_id = call_id
+        self.local_tag = local_tag
+        self.remote_tag = None
+        self.local_uri, self.remote_uri = local_uri, remote_uri
+        self.remote_target = None
+        self.cseq = 1
+        self.invite = None  # the INVITE received (callee side)
+        self.invite_bytes = None  # the INVITE sent (caller side)
+        self.invite_branch = None
+
+
+class Phone:
+    def __init__(self, server, user, password, domain, proto="udp"):
+        self.c = SipConn("127.0.0.1", server.sip_port, proto=proto)
+        self.ua = UA(self.c, user, domain, password)
+        self.user, self.domain, self.password = user, domain, password
+        self.inbox = []  # messages received and not yet taken
+        self.seen = []  # every message received
+
+    # ---- plumbing ----
+
+    @property
+    def proto(self):
+        return self.c.proto
+
+    def close(self):
+        self.c.close()
+
+    def send(self, data):
+        self.c.send(data)
+
+    def _pump(self, timeout):
+        raw = self.c.recv_raw(timeout)
+        m = Msg(raw)
+        self.seen.append(m)
+        self.inbox.append(m)
+
+    def wait(self, pred, timeout=10.0, what="a message"):
+        """Takes the first message matching pred, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, m in enumerate(self.inbox):
+                if pred(m):
+                    return self.inbox.pop(i)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    "%s: no %s within %.1fs; got %r" % (
+                        self.user, what, timeout, self.inbox))
+            try:
+                self._pump(min(left, 0.5))
+            except sipclient.NoResponse:
+                pass
+
+    def wait_request(self, method, timeout=10.0):
+        return self.wait(lambda m: m.is_request and m.method == method,
+                         timeout, "%s request" % method)
+
+    def wait_response(self, method, status=None, timeout=10.0, final=False):
+        def pred(m):
+            if m.is_request or m.cseq[1] != method:
+                return False
+            if final and m.status < 200:
+                return False
+            return status is None or m.status == status
+        return self.wait(pred, timeout, "%s response %s" % (
+            method, status or ("final" if final else "")))
+
+    def expect_no(self, pred, timeout=1.0, what="message"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in self.inbox:
+                if pred(m):
+                    raise AssertionError("%s: unexpected %s: %r" % (
+                        self.user, what, m.raw[:400]))
+            try:
+                self._pump(max(0.01, deadline - time.monotonic()))
+            except sipclient.NoResponse:
+                pass
+
+    def via(self, branch=None):
+        return "SIP/2.0/%s %s;branch=%s;rport" % (
+            self.c.transport, self.c.local_hostport, branch or new_branch())
+
+    @property
+    def contact(self):
+        return "<sip:%s@%s;transport=%s>" % (self.user, self.c.local_hostport,
+                                             self.c.proto)
+
+    # ---- registration ----
+
+    def register(self):
+        r = self.ua.register(contacts=[self.contact], expires=3600)
+        assert r.status == 200, "REGISTER: %r %r" % (r, r.raw[:400])
+        return r
+
+    # ---- placing calls ----
+
+    def invite_bytes(self, d, ruri, sdp, auth=None, branch=None, extra=()):
+        h = [("Via", self.via(branch)), ("Max-Forwards", "70"),
+             ("From", "<%s>;tag=%s" % (d.local_uri, d.local_tag)),
+             ("To", "<%s>" % d.remote_uri),
+             ("Call-ID", d.call_id), ("CSeq", "%d INVITE" % d.cseq),
+             ("Contact", self.contact)]
+        if auth:
+            h.append(("Proxy-Authorization", auth))
+        h += list(extra)
+        if sdp:
+            h.append(("Content-Type", "application/sdp"))
+        return build_request("INVITE", ruri, h, sdp.encode() if sdp else b"")
+
+    def call(self, target_user, sdp=None, extra=(), auth=True, ruri=None):
+        """Sends an INVITE to target_user@domain, answering the 407. Returns
+        the dialog; the caller then waits for responses."""
+        ruri = ruri or "sip:%s@%s" % (target_user, self.domain)
+        d = Dialog(uuid.uuid4().hex + "@phone", new_tag(),
+                   "sip:%s@%s" % (self.user, self.domain), ruri)
+        sdp = SDP_AUDIO % 40000 if sdp is None else sdp
+        br = new_branch()
+        self.send(self.invite_bytes(d, ruri, sdp, branch=br, extra=extra))
+        if not auth:
+            d.invite_branch = br
+            return d
+        r = self.wait_response("INVITE", final=True)
+        assert r.status == 407, "expected 407, got %r %r" % (r, r.raw[:500])
+        self.ack_non2xx(d, r, ruri, br)
+        ch = sipclient.parse_auth_params(r.get("Proxy-Authenticate"))
+        d.cseq += 1
+        a = sipclient.authorization(
+            ch.get("algorithm", "MD5").upper(), self.user, ch["realm"],
+            self.password, "INVITE", ruri, ch["nonce"])
+        br = new_branch()
+        d.invite_branch = br
+        d.invite_bytes = self.invite_bytes(d, ruri, sdp, auth=a, branch=br,
+                                           extra=extra)
+        d.ruri = ruri
+        self.send(d.invite_bytes)
+        return d
+
+    def ack_non2xx(self, d, resp, ruri, branch):
+        h = [("Via", self.via(branch)), ("Max-Forwards", "70"),
+             ("From", "<%s>;tag=%s" % (d.local_uri, d.local_tag)),
+             ("To", resp.get("To")), ("Call-ID", d.call_id),
+             ("CSeq", "%d ACK" % d.cseq)]
+        self.send(build_request("ACK", ruri, h))
+
+    def answered(self, d, resp):
+        """Takes a 2xx to our INVITE: remembers the dialog, sends ACK."""
+        d.remote_tag = resp.tag("To")
+        d.remote_target = resp.contact_uri()
+        self.send(self.in_dialog(d, "ACK", cseq=d.cseq))
+
+    def cancel(self, d):
+        h = [("Via", self.via(d.invite_branch)), ("Max-Forwards", "70"),
+             ("From", "<%s>;tag=%s" % (d.local_uri, d.local_tag)),
+             ("To", "<%s>" % d.remote_uri), ("Call-ID", d.call_id),
+             ("CSeq", "%d CANCEL" % d.cseq)]
+        self.send(build_request("CANCEL", d.ruri, h))
+
+    # ---- receiving calls ----
+
+    def incoming(self, timeout=10.0):
+        inv = self.wait_request("INVITE", timeout)
+        d = Dialog(inv.call_id, new_tag(), None, None)
+        d.remote_tag = inv.tag("From")
+        d.invite = inv
+        d.remote_target = inv.contact_uri()
+        d.local_uri = re.search(r"<([^>]*)>", inv.get("To")).group(1)
+        d.remote_uri = re.search(r"<([^>]*)>", inv.get("From")).group(1)
+        d.cseq = 0
+        return d
+
+    def respond(self, req, status, reason="", tag=None, sdp=None, extra=()):
+        h = [(n, v) for n, v in req.headers
+             if n.lower() in ("via", "from", "call-id", "cseq")]
+        to = req.get("To")
+        if tag and ";tag=" not in to:
+            to += ";tag=" + tag
+        h.insert(1, ("To", to))
+        if 100 < status < 300 and req.method in ("INVITE", "UPDATE"):
+            h.append(("Contact", self.contact))
+        h += list(extra)
+        if sdp:
+            h.append(("Content-Type", "application/sdp"))
+        data = ("SIP/2.0 %d %s\r\n" % (status, reason or "X")).encode()
+        body = sdp.encode() if sdp else b""
+        data += build_request("X", "x", h, body).split(b"\r\n", 1)[1]
+        self.send(data)
+        return data
+
+    # ---- within a dialog ----
+
+    def in_dialog(self, d, method, cseq=None, sdp=None, extra=()):
+        if cseq is None:
+            d.cseq += 1
+            cseq = d.cseq
+        h = [("Via", self.via()), ("Max-Forwards", "70"),
+             ("From", "<%s>;tag=%s" % (d.local_uri, d.local_tag)),
+             ("To", "<%s>;tag=%s" % (d.remote_uri, d.remote_tag)),
+             ("Call-ID", d.call_id), ("CSeq", "%d %s" % (cseq, method))]
+        if method in ("INVITE", "UPDATE"):
+            h.append(("Contact", self.contact))
+        h += list(extra)
+        if sdp:
+            h.append(("Content-Type", "application/sdp"))
+        return build_request(method, d.remote_target, h,
+                             sdp.encode() if sdp else b"")
+
+    def bye(self, d):
+        self.send(self.in_dialog(d, "BYE"))
+        return self.wait_response("BYE", final=True)

@@ -1,0 +1,245 @@
+"""Calls between endpoints without an application (calls contract: "Who may
+call", "What was dialled", "Where the call goes", "Settled details"): sipward
+as a B2BUA between two phones that registered with it, over UDP and TCP."""
+
+import re
+
+import pytest
+
+from conftest import Endpoint, pw, uname
+from sipphone import SDP_AUDIO, SDP_VIDEO, Phone
+
+
+def phone(srv, ep, proto="udp"):
+    p = Phone(srv, ep.username, ep.password, ep.domain, proto=proto)
+    p.register()
+    return p
+
+
+@pytest.fixture
+def phones(sip_server, sip_api):
+    made = []
+
+    def make(proto="udp", register=True, ep=None, **fields):
+        if ep is None:
+            ep = Endpoint(sip_server, sip_api, uname("c"), pw())
+            ep.id = sip_api.create_endpoint(ep.username, ep.password,
+                                            **fields)["endpoint_id"]
+        p = Phone(sip_server, ep.username, ep.password, ep.domain,
+                  proto=proto)
+        if register:
+            p.register()
+        p.ep = ep
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.close()
+
+
+def connect(a, b, sdp_b=None):
+    """a calls b, b rings then answers: returns both dialogs, established."""
+    d = a.call(b.user)
+    db = b.incoming()
+    b.respond(db.invite, 180, "Ringing", tag=db.local_tag)
+    a.wait_response("INVITE", 180)
+    sdp_b = sdp_b or SDP_AUDIO % 50000
+    b.respond(db.invite, 200, "OK", tag=db.local_tag, sdp=sdp_b)
+    ok = a.wait_response("INVITE", 200)
+    assert ok.body.decode() == sdp_b
+    a.answered(d, ok)
+    b.wait_request("ACK")
+    return d, db
+
+
+@pytest.mark.parametrize("proto", ["udp", "tcp"])
+def test_call_answered_then_caller_hangs_up(phones, proto):
+    alice, bob = phones(proto), phones(proto)
+    d, db = connect(alice, bob)
+    inv = db.invite
+    # A B2BUA: a new dialog towards bob, from alice's AOR.
+    assert inv.call_id != d.call_id
+    assert ("sip:%s@" % alice.user) in inv.get("From")
+    assert int(inv.get("Max-Forwards")) == 69
+    assert inv.body.decode() == SDP_AUDIO % 40000
+    r = alice.bye(d)
+    assert r.status == 200
+    bye = bob.wait_request("BYE")
+    bob.respond(bye, 200, "OK")
+
+
+def test_callee_hangs_up(phones):
+    alice, bob = phones(), phones()
+    d, db = connect(alice, bob)
+    bob.send(bob.in_dialog(db, "BYE"))
+    assert bob.wait_response("BYE", final=True).status == 200
+    bye = alice.wait_request("BYE")
+    alice.respond(bye, 200, "OK")
+
+
+def test_busy_reaches_caller(phones):
+    alice, bob = phones(), phones()
+    alice.call(bob.user)
+    db = bob.incoming()
+    bob.respond(db.invite, 486, "Busy Here", tag=db.local_tag)
+    bob.wait_request("ACK")
+    assert alice.wait_response("INVITE", final=True).status == 486
+
+
+def test_caller_cancels_while_ringing(phones):
+    alice, bob = phones(), phones()
+    d = alice.call(bob.user)
+    db = bob.incoming()
+    bob.respond(db.invite, 180, "Ringing", tag=db.local_tag)
+    alice.wait_response("INVITE", 180)
+    alice.cancel(d)
+    assert alice.wait_response("CANCEL", final=True).status == 200
+    cancel = bob.wait_request("CANCEL")
+    bob.respond(cancel, 200, "OK")
+    bob.respond(db.invite, 487, "Request Terminated", tag=db.local_tag)
+    bob.wait_request("ACK")
+    assert alice.wait_response("INVITE", final=True).status == 487
+
+
+def test_every_binding_rings_first_answer_wins(phones):
+    alice, bob1 = phones(), phones()
+    bob2 = phones(ep=bob1.ep)  # the same endpoint on a second phone
+    d = alice.call(bob1.user)
+    i1, i2 = bob1.incoming(), bob2.incoming()
+    bob1.respond(i1.invite, 180, "Ringing", tag=i1.local_tag)
+    bob2.respond(i2.invite, 200, "OK", tag=i2.local_tag,
+                 sdp=SDP_AUDIO % 50002)
+    ok = alice.wait_response("INVITE", 200)
+    assert ok.body.decode() == SDP_AUDIO % 50002
+    alice.answered(d, ok)
+    bob2.wait_request("ACK")
+    cancel = bob1.wait_request("CANCEL")
+    assert "Call completed elsewhere" in (cancel.get("Reason") or "")
+    bob1.respond(cancel, 200, "OK")
+    bob1.respond(i1.invite, 487, "Request Terminated", tag=i1.local_tag)
+    bob1.wait_request("ACK")
+    assert alice.bye(d).status == 200
+    bob2.respond(bob2.wait_request("BYE"), 200, "OK")
+
+
+def test_unregistered_callee_480(phones):
+    alice = phones()
+    bob = phones(register=False)
+    alice.call(bob.user)
+    assert alice.wait_response("INVITE", final=True).status == 480
+
+
+def test_unknown_target_404(phones):
+    alice = phones()
+    alice.call("nobody-" + alice.user)
+    assert alice.wait_response("INVITE", final=True).status == 404
+
+
+def test_same_domain_flag_403_names_it(phones):
+    alice = phones(allow_same_domain=False)
+    bob = phones()
+    alice.call(bob.user)
+    r = alice.wait_response("INVITE", final=True)
+    assert r.status == 403 and "allow_same_domain" in r.reason
+
+
+def test_caller_without_voice_403(phones):
+    alice = phones(allow_voice=False)
+    bob = phones()
+    alice.call(bob.user)
+    r = alice.wait_response("INVITE", final=True)
+    assert r.status == 403 and "allow_voice" in r.reason
+
+
+def test_callee_without_voice_403(phones):
+    alice = phones()
+    bob = phones(allow_voice=False)
+    alice.call(bob.user)
+    r = alice.wait_response("INVITE", final=True)
+    assert r.status == 403 and "allow_voice" in r.reason
+    bob.expect_no(lambda m: m.is_request and m.method == "INVITE")
+
+
+def test_invite_without_credentials_gets_407(phones):
+    alice, bob = phones(), phones()
+    alice.call(bob.user, auth=False)
+    r = alice.wait_response("INVITE", final=True)
+    assert r.status == 407
+    ch = r.get("Proxy-Authenticate")
+    assert ch and 'realm="%s"' % alice.domain in ch and "qop=" in ch
+    bob.expect_no(lambda m: m.is_request and m.method == "INVITE")
+
+
+def test_wrong_password_gets_a_fresh_407(phones):
+    alice, bob = phones(), phones()
+    alice.password = "wrong-" + alice.password
+    alice.call(bob.user)
+    assert alice.wait_response("INVITE", final=True).status == 407
+    bob.expect_no(lambda m: m.is_request and m.method == "INVITE")
+
+
+def test_video_refused_towards_callee_without_video(phones):
+    alice = phones()
+    bob = phones(allow_video=False)
+    sdp = SDP_VIDEO % (40000, 40002)
+    alice.call(bob.user, sdp=sdp)
+    db = bob.incoming()
+    body = db.invite.body.decode()
+    assert re.search(r"(?m)^m=video 0 ", body), body
+    assert re.search(r"(?m)^m=audio 40000 ", body), body
+    bob.respond(db.invite, 200, "OK", tag=db.local_tag,
+                sdp=SDP_VIDEO % (50000, 50002))
+    ok = alice.wait_response("INVITE", 200)
+    assert re.search(r"(?m)^m=video 0 ", ok.body.decode())
+
+
+def test_reinvite_relayed_both_ways(phones):
+    alice, bob = phones(), phones()
+    d, db = connect(alice, bob)
+    hold = (SDP_AUDIO % 40000) + "a=sendonly\r\n"
+    alice.send(alice.in_dialog(d, "INVITE", sdp=hold))
+    re_inv = bob.wait_request("INVITE")
+    assert re_inv.body.decode() == hold
+    assert re_inv.tag("To") == db.local_tag
+    bob.respond(re_inv, 200, "OK", sdp=(SDP_AUDIO % 50000) + "a=recvonly\r\n")
+    ok = alice.wait_response("INVITE", 200)
+    assert "a=recvonly" in ok.body.decode()
+    alice.send(alice.in_dialog(d, "ACK", cseq=d.cseq))
+    # INFO from the callee reaches the caller.
+    bob.send(bob.in_dialog(db, "INFO"))
+    info = alice.wait_request("INFO")
+    alice.respond(info, 200, "OK")
+    assert bob.wait_response("INFO", final=True).status == 200
+    assert alice.bye(d).status == 200
+    bob.respond(bob.wait_request("BYE"), 200, "OK")
+
+
+def test_unknown_dialog_481(phones):
+    alice, bob = phones(), phones()
+    d, db = connect(alice, bob)
+    d.remote_tag = "not-" + str(d.remote_tag)
+    alice.send(alice.in_dialog(d, "BYE"))
+    assert alice.wait_response("BYE", final=True).status == 481
+
+
+def test_ring_timeout_480_and_cancel(sip_make_server, sip_procs):
+    srv = sip_make_server(env={"SIPWARD_RING_TIMEOUT": "2"})
+    api = srv.api()
+    ea, eb = srv.endpoint(api), srv.endpoint(api)
+    alice = Phone(srv, ea.username, ea.password, ea.domain)
+    bob = Phone(srv, eb.username, eb.password, eb.domain)
+    try:
+        alice.register()
+        bob.register()
+        alice.call(bob.user)
+        db = bob.incoming()
+        bob.respond(db.invite, 180, "Ringing", tag=db.local_tag)
+        assert alice.wait_response("INVITE", final=True,
+                                   timeout=20).status == 480
+        cancel = bob.wait_request("CANCEL")
+        bob.respond(cancel, 200, "OK")
+        bob.respond(db.invite, 487, "Request Terminated", tag=db.local_tag)
+    finally:
+        alice.close()
+        bob.close()
