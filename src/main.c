@@ -586,6 +586,7 @@ static int start_calls(const struct cfg *c, struct svc *s,
 			       .retry_after_s = ro->retry_after_s,
 			       .ring_timeout_s = (unsigned)c->ring_timeout,
 			       .calls_max = (unsigned)c->calls_max,
+			       .cdr_retention_days = c->cdr_retention_days,
 			       .msg_max = (size_t)c->sip_msg_max,
 			       .nlisten = ro->nlisten};
 

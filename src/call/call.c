@@ -214,8 +214,10 @@ static void call_unref(struct call *c)
 	maybe_free(c);
 }
 
-/* Ends c: no more timers, dialogs forgotten, logged. Idempotent. */
-static void end_call(struct call *c, const char *cause, const char *source)
+/* Ends c: no more timers, dialogs forgotten, logged, recorded.
+ * Idempotent. */
+static void end_call(struct call *c, enum model_cause cause,
+		     enum model_source source)
 {
 	struct call_engine *e = c->e;
 
@@ -223,6 +225,9 @@ static void end_call(struct call *c, const char *cause, const char *source)
 		return;
 	c->state = CALL_ENDED;
 	c->retx_on = false;
+	c->end_ms = now_ms();
+	c->cause = cause;
+	c->source = source;
 	call_dmap_del(e, &c->a);
 	for (struct call_leg *l = c->b; l; l = l->next)
 		call_dmap_del(e, l);
@@ -230,8 +235,10 @@ static void end_call(struct call *c, const char *cause, const char *source)
 	LOG_INFO("call_ended",
 		 "call_uuid=%s from=%s domain=%s cause=%s source=\"%s\" "
 		 "duration_ms=%lld",
-		 c->a.uuid, c->from_user, c->domain, cause, source,
-		 (long long)(c->a.answer_ms ? now_ms() - c->a.answer_ms : 0));
+		 c->a.uuid, c->from_user, c->domain, model_cause_name(cause),
+		 model_source_name(source),
+		 (long long)(c->a.answer_ms ? c->end_ms - c->a.answer_ms : 0));
+	call_record_end(c);
 }
 
 /* Sends a BYE on leg l's dialog (its answer is not waited for). */
@@ -296,23 +303,25 @@ static bool all_b_failed(const struct call *c)
 	return true;
 }
 
-static const char *cause_of(unsigned code)
+static enum model_cause cause_of(unsigned code)
 {
 	switch (code) {
 	case 486:
 	case 600:
-		return "USER_BUSY";
+		return MODEL_CAUSE_USER_BUSY;
 	case 603:
-		return "CALL_REJECTED";
+		return MODEL_CAUSE_CALL_REJECTED;
 	case 480:
 	case 408:
-		return "NO_ANSWER";
+		return MODEL_CAUSE_NO_ANSWER;
+	case 487:
+		return MODEL_CAUSE_ORIGINATOR_CANCEL;
 	case 404:
-		return "UNALLOCATED_NUMBER";
+		return MODEL_CAUSE_UNALLOCATED_NUMBER;
 	case 403:
-		return "FORBIDDEN";
+		return MODEL_CAUSE_FORBIDDEN;
 	default:
-		return "NORMAL_TEMPORARY_FAILURE";
+		return MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE;
 	}
 }
 
@@ -557,7 +566,8 @@ static void bridge(struct call *c, struct call_leg *l, const struct sip_msg *m)
 		free(sdp);
 		send_bye(e, l);
 		respond(e, c->a.inv, 500, NULL, NULL);
-		end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+		end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
 		return;
 	}
 	our_contact(e, c->a.tcp, contact, sizeof(contact));
@@ -585,6 +595,7 @@ static void bridge(struct call *c, struct call_leg *l, const struct sip_msg *m)
 	c->ring_end_ms = 0;
 	call_dmap_put(e, &c->a);
 	cancel_b(c, REASON_ELSEWHERE);
+	call_record_live(c);
 	LOG_INFO("call_answered", "call_uuid=%s b_leg=%s", c->a.uuid, l->uuid);
 }
 
@@ -638,7 +649,7 @@ static void on_b_response(struct call *c, struct call_leg *l,
 	if (c->state == CALL_RINGING && all_b_failed(c)) {
 		unsigned code = best_final(c);
 		respond(e, c->a.inv, code, NULL, NULL);
-		end_call(c, cause_of(code), "Callee");
+		end_call(c, cause_of(code), MODEL_SOURCE_CALLEE);
 	}
 }
 
@@ -653,7 +664,7 @@ static void on_b_failed(struct call *c, struct call_leg *l, unsigned code)
 	if (c->state == CALL_RINGING && all_b_failed(c)) {
 		unsigned best = best_final(c);
 		respond(c->e, c->a.inv, best, NULL, NULL);
-		end_call(c, cause_of(best), "Callee");
+		end_call(c, cause_of(best), MODEL_SOURCE_CALLEE);
 	}
 }
 
@@ -792,7 +803,8 @@ static void on_dialog_request(struct call_engine *e, struct call_leg *l,
 		respond(e, tx, 200, NULL, NULL);
 		if (o)
 			send_bye(e, o);
-		end_call(c, "NORMAL_CLEARING", l->is_a ? "Caller" : "Callee");
+		end_call(c, MODEL_CAUSE_NORMAL_CLEARING,
+			 l->is_a ? MODEL_SOURCE_CALLER : MODEL_SOURCE_CALLEE);
 		return;
 	}
 	if (c->state != CALL_UP) {
@@ -956,7 +968,8 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 		free(j);
 		c->refs--;
 		unavailable(e, tx);
-		end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+		end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
 	}
 }
 
@@ -1072,13 +1085,14 @@ static void ring(struct call *c, const struct sip_msg *am,
 		return; /* the legs failed at once, and answered for */
 	if (!started) {
 		respond(e, c->a.inv, 480, NULL, NULL);
-		end_call(c, "USER_NOT_REGISTERED", "Error");
+		end_call(c, MODEL_CAUSE_USER_NOT_REGISTERED,
+			 MODEL_SOURCE_ERROR);
 		return;
 	}
 	if (all_b_failed(c)) {
 		unsigned code = best_final(c);
 		respond(e, c->a.inv, code, NULL, NULL);
-		end_call(c, cause_of(code), "Error");
+		end_call(c, cause_of(code), MODEL_SOURCE_ERROR);
 	}
 }
 
@@ -1094,59 +1108,76 @@ static void route(struct call *c, const struct call_job *j)
 
 	if (!am || parse_copy(c->a.invite, c->a.invite_len, am, &mem)) {
 		respond(e, c->a.inv, 500, NULL, NULL);
-		end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+		end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	memcpy(c->alias, ep->alias, sizeof(c->alias));
 	memcpy(c->endpoint_id, ep->endpoint_id, sizeof(c->endpoint_id));
 	c->account_ref = ep->account_id;
+	c->endpoint_ref = ep->id;
+	snprintf(c->to, sizeof(c->to), "sip:%.*s@%.*s",
+		 (int)(am->ruri.user.n < 200 ? am->ruri.user.n : 200),
+		 am->ruri.user.p ? am->ruri.user.p : "",
+		 (int)(am->ruri.host.n < 50 ? am->ruri.host.n : 50),
+		 am->ruri.host.p ? am->ruri.host.p : "");
 	c->a.video_off = !ep->allow[MODEL_ALLOW_VIDEO];
 	if (!ep->allow[MODEL_ALLOW_VOICE]) {
 		refuse_flag(e, c->a.inv, MODEL_ALLOW_VOICE);
-		end_call(c, "FORBIDDEN", "Error");
+		end_call(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	k = call_target_classify(j->host_ours, j->is_app, j->target_ok == 0,
 				 am->ruri.user.p ? am->ruri.user.p : "",
 				 am->ruri.user.n);
+	if (k == CALL_TARGET_PHONE)
+		snprintf(c->to, sizeof(c->to), "%.*s", (int)am->ruri.user.n,
+			 am->ruri.user.p);
 	if (k == CALL_TARGET_NONE) {
 		respond(e, c->a.inv, 404, NULL, NULL);
-		end_call(c, "UNALLOCATED_NUMBER", "Error");
+		end_call(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	f = call_target_flag(k);
 	if (!ep->allow[f]) {
 		refuse_flag(e, c->a.inv, f);
-		end_call(c, "FORBIDDEN", "Error");
+		end_call(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	if (k == CALL_TARGET_APP || ep->app.app_id[0]) {
 		/* Applications' answer_url are not fetched by this build. */
 		respond(e, c->a.inv, 501, "Applications not supported yet",
 			NULL);
-		end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+		end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	if (k == CALL_TARGET_PHONE) {
 		respond(e, c->a.inv, 404, "No sip_gateway configured", NULL);
-		end_call(c, "UNALLOCATED_NUMBER", "Error");
+		end_call(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	if (k == CALL_TARGET_OTHER_DOMAIN) {
 		respond(e, c->a.inv, 404, "Other domains not reachable", NULL);
-		end_call(c, "UNALLOCATED_NUMBER", "Error");
+		end_call(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	if (!j->callee.ep.allow[MODEL_ALLOW_VOICE]) {
 		refuse_flag(e, c->a.inv, MODEL_ALLOW_VOICE);
-		end_call(c, "FORBIDDEN", "Error");
+		end_call(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
 		goto out;
 	}
+	c->callee_ref = j->callee.ep.id;
+	memcpy(c->callee_id, j->callee.ep.endpoint_id, sizeof(c->callee_id));
+	snprintf(c->callee_uri, sizeof(c->callee_uri), "sip:%.64s@%.180s",
+		 j->callee.ep.username, c->domain);
 	LOG_INFO("call_started",
 		 "call_uuid=%s from=%s to=%s domain=%s bindings=%u", c->a.uuid,
 		 c->from_user, j->callee.ep.username, c->domain,
 		 j->callee.bindings.n);
 	ring(c, am, j);
+	if (c->state == CALL_RINGING)
+		call_record_live(c);
 out:
 	free(mem);
 	free(am);
@@ -1163,7 +1194,8 @@ void call_on_job_done(struct call_engine *e, struct call_job *j)
 	if (c->state != CALL_AUTH || !c->a.inv || e->stopped) {
 		if (c->state == CALL_AUTH) {
 			respond(e, c->a.inv, 503, NULL, NULL);
-			end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+			end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+				 MODEL_SOURCE_ERROR);
 		}
 		goto out;
 	}
@@ -1171,7 +1203,8 @@ void call_on_job_done(struct call_engine *e, struct call_job *j)
 		LOG_WARN("call_store_unavailable", "call_uuid=%s error=%d",
 			 c->a.uuid, j->err);
 		unavailable(e, c->a.inv);
-		end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+		end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	if (j->verdict != SIP_AUTH_OK) {
@@ -1183,7 +1216,7 @@ void call_on_job_done(struct call_engine *e, struct call_job *j)
 				  j->verdict == SIP_AUTH_STALE);
 		else
 			respond(e, c->a.inv, 500, NULL, NULL);
-		end_call(c, "FORBIDDEN", "Error");
+		end_call(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	route(c, j);
@@ -1335,7 +1368,8 @@ void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev)
 		    l->c->state != CALL_ENDED) {
 			l->c->caller_cancelled = true;
 			cancel_b(l->c, NULL);
-			end_call(l->c, "ORIGINATOR_CANCEL", "Caller");
+			end_call(l->c, MODEL_CAUSE_ORIGINATOR_CANCEL,
+				 MODEL_SOURCE_CALLER);
 		}
 		break;
 	case SIP_TSX_EV_TIMEOUT:
@@ -1381,7 +1415,7 @@ void call_run_timers(struct call_engine *e, int64_t now)
 		    now >= c->ring_end_ms) {
 			cancel_b(c, NULL);
 			respond(e, c->a.inv, 480, NULL, NULL);
-			end_call(c, "NO_ANSWER", "Callee");
+			end_call(c, MODEL_CAUSE_NO_ANSWER, MODEL_SOURCE_CALLEE);
 		}
 		if (c->retx_on) {
 			int r = sip_tsx_retx_poll(&c->retx, now);
@@ -1395,13 +1429,39 @@ void call_run_timers(struct call_engine *e, int64_t now)
 					if (l->state == LEG_UP)
 						send_bye(e, l);
 				send_bye(e, &c->a);
-				end_call(c, "NORMAL_TEMPORARY_FAILURE",
-					 "Error");
+				end_call(c,
+					 MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+					 MODEL_SOURCE_ERROR);
 			}
 		}
 		nx = c->next;
 		call_unref(c);
 	}
+}
+
+void call_hangup_api(struct call *c)
+{
+	struct call_engine *e = c->e;
+
+	c->refs++;
+	switch (c->state) {
+	case CALL_AUTH:
+	case CALL_RINGING:
+		cancel_b(c, NULL);
+		respond(e, c->a.inv, 480, "Hung up through the API", NULL);
+		end_call(c, MODEL_CAUSE_NORMAL_CLEARING, MODEL_SOURCE_API);
+		break;
+	case CALL_UP:
+		for (struct call_leg *l = c->b; l; l = l->next)
+			if (l->state == LEG_UP)
+				send_bye(e, l);
+		send_bye(e, &c->a);
+		end_call(c, MODEL_CAUSE_NORMAL_CLEARING, MODEL_SOURCE_API);
+		break;
+	case CALL_ENDED:
+		break;
+	}
+	call_unref(c);
 }
 
 /* Shutting down: every call ends now. */
@@ -1417,14 +1477,16 @@ void call_end_all(struct call_engine *e)
 		case CALL_RINGING:
 			cancel_b(c, NULL);
 			unavailable(e, c->a.inv);
-			end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+			end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+				 MODEL_SOURCE_ERROR);
 			break;
 		case CALL_UP:
 			for (struct call_leg *l = c->b; l; l = l->next)
 				if (l->state == LEG_UP)
 					send_bye(e, l);
 			send_bye(e, &c->a);
-			end_call(c, "NORMAL_CLEARING", "Error");
+			end_call(c, MODEL_CAUSE_NORMAL_CLEARING,
+				 MODEL_SOURCE_ERROR);
 			break;
 		case CALL_ENDED:
 			break;
@@ -1440,7 +1502,8 @@ void call_free_all(struct call_engine *e)
 	while (e->calls) {
 		struct call *c = e->calls;
 		if (c->state != CALL_ENDED)
-			end_call(c, "NORMAL_TEMPORARY_FAILURE", "Error");
+			end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+				 MODEL_SOURCE_ERROR);
 		c->refs = 0;
 		maybe_free(c);
 	}

@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/id.h"
 #include "base/log.h"
 #include "base/time.h"
 #include "call/internal.h"
@@ -24,7 +25,8 @@ struct item {
 	struct item *next;
 	enum { IT_MSG, IT_DONE, IT_STOP } kind;
 	struct sip_peer from;
-	struct call_job *job; /* IT_DONE */
+	call_done_fn fn; /* IT_DONE */
+	void *arg;
 	size_t len;
 	char msg[]; /* IT_MSG */
 };
@@ -120,17 +122,27 @@ void call_on_message(void *ctx, struct sip_transport *t,
 		LOG_DEBUG("call_queue_full", "dropped=1");
 }
 
-void call_job_done(struct call_job *j)
+int call_post(struct call_engine *e, call_done_fn fn, void *arg)
 {
 	struct item *it = malloc(sizeof(*it));
 
-	if (!it) {
-		/* Cannot report: the call's deadline ends it instead. */
+	if (!it)
+		return ENOMEM;
+	*it = (struct item){.kind = IT_DONE, .fn = fn, .arg = arg};
+	return push(e, it);
+}
+
+static void job_done(struct call_engine *e, void *arg)
+{
+	call_on_job_done(e, arg);
+}
+
+void call_job_done(struct call_job *j)
+{
+	/* Cannot fail but for memory: the call then stays in CALL_AUTH
+	 * until shutdown, and that is logged. */
+	if (call_post(j->e, job_done, j))
 		LOG_ERROR("call_job_lost", "error=ENOMEM");
-		return;
-	}
-	*it = (struct item){.kind = IT_DONE, .job = j};
-	push(j->e, it);
 }
 
 /* ---- the transaction layer's callbacks ---- */
@@ -215,7 +227,7 @@ static void *loop(void *arg)
 			if (it->kind == IT_MSG)
 				on_msg(e, it);
 			else if (it->kind == IT_DONE)
-				call_on_job_done(e, it->job);
+				it->fn(e, it->arg);
 			else if (!stop) {
 				stop = true;
 				call_end_all(e);
@@ -225,6 +237,8 @@ static void *loop(void *arg)
 		now = base_time_mono_ms();
 		sip_tsx_timers(e->tsx, now);
 		call_run_timers(e, now);
+		if (!stop)
+			call_record_timers(e, now);
 		if (stop && e->ncalls > 0 &&
 		    base_time_mono_ms() > e->stop_deadline_ms)
 			break; /* peers that never answer: give up */
@@ -263,6 +277,10 @@ int call_engine_new(struct call_engine **out, struct svc *svc,
 	}
 	err = base_pool_start(&e->pool, o->workers ? o->workers : 1,
 			      o->queue_max ? o->queue_max : 1, "call-store");
+	if (!err)
+		err = base_pool_start(&e->log, 1, 100000, "call-log");
+	if (!err)
+		err = base_id_uuid(e->node_id, sizeof(e->node_id));
 	if (err)
 		goto fail;
 	*out = e;
@@ -300,6 +318,7 @@ void call_engine_stop(struct call_engine *e)
 	/* Jobs still running report to a queue nobody reads: drain the
 	 * workers, then free what they queued. */
 	base_pool_drain(e->pool);
+	base_pool_drain(e->log);
 }
 
 void call_engine_free(struct call_engine *e)
@@ -311,10 +330,12 @@ void call_engine_free(struct call_engine *e)
 	call_engine_stop(e);
 	if (e->pool)
 		base_pool_stop(e->pool);
+	if (e->log)
+		base_pool_stop(e->log);
 	for (it = e->head; it; it = nx) {
 		nx = it->next;
 		if (it->kind == IT_DONE)
-			call_on_job_done(e, it->job);
+			it->fn(e, it->arg);
 		free(it);
 	}
 	call_free_all(e);

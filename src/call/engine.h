@@ -23,6 +23,7 @@ struct call_opts {
 	long retry_after_s;	 /* in 503s */
 	unsigned ring_timeout_s; /* an unanswered call gives up then */
 	unsigned calls_max;	 /* calls at once on this node */
+	long cdr_retention_days; /* CDRs older are swept */
 	unsigned tsx_max;	 /* SIP transactions at once */
 	size_t msg_max;		 /* largest SIP message */
 	/* The numeric address our Via and Contact name (no brackets). */

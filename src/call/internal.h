@@ -14,6 +14,7 @@
 #include "base/pool.h"
 #include "call/engine.h"
 #include "call/target.h"
+#include "model/cdr.h"
 #include "model/model.h"
 #include "sip/dialog.h"
 #include "sip/tsx.h"
@@ -97,7 +98,18 @@ struct call {
 	char domain[MODEL_DOMAIN_MAX];
 	char alias[MODEL_TEXT_BYTES];
 	char endpoint_id[MODEL_ID_MAX];
+	int64_t endpoint_ref;
 	int max_forwards; /* for the B legs */
+	/* The callee (a B leg's CDR), and what was dialled. */
+	int64_t callee_ref;
+	char callee_id[MODEL_ID_MAX];
+	char to[MODEL_PARTY_MAX];
+	char callee_uri[MODEL_PARTY_MAX];
+	bool live; /* in live_calls */
+	/* How it ended. */
+	int64_t end_ms;
+	enum model_cause cause;
+	enum model_source source;
 };
 
 /* Store work for a new INVITE: the caller's digest and the target. */
@@ -120,6 +132,9 @@ struct call_job {
 
 struct item;
 
+/* Work done by a store worker and finished on the engine thread. */
+typedef void (*call_done_fn)(struct call_engine *e, void *arg);
+
 struct call_engine {
 	struct svc *svc;
 	struct call_opts o;
@@ -127,6 +142,10 @@ struct call_engine {
 	unsigned port;
 	struct sip_tsx_table *tsx;
 	struct base_pool *pool;
+	struct base_pool *log; /* one worker: live calls and CDRs, in order */
+	char node_id[MODEL_NODE_ID_MAX];
+	int64_t next_poll_ms, next_touch_ms, next_sweep_ms;
+	bool polling;
 	pthread_t thread;
 	bool started, stopped;
 	int64_t stop_deadline_ms;
@@ -150,6 +169,8 @@ struct call_leg *call_dmap_find(struct call_engine *e, const char *key,
 				size_t n);
 /* Hands a finished job back to the engine thread (from a worker). */
 void call_job_done(struct call_job *j);
+/* Runs fn(e, arg) on the engine thread (from any thread). */
+int call_post(struct call_engine *e, call_done_fn fn, void *arg);
 
 /* call.c */
 void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev);
@@ -158,6 +179,12 @@ int64_t call_next_timer(struct call_engine *e);
 void call_run_timers(struct call_engine *e, int64_t now_ms);
 void call_end_all(struct call_engine *e);
 void call_free_all(struct call_engine *e);
+/* record.c */
+void call_record_live(struct call *c);
+void call_record_end(struct call *c);
+void call_record_timers(struct call_engine *e, int64_t now_ms);
+/* Ends call c as the API asked (DELETE Call/{uuid}/). */
+void call_hangup_api(struct call *c);
 void call_reply_stateless(struct call_engine *e, const struct sip_peer *from,
 			  const struct sip_msg *m, unsigned code,
 			  const char *headers);

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import Endpoint, pw, uname
+from conftest import Endpoint, pw, uname, wait_until
 from sipphone import SDP_AUDIO, SDP_VIDEO, Phone
 
 
@@ -243,3 +243,125 @@ def test_ring_timeout_480_and_cancel(sip_make_server, sip_procs):
     finally:
         alice.close()
         bob.close()
+
+
+# --------------------------------------------------------------------------
+# the call in the REST API: live calls, DELETE, CDRs of both legs
+
+def cdrs_of(api, uuid_a):
+    """The CDRs of a call (its A leg and the B legs whose parent it is)."""
+    objs = api.get("Call/", params={"limit": 20}).json()["objects"]
+    return [o for o in objs if uuid_a in (o["call_uuid"],
+                                          o["parent_call_uuid"])]
+
+
+def live_uuids(api):
+    r = api.get("Call/", params={"status": "live"})
+    assert r.status_code == 200, r.text
+    return r.json()["calls"]
+
+
+def test_live_call_then_cdrs_of_both_legs(phones, sip_api):
+    alice, bob = phones(), phones()
+    alice.call(bob.user)
+    db = bob.incoming()
+    bob.respond(db.invite, 180, "Ringing", tag=db.local_tag)
+    alice.wait_response("INVITE", 180)
+    got = {}
+
+    def ringing_listed():
+        for u in live_uuids(sip_api):
+            r = sip_api.get("Call/%s/" % u, params={"status": "live"})
+            if r.status_code == 200 and \
+                    r.json()["from"] == "sip:%s@%s" % (alice.user,
+                                                       alice.domain):
+                got.update(r.json())
+                return True
+        return False
+    wait_until(ringing_listed, 10, "the ringing call in ?status=live")
+    assert got["call_status"] == "ringing"
+    assert got["to"] == "sip:%s@%s" % (bob.user, bob.domain)
+    uuid_a = got["call_uuid"]
+    bob.respond(db.invite, 200, "OK", tag=db.local_tag,
+                sdp=SDP_AUDIO % 50000)
+    ok = alice.wait_response("INVITE", 200)
+    dlg = alice_dialog(alice, ok)
+    wait_until(lambda: sip_api.get(
+        "Call/%s/" % uuid_a, params={"status": "live"}).json().get(
+            "call_status") == "in-progress", 10, "call_status in-progress")
+    assert alice.bye(dlg).status == 200
+    bob.respond(bob.wait_request("BYE"), 200, "OK")
+    wait_until(lambda: uuid_a not in live_uuids(sip_api), 10,
+               "the call to leave ?status=live")
+    wait_until(lambda: len(cdrs_of(sip_api, uuid_a)) == 2, 10,
+               "two CDRs")
+    legs = {o["call_direction"]: o for o in cdrs_of(sip_api, uuid_a)}
+    a, b = legs["inbound"], legs["outbound"]
+    assert a["call_uuid"] == uuid_a and a["parent_call_uuid"] is None
+    assert b["parent_call_uuid"] == uuid_a
+    assert a["endpoint_id"] == alice.ep.id and b["endpoint_id"] == bob.ep.id
+    assert a["from_number"] == "sip:%s@%s" % (alice.user, alice.domain)
+    assert b["to_number"] == "sip:%s@%s" % (bob.user, bob.domain)
+    for o in (a, b):
+        assert o["hangup_cause_name"] == "NORMAL_CLEARING"
+        assert o["hangup_cause_code"] == 4000
+        assert o["hangup_source"] == "Caller"
+        assert o["answer_time"] is not None
+    one = sip_api.get("Call/%s/" % uuid_a)
+    assert one.status_code == 200 and one.json()["call_uuid"] == uuid_a
+
+
+def alice_dialog(alice, ok):
+    """The caller's dialog from its INVITE's 200 (ACKed)."""
+    from sipphone import Dialog
+    d = Dialog(ok.call_id, ok.tag("From"),
+               "sip:%s@%s" % (alice.user, alice.domain),
+               re.search(r"<([^>]*)>", ok.get("To")).group(1))
+    d.cseq = ok.cseq[0]
+    alice.answered(d, ok)
+    return d
+
+
+def test_busy_cdr(phones, sip_api):
+    alice, bob = phones(), phones()
+    alice.call(bob.user)
+    db = bob.incoming()
+    bob.respond(db.invite, 486, "Busy Here", tag=db.local_tag)
+    assert alice.wait_response("INVITE", final=True).status == 486
+
+    def busy_cdr():
+        for o in sip_api.get("Call/", params={"limit": 20}).json()[
+                "objects"]:
+            if o["call_direction"] == "inbound" and o["from_number"] == \
+                    "sip:%s@%s" % (alice.user, alice.domain):
+                return o
+        return None
+    wait_until(busy_cdr, 10, "the busy call's CDR")
+    o = busy_cdr()
+    assert o["hangup_cause_name"] == "USER_BUSY"
+    assert o["hangup_cause_code"] == 3010
+    assert o["answer_time"] is None and o["bill_duration"] == 0
+
+
+def test_delete_hangs_up_both_legs(phones, sip_api):
+    alice, bob = phones(), phones()
+    d, db = connect(alice, bob)
+    mine = []
+
+    def listed():
+        for u in live_uuids(sip_api):
+            r = sip_api.get("Call/%s/" % u, params={"status": "live"})
+            if r.status_code == 200 and r.json()["from"].startswith(
+                    "sip:%s@" % alice.user):
+                mine.append(u)
+                return True
+        return False
+    wait_until(listed, 10, "the call in ?status=live")
+    r = sip_api.delete("Call/%s/" % mine[0])
+    assert r.status_code == 204, r.text
+    alice.respond(alice.wait_request("BYE"), 200, "OK")
+    bob.respond(bob.wait_request("BYE"), 200, "OK")
+    wait_until(lambda: len(cdrs_of(sip_api, mine[0])) == 2, 10, "CDRs")
+    for o in cdrs_of(sip_api, mine[0]):
+        assert o["hangup_source"] == "API Request"
+    assert sip_api.delete("Call/%s/" % mine[0]).status_code == 404
