@@ -19,8 +19,10 @@ build: deps
 	@cmake -S . -B $(BUILD) -DSIPWARD_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# Local development: applications may live on this machine (localhost).
 run: build
-	./$(BUILD)/sipward serve --db $(DB) --http $(HTTP) --sip $(SIP)
+	SIPWARD_WEBHOOK_ALLOW_PRIVATE=$${SIPWARD_WEBHOOK_ALLOW_PRIVATE:-true} \
+		./$(BUILD)/sipward serve --db $(DB) --http $(HTTP) --sip $(SIP)
 
 # Everything: the suite on the normal build, again under ASan+UBSan, the
 # fuzz corpora replayed, and the formatting check. CTest prints the summary.

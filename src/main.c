@@ -587,6 +587,9 @@ static int start_calls(const struct cfg *c, struct svc *s,
 			       .ring_timeout_s = (unsigned)c->ring_timeout,
 			       .calls_max = (unsigned)c->calls_max,
 			       .cdr_retention_days = c->cdr_retention_days,
+			       .webhook_allow_private =
+				   strcmp(c->webhook_allow_private, "true") ==
+				   0,
 			       .msg_max = (size_t)c->sip_msg_max,
 			       .nlisten = ro->nlisten};
 

@@ -67,8 +67,7 @@ static bool realm_of(struct sip_str host, char *out, size_t cap)
 }
 
 /* Parses a copy of buf (the parser writes into what it parses). */
-static int parse_copy(const char *buf, size_t len, struct sip_msg *m,
-		      char **mem)
+int call_parse_copy(const char *buf, size_t len, struct sip_msg *m, char **mem)
 {
 	*mem = malloc(len ? len : 1);
 	if (!*mem)
@@ -110,8 +109,8 @@ static const char *ctype_of(const struct sip_msg *m, char *buf, size_t cap)
 
 /* ---- answers ---- */
 
-static void respond(struct call_engine *e, struct sip_tsx *tx, unsigned code,
-		    const char *reason, const char *headers)
+void call_respond(struct call_engine *e, struct sip_tsx *tx, unsigned code,
+		  const char *reason, const char *headers)
 {
 	struct sip_resp r = {
 	    .code = code, .reason = reason, .headers = headers};
@@ -150,23 +149,23 @@ void call_reply_stateless(struct call_engine *e, const struct sip_peer *from,
 }
 
 /* 403 whose reason phrase names the flag that refused the call. */
-static void refuse_flag(struct call_engine *e, struct sip_tsx *tx,
-			enum model_allow f)
+void call_refuse_flag(struct call_engine *e, struct sip_tsx *tx,
+		      enum model_allow f)
 {
 	char reason[64];
 
 	snprintf(reason, sizeof(reason), "Forbidden (%s)",
 		 call_target_flag_name(f));
-	respond(e, tx, 403, reason, NULL);
+	call_respond(e, tx, 403, reason, NULL);
 }
 
 /* 503 with Retry-After. */
-static void unavailable(struct call_engine *e, struct sip_tsx *tx)
+void call_unavailable(struct call_engine *e, struct sip_tsx *tx)
 {
 	char h[48];
 
 	snprintf(h, sizeof(h), "Retry-After: %ld\r\n", e->o.retry_after_s);
-	respond(e, tx, 503, NULL, h);
+	call_respond(e, tx, 503, NULL, h);
 }
 
 /* ---- calls and legs ---- */
@@ -176,8 +175,6 @@ static void leg_free(struct call_leg *l)
 	free(l->invite);
 	free(l->ack);
 }
-
-static void call_unref(struct call *c);
 
 /* Frees c when it has ended and nothing points to it any more. */
 static void maybe_free(struct call *c)
@@ -204,11 +201,13 @@ static void maybe_free(struct call *c)
 		free(rl);
 	}
 	leg_free(&c->a);
+	call_app_free(c->app);
+	free(c->b_headers);
 	free(c->ok);
 	free(c);
 }
 
-static void call_unref(struct call *c)
+void call_unref(struct call *c)
 {
 	c->refs--;
 	maybe_free(c);
@@ -216,8 +215,7 @@ static void call_unref(struct call *c)
 
 /* Ends c: no more timers, dialogs forgotten, logged, recorded.
  * Idempotent. */
-static void end_call(struct call *c, enum model_cause cause,
-		     enum model_source source)
+void call_end(struct call *c, enum model_cause cause, enum model_source source)
 {
 	struct call_engine *e = c->e;
 
@@ -239,10 +237,11 @@ static void end_call(struct call *c, enum model_cause cause,
 		 model_source_name(source),
 		 (long long)(c->a.answer_ms ? c->end_ms - c->a.answer_ms : 0));
 	call_record_end(c);
+	call_app_ended(c);
 }
 
 /* Sends a BYE on leg l's dialog (its answer is not waited for). */
-static void send_bye(struct call_engine *e, struct call_leg *l)
+void call_send_bye(struct call_engine *e, struct call_leg *l)
 {
 	char *buf;
 	struct sip_buf b;
@@ -264,7 +263,7 @@ static void send_bye(struct call_engine *e, struct call_leg *l)
 }
 
 /* Cancels every B leg still ringing. */
-static void cancel_b(struct call *c, const char *headers)
+void call_cancel_b(struct call *c, const char *headers)
 {
 	for (struct call_leg *l = c->b; l; l = l->next)
 		if ((l->state == LEG_TRYING || l->state == LEG_EARLY) && l->inv)
@@ -275,12 +274,12 @@ static void cancel_b(struct call *c, const char *headers)
  * The best final answer of the B legs (RFC 3261 16.7): a 6xx, else the
  * lowest class; 503 becomes 500; 487 only when the caller cancelled.
  */
-static unsigned best_final(const struct call *c)
+unsigned call_best_final(const struct call *c)
 {
 	unsigned best = 0;
 
 	for (const struct call_leg *l = c->b; l; l = l->next) {
-		unsigned s = l->final;
+		unsigned s = l->dial == c->dials ? l->final : 0;
 		if (s >= 600)
 			return s;
 		if (s && (!best || s / 100 < best / 100))
@@ -295,15 +294,15 @@ static unsigned best_final(const struct call *c)
 	return best;
 }
 
-static bool all_b_failed(const struct call *c)
+bool call_b_failed(const struct call *c)
 {
 	for (const struct call_leg *l = c->b; l; l = l->next)
-		if (l->state != LEG_FAILED)
+		if (l->dial == c->dials && l->state != LEG_FAILED)
 			return false;
 	return true;
 }
 
-static enum model_cause cause_of(unsigned code)
+enum model_cause call_cause_of(unsigned code)
 {
 	switch (code) {
 	case 486:
@@ -359,15 +358,15 @@ static void name_addr(char *out, size_t cap, const char *display,
 }
 
 /* Starts one B leg towards binding bd of the callee; 0 or an errno. */
-static int start_b(struct call *c, const struct sip_msg *am,
-		   const struct model_binding *bd, const char *callee,
-		   bool video_off)
+int call_start_b(struct call *c, const struct sip_msg *am,
+		 const struct model_binding *bd, const char *callee,
+		 bool video_off)
 {
 	struct call_engine *e = c->e;
 	struct call_leg *l = calloc(1, sizeof(*l));
 	char from[MODEL_TEXT_BYTES * 2 + 600], to[600], fromuri[400];
 	char contact[128], call_id[SIP_CALL_ID_LEN + 80], tag[SIP_TAG_LEN + 1];
-	char ctype[128], *sdp = NULL, *buf = NULL;
+	char ctype[128], *sdp = NULL, *buf = NULL, *hdrs = NULL;
 	struct sip_buf b;
 	struct sip_req r;
 	int err;
@@ -376,6 +375,7 @@ static int start_b(struct call *c, const struct sip_msg *am,
 		return ENOMEM;
 	l->own = OWN_LEG;
 	l->c = c;
+	l->dial = c->dials;
 	l->video_off = video_off;
 	err = binding_peer(bd, &l->peer, &l->tcp);
 	if (!err)
@@ -388,13 +388,15 @@ static int start_b(struct call *c, const struct sip_msg *am,
 				      e->o.via_host[0] ? e->o.via_host : NULL);
 	buf = malloc(OUT_MAX);
 	sdp = malloc(OUT_MAX);
-	if (!err && (!buf || !sdp))
+	hdrs = malloc(HDRS_MAX);
+	if (!err && (!buf || !sdp || !hdrs))
 		err = ENOMEM;
 	if (err)
 		goto out;
-	snprintf(fromuri, sizeof(fromuri), "sip:%s@%s", c->from_user,
-		 c->domain);
-	name_addr(from, sizeof(from), c->alias, fromuri);
+	snprintf(fromuri, sizeof(fromuri), "sip:%s@%s", c->b_user, c->domain);
+	name_addr(from, sizeof(from), c->b_name, fromuri);
+	snprintf(hdrs, HDRS_MAX, "%s%s", SIP_ALLOW_HDR,
+		 c->b_headers ? c->b_headers : "");
 	snprintf(to, sizeof(to), "<sip:%s@%s>", callee, c->domain);
 	our_contact(e, l->tcp, contact, sizeof(contact));
 	r = (struct sip_req){
@@ -410,7 +412,7 @@ static int start_b(struct call *c, const struct sip_msg *am,
 	    .cseq = 1,
 	    .contact = contact,
 	    .max_forwards = c->max_forwards,
-	    .headers = SIP_ALLOW_HDR,
+	    .headers = hdrs,
 	    .content_type = ctype_of(am, ctype, sizeof(ctype)),
 	    .body = body_out(am, video_off || c->a.video_off, sdp, OUT_MAX),
 	};
@@ -448,6 +450,7 @@ out:
 	}
 	free(buf);
 	free(sdp);
+	free(hdrs);
 	return err;
 }
 
@@ -462,7 +465,7 @@ static int b_dialog(struct call_leg *l, const struct sip_msg *m)
 
 	if (!req)
 		return ENOMEM;
-	err = parse_copy(l->invite, l->invite_len, req, &mem);
+	err = call_parse_copy(l->invite, l->invite_len, req, &mem);
 	if (!err) {
 		if (!l->has_d) {
 			err = sip_dialog_uac(&l->d, req, m);
@@ -538,7 +541,7 @@ static int a_dialog(struct call *c)
 
 	if (!req)
 		return ENOMEM;
-	err = parse_copy(c->a.invite, c->a.invite_len, req, &mem);
+	err = call_parse_copy(c->a.invite, c->a.invite_len, req, &mem);
 	if (!err)
 		err = sip_dialog_uas(&c->a.d, req, sip_tsx_tag(c->a.inv));
 	if (!err)
@@ -564,9 +567,9 @@ static void bridge(struct call *c, struct call_leg *l, const struct sip_msg *m)
 	l->answer_ms = now_ms();
 	if (!sdp || a_dialog(c) || !l->has_d) {
 		free(sdp);
-		send_bye(e, l);
-		respond(e, c->a.inv, 500, NULL, NULL);
-		end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+		call_send_bye(e, l);
+		call_respond(e, c->a.inv, 500, NULL, NULL);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
 			 MODEL_SOURCE_ERROR);
 		return;
 	}
@@ -594,9 +597,27 @@ static void bridge(struct call *c, struct call_leg *l, const struct sip_msg *m)
 	c->a.answer_ms = now_ms();
 	c->ring_end_ms = 0;
 	call_dmap_put(e, &c->a);
-	cancel_b(c, REASON_ELSEWHERE);
+	call_cancel_b(c, REASON_ELSEWHERE);
+	call_app_bridged(c, l);
 	call_record_live(c);
 	LOG_INFO("call_answered", "call_uuid=%s b_leg=%s", c->a.uuid, l->uuid);
+}
+
+/* When every leg of the current Dial has failed: the caller gets the best
+ * answer, or the application goes on. */
+static void b_all_failed(struct call *c)
+{
+	unsigned code;
+
+	if (c->state != CALL_RINGING || !call_b_failed(c))
+		return;
+	code = call_best_final(c);
+	if (c->app) {
+		call_app_dial_failed(c, code, false);
+		return;
+	}
+	call_respond(c->e, c->a.inv, code, NULL, NULL);
+	call_end(c, call_cause_of(code), MODEL_SOURCE_CALLEE);
 }
 
 /* A response to B leg l's INVITE. */
@@ -606,8 +627,10 @@ static void on_b_response(struct call *c, struct call_leg *l,
 	struct call_engine *e = c->e;
 
 	if (m->status < 200) {
+		if (m->status > 100)
+			l->rang = true;
 		if (m->status == 100 || l->state != LEG_TRYING ||
-		    c->state != CALL_RINGING) {
+		    c->state != CALL_RINGING || l->dial != c->dials) {
 			if (m->status > 100 && m->to.tag.p && !l->has_d)
 				b_dialog(l, m);
 			return;
@@ -633,24 +656,20 @@ static void on_b_response(struct call *c, struct call_leg *l,
 		}
 		call_dmap_put(e, l);
 		b_ack(e, l);
-		if (c->state == CALL_RINGING) {
+		if (c->state == CALL_RINGING && l->dial == c->dials) {
 			bridge(c, l, m);
 		} else {
 			/* Answered too late: another leg won, or the call
 			 * ended meanwhile. */
 			l->state = LEG_CLOSING;
-			send_bye(e, l);
+			call_send_bye(e, l);
 			call_dmap_del(e, l);
 		}
 		return;
 	}
 	l->state = LEG_FAILED;
 	l->final = m->status;
-	if (c->state == CALL_RINGING && all_b_failed(c)) {
-		unsigned code = best_final(c);
-		respond(e, c->a.inv, code, NULL, NULL);
-		end_call(c, cause_of(code), MODEL_SOURCE_CALLEE);
-	}
+	b_all_failed(c);
 }
 
 /* B leg l got no answer or could not be reached. */
@@ -661,11 +680,7 @@ static void on_b_failed(struct call *c, struct call_leg *l, unsigned code)
 		return;
 	l->state = LEG_FAILED;
 	l->final = code;
-	if (c->state == CALL_RINGING && all_b_failed(c)) {
-		unsigned best = best_final(c);
-		respond(c->e, c->a.inv, best, NULL, NULL);
-		end_call(c, cause_of(best), MODEL_SOURCE_CALLEE);
-	}
+	b_all_failed(c);
 }
 
 /* ---- in-dialog requests ---- */
@@ -696,14 +711,14 @@ static void relay_request(struct call *c, struct call_leg *from,
 	int err;
 
 	if (!to || !to->has_d || !copy_str(m->method, method, sizeof(method))) {
-		respond(e, srv, 481, NULL, NULL);
+		call_respond(e, srv, 481, NULL, NULL);
 		return;
 	}
 	rl = calloc(1, sizeof(*rl));
 	buf = malloc(OUT_MAX);
 	sdp = malloc(OUT_MAX);
 	if (!rl || !buf || !sdp) {
-		respond(e, srv, 500, NULL, NULL);
+		call_respond(e, srv, 500, NULL, NULL);
 		goto out;
 	}
 	sip_dialog_refresh(&from->d, m);
@@ -723,7 +738,7 @@ static void relay_request(struct call *c, struct call_leg *from,
 	sip_buf_init(&b, buf, OUT_MAX);
 	err = sip_dialog_request(&to->d, &b, &r);
 	if (err) {
-		respond(e, srv, 500, NULL, NULL);
+		call_respond(e, srv, 500, NULL, NULL);
 		goto out;
 	}
 	*rl = (struct relay){.own = OWN_RELAY, .c = c, .from = from, .to = to};
@@ -738,7 +753,7 @@ static void relay_request(struct call *c, struct call_leg *from,
 	if (err && !rl->cli) {
 		rl->refs--;
 		c->refs--;
-		respond(e, srv, 503, NULL, NULL);
+		call_respond(e, srv, 503, NULL, NULL);
 	}
 	rl->next = c->relays;
 	c->relays = rl;
@@ -795,20 +810,20 @@ static void on_dialog_request(struct call_engine *e, struct call_leg *l,
 	unsigned st = sip_dialog_check(&l->d, m);
 
 	if (st) {
-		respond(e, tx, st, NULL, NULL);
+		call_respond(e, tx, st, NULL, NULL);
 		return;
 	}
 	if (sip_str_eq(m->method, "BYE")) {
 		struct call_leg *o = other_leg(l);
-		respond(e, tx, 200, NULL, NULL);
+		call_respond(e, tx, 200, NULL, NULL);
 		if (o)
-			send_bye(e, o);
-		end_call(c, MODEL_CAUSE_NORMAL_CLEARING,
+			call_send_bye(e, o);
+		call_end(c, MODEL_CAUSE_NORMAL_CLEARING,
 			 l->is_a ? MODEL_SOURCE_CALLER : MODEL_SOURCE_CALLEE);
 		return;
 	}
 	if (c->state != CALL_UP) {
-		respond(e, tx, 481, NULL, NULL);
+		call_respond(e, tx, 481, NULL, NULL);
 		return;
 	}
 	relay_request(c, l, tx, m);
@@ -853,12 +868,12 @@ static void challenge(struct call_engine *e, struct sip_tsx *tx,
 
 	sip_buf_init(&b, h, sizeof(h));
 	if (sip_auth_challenge(e->o.auth, q, stale, &b) || b.err) {
-		respond(e, tx, 503, NULL, "Retry-After: 1\r\n");
+		call_respond(e, tx, 503, NULL, "Retry-After: 1\r\n");
 		return;
 	}
 	if (b.len < sizeof(h))
 		h[b.len] = '\0';
-	respond(e, tx, 407, NULL, h);
+	call_respond(e, tx, 407, NULL, h);
 }
 
 /* Fills q for INVITE m from `from`; false (after answering) when bad. */
@@ -876,7 +891,7 @@ static bool auth_req(struct call_engine *e, struct sip_tsx *tx,
 	if (!realm_of(m->from.uri.host, q->realm, sizeof(q->realm)) ||
 	    !copy_str(m->from.uri.user, q->user, sizeof(q->user)) ||
 	    !q->user[0]) {
-		respond(e, tx, 400, "Bad From URI", NULL);
+		call_respond(e, tx, 400, "Bad From URI", NULL);
 		return false;
 	}
 	return true;
@@ -892,14 +907,14 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 	struct call_job *j;
 
 	if (m->max_forwards == 0) {
-		respond(e, tx, 483, NULL, NULL);
+		call_respond(e, tx, 483, NULL, NULL);
 		return;
 	}
 	if (!auth_req(e, tx, m, from, &q, ip, sizeof(ip), src, sizeof(src)))
 		return;
 	if (sip_auth_ignored(e->o.auth, ip, NULL) ||
 	    sip_auth_ignored(e->o.auth, ip, q.user)) {
-		respond(e, tx, 403, NULL, NULL);
+		call_respond(e, tx, 403, NULL, NULL);
 		return;
 	}
 	switch (sip_auth_prepare(e->o.auth, &q)) {
@@ -907,13 +922,13 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 		challenge(e, tx, &q, false);
 		return;
 	case SIP_AUTH_FORBIDDEN:
-		respond(e, tx, 403, NULL, NULL);
+		call_respond(e, tx, 403, NULL, NULL);
 		return;
 	case SIP_AUTH_CHECK:
 		break;
 	}
 	if (e->ncalls >= e->o.calls_max || e->stopped) {
-		unavailable(e, tx);
+		call_unavailable(e, tx);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -921,7 +936,7 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 	if (!c || !j || base_id_uuid(c->a.uuid, sizeof(c->a.uuid))) {
 		free(c);
 		free(j);
-		respond(e, tx, 500, NULL, NULL);
+		call_respond(e, tx, 500, NULL, NULL);
 		return;
 	}
 	c->e = e;
@@ -941,7 +956,7 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 	if (!c->a.invite) {
 		free(c);
 		free(j);
-		respond(e, tx, 500, NULL, NULL);
+		call_respond(e, tx, 500, NULL, NULL);
 		return;
 	}
 	memcpy(c->a.invite, raw, rawlen);
@@ -967,8 +982,8 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 	if (base_pool_submit(e->pool, &j->job, job_run)) {
 		free(j);
 		c->refs--;
-		unavailable(e, tx);
-		end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+		call_unavailable(e, tx);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
 			 MODEL_SOURCE_ERROR);
 	}
 }
@@ -992,6 +1007,7 @@ static void job_run(struct base_pool_job *job)
 	struct call_engine *e = j->e;
 	struct sip_msg *m = malloc(sizeof(*m));
 	struct sip_auth_req q;
+	struct model_account acct = {0};
 	char ruser[MODEL_USERNAME_MAX + 1];
 	const char *ha1[2] = {NULL, NULL};
 	int err;
@@ -1034,19 +1050,23 @@ static void job_run(struct base_pool_job *job)
 	j->target_ok = ENOENT;
 	if (!copy_str(m->ruri.user, ruser, sizeof(ruser)) || !ruser[0])
 		goto done;
-	if (looks_like_app_id(ruser)) {
-		struct model_account acct = {.id = j->caller.ep.account_id};
-		struct model_app *app = malloc(sizeof(*app));
-		if (app && svc_app_get(e->svc, &acct, ruser, app) == 0)
-			j->is_app = true;
-		free(app);
-	}
+	acct.id = j->caller.ep.account_id;
+	if (looks_like_app_id(ruser) &&
+	    svc_app_get(e->svc, &acct, ruser, &j->app) == 0)
+		j->is_app = j->has_app = true;
 	err = svc_sip_party(e->svc, ruser, q.realm, true, &j->callee);
 	if (err && err != ENOENT)
 		j->err = err;
 	j->target_ok = err;
 	base_wipe(j->callee.ep.ha1_md5, sizeof(j->callee.ep.ha1_md5));
 	base_wipe(j->callee.ep.ha1_sha256, sizeof(j->callee.ep.ha1_sha256));
+	/* The caller's application, when the target is not one. */
+	if (!j->has_app && j->caller.ep.app.app_id[0] &&
+	    svc_app_get(e->svc, &acct, j->caller.ep.app.app_id, &j->app) == 0)
+		j->has_app = true;
+	if (j->has_app && svc_account_signing_token(e->svc, acct.id, j->token,
+						    sizeof(j->token)))
+		j->token[0] = '\0'; /* unsigned, logged by the engine */
 done:
 	base_deadline_set(0);
 out:
@@ -1077,22 +1097,22 @@ static void ring(struct call *c, const struct sip_msg *am,
 		    p.addrlen == c->a.peer.addrlen &&
 		    memcmp(&p.addr, &c->a.peer.addr, p.addrlen) == 0)
 			continue;
-		if (start_b(c, am, &bs->b[i], j->callee.ep.username,
-			    video_off) == 0)
+		if (call_start_b(c, am, &bs->b[i], j->callee.ep.username,
+				 video_off) == 0)
 			started++;
 	}
 	if (c->state != CALL_RINGING)
 		return; /* the legs failed at once, and answered for */
 	if (!started) {
-		respond(e, c->a.inv, 480, NULL, NULL);
-		end_call(c, MODEL_CAUSE_USER_NOT_REGISTERED,
+		call_respond(e, c->a.inv, 480, NULL, NULL);
+		call_end(c, MODEL_CAUSE_USER_NOT_REGISTERED,
 			 MODEL_SOURCE_ERROR);
 		return;
 	}
-	if (all_b_failed(c)) {
-		unsigned code = best_final(c);
-		respond(e, c->a.inv, code, NULL, NULL);
-		end_call(c, cause_of(code), MODEL_SOURCE_ERROR);
+	if (call_b_failed(c)) {
+		unsigned code = call_best_final(c);
+		call_respond(e, c->a.inv, code, NULL, NULL);
+		call_end(c, call_cause_of(code), MODEL_SOURCE_ERROR);
 	}
 }
 
@@ -1106,9 +1126,9 @@ static void route(struct call *c, const struct call_job *j)
 	enum call_target k;
 	enum model_allow f;
 
-	if (!am || parse_copy(c->a.invite, c->a.invite_len, am, &mem)) {
-		respond(e, c->a.inv, 500, NULL, NULL);
-		end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+	if (!am || call_parse_copy(c->a.invite, c->a.invite_len, am, &mem)) {
+		call_respond(e, c->a.inv, 500, NULL, NULL);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
 			 MODEL_SOURCE_ERROR);
 		goto out;
 	}
@@ -1123,8 +1143,8 @@ static void route(struct call *c, const struct call_job *j)
 		 am->ruri.host.p ? am->ruri.host.p : "");
 	c->a.video_off = !ep->allow[MODEL_ALLOW_VIDEO];
 	if (!ep->allow[MODEL_ALLOW_VOICE]) {
-		refuse_flag(e, c->a.inv, MODEL_ALLOW_VOICE);
-		end_call(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
+		call_refuse_flag(e, c->a.inv, MODEL_ALLOW_VOICE);
+		call_end(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	k = call_target_classify(j->host_ours, j->is_app, j->target_ok == 0,
@@ -1134,37 +1154,39 @@ static void route(struct call *c, const struct call_job *j)
 		snprintf(c->to, sizeof(c->to), "%.*s", (int)am->ruri.user.n,
 			 am->ruri.user.p);
 	if (k == CALL_TARGET_NONE) {
-		respond(e, c->a.inv, 404, NULL, NULL);
-		end_call(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
+		call_respond(e, c->a.inv, 404, NULL, NULL);
+		call_end(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	f = call_target_flag(k);
 	if (!ep->allow[f]) {
-		refuse_flag(e, c->a.inv, f);
-		end_call(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
+		call_refuse_flag(e, c->a.inv, f);
+		call_end(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
 		goto out;
 	}
-	if (k == CALL_TARGET_APP || ep->app.app_id[0]) {
-		/* Applications' answer_url are not fetched by this build. */
-		respond(e, c->a.inv, 501, "Applications not supported yet",
-			NULL);
-		end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
-			 MODEL_SOURCE_ERROR);
+	c->allow_same_domain = ep->allow[MODEL_ALLOW_SAME_DOMAIN];
+	c->allow_phones = ep->allow[MODEL_ALLOW_PHONES];
+	snprintf(c->b_user, sizeof(c->b_user), "%s", c->from_user);
+	memcpy(c->b_name, c->alias, sizeof(c->b_name));
+	if (j->has_app) {
+		call_app_start(c, j);
 		goto out;
 	}
 	if (k == CALL_TARGET_PHONE) {
-		respond(e, c->a.inv, 404, "No sip_gateway configured", NULL);
-		end_call(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
+		call_respond(e, c->a.inv, 404, "No sip_gateway configured",
+			     NULL);
+		call_end(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	if (k == CALL_TARGET_OTHER_DOMAIN) {
-		respond(e, c->a.inv, 404, "Other domains not reachable", NULL);
-		end_call(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
+		call_respond(e, c->a.inv, 404, "Other domains not reachable",
+			     NULL);
+		call_end(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	if (!j->callee.ep.allow[MODEL_ALLOW_VOICE]) {
-		refuse_flag(e, c->a.inv, MODEL_ALLOW_VOICE);
-		end_call(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
+		call_refuse_flag(e, c->a.inv, MODEL_ALLOW_VOICE);
+		call_end(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	c->callee_ref = j->callee.ep.id;
@@ -1193,8 +1215,8 @@ void call_on_job_done(struct call_engine *e, struct call_job *j)
 
 	if (c->state != CALL_AUTH || !c->a.inv || e->stopped) {
 		if (c->state == CALL_AUTH) {
-			respond(e, c->a.inv, 503, NULL, NULL);
-			end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			call_respond(e, c->a.inv, 503, NULL, NULL);
+			call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
 				 MODEL_SOURCE_ERROR);
 		}
 		goto out;
@@ -1202,21 +1224,22 @@ void call_on_job_done(struct call_engine *e, struct call_job *j)
 	if (j->err) {
 		LOG_WARN("call_store_unavailable", "call_uuid=%s error=%d",
 			 c->a.uuid, j->err);
-		unavailable(e, c->a.inv);
-		end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+		call_unavailable(e, c->a.inv);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
 			 MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	if (j->verdict != SIP_AUTH_OK) {
 		m = malloc(sizeof(*m));
-		if (m && !parse_copy(c->a.invite, c->a.invite_len, m, &mem) &&
+		if (m &&
+		    !call_parse_copy(c->a.invite, c->a.invite_len, m, &mem) &&
 		    auth_req(e, c->a.inv, m, &c->a.peer, &q, ip, sizeof(ip),
 			     src, sizeof(src)))
 			challenge(e, c->a.inv, &q,
 				  j->verdict == SIP_AUTH_STALE);
 		else
-			respond(e, c->a.inv, 500, NULL, NULL);
-		end_call(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
+			call_respond(e, c->a.inv, 500, NULL, NULL);
+		call_end(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
 		goto out;
 	}
 	route(c, j);
@@ -1224,6 +1247,7 @@ out:
 	free(mem);
 	free(m);
 	base_wipe(&j->caller, sizeof(j->caller));
+	base_wipe(j->token, sizeof(j->token));
 	free(j);
 	call_unref(c); /* the job's */
 }
@@ -1240,9 +1264,9 @@ static void on_other_request(struct call_engine *e, struct sip_tsx *tx,
 			     const struct sip_msg *m)
 {
 	if (sip_str_eq(m->method, "BYE") || m->to.tag.p)
-		respond(e, tx, 481, NULL, NULL);
+		call_respond(e, tx, 481, NULL, NULL);
 	else
-		respond(e, tx, 405, NULL, SIP_ALLOW_HDR);
+		call_respond(e, tx, 405, NULL, SIP_ALLOW_HDR);
 }
 
 static void on_request(struct call_engine *e, const struct sip_tsx_event *ev)
@@ -1254,7 +1278,7 @@ static void on_request(struct call_engine *e, const struct sip_tsx_event *ev)
 		size_t n = sip_dialog_key(m, key, sizeof(key));
 		struct call_leg *l = n ? call_dmap_find(e, key, n) : NULL;
 		if (!l) {
-			respond(e, ev->tx, 481, NULL, NULL);
+			call_respond(e, ev->tx, 481, NULL, NULL);
 			return;
 		}
 		on_dialog_request(e, l, ev->tx, m);
@@ -1367,8 +1391,8 @@ void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev)
 		if (l && l->is_a && l->c->state != CALL_UP &&
 		    l->c->state != CALL_ENDED) {
 			l->c->caller_cancelled = true;
-			cancel_b(l->c, NULL);
-			end_call(l->c, MODEL_CAUSE_ORIGINATOR_CANCEL,
+			call_cancel_b(l->c, NULL);
+			call_end(l->c, MODEL_CAUSE_ORIGINATOR_CANCEL,
 				 MODEL_SOURCE_CALLER);
 		}
 		break;
@@ -1378,9 +1402,9 @@ void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev)
 			on_b_failed(l->c, l,
 				    ev->type == SIP_TSX_EV_TIMEOUT ? 408 : 503);
 		else if (rl && rl->cli == ev->tx && rl->srv)
-			respond(e, rl->srv,
-				ev->type == SIP_TSX_EV_TIMEOUT ? 408 : 503,
-				NULL, NULL);
+			call_respond(e, rl->srv,
+				     ev->type == SIP_TSX_EV_TIMEOUT ? 408 : 503,
+				     NULL, NULL);
 		break;
 	case SIP_TSX_EV_TERMINATED:
 		on_terminated(ev->tx);
@@ -1400,6 +1424,12 @@ int64_t call_next_timer(struct call_engine *e)
 			next = c->ring_end_ms;
 		if (c->retx_on && c->retx.next_ms < next)
 			next = c->retx.next_ms;
+		if (c->wait_end_ms && c->state == CALL_APP &&
+		    c->wait_end_ms < next)
+			next = c->wait_end_ms;
+		if (c->limit_end_ms && c->state == CALL_UP &&
+		    c->limit_end_ms < next)
+			next = c->limit_end_ms;
 	}
 	return next;
 }
@@ -1413,9 +1443,26 @@ void call_run_timers(struct call_engine *e, int64_t now)
 		c->refs++; /* kept while we look at it */
 		if (c->state == CALL_RINGING && c->ring_end_ms &&
 		    now >= c->ring_end_ms) {
-			cancel_b(c, NULL);
-			respond(e, c->a.inv, 480, NULL, NULL);
-			end_call(c, MODEL_CAUSE_NO_ANSWER, MODEL_SOURCE_CALLEE);
+			call_cancel_b(c, NULL);
+			if (c->app) {
+				call_app_dial_failed(c, 480, true);
+			} else {
+				call_respond(e, c->a.inv, 480, NULL, NULL);
+				call_end(c, MODEL_CAUSE_NO_ANSWER,
+					 MODEL_SOURCE_CALLEE);
+			}
+		}
+		if (c->state == CALL_APP && c->wait_end_ms &&
+		    now >= c->wait_end_ms)
+			call_app_wait_over(c);
+		if (c->state == CALL_UP && c->limit_end_ms &&
+		    now >= c->limit_end_ms) {
+			for (struct call_leg *l = c->b; l; l = l->next)
+				if (l->state == LEG_UP)
+					call_send_bye(e, l);
+			call_send_bye(e, &c->a);
+			call_end(c, MODEL_CAUSE_ALLOTTED_TIMEOUT,
+				 MODEL_SOURCE_XML);
 		}
 		if (c->retx_on) {
 			int r = sip_tsx_retx_poll(&c->retx, now);
@@ -1427,9 +1474,9 @@ void call_run_timers(struct call_engine *e, int64_t now)
 				c->retx_on = false;
 				for (struct call_leg *l = c->b; l; l = l->next)
 					if (l->state == LEG_UP)
-						send_bye(e, l);
-				send_bye(e, &c->a);
-				end_call(c,
+						call_send_bye(e, l);
+				call_send_bye(e, &c->a);
+				call_end(c,
 					 MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
 					 MODEL_SOURCE_ERROR);
 			}
@@ -1446,17 +1493,18 @@ void call_hangup_api(struct call *c)
 	c->refs++;
 	switch (c->state) {
 	case CALL_AUTH:
+	case CALL_APP:
 	case CALL_RINGING:
-		cancel_b(c, NULL);
-		respond(e, c->a.inv, 480, "Hung up through the API", NULL);
-		end_call(c, MODEL_CAUSE_NORMAL_CLEARING, MODEL_SOURCE_API);
+		call_cancel_b(c, NULL);
+		call_respond(e, c->a.inv, 480, "Hung up through the API", NULL);
+		call_end(c, MODEL_CAUSE_NORMAL_CLEARING, MODEL_SOURCE_API);
 		break;
 	case CALL_UP:
 		for (struct call_leg *l = c->b; l; l = l->next)
 			if (l->state == LEG_UP)
-				send_bye(e, l);
-		send_bye(e, &c->a);
-		end_call(c, MODEL_CAUSE_NORMAL_CLEARING, MODEL_SOURCE_API);
+				call_send_bye(e, l);
+		call_send_bye(e, &c->a);
+		call_end(c, MODEL_CAUSE_NORMAL_CLEARING, MODEL_SOURCE_API);
 		break;
 	case CALL_ENDED:
 		break;
@@ -1474,18 +1522,19 @@ void call_end_all(struct call_engine *e)
 		switch (c->state) {
 		case CALL_AUTH:
 			break; /* the job's result ends it */
+		case CALL_APP:
 		case CALL_RINGING:
-			cancel_b(c, NULL);
-			unavailable(e, c->a.inv);
-			end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			call_cancel_b(c, NULL);
+			call_unavailable(e, c->a.inv);
+			call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
 				 MODEL_SOURCE_ERROR);
 			break;
 		case CALL_UP:
 			for (struct call_leg *l = c->b; l; l = l->next)
 				if (l->state == LEG_UP)
-					send_bye(e, l);
-			send_bye(e, &c->a);
-			end_call(c, MODEL_CAUSE_NORMAL_CLEARING,
+					call_send_bye(e, l);
+			call_send_bye(e, &c->a);
+			call_end(c, MODEL_CAUSE_NORMAL_CLEARING,
 				 MODEL_SOURCE_ERROR);
 			break;
 		case CALL_ENDED:
@@ -1502,7 +1551,7 @@ void call_free_all(struct call_engine *e)
 	while (e->calls) {
 		struct call *c = e->calls;
 		if (c->state != CALL_ENDED)
-			end_call(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
 				 MODEL_SOURCE_ERROR);
 		c->refs = 0;
 		maybe_free(c);

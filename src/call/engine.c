@@ -239,6 +239,7 @@ static void *loop(void *arg)
 		call_run_timers(e, now);
 		if (!stop)
 			call_record_timers(e, now);
+		call_app_timers(e, now);
 		if (stop && e->ncalls > 0 &&
 		    base_time_mono_ms() > e->stop_deadline_ms)
 			break; /* peers that never answer: give up */
@@ -281,6 +282,8 @@ int call_engine_new(struct call_engine **out, struct svc *svc,
 		err = base_pool_start(&e->log, 1, 100000, "call-log");
 	if (!err)
 		err = base_id_uuid(e->node_id, sizeof(e->node_id));
+	if (!err)
+		err = call_app_engine_start(e);
 	if (err)
 		goto fail;
 	*out = e;
@@ -328,6 +331,8 @@ void call_engine_free(struct call_engine *e)
 	if (!e)
 		return;
 	call_engine_stop(e);
+	if (e->fetcher)
+		call_app_engine_stop(e); /* its callbacks queue their ends */
 	if (e->pool)
 		base_pool_stop(e->pool);
 	if (e->log)
@@ -339,6 +344,7 @@ void call_engine_free(struct call_engine *e)
 		free(it);
 	}
 	call_free_all(e);
+	call_app_hooks_free(e);
 	sip_tsx_table_free(e->tsx);
 	if (e->efd >= 0)
 		close(e->efd);

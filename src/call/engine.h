@@ -24,8 +24,9 @@ struct call_opts {
 	unsigned ring_timeout_s; /* an unanswered call gives up then */
 	unsigned calls_max;	 /* calls at once on this node */
 	long cdr_retention_days; /* CDRs older are swept */
-	unsigned tsx_max;	 /* SIP transactions at once */
-	size_t msg_max;		 /* largest SIP message */
+	bool webhook_allow_private;
+	unsigned tsx_max; /* SIP transactions at once */
+	size_t msg_max;	  /* largest SIP message */
 	/* The numeric address our Via and Contact name (no brackets). */
 	char via_host[64];
 	/* Hosts that are "ours" in a Request-URI besides the caller's

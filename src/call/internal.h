@@ -53,6 +53,8 @@ struct call_leg {
 	struct call_leg *dnext; /* in the dialog table's bucket */
 	struct call_leg *next;	/* B legs of a call */
 	unsigned final;		/* B: its final status */
+	unsigned dial;		/* B: the Dial that made it (c->dials) */
+	bool rang;		/* B: a 180 or 183 came */
 	bool video_off;		/* allow_video false on this leg's party */
 	bool tcp;
 	char uuid[CALL_UUID_MAX];
@@ -72,6 +74,7 @@ struct relay {
 
 enum call_state {
 	CALL_AUTH,    /* the store is checking the caller and the target */
+	CALL_APP,     /* running its application: fetching, waiting */
 	CALL_RINGING, /* B legs out */
 	CALL_UP,      /* bridged */
 	CALL_ENDED,   /* hung up; waiting for transactions to end */
@@ -110,6 +113,17 @@ struct call {
 	int64_t end_ms;
 	enum model_cause cause;
 	enum model_source source;
+	/* B legs' From and extra headers (a Dial's callerId, callerName,
+	 * sipHeaders; else the caller's). */
+	char b_user[MODEL_USERNAME_MAX + 1];
+	char b_name[MODEL_TEXT_BYTES];
+	char *b_headers;
+	unsigned dials; /* Dials started: B legs of the current one count */
+	struct call_app *app; /* NULL: a direct call */
+	int64_t limit_end_ms; /* an answered Dial's timeLimit; 0: none */
+	int64_t wait_end_ms;  /* a Wait; 0: none */
+	unsigned app_status;  /* the last Dial's answer, for the caller */
+	bool allow_same_domain, allow_phones; /* the caller's flags */
 };
 
 /* Store work for a new INVITE: the caller's digest and the target. */
@@ -126,6 +140,10 @@ struct call_job {
 	bool is_app;   /* the target is an application of the account */
 	int target_ok; /* 0, or ENOENT: no such endpoint */
 	struct svc_sip_party caller, callee;
+	/* The application to run (the dialled one, else the caller's). */
+	bool has_app;
+	struct model_app app;
+	char token[128]; /* its account's signing token, "" when none */
 	size_t len;
 	char msg[]; /* the INVITE */
 };
@@ -143,6 +161,8 @@ struct call_engine {
 	struct sip_tsx_table *tsx;
 	struct base_pool *pool;
 	struct base_pool *log; /* one worker: live calls and CDRs, in order */
+	struct app_fetcher *fetcher;
+	struct hook *hooks; /* hangup_url requests waiting for a retry */
 	char node_id[MODEL_NODE_ID_MAX];
 	int64_t next_poll_ms, next_touch_ms, next_sweep_ms;
 	bool polling;
@@ -179,6 +199,45 @@ int64_t call_next_timer(struct call_engine *e);
 void call_run_timers(struct call_engine *e, int64_t now_ms);
 void call_end_all(struct call_engine *e);
 void call_free_all(struct call_engine *e);
+/* call.c: what app.c drives */
+int call_parse_copy(const char *buf, size_t len, struct sip_msg *m, char **mem);
+void call_respond(struct call_engine *e, struct sip_tsx *tx, unsigned code,
+		  const char *reason, const char *headers);
+void call_refuse_flag(struct call_engine *e, struct sip_tsx *tx,
+		      enum model_allow f);
+void call_unavailable(struct call_engine *e, struct sip_tsx *tx);
+void call_unref(struct call *c);
+void call_end(struct call *c, enum model_cause cause, enum model_source source);
+void call_send_bye(struct call_engine *e, struct call_leg *l);
+void call_cancel_b(struct call *c, const char *headers);
+unsigned call_best_final(const struct call *c);
+bool call_b_failed(const struct call *c);
+enum model_cause call_cause_of(unsigned code);
+int call_start_b(struct call *c, const struct sip_msg *am,
+		 const struct model_binding *bd, const char *callee,
+		 bool video_off);
+
+/* app.c: the application of a call (calls contract "Fetching XML", "The
+ * XML that runs", "hangup_url") */
+struct call_app;
+/* Starts the application j found for c: fetches its answer_url. */
+void call_app_start(struct call *c, const struct call_job *j);
+/* The current Dial rang out with no answer or failed (status for the
+ * caller when the document ends). */
+void call_app_dial_failed(struct call *c, unsigned status, bool timeout);
+/* c ended (hung up, cancelled, refused): Dial action and hangup_url. */
+void call_app_ended(struct call *c);
+/* A Wait ended. */
+void call_app_wait_over(struct call *c);
+void call_app_free(struct call_app *a);
+/* B leg l answered the current Dial. */
+void call_app_bridged(struct call *c, struct call_leg *l);
+/* hangup_url retries that are due. */
+void call_app_timers(struct call_engine *e, int64_t now_ms);
+void call_app_hooks_free(struct call_engine *e);
+int call_app_engine_start(struct call_engine *e);
+void call_app_engine_stop(struct call_engine *e);
+
 /* record.c */
 void call_record_live(struct call *c);
 void call_record_end(struct call *c);

@@ -142,6 +142,18 @@ bad:
 	return EINVAL;
 }
 
+/* A boolean option: true or false. */
+static int check_bool(const struct cfg *c, const struct opt *o, char *err,
+		      size_t cap)
+{
+	const char *v = (const char *)c + o->off;
+
+	if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+		return 0;
+	snprintf(err, cap, "%s: use true or false", o->name);
+	return EINVAL;
+}
+
 /* sip_min_expires <= sip_default_expires <= sip_max_expires. */
 static int check_expires(const struct cfg *c, const struct opt *o, char *err,
 			 size_t cap)
@@ -507,6 +519,17 @@ static const struct opt opts[] = {
      .doc = "seconds a call rings before it gives up: the caller gets `480` "
 	    "and every phone still ringing a CANCEL (`<Dial timeout>` "
 	    "defaults to it)"},
+    {.name = "webhook_allow_private",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, webhook_allow_private),
+     .def = "false",
+     .form = "`true` or `false`",
+     .check = check_bool,
+     .doc = "whether webhooks (answer_url, action, hangup_url) may reach "
+	    "loopback, private, link-local and unique-local addresses; "
+	    "`false` refuses them (the call fails as a failed fetch), as a "
+	    "multi-tenant service must; `make run` sets `true` for local "
+	    "development"},
     {.name = "calls_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, calls_max),

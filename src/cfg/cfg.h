@@ -53,6 +53,7 @@ struct cfg {
 	long cdr_retention_days;
 	long ring_timeout;
 	long calls_max;
+	char webhook_allow_private[CFG_STR_MAX];
 };
 
 /* Fills c with the built-in defaults. */
