@@ -579,19 +579,20 @@ static int start_calls(const struct cfg *c, struct svc *s,
 		       const struct registrar_opts *ro,
 		       struct call_engine **out)
 {
-	struct call_opts co = {.auth = ro->auth,
-			       .workers = ro->workers,
-			       .queue_max = ro->queue_max,
-			       .store_timeout_ms = ro->store_timeout_ms,
-			       .retry_after_s = ro->retry_after_s,
-			       .ring_timeout_s = (unsigned)c->ring_timeout,
-			       .calls_max = (unsigned)c->calls_max,
-			       .cdr_retention_days = c->cdr_retention_days,
-			       .webhook_allow_private =
-				   strcmp(c->webhook_allow_private, "true") ==
-				   0,
-			       .msg_max = (size_t)c->sip_msg_max,
-			       .nlisten = ro->nlisten};
+	struct call_opts co = {
+	    .auth = ro->auth,
+	    .workers = ro->workers,
+	    .queue_max = ro->queue_max,
+	    .store_timeout_ms = ro->store_timeout_ms,
+	    .retry_after_s = ro->retry_after_s,
+	    .ring_timeout_s = (unsigned)c->ring_timeout,
+	    .calls_max = (unsigned)c->calls_max,
+	    .calls_max_per_account = (unsigned)c->calls_max_per_account,
+	    .cdr_retention_days = c->cdr_retention_days,
+	    .webhook_allow_private =
+		strcmp(c->webhook_allow_private, "true") == 0,
+	    .msg_max = (size_t)c->sip_msg_max,
+	    .nlisten = ro->nlisten};
 
 	memcpy(co.listen_hosts, ro->listen_hosts, sizeof(co.listen_hosts));
 	/* Our Via and Contact name the first address we listen on. */

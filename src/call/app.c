@@ -40,7 +40,7 @@ struct call_app {
 	char xph_value[XPH_MAX][APP_HEADER_VALUE_MAX + 1];
 };
 
-enum fetch_kind { F_ANSWER, F_FALLBACK, F_REDIRECT, F_ACTION };
+enum fetch_kind { F_ANSWER, F_FALLBACK, F_REDIRECT, F_ACTION, F_MESSAGE };
 
 /* A fetch for a call, from its start to its result on the engine thread. */
 struct fetch {
@@ -212,6 +212,19 @@ static void fetch_done(struct call_engine *e, void *arg)
 
 	if (c->state == CALL_ENDED || !a)
 		goto out;
+	if (f->kind == F_MESSAGE) {
+		bool ok2 = !f->err && f->status >= 200 && f->status < 300;
+		if (!ok2)
+			LOG_WARN("message_url_failed",
+				 "message_uuid=%s status=%ld error=%d",
+				 c->a.uuid, f->status, f->err);
+		call_respond(e, c->a.inv, ok2 ? 202 : 500, NULL, NULL);
+		call_end(c,
+			 ok2 ? MODEL_CAUSE_NORMAL_CLEARING
+			     : MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+		goto out;
+	}
 	if (e->stopped) {
 		call_unavailable(e, c->a.inv);
 		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
@@ -656,6 +669,43 @@ void call_app_start(struct call *c, const struct call_job *j)
 	start_answer(c, F_ANSWER);
 }
 
+void call_app_message(struct call *c, const struct call_job *j,
+		      const char *text, size_t len)
+{
+	struct call_app *a = calloc(1, sizeof(*a));
+	struct params ps = {0};
+	char from[300], *body = malloc(len + 1);
+
+	if (!a || !body) {
+		free(a);
+		free(body);
+		call_respond(c->e, c->a.inv, 500, NULL, NULL);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+		return;
+	}
+	memcpy(body, text, len);
+	body[len] = '\0';
+	a->app = j->app;
+	memcpy(a->token, j->token, sizeof(a->token));
+	c->app = a;
+	c->state = CALL_APP;
+	snprintf(from, sizeof(from), "sip:%.64s@%.180s", c->from_user,
+		 c->domain);
+	add(&ps, "From", from);
+	add(&ps, "To", c->to);
+	add(&ps, "Text", body);
+	add(&ps, "Type", "sip");
+	add(&ps, "MessageUUID", c->a.uuid);
+	if (fetch(c, F_MESSAGE, a->app.message_url, a->app.message_method,
+		  &ps)) {
+		call_respond(c->e, c->a.inv, 500, NULL, NULL);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+	}
+	free(body);
+}
+
 /* ---- the end: Dial action and hangup_url ---- */
 
 static void hook_send(struct hook *h);
@@ -749,7 +799,7 @@ void call_app_ended(struct call *c)
 	    et[MODEL_TIME_MAX];
 	int64_t dur = c->a.answer_ms ? (c->end_ms - c->a.answer_ms) / 1000 : 0;
 
-	if (!a)
+	if (!a || c->is_message)
 		return;
 	if (a->dial_bridged)
 		dial_action(c, "completed", c->cause, false);

@@ -25,6 +25,7 @@
 #include "sip/sdp.h"
 
 #define OUT_MAX 65535
+#define MESSAGE_MAX 65536 /* bytes of a MESSAGE body */
 #define HDRS_MAX 2048
 #define REASON_ELSEWHERE \
 	"Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n"
@@ -612,6 +613,12 @@ static void b_all_failed(struct call *c)
 	if (c->state != CALL_RINGING || !call_b_failed(c))
 		return;
 	code = call_best_final(c);
+	if (c->is_message) {
+		call_respond(c->e, c->a.inv, 480, NULL, NULL);
+		call_end(c, MODEL_CAUSE_USER_NOT_REGISTERED,
+			 MODEL_SOURCE_CALLEE);
+		return;
+	}
 	if (c->app) {
 		call_app_dial_failed(c, code, false);
 		return;
@@ -681,6 +688,159 @@ static void on_b_failed(struct call *c, struct call_leg *l, unsigned code)
 	l->state = LEG_FAILED;
 	l->final = code;
 	b_all_failed(c);
+}
+
+/* ---- messages ---- */
+
+/* A response to a MESSAGE sent on to one binding of the recipient. */
+static void on_msg_response(struct call *c, struct call_leg *l,
+			    const struct sip_msg *m)
+{
+	if (m->status < 200 || l->state == LEG_FAILED)
+		return;
+	if (m->status < 300) {
+		l->state = LEG_UP;
+		if (c->state == CALL_RINGING) {
+			call_respond(c->e, c->a.inv, 200, NULL, NULL);
+			call_end(c, MODEL_CAUSE_NORMAL_CLEARING,
+				 MODEL_SOURCE_CALLEE);
+		}
+		return;
+	}
+	l->state = LEG_FAILED;
+	l->final = m->status;
+	b_all_failed(c);
+}
+
+/* Sends MESSAGE am on to binding bd of callee; 0 or an errno. */
+static int start_msg_b(struct call *c, const struct sip_msg *am,
+		       const struct model_binding *bd, const char *callee)
+{
+	struct call_engine *e = c->e;
+	struct call_leg *l = calloc(1, sizeof(*l));
+	char from[600], to[600], call_id[SIP_CALL_ID_LEN + 80];
+	char tag[SIP_TAG_LEN + 1], ctype[128], *buf = malloc(OUT_MAX);
+	struct sip_buf b;
+	struct sip_req r;
+	int err = ENOMEM;
+
+	if (!l || !buf)
+		goto out;
+	l->own = OWN_LEG;
+	l->c = c;
+	err = binding_peer(bd, &l->peer, &l->tcp);
+	if (!err)
+		err = base_id_uuid(l->uuid, sizeof(l->uuid));
+	if (!err)
+		err = sip_build_tag(tag, sizeof(tag));
+	if (!err)
+		err =
+		    sip_build_call_id(call_id, sizeof(call_id), e->o.via_host);
+	if (err)
+		goto out;
+	snprintf(from, sizeof(from), "<sip:%.64s@%.180s>", c->from_user,
+		 c->domain);
+	snprintf(to, sizeof(to), "<sip:%.64s@%.180s>", callee, c->domain);
+	r = (struct sip_req){
+	    .method = "MESSAGE",
+	    .ruri = bd->contact,
+	    .transport = l->tcp ? "TCP" : "UDP",
+	    .via_host = e->o.via_host,
+	    .via_port = e->port,
+	    .from = from,
+	    .from_tag = tag,
+	    .to = to,
+	    .call_id = call_id,
+	    .cseq = 1,
+	    .max_forwards = c->max_forwards,
+	    .content_type = ctype_of(am, ctype, sizeof(ctype)),
+	    .body = am->body,
+	};
+	sip_buf_init(&b, buf, OUT_MAX);
+	err = sip_build_request(&b, &r);
+	if (err)
+		goto out;
+	l->start_ms = now_ms();
+	l->next = c->b;
+	c->b = l;
+	c->refs++;
+	l->inv = NULL;
+	err =
+	    sip_tsx_request(e->tsx, now_ms(), &l->peer, buf, b.len, l, &l->inv);
+	if (err && !l->inv) {
+		l->state = LEG_FAILED;
+		l->final = 503;
+		c->refs--;
+	}
+	err = 0;
+	l = NULL;
+out:
+	free(l);
+	free(buf);
+	return err;
+}
+
+/* Where an authenticated MESSAGE goes (calls contract, "Messages"). */
+static void route_message(struct call *c, const struct call_job *j)
+{
+	struct call_engine *e = c->e;
+	const struct model_endpoint *ep = &j->caller.ep;
+	const struct model_endpoint *to = &j->callee.ep;
+	struct sip_msg *am = malloc(sizeof(*am));
+	char *mem = NULL;
+	unsigned started = 0;
+
+	if (!am || call_parse_copy(c->a.invite, c->a.invite_len, am, &mem)) {
+		call_respond(e, c->a.inv, 500, NULL, NULL);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+		goto out;
+	}
+	snprintf(c->to, sizeof(c->to), "sip:%.*s@%.*s",
+		 (int)(am->ruri.user.n < 200 ? am->ruri.user.n : 200),
+		 am->ruri.user.p ? am->ruri.user.p : "",
+		 (int)(am->ruri.host.n < 50 ? am->ruri.host.n : 50),
+		 am->ruri.host.p ? am->ruri.host.p : "");
+	if (!ep->allow[MODEL_ALLOW_MESSAGE]) {
+		call_refuse_flag(e, c->a.inv, MODEL_ALLOW_MESSAGE);
+		call_end(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
+		goto out;
+	}
+	if (j->host_ours && j->target_ok == 0 && !j->is_app) {
+		if (!to->allow[MODEL_ALLOW_MESSAGE]) {
+			call_refuse_flag(e, c->a.inv, MODEL_ALLOW_MESSAGE);
+			call_end(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
+			goto out;
+		}
+		c->state = CALL_RINGING;
+		for (unsigned i = 0; i < j->callee.bindings.n; i++)
+			if (start_msg_b(c, am, &j->callee.bindings.b[i],
+					to->username) == 0)
+				started++;
+		if (c->state != CALL_RINGING)
+			goto out;
+		if (!started || call_b_failed(c)) {
+			call_respond(e, c->a.inv, 480, NULL, NULL);
+			call_end(c, MODEL_CAUSE_USER_NOT_REGISTERED,
+				 MODEL_SOURCE_ERROR);
+		}
+		goto out;
+	}
+	if (!j->has_app || !j->app.message_url[0]) {
+		call_respond(e, c->a.inv, 404, NULL, NULL);
+		call_end(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
+		goto out;
+	}
+	if (!sip_str_ieq(am->content_type, "text/plain") && am->body.n) {
+		call_respond(e, c->a.inv, 415, NULL, "Accept: text/plain\r\n");
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+		goto out;
+	}
+	call_app_message(c, j, am->body.p ? am->body.p : "", am->body.n);
+out:
+	free(mem);
+	free(am);
 }
 
 /* ---- in-dialog requests ---- */
@@ -910,6 +1070,10 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 		call_respond(e, tx, 483, NULL, NULL);
 		return;
 	}
+	if (sip_str_eq(m->method, "MESSAGE") && m->body.n > MESSAGE_MAX) {
+		call_respond(e, tx, 413, NULL, NULL);
+		return;
+	}
 	if (!auth_req(e, tx, m, from, &q, ip, sizeof(ip), src, sizeof(src)))
 		return;
 	if (sip_auth_ignored(e->o.auth, ip, NULL) ||
@@ -941,6 +1105,7 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 	}
 	c->e = e;
 	c->state = CALL_AUTH;
+	c->is_message = sip_str_eq(m->method, "MESSAGE");
 	c->a.own = OWN_LEG;
 	c->a.c = c;
 	c->a.is_a = true;
@@ -1116,6 +1281,18 @@ static void ring(struct call *c, const struct sip_msg *am,
 	}
 }
 
+/* Calls of c's account in progress on this node, c included. */
+static unsigned account_calls(const struct call *c)
+{
+	unsigned n = 0;
+
+	for (const struct call *o = c->e->calls; o; o = o->next)
+		if (o->account_ref == c->account_ref && !o->is_message &&
+		    o->state != CALL_ENDED)
+			n++;
+	return n;
+}
+
 /* Decides where the authenticated call goes. */
 static void route(struct call *c, const struct call_job *j)
 {
@@ -1142,6 +1319,14 @@ static void route(struct call *c, const struct call_job *j)
 		 (int)(am->ruri.host.n < 50 ? am->ruri.host.n : 50),
 		 am->ruri.host.p ? am->ruri.host.p : "");
 	c->a.video_off = !ep->allow[MODEL_ALLOW_VIDEO];
+	if (account_calls(c) > e->o.calls_max_per_account) {
+		LOG_WARN("calls_max_per_account", "account_ref=%lld calls=%u",
+			 (long long)c->account_ref, e->o.calls_max_per_account);
+		call_unavailable(e, c->a.inv);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+		goto out;
+	}
 	if (!ep->allow[MODEL_ALLOW_VOICE]) {
 		call_refuse_flag(e, c->a.inv, MODEL_ALLOW_VOICE);
 		call_end(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
@@ -1242,7 +1427,10 @@ void call_on_job_done(struct call_engine *e, struct call_job *j)
 		call_end(c, MODEL_CAUSE_FORBIDDEN, MODEL_SOURCE_ERROR);
 		goto out;
 	}
-	route(c, j);
+	if (c->is_message)
+		route_message(c, j);
+	else
+		route(c, j);
 out:
 	free(mem);
 	free(m);
@@ -1284,7 +1472,7 @@ static void on_request(struct call_engine *e, const struct sip_tsx_event *ev)
 		on_dialog_request(e, l, ev->tx, m);
 		return;
 	}
-	if (sip_str_eq(m->method, "INVITE"))
+	if (sip_str_eq(m->method, "INVITE") || sip_str_eq(m->method, "MESSAGE"))
 		on_invite(e, ev->tx, m, ev->peer, e->raw, e->raw_len);
 	else
 		on_other_request(e, ev->tx, m);
@@ -1381,6 +1569,8 @@ void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev)
 			on_stray_response(e, ev->msg);
 		else if (rl)
 			on_relay_response(rl, ev->tx, ev->msg);
+		else if (l && !l->is_a && l->c->is_message)
+			on_msg_response(l->c, l, ev->msg);
 		else if (l && !l->is_a)
 			on_b_response(l->c, l, ev->msg);
 		break;

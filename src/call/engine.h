@@ -20,10 +20,11 @@ struct call_opts {
 	unsigned workers;      /* store threads */
 	unsigned queue_max;    /* store jobs waiting, at most */
 	int64_t store_timeout_ms;
-	long retry_after_s;	 /* in 503s */
-	unsigned ring_timeout_s; /* an unanswered call gives up then */
-	unsigned calls_max;	 /* calls at once on this node */
-	long cdr_retention_days; /* CDRs older are swept */
+	long retry_after_s;		/* in 503s */
+	unsigned ring_timeout_s;	/* an unanswered call gives up then */
+	unsigned calls_max;		/* calls at once on this node */
+	unsigned calls_max_per_account; /* of one account, on this node */
+	long cdr_retention_days;	/* CDRs older are swept */
 	bool webhook_allow_private;
 	unsigned tsx_max; /* SIP transactions at once */
 	size_t msg_max;	  /* largest SIP message */

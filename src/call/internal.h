@@ -124,6 +124,7 @@ struct call {
 	int64_t wait_end_ms;  /* a Wait; 0: none */
 	unsigned app_status;  /* the last Dial's answer, for the caller */
 	bool allow_same_domain, allow_phones; /* the caller's flags */
+	bool is_message;		      /* a SIP MESSAGE, not a call */
 };
 
 /* Store work for a new INVITE: the caller's digest and the target. */
@@ -227,6 +228,10 @@ void call_app_start(struct call *c, const struct call_job *j);
 void call_app_dial_failed(struct call *c, unsigned status, bool timeout);
 /* c ended (hung up, cancelled, refused): Dial action and hangup_url. */
 void call_app_ended(struct call *c);
+/* Posts MESSAGE body text (len bytes) to the application's message_url;
+ * the sender gets 202 on a 2xx, 500 otherwise. */
+void call_app_message(struct call *c, const struct call_job *j,
+		      const char *text, size_t len);
 /* A Wait ended. */
 void call_app_wait_over(struct call *c);
 void call_app_free(struct call_app *a);

@@ -109,7 +109,7 @@ void call_record_live(struct call *c)
 {
 	struct rec_job *j;
 
-	if (!c->account_ref)
+	if (!c->account_ref || c->is_message)
 		return;
 	j = calloc(1, sizeof(*j));
 	if (!j)
@@ -183,8 +183,8 @@ void call_record_end(struct call *c)
 	unsigned nb = 0, i = 0;
 	struct rec_job *j;
 
-	if (!c->account_ref)
-		return; /* never authenticated: not a call */
+	if (!c->account_ref || c->is_message)
+		return; /* never authenticated, or a message: not a call */
 	for (struct call_leg *l = c->b; l; l = l->next)
 		nb++;
 	j = calloc(1, sizeof(*j) + (1 + nb) * sizeof(j->cdr[0]));

@@ -530,6 +530,14 @@ static const struct opt opts[] = {
 	    "`false` refuses them (the call fails as a failed fetch), as a "
 	    "multi-tenant service must; `make run` sets `true` for local "
 	    "development"},
+    {.name = "calls_max_per_account",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, calls_max_per_account),
+     .def = "100",
+     .min = 1,
+     .max = 1000000,
+     .doc = "calls in progress for one account on this node, at most; one "
+	    "more INVITE gets `503` with `Retry-After`"},
     {.name = "calls_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, calls_max),

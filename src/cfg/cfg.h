@@ -53,6 +53,7 @@ struct cfg {
 	long cdr_retention_days;
 	long ring_timeout;
 	long calls_max;
+	long calls_max_per_account;
 	char webhook_allow_private[CFG_STR_MAX];
 };
 

@@ -19,8 +19,9 @@
 #define SIP_CALL_ID_LEN 32 /* without "@host" */
 #define SIP_MAX_FORWARDS 70
 /* The Allow header of every answer that lists what sipward takes. */
-#define SIP_ALLOW_HDR \
-	"Allow: REGISTER, OPTIONS, INVITE, ACK, CANCEL, BYE, UPDATE, INFO\r\n"
+#define SIP_ALLOW_HDR                                                        \
+	"Allow: REGISTER, OPTIONS, INVITE, ACK, CANCEL, BYE, UPDATE, INFO, " \
+	"MESSAGE\r\n"
 
 /*
  * A capped output buffer over caller memory. Writes past cap set err

@@ -217,6 +217,34 @@ class Phone:
         self.send(d.invite_bytes)
         return d
 
+    def message(self, target_user, text, ctype="text/plain", auth=True):
+        """Sends a MESSAGE (answering the 407); returns the final answer."""
+        ruri = "sip:%s@%s" % (target_user, self.domain)
+        call_id, tag, cseq = uuid.uuid4().hex + "@phone", new_tag(), 1
+        body = text.encode() if isinstance(text, str) else text
+
+        def req(auth_hdr):
+            h = [("Via", self.via()), ("Max-Forwards", "70"),
+                 ("From", "<sip:%s@%s>;tag=%s" % (self.user, self.domain,
+                                                  tag)),
+                 ("To", "<%s>" % ruri), ("Call-ID", call_id),
+                 ("CSeq", "%d MESSAGE" % cseq)]
+            if auth_hdr:
+                h.append(("Proxy-Authorization", auth_hdr))
+            h.append(("Content-Type", ctype))
+            return build_request("MESSAGE", ruri, h, body)
+        self.send(req(None))
+        r = self.wait_response("MESSAGE", final=True)
+        if not auth or r.status != 407:
+            return r
+        ch = sipclient.parse_auth_params(r.get("Proxy-Authenticate"))
+        cseq += 1
+        a = sipclient.authorization(
+            ch.get("algorithm", "MD5").upper(), self.user, ch["realm"],
+            self.password, "MESSAGE", ruri, ch["nonce"])
+        self.send(req(a))
+        return self.wait_response("MESSAGE", final=True)
+
     def ack_non2xx(self, d, resp, ruri, branch):
         h = [("Via", self.via(branch)), ("Max-Forwards", "70"),
              ("From", "<%s>;tag=%s" % (d.local_uri, d.local_tag)),

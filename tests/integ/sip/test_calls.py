@@ -365,3 +365,73 @@ def test_delete_hangs_up_both_legs(phones, sip_api):
     for o in cdrs_of(sip_api, mine[0]):
         assert o["hangup_source"] == "API Request"
     assert sip_api.delete("Call/%s/" % mine[0]).status_code == 404
+
+
+# --------------------------------------------------------------------------
+# SIP MESSAGE between endpoints
+
+def test_message_delivered_to_every_binding_first_2xx_wins(phones):
+    alice, bob1 = phones(), phones()
+    bob2 = phones(ep=bob1.ep)
+    import threading
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=alice.message(bob1.user, "hello bob")))
+    t.start()
+    m1 = bob1.wait_request("MESSAGE")
+    m2 = bob2.wait_request("MESSAGE")
+    assert m1.body == b"hello bob" and m2.body == b"hello bob"
+    assert ("sip:%s@" % alice.user) in m1.get("From")
+    bob2.respond(m2, 486, "Busy Here", tag="x2")
+    bob1.respond(m1, 200, "OK", tag="x1")
+    t.join(15)
+    assert result["r"].status == 200
+
+
+def test_message_flags_and_unreachable(phones):
+    alice = phones()
+    quiet = phones(allow_message=False)
+    r = alice.message(quiet.user, "hi")
+    assert r.status == 403 and "allow_message" in r.reason
+    mute = phones(allow_message=False)
+    bob = phones()
+    r = mute.message(bob.user, "hi")
+    assert r.status == 403 and "allow_message" in r.reason
+    offline = phones(register=False)
+    assert alice.message(offline.user, "hi").status == 480
+    # Not an endpoint and no message_url: 404.
+    assert alice.message("nobody-" + alice.user, "hi").status == 404
+
+
+def test_message_needs_credentials(phones):
+    alice, bob = phones(), phones()
+    assert alice.message(bob.user, "hi", auth=False).status == 407
+    bob.expect_no(lambda m: m.is_request and m.method == "MESSAGE")
+
+
+def test_calls_max_per_account_503(sip_make_server):
+    srv = sip_make_server(env={"SIPWARD_CALLS_MAX_PER_ACCOUNT": "1"})
+    api = srv.api()
+    eps = [srv.endpoint(api) for _ in range(3)]
+    alice, bob, carol = [Phone(srv, e.username, e.password, e.domain)
+                         for e in eps]
+    try:
+        for p in (alice, bob, carol):
+            p.register()
+        alice.call(bob.user)
+        db = bob.incoming()
+        bob.respond(db.invite, 180, "Ringing", tag=db.local_tag)
+        alice.wait_response("INVITE", 180)
+        carol.call(bob.user)
+        r = carol.wait_response("INVITE", final=True)
+        assert r.status == 503 and r.get("Retry-After"), r.raw
+        bob.respond(db.invite, 486, "Busy Here", tag=db.local_tag)
+        assert alice.wait_response("INVITE", final=True).status == 486
+        # The first call is over: the next one goes through.
+        carol.call(bob.user)
+        db = bob.incoming()
+        bob.respond(db.invite, 486, "Busy Here", tag=db.local_tag)
+        assert carol.wait_response("INVITE", final=True).status == 486
+    finally:
+        for p in (alice, bob, carol):
+            p.close()

@@ -340,3 +340,21 @@ def test_signatures_accepted_by_plivo_sdk(party, app):
         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.split() == ["valid"] * len(reqs), out.stdout
+
+
+def test_message_to_message_url(party, app):
+    app.xml("/msg", "ok", ctype="text/plain")
+    aid = new_app(party.api, app, message_url=app.url("/msg"))
+    alice = party(application=aid)
+    r = alice.message("14155550100", "hello app")
+    assert r.status == 202, r
+    p = app.wait("/msg")["params"]
+    assert p["Text"] == "hello app" and p["Type"] == "sip"
+    assert p["From"] == "sip:%s@%s" % (alice.user, alice.domain)
+    assert p["To"] == "sip:14155550100@%s" % alice.domain
+    assert re.fullmatch(r"[0-9a-f-]{36}", p["MessageUUID"])
+    # The application failing: 500; another content type: 415.
+    app.xml("/msg", "no", status=500, ctype="text/plain")
+    assert alice.message("14155550100", "again").status == 500
+    assert alice.message("14155550100", "<b/>",
+                         ctype="text/html").status == 415

@@ -60,11 +60,11 @@ def test_options_200_with_allow(sip_server, proto):
         assert "received=" in r.get("Via")
 
 
-ALLOW = ["ACK", "BYE", "CANCEL", "INFO", "INVITE", "OPTIONS", "REGISTER",
+ALLOW = ["ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "OPTIONS", "REGISTER",
          "UPDATE"]
 
 
-@pytest.mark.parametrize("method", ["MESSAGE", "SUBSCRIBE", "PUBLISH"])
+@pytest.mark.parametrize("method", ["SUBSCRIBE", "PUBLISH", "NOTIFY"])
 def test_other_methods_405(sip_server, method):
     with sip_server.conn("udp") as c:
         r = c.request(options_bytes(c, method))
