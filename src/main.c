@@ -595,10 +595,20 @@ static int start_calls(const struct cfg *c, struct svc *s,
 	    .nlisten = ro->nlisten};
 
 	memcpy(co.listen_hosts, ro->listen_hosts, sizeof(co.listen_hosts));
+	if (c->sip_gateway[0]) /* cfg_validate checked "sip:IP:PORT" */
+		snprintf(co.gw_host, sizeof(co.gw_host), "%.63s",
+			 c->sip_gateway + 4);
+	snprintf(co.gw_user, sizeof(co.gw_user), "%s", c->sip_gateway_username);
+	snprintf(co.gw_password, sizeof(co.gw_password), "%s",
+		 c->sip_gateway_password);
+	int rc;
+
 	/* Our Via and Contact name the first address we listen on. */
 	snprintf(co.via_host, sizeof(co.via_host), "%s",
 		 ro->nlisten ? ro->listen_hosts[0] : "127.0.0.1");
-	return call_engine_new(out, s, &co);
+	rc = call_engine_new(out, s, &co);
+	base_wipe(co.gw_password, sizeof(co.gw_password));
+	return rc;
 }
 
 static int cmd_serve(int argc, char **argv)

@@ -384,10 +384,10 @@ static void start_dial(struct call *c, const struct app_dial *d)
 	snprintf(j->domain, sizeof(j->domain), "%s", c->domain);
 	for (unsigned i = 0; i < d->ntargets; i++) {
 		if (!d->targets[i].user) {
-			/* Numbers leave through sip_gateway: none here. */
+			/* A Number: through sip_gateway (no store work). */
 			j->t[j->n].err = EPERM;
-			snprintf(j->t[j->n].user, sizeof(j->t[0].user), "%s",
-				 "");
+			snprintf(j->t[j->n].user, sizeof(j->t[0].user), "%.24s",
+				 d->targets[i].text);
 			j->n++;
 			continue;
 		}
@@ -428,6 +428,12 @@ static void dial_ready(struct call_engine *e, void *arg)
 		struct svc_sip_party *p = &j->t[i].party;
 		if (j->t[i].err == EPERM) {
 			code = caller_phones ? 404 : 403;
+			if (caller_phones &&
+			    call_start_gw(c, am, j->t[i].user) == 0) {
+				started++;
+				snprintf(c->callee_uri, sizeof(c->callee_uri),
+					 "%s", j->t[i].user);
+			}
 			continue;
 		}
 		if (j->t[i].err == EACCES || !caller_same) {

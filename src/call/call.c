@@ -22,6 +22,7 @@
 #include "base/time.h"
 #include "call/internal.h"
 #include "sip/build.h"
+#include "sip/digest.h"
 #include "sip/sdp.h"
 
 #define OUT_MAX 65535
@@ -335,6 +336,7 @@ static int binding_peer(const struct model_binding *b, struct sip_peer *p,
 	if (base_addr_parse(b->received, &p->addr, &p->addrlen))
 		return EINVAL;
 	*tcp = strcmp(b->transport, "TCP") == 0;
+	/* "GW": the carrier, over UDP */
 	p->proto = *tcp ? SIP_TCP : SIP_UDP;
 	return 0;
 }
@@ -398,7 +400,9 @@ int call_start_b(struct call *c, const struct sip_msg *am,
 	name_addr(from, sizeof(from), c->b_name, fromuri);
 	snprintf(hdrs, HDRS_MAX, "%s%s", SIP_ALLOW_HDR,
 		 c->b_headers ? c->b_headers : "");
-	snprintf(to, sizeof(to), "<sip:%s@%s>", callee, c->domain);
+	l->gw = bd->transport[0] == 'G'; /* see call_start_gw */
+	snprintf(to, sizeof(to), "<sip:%s@%s>", callee,
+		 l->gw ? e->o.gw_host : c->domain);
 	our_contact(e, l->tcp, contact, sizeof(contact));
 	r = (struct sip_req){
 	    .method = "INVITE",
@@ -452,6 +456,200 @@ out:
 	free(buf);
 	free(sdp);
 	free(hdrs);
+	return err;
+}
+
+int call_start_gw(struct call *c, const struct sip_msg *am, const char *digits)
+{
+	struct model_binding *bd;
+	int err;
+
+	if (!c->e->o.gw_host[0])
+		return ENOENT;
+	bd = calloc(1, sizeof(*bd));
+	if (!bd)
+		return ENOMEM;
+	snprintf(bd->contact, sizeof(bd->contact), "sip:%s@%s", digits,
+		 c->e->o.gw_host);
+	snprintf(bd->received, sizeof(bd->received), "%s", c->e->o.gw_host);
+	snprintf(bd->transport, sizeof(bd->transport), "GW");
+	err = call_start_b(c, am, bd, digits, false);
+	free(bd);
+	return err;
+}
+
+/* The value of parameter name in a challenge ("Digest k=v, k=\"v\"") into
+ * out; false when absent or too long. */
+static bool challenge_param(struct sip_str ch, const char *name, char *out,
+			    size_t cap)
+{
+	const char *p = ch.p + 7, *e = ch.p + ch.n; /* after "Digest " */
+	size_t n = strlen(name);
+
+	while (p < e) {
+		while (p < e && (*p == ' ' || *p == ','))
+			p++;
+		if ((size_t)(e - p) > n && strncasecmp(p, name, n) == 0 &&
+		    p[n] == '=') {
+			const char *v = p + n + 1, *ve;
+			if (v < e && *v == '"') {
+				v++;
+				ve = memchr(v, '"', (size_t)(e - v));
+			} else {
+				ve = v;
+				while (ve < e && *ve != ',' && *ve != ' ')
+					ve++;
+			}
+			if (!ve || (size_t)(ve - v) >= cap)
+				return false;
+			memcpy(out, v, (size_t)(ve - v));
+			out[ve - v] = '\0';
+			return true;
+		}
+		/* Skip this parameter (quoted commas included). */
+		while (p < e && *p != ',') {
+			if (*p == '"') {
+				const char *q =
+				    memchr(p + 1, '"', (size_t)(e - p - 1));
+				p = q ? q + 1 : e;
+			} else {
+				p++;
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * The gateway challenged B leg l (401 or 407 in m): the INVITE again, CSeq
+ * 2 and a fresh branch, with our credentials, as a new leg that takes l's
+ * place. 0, or an errno (then l just failed).
+ */
+static int gw_retry(struct call *c, struct call_leg *l, const struct sip_msg *m)
+{
+	struct call_engine *e = c->e;
+	struct sip_str ch = sip_msg_header(
+	    m, m->status == 401 ? "WWW-Authenticate" : "Proxy-Authenticate",
+	    NULL);
+	char realm[128], nonce[256], qop[64], alg_s[32], opaque[256];
+	char ha1[SIP_DIGEST_HEX_MAX], resp[SIP_DIGEST_HEX_MAX], uri[400];
+	char cnonce[17], branch[SIP_BRANCH_LEN + 1], *hdr = NULL, *inv = NULL;
+	enum base_digest_alg alg = BASE_DIGEST_MD5;
+	struct sip_digest d = {0};
+	struct call_leg *n = NULL;
+	const char *cseq, *via_b, *eol;
+	size_t hl, len;
+	bool use_qop;
+	int err = EINVAL;
+
+	if (!ch.p || ch.n < 7 || strncasecmp(ch.p, "Digest ", 7) != 0 ||
+	    !challenge_param(ch, "realm", realm, sizeof(realm)) ||
+	    !challenge_param(ch, "nonce", nonce, sizeof(nonce)))
+		return EINVAL;
+	if (challenge_param(ch, "algorithm", alg_s, sizeof(alg_s)) &&
+	    sip_digest_alg_parse((struct sip_str){alg_s, strlen(alg_s)}, &alg))
+		return EINVAL;
+	use_qop = challenge_param(ch, "qop", qop, sizeof(qop)) &&
+		  strstr(qop, "auth") != NULL;
+	/* The Request-URI as sent: the INVITE's first line. */
+	eol = memchr(l->invite, '\r', l->invite_len);
+	if (!eol || (size_t)(eol - l->invite) < 16 ||
+	    (size_t)(eol - l->invite) - 15 >= sizeof(uri))
+		return EINVAL;
+	memcpy(uri, l->invite + 7, (size_t)(eol - l->invite) - 15);
+	uri[(eol - l->invite) - 15] = '\0';
+	if (sip_build_branch(branch, sizeof(branch)) ||
+	    sip_build_tag(cnonce, sizeof(cnonce)) ||
+	    base_ha1(alg, e->o.gw_user, realm, e->o.gw_password, ha1,
+		     sizeof(ha1)))
+		return EIO;
+	d.uri = (struct sip_str){uri, strlen(uri)};
+	d.nonce = (struct sip_str){nonce, strlen(nonce)};
+	if (use_qop) {
+		d.qop = (struct sip_str){"auth", 4};
+		d.nc = (struct sip_str){"00000001", 8};
+		d.cnonce = (struct sip_str){cnonce, strlen(cnonce)};
+	}
+	err = sip_digest_expected(alg, ha1, (struct sip_str){"INVITE", 6}, &d,
+				  resp, sizeof(resp));
+	base_wipe(ha1, sizeof(ha1));
+	if (err)
+		return err;
+	hdr = malloc(2048);
+	inv = malloc(l->invite_len + 2048);
+	n = calloc(1, sizeof(*n));
+	err = ENOMEM;
+	if (!hdr || !inv || !n)
+		goto out;
+	hl = (size_t)snprintf(
+	    hdr, 2048,
+	    "%s: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", "
+	    "uri=\"%s\", response=\"%s\", algorithm=%s%s%s%s%s%s\r\n",
+	    m->status == 401 ? "Authorization" : "Proxy-Authorization",
+	    e->o.gw_user, realm, nonce, uri, resp, sip_digest_alg_name(alg),
+	    use_qop ? ", qop=auth, nc=00000001, cnonce=\"" : "",
+	    use_qop ? cnonce : "", use_qop ? "\"" : "",
+	    challenge_param(ch, "opaque", opaque, sizeof(opaque))
+		? ", opaque=\""
+		: "",
+	    challenge_param(ch, "opaque", opaque, sizeof(opaque)) ? opaque
+								  : "");
+	if (hl >= 2048 - 2)
+		goto out;
+	if (challenge_param(ch, "opaque", opaque, sizeof(opaque))) {
+		hdr[hl - 2] = '"';
+		memcpy(hdr + hl - 1, "\r\n", 3);
+		hl++;
+	}
+	/* The INVITE again: "CSeq: 1 INVITE" becomes 2, a new branch, and
+	 * the credentials after the CSeq line. */
+	memcpy(inv, l->invite, l->invite_len);
+	len = l->invite_len;
+	cseq = memmem(inv, len, "\r\nCSeq: 1 INVITE\r\n", 18);
+	via_b = memmem(inv, len, "branch=", 7);
+	err = EINVAL;
+	if (!cseq || !via_b || (size_t)(via_b - inv) + 7 + SIP_BRANCH_LEN > len)
+		goto out;
+	memcpy((char *)via_b + 7, branch, SIP_BRANCH_LEN);
+	((char *)cseq)[8] = '2';
+	{
+		size_t at = (size_t)(cseq - inv) + 18;
+		memmove(inv + at + hl, inv + at, len - at);
+		memcpy(inv + at, hdr, hl);
+		len += hl;
+	}
+	n->own = OWN_LEG;
+	n->c = c;
+	n->dial = l->dial;
+	n->gw = true;
+	n->auth_tried = true;
+	n->peer = l->peer;
+	n->start_ms = l->start_ms;
+	memcpy(n->uuid, l->uuid, sizeof(n->uuid));
+	n->invite = inv;
+	n->invite_len = len;
+	inv = NULL;
+	l->superseded = true;
+	l->dial = 0;
+	n->next = c->b;
+	c->b = n;
+	c->refs++;
+	n->inv = NULL;
+	err = sip_tsx_request(e->tsx, now_ms(), &n->peer, n->invite,
+			      n->invite_len, n, &n->inv);
+	if (err && !n->inv) {
+		n->state = LEG_FAILED;
+		n->final = 503;
+		c->refs--;
+	}
+	err = 0;
+	n = NULL;
+out:
+	free(n);
+	free(inv);
+	if (hdr)
+		base_wipe(hdr, 2048);
+	free(hdr);
 	return err;
 }
 
@@ -673,6 +871,16 @@ static void on_b_response(struct call *c, struct call_leg *l,
 			call_dmap_del(e, l);
 		}
 		return;
+	}
+	if ((m->status == 401 || m->status == 407) && l->gw && !l->auth_tried &&
+	    c->e->o.gw_user[0] && c->state == CALL_RINGING &&
+	    l->dial == c->dials) {
+		l->auth_tried = true;
+		l->state = LEG_FAILED;
+		l->final = m->status;
+		if (gw_retry(c, l, m) == 0)
+			return;
+		LOG_WARN("gateway_auth_failed", "call_uuid=%s", c->a.uuid);
 	}
 	l->state = LEG_FAILED;
 	l->final = m->status;
@@ -1281,6 +1489,34 @@ static void ring(struct call *c, const struct sip_msg *am,
 	}
 }
 
+/* A direct call to a phone number: through the carrier, or 404. */
+static void ring_gateway(struct call *c, const struct sip_msg *am)
+{
+	struct call_engine *e = c->e;
+
+	if (!e->o.gw_host[0]) {
+		call_respond(e, c->a.inv, 404, "No sip_gateway configured",
+			     NULL);
+		call_end(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
+		return;
+	}
+	snprintf(c->callee_uri, sizeof(c->callee_uri), "%s", c->to);
+	LOG_INFO("call_started", "call_uuid=%s from=%s to=%s gateway=%s",
+		 c->a.uuid, c->from_user, c->to, e->o.gw_host);
+	c->state = CALL_RINGING;
+	c->ring_end_ms = now_ms() + (int64_t)e->o.ring_timeout_s * 1000;
+	if (call_start_gw(c, am, c->to)) {
+		call_respond(e, c->a.inv, 500, NULL, NULL);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+		return;
+	}
+	if (c->state != CALL_RINGING)
+		return;
+	call_record_live(c);
+	b_all_failed(c);
+}
+
 /* Calls of c's account in progress on this node, c included. */
 static unsigned account_calls(const struct call *c)
 {
@@ -1358,9 +1594,7 @@ static void route(struct call *c, const struct call_job *j)
 		goto out;
 	}
 	if (k == CALL_TARGET_PHONE) {
-		call_respond(e, c->a.inv, 404, "No sip_gateway configured",
-			     NULL);
-		call_end(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
+		ring_gateway(c, am);
 		goto out;
 	}
 	if (k == CALL_TARGET_OTHER_DOMAIN) {

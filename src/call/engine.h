@@ -26,6 +26,11 @@ struct call_opts {
 	unsigned calls_max_per_account; /* of one account, on this node */
 	long cdr_retention_days;	/* CDRs older are swept */
 	bool webhook_allow_private;
+	/* The carrier for phone numbers: its address ("" gw_host: none),
+	 * and the credentials for its digest challenge. */
+	char gw_host[64]; /* "IP:PORT" or "[IP6]:PORT", as in its URIs */
+	char gw_user[512];
+	char gw_password[512];
 	unsigned tsx_max; /* SIP transactions at once */
 	size_t msg_max;	  /* largest SIP message */
 	/* The numeric address our Via and Contact name (no brackets). */

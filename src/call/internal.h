@@ -55,6 +55,9 @@ struct call_leg {
 	unsigned final;		/* B: its final status */
 	unsigned dial;		/* B: the Dial that made it (c->dials) */
 	bool rang;		/* B: a 180 or 183 came */
+	bool gw;		/* B: to the carrier (sip_gateway) */
+	bool auth_tried;	/* B: the carrier's challenge was answered */
+	bool superseded;	/* B: replaced by its authenticated retry */
 	bool video_off;		/* allow_video false on this leg's party */
 	bool tcp;
 	char uuid[CALL_UUID_MAX];
@@ -214,6 +217,8 @@ void call_cancel_b(struct call *c, const char *headers);
 unsigned call_best_final(const struct call *c);
 bool call_b_failed(const struct call *c);
 enum model_cause call_cause_of(unsigned code);
+/* A B leg to the carrier for a phone number: ENOENT without a gateway. */
+int call_start_gw(struct call *c, const struct sip_msg *am, const char *digits);
 int call_start_b(struct call *c, const struct sip_msg *am,
 		 const struct model_binding *bd, const char *callee,
 		 bool video_off);

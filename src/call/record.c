@@ -198,7 +198,8 @@ void call_record_end(struct call *c)
 			 c->a.uuid);
 	cdr_of(c, &c->a, &j->cdr[i++]);
 	for (struct call_leg *l = c->b; l; l = l->next)
-		cdr_of(c, l, &j->cdr[i++]);
+		if (!l->superseded)
+			cdr_of(c, l, &j->cdr[i++]);
 	j->ncdr = i;
 	rec_submit(c->e, j);
 }

@@ -154,6 +154,25 @@ static int check_bool(const struct cfg *c, const struct opt *o, char *err,
 	return EINVAL;
 }
 
+/* sip_gateway: empty, or sip:IP:PORT (a numeric address). */
+static int check_gateway(const struct cfg *c, const struct opt *o, char *err,
+			 size_t cap)
+{
+	const char *v = (const char *)c + o->off;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (!v[0])
+		return 0;
+	if (strncmp(v, "sip:", 4) == 0 && base_addr_parse(v + 4, &ss, &sl) == 0)
+		return 0;
+	snprintf(err, cap,
+		 "%s: use sip:IP:PORT, e.g. sip:192.0.2.10:5060 or "
+		 "sip:[2001:db8::1]:5060",
+		 o->name);
+	return EINVAL;
+}
+
 /* sip_min_expires <= sip_default_expires <= sip_max_expires. */
 static int check_expires(const struct cfg *c, const struct opt *o, char *err,
 			 size_t cap)
@@ -530,6 +549,29 @@ static const struct opt opts[] = {
 	    "`false` refuses them (the call fails as a failed fetch), as a "
 	    "multi-tenant service must; `make run` sets `true` for local "
 	    "development"},
+    {.name = "sip_gateway",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, sip_gateway),
+     .def = "",
+     .form = "`sip:IP:PORT`, or empty",
+     .check = check_gateway,
+     .doc = "the carrier that calls to phone numbers leave through (UDP); "
+	    "empty: calls to numbers get `404`"},
+    {.name = "sip_gateway_username",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, sip_gateway_username),
+     .def = "",
+     .form = "text, or empty",
+     .doc = "the username sipward answers the gateway's digest challenge "
+	    "(401 or 407) with"},
+    {.name = "sip_gateway_password",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, sip_gateway_password),
+     .def = "",
+     .form = "text, or empty",
+     .secret = true,
+     .doc = "the password for the gateway's digest challenge. Never "
+	    "printed or logged"},
     {.name = "calls_max_per_account",
      .type = OPT_INT,
      .off = offsetof(struct cfg, calls_max_per_account),

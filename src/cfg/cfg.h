@@ -55,6 +55,9 @@ struct cfg {
 	long calls_max;
 	long calls_max_per_account;
 	char webhook_allow_private[CFG_STR_MAX];
+	char sip_gateway[CFG_STR_MAX];
+	char sip_gateway_username[CFG_STR_MAX];
+	char sip_gateway_password[CFG_STR_MAX];
 };
 
 /* Fills c with the built-in defaults. */

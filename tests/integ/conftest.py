@@ -935,8 +935,11 @@ class RawConn:
 # fixtures
 
 # The shared server tolerates many auth failures so that the 401 tests do
-# not throttle each other; throttling is tested on servers of its own.
-SHARED_ENV = {"SIPWARD_AUTH_FAIL_MAX": 1000, "SIPWARD_SIP_AUTH_FAIL_MAX": 100000}
+# not throttle each other; throttling is tested on servers of its own. It
+# keeps CDRs ten years: test_calls_api writes CDRs of 2024 straight into
+# the store, which the 90-day retention sweep would delete under it.
+SHARED_ENV = {"SIPWARD_AUTH_FAIL_MAX": 1000, "SIPWARD_SIP_AUTH_FAIL_MAX": 100000,
+              "SIPWARD_CDR_RETENTION_DAYS": 3650}
 
 
 @pytest.fixture(scope="session", autouse=True)
