@@ -43,6 +43,11 @@ rest = _load("sipward_integ_rest_conftest", INTEG / "conftest.py")
 # The SIP suite's client (MD5 and SHA-256 digests over UDP and TCP).
 sipclient = _load("sipward_integ_sipclient", INTEG / "sip" / "sipclient.py")
 
+# The call tests' scriptable phone. Its `import sipclient` finds the module
+# above (or the SIP suite's, when that was imported first: the same file).
+sys.modules.setdefault("sipclient", sipclient)
+sipphone = _load("sipward_integ_sipphone", INTEG / "sip" / "sipphone.py")
+
 ON_PG = rest.ON_PG
 NONCE_SECRET = "multinode-shared-nonce-secret-0123"
 BASE_ENV = {"SIPWARD_AUTH_FAIL_MAX": 100000,

@@ -176,18 +176,28 @@ class SipConn:
     """One UDP socket or TCP connection to the server."""
 
     def __init__(self, host, port, proto="udp", timeout=RECV_TIMEOUT,
-                 source=None):
+                 source=None, connect=True):
         """source: the local address to send from (e.g. 127.0.0.2, any
-        address of 127.0.0.0/8 works on Linux); default: host."""
+        address of 127.0.0.0/8 works on Linux); default: host.
+
+        connect (UDP only): True (the default) connects the socket to
+        host:port, so only that address's datagrams are received. False
+        leaves it unconnected, as a real phone's: send() goes to host:port
+        unless given another address, and datagrams from any address are
+        received (recv_from() tells whose), so a request from another node
+        of a cluster reaches it. TCP is always connected."""
         self.host, self.port = host, port
         self.proto = proto.lower()
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.timeout = timeout
         self.buf = b""
+        self.connected = connect or self.proto != "udp"
+        self.last_source = None  # unconnected UDP: the last sender
         if self.proto == "udp":
             self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
             self.sock.bind((source or host, 0))
-            self.sock.connect((host, port))
+            if self.connected:
+                self.sock.connect((host, port))
         else:
             self.sock = socket.socket(self.family, socket.SOCK_STREAM)
             self.sock.settimeout(timeout)
@@ -227,13 +237,36 @@ class SipConn:
     def __exit__(self, *a):
         self.close()
 
-    def send(self, data):
+    @property
+    def server_addr(self):
+        return (self.host, self.port)
+
+    def send(self, data, addr=None):
+        """Sends data to the server, or (unconnected UDP only) to addr, a
+        (host, port) tuple. A connected socket refuses another address."""
         if isinstance(data, str):
             data = data.encode()
+        if addr is not None and self.connected:
+            assert tuple(addr[:2]) == self.server_addr, \
+                "a connected %s socket sends only to %s:%d, not %r" % (
+                    self.proto, self.host, self.port, addr)
+            addr = None
         if self.proto == "udp":
-            self.sock.send(data)
+            if self.connected:
+                self.sock.send(data)
+            else:
+                self.sock.sendto(data, tuple(addr[:2]) if addr
+                                 else self.server_addr)
         else:
             self.sock.sendall(data)
+
+    def recv_from(self, timeout=None):
+        """(bytes, source): one message and the (host, port) it came from
+        (the server's address on a connected socket)."""
+        raw = self.recv_raw(timeout)
+        if self.connected:
+            return raw, self.server_addr
+        return raw, self.last_source
 
     def recv_raw(self, timeout=None):
         """One message's bytes (UDP datagram, or one framed TCP message)."""
@@ -241,7 +274,11 @@ class SipConn:
         if self.proto == "udp":
             self.sock.settimeout(t)
             try:
-                return self.sock.recv(65536)
+                if self.connected:
+                    return self.sock.recv(65536)
+                data, src = self.sock.recvfrom(65536)
+                self.last_source = tuple(src[:2])
+                return data
             except socket.timeout:
                 raise NoResponse("no UDP response within %.1fs" % t)
         deadline = time.monotonic() + t

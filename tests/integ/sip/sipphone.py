@@ -2,7 +2,13 @@
 its own UDP socket or TCP connection (so sipward calls it back on it), places
 calls (answering 407 with Proxy-Authorization), receives them, and answers,
 cancels, hangs up or re-INVITEs exactly when a test says. Every message it
-receives is kept, so tests can look at what sipward sent."""
+receives is kept, so tests can look at what sipward sent.
+
+By default its UDP socket is connected to the one server it registers with.
+Phone(..., connect=False) behaves as a real phone does instead: it takes
+requests from any address (another node of a cluster), answers each to the
+address it came from (RFC 3261 18.2.2, rport) and sends requests within a
+dialog to the dialog's remote target."""
 
 import re
 import time
@@ -20,8 +26,10 @@ SDP_VIDEO = SDP_AUDIO + "m=video %d RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
 class Msg:
     """A SIP request or response."""
 
-    def __init__(self, raw):
+    def __init__(self, raw, source=None, at=None):
         self.raw = raw
+        self.source = source  # (host, port) it came from, when known
+        self.at = at  # time.monotonic() when the phone read it
         head, _, self.body = raw.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         self.first = lines[0]
@@ -89,9 +97,21 @@ class Dialog:
         self.invite_branch = None
 
 
+def uri_hostport(uri):
+    """(host, port) of a sip: URI (port 5060 when it has none)."""
+    m = re.match(r"(?i)sips?:(?:[^@;>]*@)?(\[[^\]]+\]|[^:;>?]+)(?::(\d+))?",
+                 uri)
+    assert m, "not a SIP URI: %r" % uri
+    return m.group(1).strip("[]"), int(m.group(2) or 5060)
+
+
 class Phone:
-    def __init__(self, server, user, password, domain, proto="udp"):
-        self.c = SipConn("127.0.0.1", server.sip_port, proto=proto)
+    def __init__(self, server, user, password, domain, proto="udp",
+                 connect=True):
+        """connect=False (UDP): an unconnected socket, as a real phone's
+        (see the module's docstring); requests still go to server."""
+        self.c = SipConn("127.0.0.1", server.sip_port, proto=proto,
+                         connect=connect)
         self.ua = UA(self.c, user, domain, password)
         self.user, self.domain, self.password = user, domain, password
         self.inbox = []  # messages received and not yet taken
@@ -106,12 +126,26 @@ class Phone:
     def close(self):
         self.c.close()
 
-    def send(self, data):
-        self.c.send(data)
+    def send(self, data, to=None):
+        """Sends to the server, or to `to` ((host, port)) when the socket is
+        unconnected; a connected phone ignores `to`."""
+        self.c.send(data, to if not self.c.connected else None)
+
+    def send_in_dialog(self, d, data):
+        """Sends a request of dialog d to its remote target (unconnected
+        socket), else to the server."""
+        self.send(data, self.dialog_peer(d))
+
+    def dialog_peer(self, d):
+        """Where requests of dialog d go: its remote target's host and port
+        on an unconnected socket, None (the server) otherwise."""
+        if self.c.connected or not d.remote_target:
+            return None
+        return uri_hostport(d.remote_target)
 
     def _pump(self, timeout):
-        raw = self.c.recv_raw(timeout)
-        m = Msg(raw)
+        raw, src = self.c.recv_from(timeout)
+        m = Msg(raw, source=src, at=time.monotonic())
         self.seen.append(m)
         self.inbox.append(m)
 
@@ -256,7 +290,7 @@ class Phone:
         """Takes a 2xx to our INVITE: remembers the dialog, sends ACK."""
         d.remote_tag = resp.tag("To")
         d.remote_target = resp.contact_uri()
-        self.send(self.in_dialog(d, "ACK", cseq=d.cseq))
+        self.send_in_dialog(d, self.in_dialog(d, "ACK", cseq=d.cseq))
 
     def cancel(self, d):
         h = [("Via", self.via(d.invite_branch)), ("Max-Forwards", "70"),
@@ -293,7 +327,8 @@ class Phone:
         data = ("SIP/2.0 %d %s\r\n" % (status, reason or "X")).encode()
         body = sdp.encode() if sdp else b""
         data += build_request("X", "x", h, body).split(b"\r\n", 1)[1]
-        self.send(data)
+        # to where the request came from (its top Via's received/rport)
+        self.send(data, req.source)
         return data
 
     # ---- within a dialog ----
@@ -315,5 +350,5 @@ class Phone:
                              sdp.encode() if sdp else b"")
 
     def bye(self, d):
-        self.send(self.in_dialog(d, "BYE"))
+        self.send_in_dialog(d, self.in_dialog(d, "BYE"))
         return self.wait_response("BYE", final=True)
