@@ -1841,7 +1841,8 @@ void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev)
 int64_t call_next_timer(struct call_engine *e)
 {
 	/* The polling of hangups asked through the API (record.c) too. */
-	int64_t next = e->next_poll_ms ? e->next_poll_ms : SIP_TSX_NEVER;
+	int64_t next =
+	    e->next_poll_ms && !e->polling ? e->next_poll_ms : SIP_TSX_NEVER;
 
 	for (struct call *c = e->calls; c; c = c->next) {
 		if (c->ring_end_ms && c->state == CALL_RINGING &&
