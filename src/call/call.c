@@ -787,7 +787,9 @@ static void bridge(struct call *c, struct call_leg *l, const struct sip_msg *m)
 			memcpy(c->ok, sent, len);
 			c->ok_len = len;
 			sip_tsx_retx_start(&c->retx, e->tsx, now_ms());
-			c->retx_on = !c->a.tcp;
+			/* Timed over TCP too (no resends there): the ACK's
+			 * deadline, and a callee's BYE waits for it. */
+			c->retx_on = true;
 		}
 	}
 	free(sdp);
@@ -834,13 +836,16 @@ static void on_b_response(struct call *c, struct call_leg *l,
 	if (m->status < 200) {
 		if (m->status > 100)
 			l->rang = true;
-		if (m->status == 100 || l->state != LEG_TRYING ||
+		if (m->status == 100 ||
+		    (l->state != LEG_TRYING && l->state != LEG_EARLY) ||
 		    c->state != CALL_RINGING || l->dial != c->dials) {
 			if (m->status > 100 && m->to.tag.p && !l->has_d)
 				b_dialog(l, m);
 			return;
 		}
-		if (m->to.tag.p && !b_dialog(l, m)) {
+		/* Every 18x is relayed: a 183 with early SDP after a 180 is
+		 * the ringback of many carriers. */
+		if (m->to.tag.p && !l->has_d && !b_dialog(l, m)) {
 			l->state = LEG_EARLY;
 			call_dmap_put(e, l);
 		}
@@ -1184,6 +1189,13 @@ static void on_dialog_request(struct call_engine *e, struct call_leg *l,
 	if (sip_str_eq(m->method, "BYE")) {
 		struct call_leg *o = other_leg(l);
 		call_respond(e, tx, 200, NULL, NULL);
+		if (!l->is_a && c->retx_on) {
+			/* The caller has not ACKed our 200 yet: its BYE waits
+			 * for that ACK (RFC 3261 15), or for the 200's
+			 * retransmissions to give up. */
+			c->bye_after_ack = true;
+			return;
+		}
 		if (o)
 			call_send_bye(e, o);
 		call_end(c, MODEL_CAUSE_NORMAL_CLEARING,
@@ -1746,8 +1758,15 @@ static void on_ack(struct call_engine *e, const struct sip_tsx_event *ev)
 		size_t n = sip_dialog_key(ev->msg, key, sizeof(key));
 		l = n ? call_dmap_find(e, key, n) : NULL;
 	}
-	if (l && l->is_a)
+	if (l && l->is_a) {
 		l->c->retx_on = false;
+		if (l->c->bye_after_ack && l->c->state == CALL_UP) {
+			/* The callee hung up meanwhile: now the caller. */
+			call_send_bye(e, &l->c->a);
+			call_end(l->c, MODEL_CAUSE_NORMAL_CLEARING,
+				 MODEL_SOURCE_CALLEE);
+		}
+	}
 }
 
 static void on_terminated(struct sip_tsx *tx)
@@ -1822,9 +1841,11 @@ void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev)
 		break;
 	case SIP_TSX_EV_TIMEOUT:
 	case SIP_TSX_EV_ERROR:
+		/* A send that failed (no connection to a TCP binding):
+		 * the phone is unreachable, 480. */
 		if (l && !l->is_a && l->inv == ev->tx)
 			on_b_failed(l->c, l,
-				    ev->type == SIP_TSX_EV_TIMEOUT ? 408 : 503);
+				    ev->type == SIP_TSX_EV_TIMEOUT ? 408 : 480);
 		else if (rl && rl->cli == ev->tx && rl->srv)
 			call_respond(e, rl->srv,
 				     ev->type == SIP_TSX_EV_TIMEOUT ? 408 : 503,
@@ -1892,14 +1913,16 @@ void call_run_timers(struct call_engine *e, int64_t now)
 		}
 		if (c->retx_on) {
 			int r = sip_tsx_retx_poll(&c->retx, now);
-			if (r == 1 && c->ok && c->a.inv)
+			if (r == 1 && c->ok && c->a.inv && !c->a.tcp)
 				sip_transport_send(e->t, sip_tsx_peer(c->a.inv),
 						   c->ok, c->ok_len);
-			else if (r == ETIMEDOUT || (r == 1 && !c->a.inv)) {
+			else if (r == ETIMEDOUT ||
+				 (r == 1 && !c->a.inv && !c->a.tcp)) {
 				/* No ACK: the caller is gone. */
 				c->retx_on = false;
 				for (struct call_leg *l = c->b; l; l = l->next)
-					if (l->state == LEG_UP)
+					if (l->state == LEG_UP &&
+					    !c->bye_after_ack)
 						call_send_bye(e, l);
 				call_send_bye(e, &c->a);
 				call_end(c,

@@ -128,6 +128,7 @@ struct call {
 	unsigned app_status;  /* the last Dial's answer, for the caller */
 	bool allow_same_domain, allow_phones; /* the caller's flags */
 	bool is_message;		      /* a SIP MESSAGE, not a call */
+	bool bye_after_ack; /* the callee hung up before the caller ACKed */
 };
 
 /* Store work for a new INVITE: the caller's digest and the target. */

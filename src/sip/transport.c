@@ -55,6 +55,15 @@ struct outq_item {
 
 static _Thread_local bool on_loop; /* true on a transport thread */
 
+#define PEER_BUCKETS 1024
+
+/* An open TCP connection's peer address, for other threads to ask. */
+struct peer_node {
+	struct peer_node *next;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+};
+
 struct sip_transport {
 	struct sip_transport_opts o;
 	sip_recv_fn recv;
@@ -71,6 +80,8 @@ struct sip_transport {
 	unsigned nfree;
 	struct addr_count **addrs; /* naddrs buckets */
 	unsigned naddrs;
+	pthread_mutex_t peers_mu; /* the peers of open TCP connections */
+	struct peer_node *peers[PEER_BUCKETS];
 	pthread_mutex_t outq_mu;
 	struct outq_item *outq_head, *outq_tail;
 	unsigned outq_n;
@@ -134,8 +145,63 @@ static struct conn *conn_find(struct sip_transport *t, uint64_t id)
 	return c->fd >= 0 && c->gen == (uint32_t)(id >> 32) ? c : NULL;
 }
 
+static unsigned peer_hash(const struct sockaddr_storage *a, socklen_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (socklen_t i = 0; i < n; i++)
+		h = (h ^ ((const unsigned char *)a)[i]) * 16777619u;
+	return h % PEER_BUCKETS;
+}
+
+static void peer_add(struct sip_transport *t, const struct sockaddr_storage *a,
+		     socklen_t n)
+{
+	struct peer_node *p = malloc(sizeof(*p));
+	unsigned b = peer_hash(a, n);
+
+	if (!p)
+		return; /* a send to it then fails at once: logged by caller */
+	memcpy(&p->addr, a, n);
+	p->addrlen = n;
+	pthread_mutex_lock(&t->peers_mu);
+	p->next = t->peers[b];
+	t->peers[b] = p;
+	pthread_mutex_unlock(&t->peers_mu);
+}
+
+static void peer_del(struct sip_transport *t, const struct sockaddr_storage *a,
+		     socklen_t n)
+{
+	unsigned b = peer_hash(a, n);
+
+	pthread_mutex_lock(&t->peers_mu);
+	for (struct peer_node **p = &t->peers[b]; *p; p = &(*p)->next)
+		if ((*p)->addrlen == n && memcmp(&(*p)->addr, a, n) == 0) {
+			struct peer_node *d = *p;
+			*p = d->next;
+			free(d);
+			break;
+		}
+	pthread_mutex_unlock(&t->peers_mu);
+}
+
+static bool peer_open(struct sip_transport *t, const struct sockaddr_storage *a,
+		      socklen_t n)
+{
+	unsigned b = peer_hash(a, n);
+	bool found = false;
+
+	pthread_mutex_lock(&t->peers_mu);
+	for (struct peer_node *p = t->peers[b]; p && !found; p = p->next)
+		found = p->addrlen == n && memcmp(&p->addr, a, n) == 0;
+	pthread_mutex_unlock(&t->peers_mu);
+	return found;
+}
+
 static void conn_close(struct sip_transport *t, struct conn *c)
 {
+	peer_del(t, &c->addr, c->addrlen);
 	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
@@ -231,6 +297,7 @@ static void on_accept(struct sip_transport *t)
 		a->n++;
 		c->ac = a;
 		t->nconns++;
+		peer_add(t, &ss, sl);
 	}
 }
 
@@ -527,6 +594,7 @@ int sip_transport_start(struct sip_transport **out,
 	t->ctx = ctx;
 	t->ep = t->udp = t->tcp = t->wake = t->outq_fd = -1;
 	pthread_mutex_init(&t->outq_mu, NULL);
+	pthread_mutex_init(&t->peers_mu, NULL);
 	t->dgram = malloc(o->msg_max + 1);
 	t->conns = calloc(o->tcp_max, sizeof(*t->conns));
 	t->free_slots = calloc(o->tcp_max, sizeof(*t->free_slots));
@@ -599,6 +667,13 @@ void sip_transport_stop(struct sip_transport *t)
 		free(it);
 	}
 	pthread_mutex_destroy(&t->outq_mu);
+	for (unsigned i = 0; i < PEER_BUCKETS; i++)
+		while (t->peers[i]) {
+			struct peer_node *p = t->peers[i];
+			t->peers[i] = p->next;
+			free(p);
+		}
+	pthread_mutex_destroy(&t->peers_mu);
 	if (t->udp >= 0)
 		close(t->udp);
 	if (t->tcp >= 0)
@@ -629,6 +704,10 @@ int sip_transport_send(struct sip_transport *t, const struct sip_peer *to,
 	}
 	if (on_loop)
 		return conn_send(t, to->conn, &to->addr, to->addrlen, buf, len);
+	/* By address: fail now, not later on the transport thread, when no
+	 * connection with that peer is open. */
+	if (!to->conn && !peer_open(t, &to->addr, to->addrlen))
+		return ENOTCONN;
 	it = malloc(sizeof(*it) + len);
 	if (!it)
 		return ENOMEM;

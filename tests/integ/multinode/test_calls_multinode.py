@@ -4,8 +4,8 @@ placed through node B (over UDP, straight from node B's address), every
 node's API lists the live calls of every node, and DELETE Call/{uuid}/ sent
 to the node that does not carry a call hangs it up (the carrier polls for
 it). A TCP binding is reached only through the node holding its connection
-(docs/calls.md, "Not yet"): through another node the call fails, but only
-at Timer B or ring_timeout (the xfail test says why).
+(docs/calls.md, "Not yet"): through another node the send fails at once
+and the caller gets 480.
 
 The callee's phone uses an unconnected UDP socket (sipphone.Phone with
 connect=False), as a real phone does: it takes requests from any address and
@@ -332,8 +332,7 @@ RING_TIMEOUT = 3
 def test_tcp_binding_through_a_not_reached_through_b(mn_cluster, phones):
     """Known limit (docs/calls.md, "Not yet"): node B holds no connection
     to the phone, so its B leg never reaches it and the caller gets a final
-    error (today 480 at ring_timeout, see the xfail test below); the phone
-    sees nothing. Through node A, which holds the connection, the same
+    error (480 at once, see the test below); the phone sees nothing. Through node A, which holds the connection, the same
     binding rings."""
     c = mn_cluster(2, env=dict(ENV, SIPWARD_RING_TIMEOUT=RING_TIMEOUT))
     na, nb, a, b, alice, bob = tcp_bob_and_alice(c, phones)
@@ -372,14 +371,6 @@ def test_tcp_binding_through_a_not_reached_through_b(mn_cluster, phones):
                                     timeout=MSG_TIMEOUT).status == 486
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "a B leg towards a TCP binding whose connection this node does not "
-    "hold cannot be sent, but the failure is lost: the engine thread's "
-    "send is queued for the transport thread (sip_transport_send -> "
-    "outq_push returns 0) and on_outq drops conn_send's ENOTCONN, so no "
-    "SIP_TSX_EV_ERROR reaches the call (call.c: 'a failed send comes back "
-    "as EV_ERROR'); the caller waits for Timer B (32 s) and gets 408, CDRs "
-    "NO_ANSWER / Callee, or 480 at ring_timeout if that is shorter"))
 def test_tcp_binding_held_by_a_fails_at_once_through_b(two_nodes, phones):
     """The send to a TCP binding without a connection on this node fails
     at once; the caller should get its error answer as soon (here: within
@@ -388,4 +379,4 @@ def test_tcp_binding_held_by_a_fails_at_once_through_b(two_nodes, phones):
     na, nb, a, b, alice, bob = tcp_bob_and_alice(c, phones)
     alice.call(bob.user)
     r = alice.wait_response("INVITE", final=True, timeout=MSG_TIMEOUT)
-    assert 400 <= r.status < 700, (r.status, r.reason)
+    assert r.status == 480, (r.status, r.reason)
