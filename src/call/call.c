@@ -360,6 +360,29 @@ static void name_addr(char *out, size_t cap, const char *display,
 		snprintf(out, cap, "<%s>", uri);
 }
 
+/*
+ * Links B leg l to c and sends its request (len bytes of buf) in a client
+ * transaction. One that never started fails the leg at once (503, no event
+ * will come); a failed send comes back as EV_ERROR.
+ */
+static void leg_send(struct call *c, struct call_leg *l, const char *buf,
+		     size_t len)
+{
+	if (!l->start_ms)
+		l->start_ms = now_ms();
+	l->next = c->b;
+	c->b = l;
+	c->refs++;
+	l->inv = NULL;
+	if (sip_tsx_request(c->e->tsx, now_ms(), &l->peer, buf, len, l,
+			    &l->inv) &&
+	    !l->inv) {
+		l->state = LEG_FAILED;
+		l->final = 503;
+		c->refs--;
+	}
+}
+
 /* Starts one B leg towards binding bd of the callee; 0 or an errno. */
 int call_start_b(struct call *c, const struct sip_msg *am,
 		 const struct model_binding *bd, const char *callee,
@@ -432,21 +455,7 @@ int call_start_b(struct call *c, const struct sip_msg *am,
 	}
 	memcpy(l->invite, buf, b.len);
 	l->invite_len = b.len;
-	l->start_ms = now_ms();
-	l->next = c->b;
-	c->b = l;
-	c->refs++;
-	l->inv = NULL;
-	err =
-	    sip_tsx_request(e->tsx, now_ms(), &l->peer, buf, b.len, l, &l->inv);
-	if (err && !l->inv) {
-		/* Never started: no event will come. */
-		l->state = LEG_FAILED;
-		l->final = 503;
-		c->refs--;
-	}
-	/* Else a failed send comes back as EV_ERROR. */
-	err = 0;
+	leg_send(c, l, buf, b.len);
 	l = NULL;
 out:
 	if (l) {
@@ -631,17 +640,7 @@ static int gw_retry(struct call *c, struct call_leg *l, const struct sip_msg *m)
 	inv = NULL;
 	l->superseded = true;
 	l->dial = 0;
-	n->next = c->b;
-	c->b = n;
-	c->refs++;
-	n->inv = NULL;
-	err = sip_tsx_request(e->tsx, now_ms(), &n->peer, n->invite,
-			      n->invite_len, n, &n->inv);
-	if (err && !n->inv) {
-		n->state = LEG_FAILED;
-		n->final = 503;
-		c->refs--;
-	}
+	leg_send(c, n, n->invite, n->invite_len);
 	err = 0;
 	n = NULL;
 out:
@@ -973,19 +972,7 @@ static int start_msg_b(struct call *c, const struct sip_msg *am,
 	err = sip_build_request(&b, &r);
 	if (err)
 		goto out;
-	l->start_ms = now_ms();
-	l->next = c->b;
-	c->b = l;
-	c->refs++;
-	l->inv = NULL;
-	err =
-	    sip_tsx_request(e->tsx, now_ms(), &l->peer, buf, b.len, l, &l->inv);
-	if (err && !l->inv) {
-		l->state = LEG_FAILED;
-		l->final = 503;
-		c->refs--;
-	}
-	err = 0;
+	leg_send(c, l, buf, b.len);
 	l = NULL;
 out:
 	free(l);
