@@ -358,3 +358,35 @@ def test_message_to_message_url(party, app):
     assert alice.message("14155550100", "again").status == 500
     assert alice.message("14155550100", "<b/>",
                          ctype="text/html").status == 415
+
+
+def test_document_built_by_plivo_sdk_runs(party, app):
+    """A document from the Plivo Node SDK's own XML builder (the shape real
+    applications send) runs: its Dial rings bob with its attributes."""
+    node_modules = os.environ.get("SIPWARD_NODE_MODULES")
+    node = shutil.which("node")
+    if not node_modules:
+        pytest.skip("the Plivo SDK is installed by ctest (npm_deps), which "
+                    "sets SIPWARD_NODE_MODULES")
+    assert node and os.path.isdir(node_modules), node_modules
+    bob = party()
+    spec = {"users": ["sip:%s@%s" % (bob.user, bob.domain)],
+            "callerName": "SDK Desk", "sipHeaders": "Ticket=77",
+            "action": app.url("/action"), "timeout": 20}
+    out = subprocess.run(
+        [node, os.path.join(HERE, "..", "..", "node", "build_doc.js"),
+         node_modules, json.dumps(spec)], capture_output=True, text=True,
+        timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "<Dial" in out.stdout and "<User>" in out.stdout, out.stdout
+    app.xml("/answer", out.stdout)
+    app.xml("/action", "<Response/>")
+    alice = party(application=new_app(party.api, app))
+    alice.call(bob.user)
+    db = answer(bob)
+    assert '"SDK Desk"' in db.invite.get("From")
+    assert db.invite.get("X-PH-Ticket") == "77"
+    ok = alice.wait_response("INVITE", 200)
+    assert alice.bye(caller_dialog(alice, ok)).status == 200
+    bob.respond(bob.wait_request("BYE"), 200, "OK")
+    assert app.wait("/action")["params"]["DialStatus"] == "completed"
