@@ -116,6 +116,8 @@ class Phone:
         self.user, self.domain, self.password = user, domain, password
         self.inbox = []  # messages received and not yet taken
         self.seen = []  # every message received
+        self.current = None  # Call-ID of the last INVITE/MESSAGE placed
+        self.done = set()  # those placed before it
 
     # ---- plumbing ----
 
@@ -147,6 +149,12 @@ class Phone:
         raw, src = self.c.recv_from(timeout)
         m = Msg(raw, source=src, at=time.monotonic())
         self.seen.append(m)
+        if not m.is_request and m.cseq[1] in ("INVITE", "MESSAGE") and \
+                m.call_id in self.done:
+            # A late retransmission of the answer to an INVITE or MESSAGE
+            # this phone placed before its current one (a test that has
+            # moved on does not ACK it): not what the next wait is for.
+            return
         self.inbox.append(m)
 
     def wait(self, pred, timeout=10.0, what="a message"):
@@ -169,6 +177,16 @@ class Phone:
     def wait_request(self, method, timeout=10.0):
         return self.wait(lambda m: m.is_request and m.method == method,
                          timeout, "%s request" % method)
+
+    def begin(self, call_id):
+        """A new INVITE or MESSAGE from this phone: answers to the INVITEs
+        and MESSAGEs it placed before are no longer waited for."""
+        if self.current:
+            self.done.add(self.current)
+        self.current = call_id
+        self.inbox = [m for m in self.inbox if m.is_request or
+                      m.cseq[1] not in ("INVITE", "MESSAGE") or
+                      m.call_id not in self.done]
 
     def wait_response(self, method, status=None, timeout=10.0, final=False):
         def pred(m):
@@ -229,6 +247,7 @@ class Phone:
         ruri = ruri or "sip:%s@%s" % (target_user, self.domain)
         d = Dialog(uuid.uuid4().hex + "@phone", new_tag(),
                    "sip:%s@%s" % (self.user, self.domain), ruri)
+        self.begin(d.call_id)
         sdp = SDP_AUDIO % 40000 if sdp is None else sdp
         br = new_branch()
         self.send(self.invite_bytes(d, ruri, sdp, branch=br, extra=extra))
@@ -255,6 +274,7 @@ class Phone:
         """Sends a MESSAGE (answering the 407); returns the final answer."""
         ruri = "sip:%s@%s" % (target_user, self.domain)
         call_id, tag, cseq = uuid.uuid4().hex + "@phone", new_tag(), 1
+        self.begin(call_id)
         body = text.encode() if isinstance(text, str) else text
 
         def req(auth_hdr):
