@@ -1159,14 +1159,16 @@ def machine(ctx):
 
 def tidy(out):
     """Drops the databases (inputs, rebuilt by every run) and compresses
-    the large server logs (one line per HTTP request)."""
+    the large server logs (one line per HTTP request or three per call)
+    and sipp error logs."""
     import gzip
     for root, _, files in os.walk(out):
         for f in files:
             p = os.path.join(root, f)
             if f.endswith((".db", ".db-wal", ".db-shm")):
                 os.unlink(p)
-            elif f.endswith(".err") and os.path.getsize(p) > (1 << 20):
+            elif (f.endswith((".err", "_errors.log")) and
+                  os.path.getsize(p) > (1 << 20)):
                 with open(p, "rb") as src, gzip.open(p + ".gz", "wb") as dst:
                     shutil.copyfileobj(src, dst)
                 os.unlink(p)
