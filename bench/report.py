@@ -423,8 +423,9 @@ def summary(res):
          "sipward runs with its defaults (SQLite store, its log to a file) "
          "plus "
          "sip_digest_algorithms=MD5 (sipp answers MD5), "
-         "sip_nonce_ttl=3600 and sip_challenge_rate=1000000 (every sipp "
-         "call comes from 127.0.0.1). Peers and sipward alternate run by run "
+         "sip_nonce_ttl=3600, sip_challenge_rate=1000000 (every sipp "
+         "call comes from 127.0.0.1) and calls_max_per_account=10000 (every "
+         "endpoint is in one account). Peers and sipward alternate run by run "
          "(sipward, peer, sipward, peer) where rounds are listed.", ""]
     for s in res.get("skips", []):
         L.append("- SKIP: %s" % s)
