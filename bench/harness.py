@@ -19,6 +19,17 @@ machine are noise. Parts (each may be chosen with --only):
              endpoints and 100,000 live bindings (Kamailio alongside).
   callgrind  instructions per request (retrieve, update, authenticated
              REGISTER, challenge) as (I(N2) - I(N1)) / (N2 - N1).
+  calls      sipp calls between registered endpoints over UDP (INVITE,
+             407, INVITE with digest, 180, 200, ACK, BYE, 200; callees a
+             sipp UAS that registered from its own port), 1,000 callers
+             and 1,000 callees, sipward (B2BUA) vs Kamailio 5.6 as a
+             stateful proxy (proxy_authorize on SQLite, lookup in usrloc,
+             record_route, t_relay): open-loop rate ladder in 5 s bursts,
+             the best rate held 45 s, closed-loop peak (-l 256), server
+             CPU time per call, setup latency, PSS, sipward's CDRs.
+  callgrind_calls
+             instructions per call, one call at a time, sipward under
+             callgrind: (I(N2 calls) - I(N1 calls)) / (N2 - N1).
 
 Raw results go to bench/results/<date>/ (results.json, one file per tool
 run), the summary to bench/results/<date>/summary.md.
@@ -34,6 +45,7 @@ import platform
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -44,14 +56,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import provision as pv  # noqa: E402
-from common import log, run, save_json  # noqa: E402
+from common import Proc, free_port, log, run, save_json  # noqa: E402
 from servers import (DOMAIN, Kamailio, Nginx, Sipward,  # noqa: E402
                      sipward_db)
 import httpload  # noqa: E402
 from sipclient import RegClient  # noqa: E402
 
-PARTS = ["sip", "http", "durable", "growth", "callgrind"]
+PARTS = ["sip", "calls", "http", "durable", "growth", "callgrind",
+         "callgrind_calls"]
 SCENARIO = os.path.join(HERE, "sip", "register.xml")
+CALL_REG = os.path.join(HERE, "sip", "callee-register.xml")
+CALL_UAC = os.path.join(HERE, "sip", "uac.xml")
+CALL_UAS = os.path.join(HERE, "sip", "uas.xml")
 WRK_SCRIPT = os.path.join(HERE, "wrk", "api.lua")
 NCPU = os.cpu_count() or 1
 
@@ -69,7 +85,11 @@ def settings(quick):
             closed_rounds=1, http_s=1, rounds=1, conns=8, durable_conns=16,
             growth_sizes=[50, 200], growth_mem_size=200, growth_s=1,
             growth_reg_m=100, sample=50, cg_n=(10, 30),
-            sqlite_max=200, wrk_threads=1)
+            sqlite_max=200, wrk_threads=1,
+            call_users=10, call_ladder=[20, 40], call_step_s=1,
+            call_hold_s=1, call_quiet_s=0, call_hold_tries=1,
+            call_closed_l=32, call_closed_m=100, call_closed_rounds=1,
+            cg_call_users=5, cg_call_n=(5, 15))
     return dict(
         users=10000,
         ladder=[250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 10000,
@@ -78,7 +98,13 @@ def settings(quick):
         conns=32, durable_conns=64, growth_sizes=[1000, 100000, 1000000],
         growth_mem_size=100000, growth_s=5, growth_reg_m=5000,
         sample=10000, cg_n=(500, 2500), sqlite_max=20000,
-        wrk_threads=min(2, NCPU))
+        wrk_threads=min(2, NCPU),
+        call_users=1000,
+        call_ladder=[100, 150, 200, 250, 300, 400, 500, 600, 800, 1000,
+                     1200, 1500, 2000, 2500, 3000, 4000],
+        call_step_s=5, call_hold_s=45, call_quiet_s=35, call_hold_tries=4,
+        call_closed_l=256, call_closed_m=10000,
+        call_closed_rounds=2, cg_call_users=100, cg_call_n=(100, 500))
 
 
 # ---------------------------------------------------------------- helpers
@@ -151,16 +177,18 @@ def parse_sipp_stats(path):
 
 
 def sipp(port, users_csv, outdir, name, rate, limit, m, rtt=False,
-         timeout=120):
-    """One sipp run of the benchmark scenario; returns its counts."""
+         timeout=120, scenario=SCENARIO, extra=()):
+    """One sipp run of a client scenario (the REGISTER one unless told);
+    returns its counts."""
     d = os.path.join(outdir, "sipp", name)
     os.makedirs(d, exist_ok=True)
     stf = os.path.join(d, "stat.csv")
-    argv = [which("sipp"), "-sf", SCENARIO, "-inf", users_csv,
+    argv = [which("sipp"), "-sf", scenario, "-inf", users_csv,
             "127.0.0.1:%d" % port, "-t", "u1", "-i", "127.0.0.1",
             "-r", str(rate), "-l", str(limit), "-m", str(m), "-nostdin",
             "-trace_stat", "-stf", stf, "-fd", "1",
             "-timeout", "%ds" % timeout, "-recv_timeout", "5000"]
+    argv += list(extra)
     if rtt:
         argv += ["-trace_rtt", "-rtt_freq", "1"]
     rc, out, err = run(argv, timeout + 30, d, "sipp", cwd=d)
@@ -328,6 +356,327 @@ def part_sip(ctx):
                                          for c in r["closed"]])
             r["pss_kib"] = srv.pss()
             r["processes"] = len(srv.pids())
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    return res
+
+
+# ---------------------------------------------------------------- calls
+
+def wait_udp_bound(port, timeout, proc):
+    """Waits until something holds udp 127.0.0.1:port (we can no longer
+    bind it)."""
+    import socket
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("sipp UAS exited with %s" % proc.returncode)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", port))
+        except OSError:
+            return
+        finally:
+            u.close()
+        time.sleep(0.02)
+    raise RuntimeError("sipp UAS not bound to udp %d after %.0fs" %
+                       (port, timeout))
+
+
+class Uas:
+    """The callees: one sipp UAS (sip/uas.xml) on the port every callee
+    registered from, for one run of the caller. It ends by itself after m
+    calls; otherwise SIGUSR1 (sipp's soft exit), then SIGTERM and SIGKILL
+    to its PID."""
+
+    def __init__(self, port, outdir, name, m, timeout):
+        self.d = os.path.join(outdir, "sipp", name)
+        os.makedirs(self.d, exist_ok=True)
+        self.stf = os.path.join(self.d, "stat.csv")
+        argv = [which("sipp"), "-sf", CALL_UAS, "-t", "u1",
+                "-i", "127.0.0.1", "-p", str(port),
+                "-mp", str(free_port()), "-m", str(m), "-nostdin",
+                "-trace_stat", "-stf", self.stf, "-fd", "1",
+                "-timeout", "%ds" % timeout, "-trace_err"]
+        self.proc = Proc("sipp-uas", argv, self.d, cwd=self.d)
+        try:
+            wait_udp_bound(port, 10.0, self.proc.p)
+        except Exception:
+            self.proc.stop()
+            raise
+
+    def finish(self, wait):
+        try:
+            self.proc.p.wait(wait)
+        except subprocess.TimeoutExpired:
+            log("sipp UAS pid %d still running: SIGUSR1" % self.proc.pid)
+            try:
+                os.kill(self.proc.pid, signal.SIGUSR1)
+                self.proc.p.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        self.proc.stop(5)
+        if not os.path.exists(self.stf):
+            return None
+        return parse_sipp_stats(self.stf)
+
+
+def call_run(srv, uas_port, calls_csv, out, name, rate, limit, m, timeout,
+             rtt=False):
+    """One run of the caller (sip/uac.xml) against srv with the callee UAS
+    listening; returns the caller's counts with the callees' under "uas",
+    both summed in failed_all / retrans_all, and the server's CPU time
+    (from before the run until it is idle again) per successful call."""
+    c0 = cpu_settled(srv)
+    uas = Uas(uas_port, out, name + "-uas", m, timeout + 30)
+    try:
+        st = sipp(srv.sip_port, calls_csv, out, name, rate, limit, m,
+                  rtt=rtt, timeout=timeout, scenario=CALL_UAC,
+                  extra=["-p", str(free_port()), "-mp", str(free_port()),
+                         "-trace_err"])
+    finally:
+        u = uas.finish(15)
+    st["cpu_s"] = cpu_settled(srv) - c0
+    st["cpu_us_per_call"] = (st["cpu_s"] * 1e6 / st["success"]
+                             if st["success"] else None)
+    st["uas"] = u
+    st["failed_all"] = st["failed"] + (u["failed"] if u else 0)
+    st["retrans_all"] = st["retrans"] + (u["retrans"] if u else 0)
+    st["uas_success"] = u["success"] if u else 0
+    st["end"] = time.monotonic()
+    return st
+
+
+def call_pass(st, m, secs):
+    """Every call through on both sides, no retransmission on either, at
+    the offered rate."""
+    return (st["failed_all"] == 0 and st["retrans_all"] == 0 and
+            st["success"] == m and st["uas_success"] == m and
+            st["elapsed"] <= secs * 1.2 + 1.0)
+
+
+def call_log(what, name, rate, st):
+    log("calls %s %s %d/s: ok=%d failed=%d retrans=%d callees ok=%d "
+        "failed=%d retrans=%d elapsed=%.2fs setup p50 %s ms p99 %s ms, "
+        "%.0f us CPU/call -> %s" %
+        (what, name, rate, st["success"], st["failed"], st["retrans"],
+         st["uas_success"], st["failed_all"] - st["failed"],
+         st["retrans_all"] - st["retrans"], st["elapsed"], st.get("p50_ms"),
+         st.get("p99_ms"), st["cpu_us_per_call"] or 0,
+         "pass" if st.get("pass") else "FAIL"))
+
+
+def cpu_settled(srv, limit_s=5.0):
+    """The server's CPU time once it has gone idle (less than 4% of a CPU
+    over 0.25 s, or limit_s passed): work a server does after the last
+    answer (store writes behind a queue, timers) belongs to the calls."""
+    c = srv.cpu()
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        time.sleep(0.25)
+        c2 = srv.cpu()
+        if c2 - c < 0.01:
+            return c2
+        c = c2
+    return c
+
+
+def sipward_cdrs(db_path):
+    import sqlite3
+    con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=30)
+    try:
+        return con.execute("SELECT count(*) FROM cdrs").fetchone()[0]
+    finally:
+        con.close()
+
+
+def part_calls(ctx):
+    S = ctx.s
+    if not which("sipp"):
+        raise Skip("sipp (package sip-tester) is not installed")
+    n = S["call_users"]
+    out = ctx.part_dir("calls")
+    # Users 0..n-1 call users n..2n-1 (caller i calls callee n+i).
+    tmpl = ctx.template(2 * n)
+    callees = os.path.join(out, "callees.csv")
+    pv.sipp_users(callees, DOMAIN, range(n, 2 * n))
+    calls = os.path.join(out, "calls.csv")
+    pv.sipp_calls(calls, DOMAIN, [(i, n + i) for i in range(n)])
+    servers = {}
+    uas_port = {}
+    res = {"callers": n, "callees": n, "step_s": S["call_step_s"],
+           "hold_s": S["call_hold_s"], "quiet_s": S["call_quiet_s"],
+           "closed_l": S["call_closed_l"], "closed_m": S["call_closed_m"],
+           "servers": {}}
+    servers["sipward"] = Sipward(ctx.binary, tmpl.copy(
+        os.path.join(out, "sipward.db")), out)
+    if which("kamailio") and os.path.isdir(pv.KAMAILIO_SQL_DIR):
+        kdb = os.path.join(out, "kamailio.db")
+        pv.kamailio_subscribers(kdb, DOMAIN, 2 * n)
+        servers["kamailio"] = Kamailio(kdb, out, cfg="kamailio-proxy.cfg")
+    else:
+        ctx.skip("calls: Kamailio (kamailio, kamailio-sqlite-modules) not "
+                 "installed: sipward measured alone, no ratio")
+    ok_calls = {k: 0 for k in servers}
+    last_end = {k: 0.0 for k in servers}
+
+    def one(name, what, rate, limit, m, timeout, rtt=False):
+        st = call_run(servers[name], uas_port[name], calls, out,
+                      what, rate, limit, m, timeout=timeout, rtt=rtt)
+        ok_calls[name] += st["success"]
+        last_end[name] = st["end"]
+        return st
+
+    try:
+        for name, srv in servers.items():
+            res["servers"][name] = {"pss_idle_kib": srv.pss()}
+            # The callees register from the port their UAS will listen on.
+            uas_port[name] = free_port()
+            r = sipp(srv.sip_port, callees, out, "register-" + name, 1000,
+                     64, n, scenario=CALL_REG,
+                     extra=["-p", str(uas_port[name]),
+                            "-mp", str(free_port())], timeout=120)
+            res["servers"][name]["register"] = r
+            log("calls register %s: %d of %d callees, %d failed" %
+                (name, r["success"], n, r["failed"]))
+            if r["success"] != n:
+                raise RuntimeError("%s: %d of %d callees registered" %
+                                   (name, r["success"], n))
+        # Warm-up, the same for both: each caller calls once, 64 calls in
+        # flight.
+        for name in servers:
+            w = one(name, "warmup-" + name, 100000, 64, n, 300)
+            res["servers"][name]["warmup"] = w
+            log("calls warm-up %s: %d ok, %d failed (callees: %d ok, %d "
+                "failed), %.0f calls/s" % (name, w["success"], w["failed"],
+                                           w["uas_success"],
+                                           w["failed_all"] - w["failed"],
+                                           w["rate"]))
+        # Open-loop ladder (bursts of step_s seconds), interleaved as in
+        # part_sip: a step passes when every call went through on both
+        # sides (caller and callee) with no retransmission on either, at
+        # the offered rate; a failed step is tried once more.
+        climbing = list(servers)
+        ladder = {k: [] for k in servers}
+        best = {k: None for k in servers}
+        step_s = S["call_step_s"]
+        for rate in S["call_ladder"]:
+            if not climbing:
+                break
+            for name in list(climbing):
+                ok = False
+                for attempt in (1, 2):
+                    m = rate * step_s
+                    st = one(name, "ladder-%s-%d-%d" % (name, rate, attempt),
+                             rate, max(1000, 3 * rate), m, step_s * 4 + 30,
+                             rtt=True)
+                    st.update(offered=rate, attempt=attempt, calls=m)
+                    ok = st["pass"] = call_pass(st, m, step_s)
+                    ladder[name].append(st)
+                    call_log("ladder try %d" % attempt, name, rate, st)
+                    if ok:
+                        break
+                if ok:
+                    best[name] = rate
+                else:
+                    climbing.remove(name)
+                time.sleep(0.5)
+        for name in servers:
+            r = res["servers"][name]
+            r["ladder"] = ladder[name]
+            r["open_loop_max"] = best[name]
+            r["ladder_top_reached"] = name in climbing
+        # Sustained: a burst of a few seconds does not show what a server
+        # keeps up with once the transactions of finished calls pile up
+        # (RFC 3261/6026 keep an INVITE's and a BYE's transactions for
+        # 64*T1 = 32 s after the call). Each server's best ladder rate is
+        # held for hold_s seconds after quiet_s seconds without traffic;
+        # a failed hold is tried again at the highest ladder rate at most
+        # 3/4 of it, up to hold_tries times. Interleaved.
+        hold_s = S["call_hold_s"]
+        todo = {k: best[k] for k in servers if best[k]}
+        tries = {k: 0 for k in servers}
+        holds = {k: [] for k in servers}
+        held = {k: None for k in servers}
+        while todo:
+            for name in list(todo):
+                rate = todo[name]
+                wait = S["call_quiet_s"] - (time.monotonic() - last_end[name])
+                if wait > 0:
+                    log("calls hold %s: %.0f s quiet first" % (name, wait))
+                    time.sleep(wait)
+                tries[name] += 1
+                m = rate * hold_s
+                st = one(name, "hold-%s-%d" % (name, rate), rate,
+                         max(1000, 3 * rate), m, hold_s * 4 + 30, rtt=True)
+                st.update(offered=rate, calls=m)
+                st["pass"] = call_pass(st, m, hold_s)
+                holds[name].append(st)
+                call_log("hold %ds" % hold_s, name, rate, st)
+                lower = [x for x in S["call_ladder"] if x <= rate * 0.75]
+                if st["pass"]:
+                    held[name] = rate
+                    del todo[name]
+                elif tries[name] >= S["call_hold_tries"] or not lower:
+                    del todo[name]
+                else:
+                    todo[name] = lower[-1]
+        for name in servers:
+            r = res["servers"][name]
+            r["holds"] = holds[name]
+            r["sustained_max"] = held[name]
+        # The same offered rate for both: the highest ladder step every
+        # server passed; its setup latency and CPU per call.
+        common = [x for x in S["call_ladder"]
+                  if all(any(st["offered"] == x and st["pass"]
+                             for st in ladder[k]) for k in servers)]
+        res["common_rate"] = common[-1] if common else None
+        for name in servers:
+            r = res["servers"][name]
+            at = [st for st in ladder[name] if st["pass"] and
+                  st["offered"] == res["common_rate"]]
+            if at:
+                r["common"] = {k: at[-1].get(k) for k in (
+                    "p50_ms", "p99_ms", "cpu_us_per_call", "rate")}
+        # Closed loop, interleaved rounds; server CPU per call.
+        for rnd in range(S["call_closed_rounds"]):
+            for name in servers:
+                wait = S["call_quiet_s"] - (time.monotonic() - last_end[name])
+                if wait > 0:
+                    time.sleep(wait)
+                st = one(name, "closed-%s-%d" % (name, rnd + 1), 1000000,
+                         S["call_closed_l"], S["call_closed_m"], 300)
+                res["servers"][name].setdefault("closed", []).append(st)
+                log("calls closed %s round %d: %.0f calls/s, %d failed, "
+                    "%d retrans (callees: %d failed, %d retrans), %.0f us "
+                    "CPU/call" % (name, rnd + 1, st["rate"], st["failed"],
+                                  st["retrans"],
+                                  st["failed_all"] - st["failed"],
+                                  st["retrans_all"] - st["retrans"],
+                                  st["cpu_us_per_call"] or 0))
+        for name, srv in servers.items():
+            r = res["servers"][name]
+            r["closed_peak"] = mean([c["rate"] for c in r["closed"]])
+            r["cpu_us_per_call"] = mean([c["cpu_us_per_call"]
+                                         for c in r["closed"]])
+            r["pss_kib"] = srv.pss()
+            r["processes"] = len(srv.pids())
+            r["calls_ok"] = ok_calls[name]
+        # sipward writes both legs' CDRs of every call through its
+        # call-log worker: check they reached the store (calls that failed
+        # at the caller after the callee answered have CDRs too).
+        sw = servers["sipward"]
+        want = 2 * ok_calls["sipward"]
+        end = time.monotonic() + 30
+        got = sipward_cdrs(sw.db_path)
+        while got < want and time.monotonic() < end:
+            time.sleep(0.5)
+            got = sipward_cdrs(sw.db_path)
+        res["servers"]["sipward"]["cdrs"] = got
+        res["servers"]["sipward"]["cdrs_expected_min"] = want
+        log("calls sipward CDRs: %d in the store, %d legs of successful "
+            "calls" % (got, want))
     finally:
         for srv in servers.values():
             srv.stop()
@@ -604,6 +953,76 @@ def part_callgrind(ctx):
     return res
 
 
+def part_callgrind_calls(ctx):
+    """Instructions per call: sipward under callgrind, callees registered
+    (sip/callee-register.xml) and answering (sip/uas.xml), the caller
+    (sip/uac.xml) placing one call at a time (sipp -l 1): INVITE, 407,
+    ACK, INVITE with credentials, 180, 200, ACK, BYE, 200, and sipward's
+    own B leg. (I(N2 calls) - I(N1 calls)) / (N2 - N1), two separate
+    server runs, so the start, the registrations and the first call's
+    cold caches cancel out."""
+    S = ctx.s
+    if not which("valgrind"):
+        raise Skip("valgrind not installed")
+    if not which("sipp"):
+        raise Skip("sipp (package sip-tester) is not installed")
+    out = ctx.part_dir("callgrind_calls")
+    n = S["cg_call_users"]
+    tmpl = ctx.template(2 * n)
+    callees = os.path.join(out, "callees.csv")
+    pv.sipp_users(callees, DOMAIN, range(n, 2 * n))
+    calls = os.path.join(out, "calls.csv")
+    pv.sipp_calls(calls, DOMAIN, [(i, n + i) for i in range(n)])
+    n1, n2 = S["cg_call_n"]
+    tot = {}
+    for cnt in (n1, n2):
+        name = "call-%d" % cnt
+        db = tmpl.copy(os.path.join(out, name + ".db"))
+        cg = os.path.join(out, "callgrind.out." + name)
+        sw = Sipward(ctx.binary, db, out, name="sipward-" + name,
+                     wrapper=[which("valgrind"), "--tool=callgrind",
+                              "--callgrind-out-file=" + cg],
+                     start_timeout=120)
+        try:
+            port = free_port()
+            r = sipp(sw.sip_port, callees, out, "register-%d" % cnt, 50, 1,
+                     n, scenario=CALL_REG,
+                     extra=["-p", str(port), "-mp", str(free_port())],
+                     timeout=300)
+            if r["success"] != n:
+                raise RuntimeError("%d of %d callees registered" %
+                                   (r["success"], n))
+            st = call_run(sw, port, calls, out, "calls-%d" % cnt, 1000, 1,
+                          cnt, timeout=600)
+            if st["success"] != cnt or st["uas_success"] != cnt:
+                raise RuntimeError("%s: %d of %d calls (callees: %d)" % (
+                    name, st["success"], cnt, st["uas_success"]))
+            # The CDRs go through a queue: let it drain before stopping.
+            end = time.monotonic() + 60
+            while (sipward_cdrs(db) < 2 * cnt and
+                   time.monotonic() < end):
+                time.sleep(0.5)
+        finally:
+            rc = sw.proc.stop(120)
+        tot[cnt] = callgrind_total(cg)
+        log("callgrind calls x%d: %d instructions (exit %s, %d "
+            "retransmissions)" % (cnt, tot[cnt], rc, st["retrans_all"]))
+        for ext in ("", "-wal", "-shm"):
+            if os.path.exists(db + ext):
+                os.unlink(db + ext)
+    if which("callgrind_annotate"):
+        for incl in ("yes", "no"):
+            run([which("callgrind_annotate"), "--inclusive=" + incl,
+                 "--threshold=99",
+                 os.path.join(out, "callgrind.out.call-%d" % n2)], 120,
+                out, "annotate-call-%d-%s" % (
+                    n2, "inclusive" if incl == "yes" else "self"))
+    per = (tot[n2] - tot[n1]) / (n2 - n1)
+    log("callgrind calls: %.0f instructions per call" % per)
+    return {"n1": n1, "n2": n2, "total_n1": tot[n1], "total_n2": tot[n2],
+            "per_call": per, "callees": n}
+
+
 def drive(op, sw, tmpl, n):
     """n sequential requests of one kind, each answered before the next."""
     if op in ("retrieve", "update"):
@@ -740,14 +1159,16 @@ def machine(ctx):
 
 def tidy(out):
     """Drops the databases (inputs, rebuilt by every run) and compresses
-    the large server logs (one line per HTTP request)."""
+    the large server logs (one line per HTTP request or three per call)
+    and sipp error logs."""
     import gzip
     for root, _, files in os.walk(out):
         for f in files:
             p = os.path.join(root, f)
             if f.endswith((".db", ".db-wal", ".db-shm")):
                 os.unlink(p)
-            elif f.endswith(".err") and os.path.getsize(p) > (1 << 20):
+            elif (f.endswith((".err", "_errors.log")) and
+                  os.path.getsize(p) > (1 << 20)):
                 with open(p, "rb") as src, gzip.open(p + ".gz", "wb") as dst:
                     shutil.copyfileobj(src, dst)
                 os.unlink(p)

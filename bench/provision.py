@@ -113,3 +113,14 @@ def id_file(path, ids):
     with open(path, "w") as f:
         for e in ids:
             f.write(e + "\n")
+
+
+def sipp_calls(path, domain, pairs):
+    """Writes the caller's sipp injection file (SEQUENTIAL):
+    caller;password;domain;callee, one line per (caller, callee) index
+    pair."""
+    with open(path, "w") as f:
+        f.write("SEQUENTIAL\n")
+        for a, b in pairs:
+            f.write("%s;%s;%s;%s;\n" % (username(a), password(a), domain,
+                                        username(b)))

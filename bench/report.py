@@ -292,6 +292,126 @@ def part_callgrind(p):
     return "\n".join(L)
 
 
+def part_calls(p):
+    s = p["servers"]
+    sw, ka = s.get("sipward", {}), s.get("kamailio")
+    kk = ka or {}
+    L = ["## 6. Calls: INVITE with digest authentication through the server, "
+         "UDP, %s callers, %s callees" % (f0(p["callers"]), f0(p["callees"])),
+         "",
+         "Callees registered (`bench/sip/callee-register.xml`) from the port "
+         "of one sipp UAS (`bench/sip/uas.xml`: 180, 200 with SDP, ACK, BYE, "
+         "200); a sipp caller (`bench/sip/uac.xml`) places calls: INVITE, "
+         "407, ACK, INVITE with MD5 Proxy-Authorization (qop=auth), 180, "
+         "200, ACK, BYE, 200. sipward rings the callee's binding with its own "
+         "B leg (B2BUA); Kamailio (`bench/kamailio/kamailio-proxy.cfg`: "
+         "proxy_authorize on the SQLite subscriber table, lookup(\"location\")"
+         " in usrloc in memory, record_route, t_relay, 4 UDP workers) "
+         "proxies it statefully. A call counts only when both the caller and "
+         "the callee completed it; a passing run has no failed call and no "
+         "retransmission on either side. Ratios are sipward / Kamailio.",
+         "", "| figure | sipward | Kamailio | ratio |", "|---|---|---|---|"]
+
+    def top(r, key, reached=None):
+        if r.get(key) is None:
+            return "none passed"
+        return f0(r[key]) + (" (top of the ladder)" if reached and
+                             r.get(reached) else "")
+    L.append("| open-loop rate, %d s bursts, zero failures and zero "
+             "retransmissions (calls/s) | %s | %s | %s |" % (
+                 p["step_s"], top(sw, "open_loop_max", "ladder_top_reached"),
+                 top(kk, "open_loop_max", "ladder_top_reached") if ka
+                 else "-", rt(sw.get("open_loop_max"),
+                              kk.get("open_loop_max"))))
+    L.append("| sustained open-loop rate, held %d s after %d s quiet, zero "
+             "failures and zero retransmissions (calls/s) | %s | %s | %s |" %
+             (p["hold_s"], p["quiet_s"], top(sw, "sustained_max"),
+              top(kk, "sustained_max") if ka else "-",
+              rt(sw.get("sustained_max"), kk.get("sustained_max"))))
+    cl_sw = ", ".join(f0(c["rate"]) for c in sw.get("closed", []))
+    cl_ka = ", ".join(f0(c["rate"]) for c in kk.get("closed", []))
+    L.append("| closed-loop peak, -l %d, %s calls a round (calls/s; rounds "
+             "%s / %s) | %s | %s | %s |" % (
+                 p["closed_l"], f0(p["closed_m"]), cl_sw or "-",
+                 cl_ka or "-", f0(sw.get("closed_peak")),
+                 f0(kk.get("closed_peak")),
+                 rt(sw.get("closed_peak"), kk.get("closed_peak"))))
+
+    def fr(r):
+        c = r.get("closed", [])
+        return "%d / %d" % (sum(x["failed_all"] for x in c),
+                            sum(x["retrans_all"] for x in c))
+    L.append("| closed loop: failed calls / retransmissions (caller + "
+             "callee) | %s | %s | |" % (fr(sw), fr(kk) if ka else "-"))
+    L.append("| server CPU time per call, closed loop (us, lower is better) "
+             "| %s | %s | %s |" % (f1(sw.get("cpu_us_per_call")),
+                                   f1(kk.get("cpu_us_per_call")),
+                                   rt(sw.get("cpu_us_per_call"),
+                                      kk.get("cpu_us_per_call"))))
+    cr = p.get("common_rate")
+    cs, ck = sw.get("common", {}), kk.get("common", {})
+    if cr:
+        L.append("| server CPU time per call at %s calls/s, the highest "
+                 "step both passed (us) | %s | %s | %s |" % (
+                     f0(cr), f1(cs.get("cpu_us_per_call")),
+                     f1(ck.get("cpu_us_per_call")),
+                     rt(cs.get("cpu_us_per_call"),
+                        ck.get("cpu_us_per_call"))))
+        L.append("| call setup p50 / p99 at %s calls/s, first INVITE to "
+                 "200, 407 round included (ms, 1 ms resolution) | %s / %s "
+                 "| %s / %s | |" % (f0(cr), ms1(cs.get("p50_ms")),
+                                    ms1(cs.get("p99_ms")),
+                                    ms1(ck.get("p50_ms")),
+                                    ms1(ck.get("p99_ms"))))
+    L.append("| PSS at the end (MiB; processes: %s / %s) | %s | %s | %s |" %
+             (sw.get("processes", "-"), kk.get("processes", "-"),
+              mib(sw.get("pss_kib")), mib(kk.get("pss_kib")),
+              rt(sw.get("pss_kib"), kk.get("pss_kib"))))
+    if "cdrs" in sw:
+        L.append("| CDRs in sipward's store / legs of the calls that "
+                 "succeeded (A and B leg each) | %s / %s | | |" % (
+                     f0(sw["cdrs"]), f0(sw.get("cdrs_expected_min"))))
+
+    def steps(lst, retry=True):
+        out = []
+        for st in lst:
+            out.append("%d%s %s" % (
+                st["offered"], " (retry)" if retry and
+                st.get("attempt", 1) > 1 else "",
+                "ok" if st["pass"] else "FAIL (%d failed, %d retrans, "
+                "%d/%d ok, %.1fs)" % (st["failed_all"], st["retrans_all"],
+                                      min(st["success"], st["uas_success"]),
+                                      st["calls"], st["elapsed"])))
+        return "; ".join(out) or "-"
+    L += ["", "Ladder steps (offered calls/s: result; failed and "
+          "retransmissions count the caller and the callee; a failed step "
+          "is tried twice):", ""]
+    for name in sorted(s, key=lambda k: k != "sipward"):
+        L.append("- %s: %s" % (name, steps(s[name].get("ladder", []))))
+    L += ["", "Held rates (%d s each, a failed one retried at the highest "
+          "step at most 3/4 of it):" % p["hold_s"], ""]
+    for name in sorted(s, key=lambda k: k != "sipward"):
+        L.append("- %s: %s" % (name, steps(s[name].get("holds", []),
+                                           retry=False)))
+    return "\n".join(L)
+
+
+def part_callgrind_calls(p):
+    L = ["## 7. Instructions per call (callgrind)", "",
+         "`valgrind --tool=callgrind` on sipward, all threads, with %d "
+         "callees registered; the caller places one call at a time (sipp "
+         "`-l 1`): INVITE, 407, ACK, INVITE with credentials, sipward's B "
+         "leg (INVITE, 180, 200, ACK, BYE, 200), 180, 200, ACK, BYE, 200, "
+         "both CDRs and the live-call row written. Instructions of a run "
+         "with %d calls subtracted from a run with %d, divided by %d "
+         "(timers that tick with wall time, such as the 250 ms poll for "
+         "API hangups, are included)." % (
+             p["callees"], p["n1"], p["n2"], p["n2"] - p["n1"]), "",
+         "| | instructions |", "|---|---|",
+         "| one call, both legs | %s |" % f0(p["per_call"])]
+    return "\n".join(L)
+
+
 def summary(res):
     m = res["machine"]
     L = ["# sipward benchmark, %s" % m.get("date"), "",
@@ -302,16 +422,20 @@ def summary(res):
          "numbers (other work may share the machine: load average above). "
          "sipward runs with its defaults (SQLite store, its log to a file) "
          "plus "
-         "sip_digest_algorithms=MD5 (sipp answers MD5) and "
-         "sip_nonce_ttl=3600. Peers and sipward alternate run by run "
+         "sip_digest_algorithms=MD5 (sipp answers MD5), "
+         "sip_nonce_ttl=3600, sip_challenge_rate=1000000 (every sipp "
+         "call comes from 127.0.0.1) and calls_max_per_account=10000 (every "
+         "endpoint is in one account). Peers and sipward alternate run by run "
          "(sipward, peer, sipward, peer) where rounds are listed.", ""]
     for s in res.get("skips", []):
         L.append("- SKIP: %s" % s)
     if res.get("skips"):
         L.append("")
     fns = {"sip": part_sip, "http": part_http, "durable": part_durable,
-           "growth": part_growth, "callgrind": part_callgrind}
-    order = ["sip", "http", "durable", "growth", "callgrind"]
+           "growth": part_growth, "callgrind": part_callgrind,
+           "calls": part_calls, "callgrind_calls": part_callgrind_calls}
+    order = ["sip", "http", "durable", "growth", "callgrind", "calls",
+             "callgrind_calls"]
     for name in sorted(res["parts"], key=lambda k: (order.index(k)
                                                   if k in order else 99)):
         p = res["parts"][name]
