@@ -92,7 +92,7 @@ def test_locked_store_writes_503_reads_served_then_recovers(make_server):
 
 
 def test_locked_store_delete_503_changes_nothing(make_server):
-    srv = make_server(env={"SIPWARD_STORE_TIMEOUT": "1"})
+    srv = make_server(env={"SIPWARD_STORE_TIMEOUT": "3"})
     api = srv.api()
     app = api.create_app(app_name="a", answer_url="https://example.com/a")
     ep = api.create_endpoint(application=app["app_id"])
