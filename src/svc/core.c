@@ -4,6 +4,7 @@
  * files of svc/.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,12 @@
 #include "svc/group.h"
 #include "svc/internal.h"
 
+/*
+ * Attempts of a transaction that conflicts (EBUSY): as many as its
+ * caller's deadline allows, or TXN_ATTEMPTS when it has none.
+ */
 #define TXN_ATTEMPTS 20
+#define TXN_BACKOFF_MAX_MS 32
 
 static void close_store(void *p)
 {
@@ -53,25 +59,35 @@ static void drop_store(struct svc *s)
 }
 
 /*
- * Sleeps a little before a retry: 1-5 ms times the attempt, with jitter, so
+ * Sleeps before a retry: a random time up to 1 ms doubled per attempt,
+ * capped at TXN_BACKOFF_MAX_MS and at the time left to the deadline, so
  * that transactions that conflicted (PostgreSQL serialization failures)
- * do not meet again at once.
+ * do not meet again at once and a crowd of them spreads out.
  */
 static void backoff(int attempt)
 {
-	unsigned char j = 0;
+	uint32_t j = 0;
+	int64_t cap_us = 1000LL << (attempt < 6 ? attempt : 6);
+	int64_t left_ms = base_deadline_left_ms(INT64_MAX);
 	struct timespec ts;
 
-	base_rand_fill(&j, 1);
+	if (cap_us > TXN_BACKOFF_MAX_MS * 1000LL)
+		cap_us = TXN_BACKOFF_MAX_MS * 1000LL;
+	if (cap_us / 1000 >= left_ms)
+		cap_us = left_ms * 1000LL;
+	if (cap_us <= 0)
+		return;
+	base_rand_fill(&j, sizeof(j));
+	cap_us = (int64_t)(j % (uint64_t)cap_us) + 1;
 	ts.tv_sec = 0;
-	ts.tv_nsec =
-	    (long)(attempt < 10 ? attempt : 10) * (1000000L + j * 16000L);
+	ts.tv_nsec = (long)cap_us * 1000L;
 	nanosleep(&ts, NULL);
 }
 
 int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 {
 	bool write = mode != SVC_TXN_READ, reconnected = false;
+	bool bounded = base_deadline_left_ms(-1) >= 0; /* retry till then */
 	struct store *st;
 	int err = EBUSY;
 
@@ -82,8 +98,9 @@ int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 	 */
 	if (mode == SVC_TXN_WRITE && s->group)
 		return svc_group_run(s->group, fn, arg);
-	for (int attempt = 0; attempt < TXN_ATTEMPTS && err == EBUSY;
-	     attempt++) {
+
+	for (int attempt = 0;
+	     (bounded || attempt < TXN_ATTEMPTS) && err == EBUSY; attempt++) {
 		bool fresh = !pthread_getspecific(s->key);
 
 		/* Past the caller's deadline: give up, nothing changed. */

@@ -26,6 +26,7 @@
 #include "model/field.h"
 #include "store/sql.h"
 #include "store/store.h"
+#include "svc/internal.h"
 #include "svc/svc.h"
 
 struct fixture {
@@ -1654,6 +1655,48 @@ static void test_txn(void **state)
 	assert_int_equal(ops->commit(f->st), 0);
 }
 
+/* A transaction that conflicts (EBUSY) its first `busy` times. */
+struct conflicting {
+	int busy, calls;
+};
+
+static int conflict_fn(struct store *st, void *arg)
+{
+	struct conflicting *c = arg;
+
+	(void)st;
+	return ++c->calls <= c->busy ? EBUSY : 0;
+}
+
+/*
+ * A conflicting transaction is retried for as long as its caller's
+ * deadline allows (not a fixed count), a fixed number of times without a
+ * deadline, and never past the deadline.
+ */
+static void test_txn_retries(void **state)
+{
+	struct fixture *f = *state;
+	struct svc *s = open_svc(f, NULL);
+	struct conflicting c = {60, 0};
+
+	base_deadline_set(base_time_mono_ms() + 60000);
+	assert_int_equal(svc_txn_run(s, SVC_TXN_LAZY, conflict_fn, &c), 0);
+	assert_int_equal(c.calls, 61);
+
+	base_deadline_set(0);
+	c = (struct conflicting){60, 0};
+	assert_int_equal(svc_txn_run(s, SVC_TXN_LAZY, conflict_fn, &c), EBUSY);
+	assert_true(c.calls > 1 && c.calls < 60);
+
+	base_deadline_set(base_time_mono_ms() - 1);
+	c = (struct conflicting){0, 0};
+	assert_int_equal(svc_txn_run(s, SVC_TXN_LAZY, conflict_fn, &c),
+			 ETIMEDOUT);
+	assert_int_equal(c.calls, 0);
+	base_deadline_set(0);
+	svc_close(s);
+}
+
 /* ---- the statement table ---- */
 
 /*
@@ -1850,6 +1893,7 @@ int main(int argc, char **argv)
 	    T(test_signing_token_wrong_key),
 	    T(test_signing_token_no_key),
 	    T(test_txn),
+	    T(test_txn_retries),
 	    T(test_failure_outputs_untouched),
 	    T(test_every_statement),
 	};
