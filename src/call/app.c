@@ -474,6 +474,7 @@ static void dial_ready(struct call_engine *e, void *arg)
 						? c->app->dial.timeout
 						: c->e->o.ring_timeout_s) *
 				      1000;
+	call_timer_arm(c);
 	call_record_live(c);
 	if (call_b_failed(c)) {
 		c->state = CALL_APP;
@@ -595,6 +596,7 @@ static void run(struct call *c)
 		case APP_VERB_WAIT:
 			c->wait_end_ms =
 			    base_time_mono_ms() + (int64_t)v->u.wait * 1000;
+			call_timer_arm(c);
 			return;
 		}
 	}
@@ -854,6 +856,7 @@ void call_app_bridged(struct call *c, struct call_leg *l)
 						? a->dial.time_limit
 						: APP_DIAL_TIME_LIMIT_DEFAULT) *
 				      1000;
+	call_timer_arm(c);
 }
 
 void call_app_free(struct call_app *a)

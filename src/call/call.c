@@ -178,6 +178,26 @@ static void leg_free(struct call_leg *l)
 	free(l->ack);
 }
 
+static void unlink_call(struct call **head, struct call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void link_call(struct call **head, struct call *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	*head = c;
+}
+
 /* Frees c when it has ended and nothing points to it any more. */
 static void maybe_free(struct call *c)
 {
@@ -186,12 +206,8 @@ static void maybe_free(struct call *c)
 
 	if (c->refs || c->state != CALL_ENDED)
 		return;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		e->calls = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	unlink_call(&e->ended, c);
+	call_theap_set(e, c, SIP_TSX_NEVER);
 	for (l = c->b; l; l = nx) {
 		nx = l->next;
 		leg_free(l);
@@ -224,7 +240,13 @@ void call_end(struct call *c, enum model_cause cause, enum model_source source)
 	if (c->state == CALL_ENDED)
 		return;
 	c->state = CALL_ENDED;
+	/* Off the live list and the timers: what an ended call still has
+	 * (transactions, jobs) reaches it through its references. */
+	unlink_call(&e->calls, c);
+	link_call(&e->ended, c);
 	c->retx_on = false;
+	c->ring_end_ms = c->wait_end_ms = c->limit_end_ms = 0;
+	call_theap_set(e, c, SIP_TSX_NEVER);
 	c->end_ms = now_ms();
 	c->cause = cause;
 	c->source = source;
@@ -789,6 +811,7 @@ static void bridge(struct call *c, struct call_leg *l, const struct sip_msg *m)
 			/* Timed over TCP too (no resends there): the ACK's
 			 * deadline, and a callee's BYE waits for it. */
 			c->retx_on = true;
+			call_timer_arm(c);
 		}
 	}
 	free(sdp);
@@ -1333,10 +1356,7 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 	}
 	memcpy(c->a.invite, raw, rawlen);
 	c->a.invite_len = rawlen;
-	c->next = e->calls;
-	if (e->calls)
-		e->calls->prev = c;
-	e->calls = c;
+	link_call(&e->calls, c);
 	__atomic_add_fetch(&e->ncalls, 1, __ATOMIC_RELAXED);
 	sip_tsx_set_user(tx, &c->a);
 	c->refs++; /* the A leg's transaction */
@@ -1459,6 +1479,7 @@ static void ring(struct call *c, const struct sip_msg *am,
 
 	c->state = CALL_RINGING;
 	c->ring_end_ms = now_ms() + (int64_t)e->o.ring_timeout_s * 1000;
+	call_timer_arm(c);
 	for (unsigned i = 0; i < bs->n && c->state == CALL_RINGING; i++) {
 		struct sip_peer p;
 		bool tcp;
@@ -1504,6 +1525,7 @@ static void ring_gateway(struct call *c, const struct sip_msg *am)
 		 c->a.uuid, c->from_user, c->to, e->o.gw_host);
 	c->state = CALL_RINGING;
 	c->ring_end_ms = now_ms() + (int64_t)e->o.ring_timeout_s * 1000;
+	call_timer_arm(c);
 	if (call_start_gw(c, am, c->to)) {
 		call_respond(e, c->a.inv, 500, NULL, NULL);
 		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
@@ -1846,37 +1868,50 @@ void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev)
 
 /* ---- timers ---- */
 
+/* The earliest of c's timers, or SIP_TSX_NEVER. */
+static int64_t call_due(const struct call *c)
+{
+	int64_t next = SIP_TSX_NEVER;
+
+	if (c->ring_end_ms && c->ring_end_ms < next)
+		next = c->ring_end_ms;
+	if (c->retx_on && c->retx.next_ms < next)
+		next = c->retx.next_ms;
+	if (c->wait_end_ms && c->wait_end_ms < next)
+		next = c->wait_end_ms;
+	if (c->limit_end_ms && c->limit_end_ms < next)
+		next = c->limit_end_ms;
+	return next;
+}
+
+void call_timer_arm(struct call *c)
+{
+	if (call_theap_set(c->e, c, call_due(c)))
+		LOG_ERROR("call_timer_lost", "call_uuid=%s error=ENOMEM",
+			  c->a.uuid);
+}
+
 int64_t call_next_timer(struct call_engine *e)
 {
 	/* The polling of hangups asked through the API (record.c) too. */
 	int64_t next =
 	    e->next_poll_ms && !e->polling ? e->next_poll_ms : SIP_TSX_NEVER;
+	int64_t t = call_theap_next(e);
 
-	for (struct call *c = e->calls; c; c = c->next) {
-		if (c->ring_end_ms && c->state == CALL_RINGING &&
-		    c->ring_end_ms < next)
-			next = c->ring_end_ms;
-		if (c->retx_on && c->retx.next_ms < next)
-			next = c->retx.next_ms;
-		if (c->wait_end_ms && c->state == CALL_APP &&
-		    c->wait_end_ms < next)
-			next = c->wait_end_ms;
-		if (c->limit_end_ms && c->state == CALL_UP &&
-		    c->limit_end_ms < next)
-			next = c->limit_end_ms;
-	}
-	return next;
+	return t < next ? t : next;
 }
 
-void call_run_timers(struct call_engine *e, int64_t now)
+/*
+ * Runs c's timers that are due. A timer that expires in a state it does
+ * not apply to (a ring timeout after the answer) is dropped.
+ */
+static void run_timers(struct call *c, int64_t now)
 {
-	struct call *c, *nx;
+	struct call_engine *e = c->e;
 
-	for (c = e->calls; c; c = nx) {
-		nx = c->next;
-		c->refs++; /* kept while we look at it */
-		if (c->state == CALL_RINGING && c->ring_end_ms &&
-		    now >= c->ring_end_ms) {
+	if (c->ring_end_ms && now >= c->ring_end_ms) {
+		c->ring_end_ms = 0;
+		if (c->state == CALL_RINGING) {
 			call_cancel_b(c, NULL);
 			if (c->app) {
 				call_app_dial_failed(c, 480, true);
@@ -1886,11 +1921,15 @@ void call_run_timers(struct call_engine *e, int64_t now)
 					 MODEL_SOURCE_CALLEE);
 			}
 		}
-		if (c->state == CALL_APP && c->wait_end_ms &&
-		    now >= c->wait_end_ms)
+	}
+	if (c->wait_end_ms && now >= c->wait_end_ms) {
+		c->wait_end_ms = 0;
+		if (c->state == CALL_APP)
 			call_app_wait_over(c);
-		if (c->state == CALL_UP && c->limit_end_ms &&
-		    now >= c->limit_end_ms) {
+	}
+	if (c->limit_end_ms && now >= c->limit_end_ms) {
+		c->limit_end_ms = 0;
+		if (c->state == CALL_UP) {
 			for (struct call_leg *l = c->b; l; l = l->next)
 				if (l->state == LEG_UP)
 					call_send_bye(e, l);
@@ -1898,26 +1937,40 @@ void call_run_timers(struct call_engine *e, int64_t now)
 			call_end(c, MODEL_CAUSE_ALLOTTED_TIMEOUT,
 				 MODEL_SOURCE_XML);
 		}
-		if (c->retx_on) {
-			int r = sip_tsx_retx_poll(&c->retx, now);
-			if (r == 1 && c->ok && c->a.inv && !c->a.tcp)
-				sip_transport_send(e->t, sip_tsx_peer(c->a.inv),
-						   c->ok, c->ok_len);
-			else if (r == ETIMEDOUT ||
-				 (r == 1 && !c->a.inv && !c->a.tcp)) {
-				/* No ACK: the caller is gone. */
-				c->retx_on = false;
-				for (struct call_leg *l = c->b; l; l = l->next)
-					if (l->state == LEG_UP &&
-					    !c->bye_after_ack)
-						call_send_bye(e, l);
-				call_send_bye(e, &c->a);
-				call_end(c,
-					 MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
-					 MODEL_SOURCE_ERROR);
-			}
+	}
+	if (c->retx_on && now >= c->retx.next_ms) {
+		int r = sip_tsx_retx_poll(&c->retx, now);
+		if (r == 1 && c->ok && c->a.inv && !c->a.tcp)
+			sip_transport_send(e->t, sip_tsx_peer(c->a.inv), c->ok,
+					   c->ok_len);
+		else if (r == ETIMEDOUT || (r == 1 && !c->a.inv && !c->a.tcp)) {
+			/* No ACK: the caller is gone. */
+			c->retx_on = false;
+			for (struct call_leg *l = c->b; l; l = l->next)
+				if (l->state == LEG_UP && !c->bye_after_ack)
+					call_send_bye(e, l);
+			call_send_bye(e, &c->a);
+			call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+				 MODEL_SOURCE_ERROR);
 		}
-		nx = c->next;
+	}
+}
+
+void call_run_timers(struct call_engine *e, int64_t now)
+{
+	struct call *due = NULL, *c;
+
+	/* Every call due, out of the heap first: each runs once a pass. */
+	while ((c = call_theap_pop(e, now))) {
+		c->refs++; /* kept while its timers run */
+		c->tnext = due;
+		due = c;
+	}
+	while ((c = due)) {
+		due = c->tnext;
+		run_timers(c, now);
+		if (c->state != CALL_ENDED)
+			call_timer_arm(c);
 		call_unref(c);
 	}
 }
@@ -1954,6 +2007,7 @@ void call_end_all(struct call_engine *e)
 	struct call *c, *nx;
 
 	for (c = e->calls; c; c = nx) {
+		nx = c->next; /* ending c moves it to the ended list */
 		c->refs++;
 		switch (c->state) {
 		case CALL_AUTH:
@@ -1976,7 +2030,6 @@ void call_end_all(struct call_engine *e)
 		case CALL_ENDED:
 			break;
 		}
-		nx = c->next;
 		call_unref(c);
 	}
 }
@@ -1984,11 +2037,11 @@ void call_end_all(struct call_engine *e)
 /* Frees every call left (the transaction table is freed next). */
 void call_free_all(struct call_engine *e)
 {
-	while (e->calls) {
-		struct call *c = e->calls;
-		if (c->state != CALL_ENDED)
-			call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
-				 MODEL_SOURCE_ERROR);
+	while (e->calls) /* each moves to the ended list */
+		call_end(e->calls, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+	while (e->ended) {
+		struct call *c = e->ended;
 		c->refs = 0;
 		maybe_free(c);
 	}

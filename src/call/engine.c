@@ -20,6 +20,13 @@
  * senders retransmit). */
 #define QUEUE_MAX 20000
 #define DMAP_BUCKETS 8192
+/*
+ * SIP transactions at once, at most: the table grows to this with the
+ * load. An ended call keeps three for 64*T1 = 32 s (RFC 6026 Timers L and
+ * M, Timer J) and two for 5 s, so this is room for about 3,000 calls a
+ * second held.
+ */
+#define TSX_MAX (1u << 19)
 
 struct item {
 	struct item *next;
@@ -79,6 +86,87 @@ struct call_leg *call_dmap_find(struct call_engine *e, const char *key,
 		if (strlen(l->dkey) == n && memcmp(l->dkey, key, n) == 0)
 			return l;
 	return NULL;
+}
+
+/* ---- the timer heap of calls (each call once, by its earliest timer) ---- */
+
+static void theap_swap(struct call_engine *e, unsigned a, unsigned b)
+{
+	struct call *x = e->theap[a];
+
+	e->theap[a] = e->theap[b];
+	e->theap[b] = x;
+	e->theap[a]->heap_i = a;
+	e->theap[b]->heap_i = b;
+}
+
+static void theap_fix(struct call_engine *e, unsigned i)
+{
+	while (i > 0 && e->theap[(i - 1) / 2]->due > e->theap[i]->due) {
+		theap_swap(e, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		unsigned l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < e->ntheap && e->theap[l]->due < e->theap[m]->due)
+			m = l;
+		if (r < e->ntheap && e->theap[r]->due < e->theap[m]->due)
+			m = r;
+		if (m == i)
+			return;
+		theap_swap(e, i, m);
+		i = m;
+	}
+}
+
+int call_theap_set(struct call_engine *e, struct call *c, int64_t due)
+{
+	unsigned i;
+
+	if (due == SIP_TSX_NEVER) {
+		if (!c->in_heap)
+			return 0;
+		i = c->heap_i;
+		c->in_heap = false;
+		theap_swap(e, i, --e->ntheap);
+		if (i < e->ntheap)
+			theap_fix(e, i);
+		return 0;
+	}
+	if (!c->in_heap) {
+		if (e->ntheap == e->theap_cap) {
+			unsigned cap = e->theap_cap ? 2 * e->theap_cap : 256;
+			struct call **h = realloc(e->theap, cap * sizeof(*h));
+
+			if (!h)
+				return ENOMEM;
+			e->theap = h;
+			e->theap_cap = cap;
+		}
+		c->heap_i = e->ntheap;
+		e->theap[e->ntheap++] = c;
+		c->in_heap = true;
+	}
+	c->due = due;
+	theap_fix(e, c->heap_i);
+	return 0;
+}
+
+int64_t call_theap_next(const struct call_engine *e)
+{
+	return e->ntheap ? e->theap[0]->due : SIP_TSX_NEVER;
+}
+
+struct call *call_theap_pop(struct call_engine *e, int64_t now_ms)
+{
+	struct call *c;
+
+	if (!e->ntheap || e->theap[0]->due > now_ms)
+		return NULL;
+	c = e->theap[0];
+	call_theap_set(e, c, SIP_TSX_NEVER);
+	return c;
 }
 
 /* ---- the queue ---- */
@@ -251,7 +339,7 @@ int call_engine_new(struct call_engine **out, struct svc *svc,
 		    const struct call_opts *o)
 {
 	struct call_engine *e = calloc(1, sizeof(*e));
-	struct sip_tsx_opts to = {.max = o->tsx_max ? o->tsx_max : 20000,
+	struct sip_tsx_opts to = {.max = o->tsx_max ? o->tsx_max : TSX_MAX,
 				  .msg_max = o->msg_max ? o->msg_max : 65535};
 	static const struct sip_tsx_ops ops = {.send = tsx_send,
 					       .event = tsx_event};
@@ -349,6 +437,7 @@ void call_engine_free(struct call_engine *e)
 	if (e->efd >= 0)
 		close(e->efd);
 	free(e->dmap);
+	free(e->theap);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
 }

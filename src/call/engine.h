@@ -31,7 +31,7 @@ struct call_opts {
 	char gw_host[64]; /* "IP:PORT" or "[IP6]:PORT", as in its URIs */
 	char gw_user[512];
 	char gw_password[512];
-	unsigned tsx_max; /* SIP transactions at once */
+	unsigned tsx_max; /* SIP transactions at once; 0: TSX_MAX */
 	size_t msg_max;	  /* largest SIP message */
 	/* The numeric address our Via and Contact name (no brackets). */
 	char via_host[64];

@@ -85,7 +85,13 @@ enum call_state {
 
 struct call {
 	struct call_engine *e;
-	struct call *prev, *next; /* every call of the engine */
+	struct call *prev, *next; /* the engine's live or ended calls */
+	/* The engine's timer heap: due is the earliest of the timers below
+	 * when it was armed (call_timer_arm); tnext links calls due now. */
+	int64_t due;
+	unsigned heap_i;
+	bool in_heap;
+	struct call *tnext;
 	enum call_state state;
 	unsigned refs; /* transactions and jobs that point here */
 	struct call_leg a;
@@ -179,8 +185,11 @@ struct call_engine {
 	struct item *head, *tail;
 	unsigned queued;
 	struct call_leg **dmap;
-	struct call *calls;
+	struct call *calls; /* live (not ended) */
+	struct call *ended; /* ended, still referenced by transactions */
 	unsigned ncalls;
+	struct call **theap; /* calls with a timer, by due time */
+	unsigned ntheap, theap_cap;
 	/* The message being handled, as received (the parser writes into
 	 * its own copy). */
 	const char *raw;
@@ -196,11 +205,19 @@ struct call_leg *call_dmap_find(struct call_engine *e, const char *key,
 void call_job_done(struct call_job *j);
 /* Runs fn(e, arg) on the engine thread (from any thread). */
 int call_post(struct call_engine *e, call_done_fn fn, void *arg);
+/* Puts c in the timer heap at due, or takes it out (SIP_TSX_NEVER). */
+int call_theap_set(struct call_engine *e, struct call *c, int64_t due);
+/* The earliest due time in the heap, or SIP_TSX_NEVER. */
+int64_t call_theap_next(const struct call_engine *e);
+/* Takes the call due earliest out of the heap if it is due by now. */
+struct call *call_theap_pop(struct call_engine *e, int64_t now_ms);
 
 /* call.c */
 void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev);
 void call_on_job_done(struct call_engine *e, struct call_job *j);
 int64_t call_next_timer(struct call_engine *e);
+/* Puts c's earliest timer in the engine's heap: after setting one. */
+void call_timer_arm(struct call *c);
 void call_run_timers(struct call_engine *e, int64_t now_ms);
 void call_end_all(struct call_engine *e);
 void call_free_all(struct call_engine *e);

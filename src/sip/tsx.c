@@ -58,7 +58,7 @@ struct sip_tsx_table {
 	struct sip_tsx **buckets;
 	unsigned nbuckets; /* a power of 2 */
 	struct sip_tsx **heap;
-	unsigned nheap;
+	unsigned nheap, heap_cap; /* both grow with the load, to o.max */
 	unsigned count;
 	struct sip_tsx *dead;
 	unsigned depth; /* sip_tsx_* calls on the stack */
@@ -135,13 +135,19 @@ static void schedule(struct sip_tsx *tx)
 
 /* ---- the hash ---- */
 
-static unsigned hash(const struct sip_tsx_table *t, const char *k, size_t n)
+/* A key's bucket among nbuckets (a power of 2). */
+static unsigned bucket(unsigned nbuckets, const char *k, size_t n)
 {
 	uint32_t h = 2166136261u;
 
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)k[i]) * 16777619u;
-	return h & (t->nbuckets - 1);
+	return h & (nbuckets - 1);
+}
+
+static unsigned hash(const struct sip_tsx_table *t, const char *k, size_t n)
+{
+	return bucket(t->nbuckets, k, n);
 }
 
 static struct sip_tsx *find(struct sip_tsx_table *t, const char *k, size_t n)
@@ -255,11 +261,10 @@ int sip_tsx_table_new(struct sip_tsx_table **out, const struct sip_tsx_opts *o,
 	}
 	t->ops = *ops;
 	t->ctx = ctx;
-	t->nbuckets = 16;
-	while (t->nbuckets < 2 * o->max)
-		t->nbuckets *= 2;
+	t->nbuckets = 1024;
+	t->heap_cap = 1024 < o->max ? 1024 : o->max;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-	t->heap = calloc(o->max, sizeof(*t->heap));
+	t->heap = calloc(t->heap_cap, sizeof(*t->heap));
 	t->scratch = malloc(o->msg_max + 1);
 	if (!t->buckets || !t->heap || !t->scratch) {
 		sip_tsx_table_free(t);
@@ -370,6 +375,46 @@ static int keep_last(struct sip_tsx *tx, const char *buf, size_t len)
 }
 
 /* A new transaction in the table (hashed and in the heap, no timers). */
+/*
+ * Makes room for one more transaction: the heap doubles when full, the
+ * hash doubles (rehashed) when it holds as many as it has buckets.
+ */
+static int grow(struct sip_tsx_table *t)
+{
+	if (t->nheap == t->heap_cap) {
+		unsigned cap =
+		    t->heap_cap * 2 < t->o.max ? t->heap_cap * 2 : t->o.max;
+		struct sip_tsx **h = realloc(t->heap, cap * sizeof(*h));
+
+		if (!h)
+			return ENOMEM;
+		t->heap = h;
+		t->heap_cap = cap;
+	}
+	if (t->count >= t->nbuckets && t->nbuckets < (1u << 25)) {
+		unsigned n = t->nbuckets * 2;
+		struct sip_tsx **b = calloc(n, sizeof(*b));
+
+		if (!b)
+			return 0; /* longer chains, still correct */
+		for (unsigned i = 0; i < t->nbuckets; i++) {
+			struct sip_tsx *x, *nx;
+
+			for (x = t->buckets[i]; x; x = nx) {
+				unsigned h = bucket(n, x->key, x->keylen);
+
+				nx = x->hnext;
+				x->hnext = b[h];
+				b[h] = x;
+			}
+		}
+		free(t->buckets);
+		t->buckets = b;
+		t->nbuckets = n;
+	}
+	return 0;
+}
+
 static int tx_new(struct sip_tsx_table *t, enum sip_tsx_kind kind,
 		  const char *key, size_t keylen, const struct sip_peer *peer,
 		  struct sip_tsx **out)
@@ -381,6 +426,8 @@ static int tx_new(struct sip_tsx_table *t, enum sip_tsx_kind kind,
 		return EBUSY;
 	if (find(t, key, keylen))
 		return EEXIST;
+	if (grow(t))
+		return ENOMEM;
 	tx = calloc(1, sizeof(*tx));
 	if (!tx)
 		return ENOMEM;
