@@ -351,6 +351,7 @@ int call_engine_new(struct call_engine **out, struct svc *svc,
 	e->o = *o;
 	e->efd = -1;
 	pthread_mutex_init(&e->mu, NULL);
+	pthread_mutex_init(&e->rec_mu, NULL);
 	e->dmap = calloc(DMAP_BUCKETS, sizeof(*e->dmap));
 	if (!e->dmap) {
 		err = ENOMEM;
@@ -421,10 +422,13 @@ void call_engine_free(struct call_engine *e)
 	call_engine_stop(e);
 	if (e->fetcher)
 		call_app_engine_stop(e); /* its callbacks queue their ends */
+	/* Drained, the pools refuse new jobs (EAGAIN) but stay valid while
+	 * what is left ends: a call that ends now loses its records, and
+	 * says so in the log. */
 	if (e->pool)
-		base_pool_stop(e->pool);
+		base_pool_drain(e->pool);
 	if (e->log)
-		base_pool_stop(e->log);
+		base_pool_drain(e->log);
 	for (it = e->head; it; it = nx) {
 		nx = it->next;
 		if (it->kind == IT_DONE)
@@ -432,6 +436,11 @@ void call_engine_free(struct call_engine *e)
 		free(it);
 	}
 	call_free_all(e);
+	if (e->pool)
+		base_pool_stop(e->pool);
+	if (e->log)
+		base_pool_stop(e->log);
+	call_record_drop_all(e);
 	call_app_hooks_free(e);
 	sip_tsx_table_free(e->tsx);
 	if (e->efd >= 0)
@@ -439,6 +448,7 @@ void call_engine_free(struct call_engine *e)
 	free(e->dmap);
 	free(e->theap);
 	pthread_mutex_destroy(&e->mu);
+	pthread_mutex_destroy(&e->rec_mu);
 	free(e);
 }
 

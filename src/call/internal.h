@@ -171,7 +171,10 @@ struct call_engine {
 	unsigned port;
 	struct sip_tsx_table *tsx;
 	struct base_pool *pool;
-	struct base_pool *log; /* one worker: live calls and CDRs, in order */
+	struct base_pool *log;	/* one worker: live calls and CDRs, in order */
+	pthread_mutex_t rec_mu; /* the log queue, below */
+	struct rec_job *recq, *recq_tail;
+	bool rec_draining; /* a job of the log worker takes from it */
 	struct app_fetcher *fetcher;
 	struct hook *hooks; /* hangup_url requests waiting for a retry */
 	char node_id[MODEL_NODE_ID_MAX];
@@ -270,6 +273,8 @@ void call_app_engine_stop(struct call_engine *e);
 void call_record_live(struct call *c);
 void call_record_end(struct call *c);
 void call_record_timers(struct call_engine *e, int64_t now_ms);
+/* Frees what the log queue still holds (at the end, no worker left). */
+void call_record_drop_all(struct call_engine *e);
 /* Ends call c as the API asked (DELETE Call/{uuid}/). */
 void call_hangup_api(struct call *c);
 void call_reply_stateless(struct call_engine *e, const struct sip_peer *from,

@@ -7,6 +7,8 @@
  * rows and sweeps old ones.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +26,21 @@
 enum rec_kind { REC_LIVE, REC_END, REC_TOUCH, REC_SWEEP };
 
 struct rec_job {
-	struct base_pool_job job;
-	struct call_engine *e;
+	struct rec_job *next; /* the engine's log queue */
 	enum rec_kind kind;
 	struct model_live_call live; /* REC_LIVE */
 	int64_t before_ms;	     /* REC_SWEEP: CDRs ended before */
 	unsigned ncdr;
 	struct model_cdr cdr[]; /* REC_END */
 };
+
+/* The worker's job that writes what the log queue holds. */
+struct drain {
+	struct base_pool_job job;
+	struct call_engine *e;
+};
+
+#define BATCH_MAX 256 /* records of one transaction */
 
 /* Wall-clock milliseconds of a monotonic time (0 stays 0). */
 static int64_t wall_of(int64_t mono_ms)
@@ -41,52 +50,185 @@ static int64_t wall_of(int64_t mono_ms)
 	return base_time_now_ms() - (base_time_mono_ms() - mono_ms);
 }
 
-static void rec_run(struct base_pool_job *job)
+static void maintain(struct call_engine *e, struct rec_job *j)
 {
-	struct rec_job *j = (struct rec_job *)job;
-	struct svc *s = j->e->svc;
+	struct svc *s = e->svc;
 	int64_t n = 0;
-	int err = 0;
+	int err;
 
-	switch (j->kind) {
-	case REC_LIVE:
-		err = svc_live_put(s, &j->live);
-		break;
-	case REC_END:
-		if (j->live.call_uuid[0])
-			err = svc_live_del(s, j->live.call_uuid);
-		for (unsigned i = 0; i < j->ncdr; i++) {
-			int e2 = svc_cdr_add(s, &j->cdr[i]);
-			if (e2)
-				LOG_ERROR("cdr_lost", "call_uuid=%s error=%d",
-					  j->cdr[i].call_uuid, e2);
-		}
-		break;
-	case REC_TOUCH:
-		err = svc_live_touch(s, j->e->node_id, base_time_now_ms());
-		break;
-	case REC_SWEEP:
+	if (j->kind == REC_TOUCH) {
+		err = svc_live_touch(s, e->node_id, base_time_now_ms());
+	} else {
 		err = svc_live_sweep(s, base_time_now_ms() - SVC_LIVE_STALE_MS);
 		if (!err)
 			err = svc_cdr_sweep(s, j->before_ms, CDR_SWEEP_MAX, &n);
 		if (!err && n)
 			LOG_INFO("cdr_swept", "n=%lld", (long long)n);
-		break;
 	}
 	if (err)
 		LOG_WARN("call_record_failed", "kind=%d error=%d", (int)j->kind,
 			 err);
-	free(j);
+}
+
+/* Adds j's writes to recs (room enough); returns how many. */
+static unsigned recs_of(struct rec_job *j, struct svc_call_rec *recs)
+{
+	unsigned n = 0;
+
+	if (j->kind == REC_LIVE) {
+		if (!j->live.updated_ms)
+			j->live.updated_ms = base_time_now_ms();
+		recs[n++] = (struct svc_call_rec){.kind = SVC_REC_LIVE_PUT,
+						  .live = &j->live};
+		return n;
+	}
+	if (j->live.call_uuid[0])
+		recs[n++] = (struct svc_call_rec){
+		    .kind = SVC_REC_LIVE_DEL, .call_uuid = j->live.call_uuid};
+	for (unsigned i = 0; i < j->ncdr; i++)
+		recs[n++] = (struct svc_call_rec){.kind = SVC_REC_CDR,
+						  .cdr = &j->cdr[i]};
+	return n;
+}
+
+/*
+ * Writes a batch of live rows and CDRs in one transaction (one fsync for
+ * many calls, in the order the engine made them), then frees it.
+ */
+static void write_batch(struct call_engine *e, struct rec_job *batch)
+{
+	unsigned n = 0, cap = 0;
+	struct svc_call_rec *recs;
+	struct rec_job *j, *nx;
+
+	for (j = batch; j; j = j->next)
+		cap += 1 + j->ncdr;
+	recs = calloc(cap ? cap : 1, sizeof(*recs));
+	if (recs) {
+		for (j = batch; j; j = j->next)
+			n += recs_of(j, recs + n);
+		svc_call_log(e->svc, recs, n);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (recs[i].err && recs[i].kind == SVC_REC_CDR)
+			LOG_ERROR("cdr_lost", "call_uuid=%s error=%d",
+				  recs[i].cdr->call_uuid, recs[i].err);
+		else if (recs[i].err)
+			LOG_WARN("call_record_failed", "kind=%d error=%d",
+				 (int)recs[i].kind, recs[i].err);
+	for (j = batch; j; j = nx) {
+		nx = j->next;
+		if (!recs && j->ncdr)
+			LOG_ERROR("cdr_lost", "call_uuid=%s error=ENOMEM",
+				  j->cdr[0].call_uuid);
+		free(j);
+	}
+	free(recs);
+}
+
+/*
+ * The log worker: takes what the engine queued, up to BATCH_MAX records at
+ * a time, until the queue is empty. Maintenance (touch, sweep) runs on its
+ * own, in its place in the order.
+ */
+static void drain_run(struct base_pool_job *job)
+{
+	struct drain *d = (struct drain *)job;
+	struct call_engine *e = d->e;
+
+	for (;;) {
+		struct rec_job *batch = NULL, **tail = &batch, *j;
+		unsigned n = 0;
+
+		pthread_mutex_lock(&e->rec_mu);
+		while ((j = e->recq) && n < BATCH_MAX) {
+			if ((j->kind == REC_TOUCH || j->kind == REC_SWEEP) &&
+			    batch)
+				break;
+			e->recq = j->next;
+			j->next = NULL;
+			*tail = j;
+			tail = &j->next;
+			n += 1 + j->ncdr;
+			if (j->kind == REC_TOUCH || j->kind == REC_SWEEP)
+				break;
+		}
+		if (!e->recq)
+			e->recq_tail = NULL;
+		if (!batch)
+			e->rec_draining = false;
+		pthread_mutex_unlock(&e->rec_mu);
+		if (!batch)
+			break;
+		if (batch->kind == REC_TOUCH || batch->kind == REC_SWEEP) {
+			maintain(e, batch);
+			free(batch);
+		} else {
+			write_batch(e, batch);
+		}
+	}
+	free(d);
+}
+
+/* Frees records that cannot be written, saying so. */
+static void rec_drop(struct rec_job *j, const char *why)
+{
+	struct rec_job *nx;
+
+	for (; j; j = nx) {
+		nx = j->next;
+		for (unsigned i = 0; i < j->ncdr; i++)
+			LOG_ERROR("cdr_lost", "call_uuid=%s error=%s",
+				  j->cdr[i].call_uuid, why);
+		if (!j->ncdr)
+			LOG_ERROR("call_record_failed", "kind=%d error=%s",
+				  (int)j->kind, why);
+		free(j);
+	}
 }
 
 static void rec_submit(struct call_engine *e, struct rec_job *j)
 {
-	j->e = e;
-	if (base_pool_submit(e->log, &j->job, rec_run)) {
-		LOG_ERROR("call_record_failed", "kind=%d error=queue_full",
-			  (int)j->kind);
-		free(j);
+	struct drain *d = NULL;
+	bool start;
+
+	j->next = NULL;
+	pthread_mutex_lock(&e->rec_mu);
+	if (e->recq_tail)
+		e->recq_tail->next = j;
+	else
+		e->recq = j;
+	e->recq_tail = j;
+	start = !e->rec_draining;
+	e->rec_draining = true;
+	pthread_mutex_unlock(&e->rec_mu);
+	if (!start)
+		return;
+	d = calloc(1, sizeof(*d));
+	if (d) {
+		d->e = e;
+		if (!base_pool_submit(e->log, &d->job, drain_run))
+			return;
+		free(d);
 	}
+	/* No worker to write them: what is queued is lost. */
+	pthread_mutex_lock(&e->rec_mu);
+	j = e->recq;
+	e->recq = e->recq_tail = NULL;
+	e->rec_draining = false;
+	pthread_mutex_unlock(&e->rec_mu);
+	rec_drop(j, "no_worker");
+}
+
+void call_record_drop_all(struct call_engine *e)
+{
+	struct rec_job *j;
+
+	pthread_mutex_lock(&e->rec_mu);
+	j = e->recq;
+	e->recq = e->recq_tail = NULL;
+	pthread_mutex_unlock(&e->rec_mu);
+	rec_drop(j, "shutdown");
 }
 
 static void live_of(const struct call *c, struct model_live_call *l)

@@ -191,6 +191,77 @@ int svc_live_del(struct svc *s, const char *call_uuid)
 	return svc_txn_run(s, SVC_TXN_LAZY, do_live_del, (void *)call_uuid);
 }
 
+/* A record of svc_call_log on its own, in the transaction at hand. */
+static int call_rec_write(struct store *st, const struct svc_call_rec *r)
+{
+	int err;
+
+	switch (r->kind) {
+	case SVC_REC_LIVE_PUT:
+		return st->ops->live_put(st, r->live);
+	case SVC_REC_LIVE_DEL:
+		err = st->ops->live_delete(st, r->call_uuid);
+		return err == ENOENT ? 0 : err;
+	case SVC_REC_CDR:
+		return st->ops->cdr_insert(st, r->cdr);
+	}
+	return EINVAL;
+}
+
+struct call_log {
+	struct svc_call_rec *recs;
+	unsigned n;
+};
+
+static int do_call_log(struct store *st, void *arg)
+{
+	struct call_log *g = arg;
+	int err = 0;
+
+	for (unsigned i = 0; i < g->n && !err; i++)
+		if (!g->recs[i].err)
+			err = call_rec_write(st, &g->recs[i]);
+	return err;
+}
+
+static int do_call_rec(struct store *st, void *arg)
+{
+	return call_rec_write(st, arg);
+}
+
+int svc_call_log(struct svc *s, struct svc_call_rec *recs, unsigned n)
+{
+	struct call_log g = {recs, n};
+	int err, first = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct svc_call_rec *r = &recs[i];
+
+		r->err = 0;
+		if ((r->kind == SVC_REC_LIVE_PUT &&
+		     (!r->live || model_live_check(r->live))) ||
+		    (r->kind == SVC_REC_LIVE_DEL &&
+		     (!r->call_uuid || !r->call_uuid[0])) ||
+		    (r->kind == SVC_REC_CDR &&
+		     (!r->cdr || model_cdr_check(r->cdr))))
+			r->err = EINVAL;
+	}
+	err = svc_txn_run(s, SVC_TXN_WRITE, do_call_log, &g);
+	for (unsigned i = 0; i < n; i++) {
+		struct svc_call_rec *r = &recs[i];
+
+		/* The store away: so for each; else one of them failed. */
+		if (err && !r->err)
+			r->err =
+			    err == EIO || err == ETIMEDOUT || err == EBUSY
+				? err
+				: svc_txn_run(s, SVC_TXN_WRITE, do_call_rec, r);
+		if (r->err && !first)
+			first = r->err;
+	}
+	return first;
+}
+
 struct live_ids {
 	const struct model_account *acct;
 	const char *node_id;

@@ -321,6 +321,28 @@ int svc_live_put(struct svc *s, const struct model_live_call *l);
 /* Forgets a call that ended; 0 also when it was not recorded. */
 int svc_live_del(struct svc *s, const char *call_uuid);
 
+/* One write of the call engine's log (svc_call_log). */
+struct svc_call_rec {
+	enum { SVC_REC_LIVE_PUT, SVC_REC_LIVE_DEL, SVC_REC_CDR } kind;
+	const struct model_live_call *live; /* LIVE_PUT */
+	const char *call_uuid;		    /* LIVE_DEL */
+	const struct model_cdr *cdr;	    /* CDR */
+	int err;			    /* out: this record's outcome */
+};
+
+/*
+ * Writes the call engine's records in their order, as svc_live_put,
+ * svc_live_del and svc_cdr_add would, but all in one durable transaction
+ * (one fsync for the CDRs and live rows of many calls). A record that its
+ * check refuses gets EINVAL in its err and is skipped. When the
+ * transaction fails (an account deleted meanwhile, the store down), each
+ * record is written on its own, so that one cannot cost the others (but
+ * when the store is away, EIO, ETIMEDOUT or EBUSY, each gets that error):
+ * every err then says what became of its record. Returns 0 when all were
+ * written, else the first record's error.
+ */
+int svc_call_log(struct svc *s, struct svc_call_rec *recs, unsigned n);
+
 /*
  * The account's live calls (not stale), oldest first: at most max
  * call_uuids into uuids[], *n of them.

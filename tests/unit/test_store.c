@@ -1395,6 +1395,58 @@ static void test_svc_calls(void **state)
 	svc_close(s);
 }
 
+static struct svc *open_svc(struct fixture *f, const unsigned char *key);
+
+/*
+ * The engine's log: live rows and CDRs of many calls in one transaction;
+ * a record its check refuses is skipped, one the store refuses (an
+ * account gone) costs only itself.
+ */
+static void test_svc_call_log(void **state)
+{
+	struct fixture *f = *state;
+	struct svc *s = open_svc(f, NULL);
+	struct model_cdr c[4], got;
+	struct model_live_call l;
+	struct model_account gone = f->acct;
+	struct svc_call_rec recs[5], end[3];
+	int64_t now = base_time_now_ms();
+
+	make_live(&l, &f->acct, 11, "node-a", now, now);
+	make_cdr(&c[0], &f->acct, 11, "inbound", "a", "b", 10000);
+	make_cdr(&c[1], &f->acct, 12, "sideways", "a", "b", 10000);
+	gone.id = 987654;
+	make_cdr(&c[2], &gone, 13, "inbound", "a", "b", 10000);
+	make_cdr(&c[3], &f->acct, 14, "outbound", "a", "b", 10000);
+	recs[0] = (struct svc_call_rec){.kind = SVC_REC_LIVE_PUT, .live = &l};
+	for (int i = 0; i < 4; i++)
+		recs[i + 1] =
+		    (struct svc_call_rec){.kind = SVC_REC_CDR, .cdr = &c[i]};
+
+	assert_int_equal(svc_call_log(s, recs, 5), EINVAL);
+	assert_int_equal(recs[0].err, 0);
+	assert_int_equal(recs[1].err, 0);
+	assert_int_equal(recs[2].err, EINVAL);
+	assert_int_equal(recs[3].err, ENOENT);
+	assert_int_equal(recs[4].err, 0);
+	assert_int_equal(svc_cdr_get(s, &f->acct, c[0].call_uuid, &got), 0);
+	assert_int_equal(svc_cdr_get(s, &f->acct, c[3].call_uuid, &got), 0);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM cdrs"), 2);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM live_calls"), 1);
+
+	/* The call ends: its row goes, in the order given, with a CDR. */
+	make_cdr(&c[1], &f->acct, 15, "inbound", "a", "b", 10000);
+	end[0] = (struct svc_call_rec){.kind = SVC_REC_LIVE_DEL,
+				       .call_uuid = l.call_uuid};
+	end[1] = (struct svc_call_rec){.kind = SVC_REC_CDR, .cdr = &c[1]};
+	/* c[0] again: harmless */
+	end[2] = (struct svc_call_rec){.kind = SVC_REC_CDR, .cdr = &c[0]};
+	assert_int_equal(svc_call_log(s, end, 3), 0);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM live_calls"), 0);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM cdrs"), 3);
+	svc_close(s);
+}
+
 /* ---- tokens sealed under the server key (svc/account.c) ---- */
 
 static const unsigned char key_a[BASE_KEY_LEN] = {
@@ -1887,6 +1939,7 @@ int main(int argc, char **argv)
 	    T(test_cdr_sweep),
 	    T(test_live_calls),
 	    T(test_svc_calls),
+	    T(test_svc_call_log),
 	    T(test_calls_failure_outputs_untouched),
 	    T(test_signing_token),
 	    T(test_signing_token_bound_to_account),
