@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "base/addr.h"
@@ -168,6 +169,20 @@ void call_unavailable(struct call_engine *e, struct sip_tsx *tx)
 
 	snprintf(h, sizeof(h), "Retry-After: %ld\r\n", e->o.retry_after_s);
 	call_respond(e, tx, 503, NULL, h);
+}
+
+/*
+ * Zeroes a store job but the entries of its two binding lists (64 KB,
+ * filled up to their n by svc_sip_party): the memset of them was 7% of a
+ * call's instructions.
+ */
+static void job_clear(struct call_job *j)
+{
+	memset(j, 0, offsetof(struct call_job, caller.bindings.b));
+	memset(&j->callee, 0, offsetof(struct svc_sip_party, bindings.b));
+	memset(&j->has_app, 0,
+	       offsetof(struct call_job, msg) -
+		   offsetof(struct call_job, has_app));
 }
 
 /* ---- calls and legs ---- */
@@ -1361,7 +1376,7 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 	sip_tsx_set_user(tx, &c->a);
 	c->refs++; /* the A leg's transaction */
 
-	memset(j, 0, sizeof(*j));
+	job_clear(j);
 	j->e = e;
 	j->c = c;
 	j->deadline_ms = now_ms() + e->o.store_timeout_ms;

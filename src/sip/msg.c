@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -1088,6 +1089,29 @@ int sip_msg_frame(const char *buf, size_t len, size_t max, size_t *skip,
 
 /* ---- the message ---- */
 
+/* Zeroes the part of m from field a up to field b. */
+#define ZERO_SPAN(m, a, b)                                   \
+	memset((char *)(m) + offsetof(struct sip_msg, a), 0, \
+	       offsetof(struct sip_msg, b) - offsetof(struct sip_msg, a))
+
+/*
+ * Zeroes m but its arrays (8 KB of the 8.5), whose entries are written
+ * whole as their counts grow and never read past them: a parse per
+ * message, about fifteen per call, made the memset a tenth of a call's
+ * instructions.
+ */
+static void msg_reset(struct sip_msg *m)
+{
+	ZERO_SPAN(m, is_request, via);
+	ZERO_SPAN(m, nvia, via_lines);
+	ZERO_SPAN(m, nvia_lines, contact);
+	ZERO_SPAN(m, ncontact, auth);
+	ZERO_SPAN(m, nauth, pauth);
+	ZERO_SPAN(m, npauth, rroute);
+	ZERO_SPAN(m, nrroute, hdrs);
+	m->nhdrs = 0;
+}
+
 int sip_msg_parse(struct sip_msg *m, char *buf, size_t len)
 {
 	struct seen seen = {0};
@@ -1095,7 +1119,7 @@ int sip_msg_parse(struct sip_msg *m, char *buf, size_t len)
 	unsigned nfields = 0; /* known or not, well-formed or not */
 	int err = 0, e;
 
-	memset(m, 0, sizeof(*m));
+	msg_reset(m);
 	m->max_forwards = -1;
 	if (!buf)
 		return EBADMSG;
