@@ -237,7 +237,10 @@ static void wait_answer(struct ctx *x, struct answer *a)
 	while (!a->done) {
 		ares_socket_t socks[ARES_GETSOCK_MAXNUM];
 		struct pollfd p[ARES_GETSOCK_MAXNUM];
-		int bits = ares_getsock(x->ch, socks, ARES_GETSOCK_MAXNUM);
+		/* Bits i (readable) and 16 + i (writable), read as unsigned:
+		 * ARES_GETSOCK_WRITABLE shifts an int by 31. */
+		unsigned bits =
+		    (unsigned)ares_getsock(x->ch, socks, ARES_GETSOCK_MAXNUM);
 		int64_t left = x->deadline - base_time_mono_ms();
 		struct timeval maxtv, tv, *tvp;
 		nfds_t np = 0;
@@ -250,9 +253,9 @@ static void wait_answer(struct ctx *x, struct answer *a)
 		}
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
 			short ev = 0;
-			if (ARES_GETSOCK_READABLE(bits, i))
+			if (bits & (1u << i))
 				ev |= POLLIN;
-			if (ARES_GETSOCK_WRITABLE(bits, i))
+			if (bits & (1u << (i + ARES_GETSOCK_MAXNUM)))
 				ev |= POLLOUT;
 			if (ev)
 				p[np++] = (struct pollfd){.fd = socks[i],
