@@ -599,6 +599,8 @@ static int start_calls(const struct cfg *c, struct svc *s,
 		snprintf(co.gw_host, sizeof(co.gw_host), "%.63s",
 			 c->sip_gateway + 4);
 	snprintf(co.gw_user, sizeof(co.gw_user), "%s", c->sip_gateway_username);
+	snprintf(co.dns_servers, sizeof(co.dns_servers), "%s", c->dns_servers);
+	co.dns_timeout_ms = (unsigned)c->dns_timeout * 1000;
 	snprintf(co.gw_password, sizeof(co.gw_password), "%s",
 		 c->sip_gateway_password);
 	int rc;

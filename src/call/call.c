@@ -235,6 +235,7 @@ static void maybe_free(struct call *c)
 	}
 	leg_free(&c->a);
 	call_app_free(c->app);
+	free(c->far);
 	free(c->b_headers);
 	free(c->ok);
 	free(c);
@@ -461,8 +462,11 @@ int call_start_b(struct call *c, const struct sip_msg *am,
 	snprintf(hdrs, HDRS_MAX, "%s%s", SIP_ALLOW_HDR,
 		 c->b_headers ? c->b_headers : "");
 	l->gw = bd->transport[0] == 'G'; /* see call_start_gw */
-	snprintf(to, sizeof(to), "<sip:%s@%s>", callee,
-		 l->gw ? e->o.gw_host : c->domain);
+	if (bd->transport[0] == 'F')	 /* another domain: see far_start */
+		snprintf(to, sizeof(to), "<%s>", callee);
+	else
+		snprintf(to, sizeof(to), "<sip:%s@%s>", callee,
+			 l->gw ? e->o.gw_host : c->domain);
 	our_contact(e, l->tcp, contact, sizeof(contact));
 	r = (struct sip_req){
 	    .method = "INVITE",
@@ -841,6 +845,8 @@ static void bridge(struct call *c, struct call_leg *l, const struct sip_msg *m)
 	LOG_INFO("call_answered", "call_uuid=%s b_leg=%s", c->a.uuid, l->uuid);
 }
 
+static bool far_next(struct call *c);
+
 /* When every leg of the current Dial has failed: the caller gets the best
  * answer, or the application goes on. */
 static void b_all_failed(struct call *c)
@@ -849,6 +855,8 @@ static void b_all_failed(struct call *c)
 
 	if (c->state != CALL_RINGING || !call_b_failed(c))
 		return;
+	if (far_next(c))
+		return; /* another domain's next server */
 	code = call_best_final(c);
 	if (c->is_message) {
 		call_respond(c->e, c->a.inv, 480, NULL, NULL);
@@ -1238,15 +1246,16 @@ static void on_dialog_request(struct call_engine *e, struct call_leg *l,
 
 static void job_run(struct base_pool_job *job);
 
-/* Whether host (from a Request-URI) is ours for a caller of domain. */
+/* Whether host (from a Request-URI, with port: 0 when none) is ours for a
+ * caller of domain: an address we listen on is ours on our port only. */
 static bool host_is_ours(const struct call_engine *e, struct sip_str host,
-			 const char *domain)
+			 unsigned port, const char *domain)
 {
 	if (sip_str_ieq(host, domain))
 		return true;
 	for (unsigned i = 0; i < e->o.nlisten; i++)
 		if (sip_str_ieq(host, e->o.listen_hosts[i]))
-			return true;
+			return !port || port == e->port;
 	return false;
 }
 
@@ -1382,7 +1391,7 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 	j->deadline_ms = now_ms() + e->o.store_timeout_ms;
 	memcpy(j->src_ip, ip, sizeof(j->src_ip));
 	memcpy(j->src, src, sizeof(j->src));
-	j->host_ours = host_is_ours(e, m->ruri.host, q.realm);
+	j->host_ours = host_is_ours(e, m->ruri.host, m->ruri.port, q.realm);
 	j->len = rawlen;
 	memcpy(j->msg, raw, rawlen);
 	c->refs++; /* the job */
@@ -1524,6 +1533,289 @@ static void ring(struct call *c, const struct sip_msg *am,
 	}
 }
 
+/* ---- calls to other domains (RFC 3263) ---- */
+
+/* Where a direct call to another domain goes: the dialled URI, and the
+ * servers found for it, tried one after the other. */
+struct call_far {
+	char ruri[MODEL_CONTACT_URI_MAX + 1]; /* sip:U@H[:PORT] */
+	unsigned n, next;
+	struct sip_peer t[SIP_RESOLVE_TARGETS];
+};
+
+/* A resolution under way: its own allocation, as the call may end first. */
+struct far_job {
+	struct sip_resolve_query q; /* first */
+	struct call_engine *e;
+	struct call *c;
+};
+
+/* Whether a Request-URI's user part (n bytes, hostile) may be passed on:
+ * RFC 3261's unreserved and user-unreserved characters and %HH escapes,
+ * at most 128 bytes. */
+static bool far_user_ok(const char *s, size_t n)
+{
+	if (n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (isalnum(ch) || (ch && strchr("-_.!~*'()&=+$,;?/", ch)))
+			continue;
+		if (ch == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			i += 2;
+			continue;
+		}
+		return false;
+	}
+	return true;
+}
+
+/* The transport parameter of a URI's parameters: -1 when none, SIP_UDP,
+ * SIP_TCP, or -2 for another (TLS, SCTP, WS). */
+static int far_transport(struct sip_str params)
+{
+	const char *p = params.p, *end = params.p + params.n;
+
+	while (p && p < end) {
+		const char *q = memchr(p, ';', (size_t)(end - p));
+		size_t k;
+		if (!q)
+			q = end;
+		k = (size_t)(q - p);
+		if (k > 10 && strncasecmp(p, "transport=", 10) == 0) {
+			struct sip_str v = {p + 10, k - 10};
+			return sip_str_ieq(v, "udp")   ? SIP_UDP
+			       : sip_str_ieq(v, "tcp") ? SIP_TCP
+						       : -2;
+		}
+		p = q + 1;
+	}
+	return -1;
+}
+
+/* Whether p is sipward itself (an address we listen on, our port). */
+static bool far_is_us(const struct call_engine *e, const struct sip_peer *p)
+{
+	unsigned port =
+	    ntohs(p->addr.ss_family == AF_INET6
+		      ? ((const struct sockaddr_in6 *)&p->addr)->sin6_port
+		      : ((const struct sockaddr_in *)&p->addr)->sin_port);
+	char ip[64];
+
+	if (port != e->port)
+		return false;
+	base_addr_ip((const struct sockaddr *)&p->addr, ip, sizeof(ip));
+	for (unsigned i = 0; i < e->o.nlisten; i++)
+		if (strcasecmp(ip, e->o.listen_hosts[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Starts a B leg to server p of the other domain; 0 or an errno. */
+static int far_leg(struct call *c, const struct sip_msg *am,
+		   const struct sip_peer *p)
+{
+	struct model_binding *bd = calloc(1, sizeof(*bd));
+	char ip[64];
+	int err;
+
+	if (!bd)
+		return ENOMEM;
+	source_of(p, ip, sizeof(ip), bd->received, sizeof(bd->received));
+	snprintf(bd->contact, sizeof(bd->contact), "%s", c->far->ruri);
+	/* UDP, and the To is the dialled URI (see call_start_b). */
+	snprintf(bd->transport, sizeof(bd->transport), "FAR");
+	LOG_INFO("call_other_domain_try", "call_uuid=%s server=%s", c->a.uuid,
+		 bd->received);
+	err = call_start_b(c, am, bd, c->far->ruri, false);
+	free(bd);
+	return err;
+}
+
+/*
+ * Rings the next server of c's other domain until one takes the INVITE (a
+ * server that cannot be sent to fails at once). True when the call was
+ * taken care of: a leg is out, or the call ended meanwhile.
+ */
+static bool far_try(struct call *c)
+{
+	struct call_far *f = c->far;
+	struct sip_msg *am = malloc(sizeof(*am));
+	char *mem = NULL;
+	bool done = false;
+
+	if (!am || call_parse_copy(c->a.invite, c->a.invite_len, am, &mem))
+		goto out;
+	while (c->state == CALL_RINGING && f->next < f->n) {
+		far_leg(c, am, &f->t[f->next++]);
+		if (c->state != CALL_RINGING || !call_b_failed(c))
+			break;
+	}
+	done = c->state != CALL_RINGING || !call_b_failed(c);
+out:
+	free(mem);
+	free(am);
+	return done;
+}
+
+/* The server tried last failed: the next one when RFC 3263 4.3 says so (a
+ * timeout, 503); true when the call was taken care of. */
+static bool far_next(struct call *c)
+{
+	struct call_far *f = c->far;
+
+	if (!f || f->next >= f->n || !c->b ||
+	    (c->b->final != 503 && c->b->final != 408))
+		return false;
+	return far_try(c);
+}
+
+/* The servers of c's other domain are known (engine thread). */
+static void far_done(struct call_engine *e, void *arg)
+{
+	struct far_job *j = arg;
+	struct call *c = j->c;
+	struct call_far *f = c->far;
+
+	if (c->state != CALL_RINGING || e->stopped || !f)
+		goto out; /* ended meanwhile: cancelled, timed out, API */
+	LOG_INFO("call_other_domain_dns",
+		 "call_uuid=%s host=%s error=%d servers=%u queries=%u",
+		 c->a.uuid, j->q.host, j->q.err, j->q.n, j->q.queries);
+	if (j->q.err) {
+		bool gone = j->q.err == ENOENT;
+		call_respond(e, c->a.inv, gone ? 404 : 503,
+			     gone ? "Domain not found" : "DNS lookup failed",
+			     NULL);
+		call_end(c,
+			 gone ? MODEL_CAUSE_UNALLOCATED_NUMBER
+			      : MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+		goto out;
+	}
+	for (unsigned i = 0; i < j->q.n && i < SIP_RESOLVE_TARGETS; i++)
+		if (!far_is_us(e, &j->q.t[i]))
+			f->t[f->n++] = j->q.t[i];
+	if (!f->n) {
+		call_respond(e, c->a.inv, 482, NULL, NULL);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+		goto out;
+	}
+	far_try(c);
+	b_all_failed(c);
+out:
+	free(j);
+	call_unref(c); /* the resolution's */
+}
+
+/* On a resolver worker: hands the result to the engine thread. */
+static void far_resolved(struct sip_resolve_query *q)
+{
+	struct far_job *j = (struct far_job *)q;
+
+	if (call_post(j->e, far_done, j))
+		LOG_ERROR("call_job_lost", "error=ENOMEM");
+}
+
+/*
+ * A direct call to another domain (calls contract: "a SIP request to the
+ * other domain (RFC 3263 host and port)"): the Request-URI checked, then
+ * its servers found (a numeric host is its own; a name is looked up on
+ * the resolver's workers), then rung one after the other.
+ */
+static void far_start(struct call *c, const struct sip_msg *am)
+{
+	struct call_engine *e = c->e;
+	const struct sip_uri *u = &am->ruri;
+	enum sip_host_kind hk = sip_host_kind(u->host.p, u->host.n);
+	int tr = far_transport(u->params);
+	bool v6 = hk == SIP_HOST_IPV6;
+	char host[SIP_RESOLVE_HOST_MAX + 2], port[16] = "", addr[96];
+	enum model_cause cause = MODEL_CAUSE_UNALLOCATED_NUMBER;
+	const char *why = NULL;
+	unsigned code = 0;
+	struct call_far *f;
+	struct far_job *j;
+
+	if (!sip_str_ieq(u->scheme, "sip")) {
+		code = 416;
+	} else if (hk == SIP_HOST_BAD || !far_user_ok(u->user.p, u->user.n)) {
+		code = 400;
+		why = "Bad Request-URI";
+	} else if (tr != -1 && tr != SIP_UDP) {
+		code = 503;
+		why = "Only UDP towards other domains";
+		cause = MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE;
+	} else if (hk != SIP_HOST_NAME &&
+		   v6 != (strchr(e->o.via_host, ':') != NULL)) {
+		code = 503;
+		why = "Address family not reachable";
+		cause = MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE;
+	}
+	f = code ? NULL : calloc(1, sizeof(*f));
+	if (!code && !f)
+		code = 500;
+	if (code) {
+		call_respond(e, c->a.inv, code, why, NULL);
+		call_end(c, cause, MODEL_SOURCE_ERROR);
+		return;
+	}
+	memcpy(host, u->host.p, u->host.n); /* checked: at most 253 */
+	host[u->host.n] = '\0';
+	if (u->port)
+		snprintf(port, sizeof(port), ":%u", u->port);
+	snprintf(f->ruri, sizeof(f->ruri), "sip:%.*s%s%s%s%s%s", (int)u->user.n,
+		 u->user.p ? u->user.p : "", u->user.n ? "@" : "",
+		 v6 ? "[" : "", host, v6 ? "]" : "", port);
+	c->far = f;
+	snprintf(c->callee_uri, sizeof(c->callee_uri), "%.256s", f->ruri);
+	c->state = CALL_RINGING;
+	c->ring_end_ms = now_ms() + (int64_t)e->o.ring_timeout_s * 1000;
+	LOG_INFO("call_started", "call_uuid=%s from=%s to=%s other_domain=%s",
+		 c->a.uuid, c->from_user, f->ruri, host);
+	call_record_live(c);
+	if (hk != SIP_HOST_NAME) {
+		snprintf(addr, sizeof(addr), v6 ? "[%s]:%u" : "%s:%u", host,
+			 u->port ? u->port : 5060);
+		if (base_addr_parse(addr, &f->t[0].addr, &f->t[0].addrlen)) {
+			call_respond(e, c->a.inv, 400, "Bad Request-URI", NULL);
+			call_end(c, cause, MODEL_SOURCE_ERROR);
+			return;
+		}
+		f->t[0].proto = SIP_UDP;
+		f->n = 1;
+		if (far_is_us(e, &f->t[0])) {
+			call_respond(e, c->a.inv, 482, NULL, NULL);
+			call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+				 MODEL_SOURCE_ERROR);
+			return;
+		}
+		far_try(c);
+		b_all_failed(c);
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j) {
+		j->e = e;
+		j->c = c;
+		memcpy(j->q.host, host, sizeof(j->q.host));
+		j->q.port = u->port;
+		j->q.proto = tr;
+		c->refs++; /* the resolution's */
+	}
+	if (!j || sip_resolve(e->dns, &j->q, far_resolved)) {
+		if (j)
+			c->refs--;
+		free(j);
+		call_unavailable(e, c->a.inv);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+	}
+}
+
 /* A direct call to a phone number: through the carrier, or 404. */
 static void ring_gateway(struct call *c, const struct sip_msg *am)
 {
@@ -1634,9 +1926,7 @@ static void route(struct call *c, const struct call_job *j)
 		goto out;
 	}
 	if (k == CALL_TARGET_OTHER_DOMAIN) {
-		call_respond(e, c->a.inv, 404, "Other domains not reachable",
-			     NULL);
-		call_end(c, MODEL_CAUSE_UNALLOCATED_NUMBER, MODEL_SOURCE_ERROR);
+		far_start(c, am);
 		goto out;
 	}
 	if (!j->callee.ep.allow[MODEL_ALLOW_VOICE]) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/id.h"
@@ -373,6 +374,15 @@ int call_engine_new(struct call_engine **out, struct svc *svc,
 		err = base_id_uuid(e->node_id, sizeof(e->node_id));
 	if (!err)
 		err = call_app_engine_start(e);
+	if (!err)
+		err = sip_resolver_new(
+		    &e->dns, &(struct sip_resolver_opts){
+				 .servers = o->dns_servers,
+				 .timeout_ms = o->dns_timeout_ms,
+				 .workers = 4,
+				 .queue_max = 1024,
+				 .family = strchr(o->via_host, ':') ? AF_INET6
+								    : AF_INET});
 	if (err)
 		goto fail;
 	*out = e;
@@ -411,6 +421,7 @@ void call_engine_stop(struct call_engine *e)
 	 * workers, then free what they queued. */
 	base_pool_drain(e->pool);
 	base_pool_drain(e->log);
+	sip_resolver_drain(e->dns);
 }
 
 void call_engine_free(struct call_engine *e)
@@ -441,6 +452,7 @@ void call_engine_free(struct call_engine *e)
 	if (e->log)
 		base_pool_stop(e->log);
 	call_record_drop_all(e);
+	sip_resolver_free(e->dns); /* drained when the engine stopped */
 	call_app_hooks_free(e);
 	sip_tsx_table_free(e->tsx);
 	if (e->efd >= 0)

@@ -39,6 +39,10 @@ struct call_opts {
 	 * domain: the addresses sipward listens on. */
 	char listen_hosts[16][64];
 	unsigned nlisten;
+	/* Calls to other domains: the DNS servers ("" for the system's) and
+	 * how long one resolution may take. */
+	char dns_servers[512];
+	unsigned dns_timeout_ms;
 };
 
 struct call_engine;

@@ -17,6 +17,7 @@
 #include "model/cdr.h"
 #include "model/model.h"
 #include "sip/dialog.h"
+#include "sip/resolve.h"
 #include "sip/tsx.h"
 
 #define CALL_UUID_MAX 37
@@ -97,6 +98,7 @@ struct call {
 	struct call_leg a;
 	struct call_leg *b;
 	struct relay *relays;
+	struct call_far *far; /* to another domain: its servers (call.c) */
 	bool caller_cancelled;
 	int64_t ring_end_ms; /* 0: none */
 	/* The 2xx to the A leg, sent again until its ACK. */
@@ -193,6 +195,7 @@ struct call_engine {
 	unsigned ncalls;
 	struct call **theap; /* calls with a timer, by due time */
 	unsigned ntheap, theap_cap;
+	struct sip_resolver *dns; /* where other domains are (RFC 3263) */
 	/* The message being handled, as received (the parser writes into
 	 * its own copy). */
 	const char *raw;

@@ -6,6 +6,7 @@
  */
 #include "cfg/cfg.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -169,6 +170,41 @@ static int check_gateway(const struct cfg *c, const struct opt *o, char *err,
 	snprintf(err, cap,
 		 "%s: use sip:IP:PORT, e.g. sip:192.0.2.10:5060 or "
 		 "sip:[2001:db8::1]:5060",
+		 o->name);
+	return EINVAL;
+}
+
+/* dns_servers: empty, or up to 8 comma-separated a.b.c.d[:PORT] or
+ * [v6]:PORT (the form c-ares takes). */
+static int check_dns_servers(const struct cfg *c, const struct opt *o,
+			     char *err, size_t cap)
+{
+	const char *p = (const char *)c + o->off;
+	unsigned n = 0;
+
+	while (*p) {
+		char item[80];
+		size_t k = strcspn(p, ",");
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		struct in_addr a4;
+
+		if (k == 0 || k >= sizeof(item) || ++n > 8)
+			goto bad;
+		memcpy(item, p, k);
+		item[k] = '\0';
+		if (base_addr_parse(item, &ss, &sl) != 0 &&
+		    inet_pton(AF_INET, item, &a4) != 1)
+			goto bad;
+		p += k;
+		if (*p == ',' && *++p == '\0')
+			goto bad;
+	}
+	return 0;
+bad:
+	snprintf(err, cap,
+		 "%s: use up to 8 comma-separated a.b.c.d, a.b.c.d:PORT or "
+		 "[v6]:PORT, e.g. 192.0.2.53,127.0.0.1:5353",
 		 o->name);
 	return EINVAL;
 }
@@ -572,6 +608,25 @@ static const struct opt opts[] = {
      .secret = true,
      .doc = "the password for the gateway's digest challenge. Never "
 	    "printed or logged"},
+    {.name = "dns_servers",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, dns_servers),
+     .def = "",
+     .form = "comma-separated `a.b.c.d`, `a.b.c.d:PORT` or `[v6]:PORT` (at "
+	     "most 8), or empty",
+     .check = check_dns_servers,
+     .doc = "the DNS servers asked where calls to other domains go (RFC "
+	    "3263: NAPTR, SRV, A/AAAA records); empty: those of "
+	    "`/etc/resolv.conf`"},
+    {.name = "dns_timeout",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, dns_timeout),
+     .def = "5",
+     .min = 1,
+     .max = 60,
+     .doc = "seconds that finding where a call to another domain goes may "
+	    "take, all its DNS queries together; past it, and when a DNS "
+	    "server fails, the caller gets `503`"},
     {.name = "calls_max_per_account",
      .type = OPT_INT,
      .off = offsetof(struct cfg, calls_max_per_account),

@@ -58,6 +58,8 @@ struct cfg {
 	char sip_gateway[CFG_STR_MAX];
 	char sip_gateway_username[CFG_STR_MAX];
 	char sip_gateway_password[CFG_STR_MAX];
+	char dns_servers[CFG_STR_MAX];
+	long dns_timeout;
 };
 
 /* Fills c with the built-in defaults. */

@@ -430,6 +430,21 @@ static void test_validate_forms(void **state)
 	assert_int_equal(validate_with("sip_digest_algorithms", "SHA1"),
 			 EINVAL);
 	assert_int_equal(validate_with("sip_digest_algorithms", ","), EINVAL);
+	assert_int_equal(validate_with("dns_servers", "192.0.2.53"), 0);
+	assert_int_equal(
+	    validate_with("dns_servers", "127.0.0.1:5353,[2001:db8::53]:53"),
+	    0);
+	assert_int_equal(validate_with("dns_servers", "dns.example"), EINVAL);
+	assert_int_equal(validate_with("dns_servers", "2001:db8::53"), EINVAL);
+	assert_int_equal(validate_with("dns_servers", "192.0.2.53,"), EINVAL);
+	assert_int_equal(validate_with("dns_servers", ",192.0.2.53"), EINVAL);
+	assert_int_equal(validate_with("dns_servers", "192.0.2.53 , 1.1.1.1"),
+			 EINVAL);
+	assert_int_equal(
+	    validate_with("dns_servers",
+			  "1.1.1.1,1.1.1.2,1.1.1.3,1.1.1.4,1.1.1.5,1.1.1.6,"
+			  "1.1.1.7,1.1.1.8,1.1.1.9"),
+	    EINVAL);
 }
 
 static void test_validate_nonce_secret(void **state)
