@@ -601,6 +601,8 @@ static int start_calls(const struct cfg *c, struct svc *s,
 	snprintf(co.gw_user, sizeof(co.gw_user), "%s", c->sip_gateway_username);
 	snprintf(co.dns_servers, sizeof(co.dns_servers), "%s", c->dns_servers);
 	co.dns_timeout_ms = (unsigned)c->dns_timeout * 1000;
+	co.far_allow_private =
+	    strcmp(c->sip_allow_private_domains, "true") == 0;
 	snprintf(co.gw_password, sizeof(co.gw_password), "%s",
 		 c->sip_gateway_password);
 	int rc;

@@ -469,12 +469,12 @@ static void dial_ready(struct call_engine *e, void *arg)
 		call_app_dial_failed(c, code, false);
 		goto out;
 	}
-	c->ring_end_ms =
-	    base_time_mono_ms() + (int64_t)(c->app->dial.timeout
-						? c->app->dial.timeout
-						: c->e->o.ring_timeout_s) *
-				      1000;
-	call_timer_arm(c);
+	call_timer_set(c, &c->ring_end_ms,
+		       base_time_mono_ms() +
+			   (int64_t)(c->app->dial.timeout
+					 ? c->app->dial.timeout
+					 : c->e->o.ring_timeout_s) *
+			       1000);
 	call_record_live(c);
 	if (call_b_failed(c)) {
 		c->state = CALL_APP;
@@ -594,9 +594,9 @@ static void run(struct call *c)
 				app_failed(c, "redirect not started");
 			return;
 		case APP_VERB_WAIT:
-			c->wait_end_ms =
-			    base_time_mono_ms() + (int64_t)v->u.wait * 1000;
-			call_timer_arm(c);
+			call_timer_set(c, &c->wait_end_ms,
+				       base_time_mono_ms() +
+					   (int64_t)v->u.wait * 1000);
 			return;
 		}
 	}
@@ -851,12 +851,12 @@ void call_app_bridged(struct call *c, struct call_leg *l)
 		return;
 	a->dial_bridged = true;
 	snprintf(a->b_uuid, sizeof(a->b_uuid), "%s", l->uuid);
-	c->limit_end_ms =
-	    base_time_mono_ms() + (int64_t)(a->dial.time_limit
-						? a->dial.time_limit
-						: APP_DIAL_TIME_LIMIT_DEFAULT) *
-				      1000;
-	call_timer_arm(c);
+	call_timer_set(c, &c->limit_end_ms,
+		       base_time_mono_ms() +
+			   (int64_t)(a->dial.time_limit
+					 ? a->dial.time_limit
+					 : APP_DIAL_TIME_LIMIT_DEFAULT) *
+			       1000);
 }
 
 void call_app_free(struct call_app *a)

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "app/fetch.h"
 #include "base/addr.h"
 #include "base/crypto.h"
 #include "base/id.h"
@@ -1502,8 +1503,8 @@ static void ring(struct call *c, const struct sip_msg *am,
 	unsigned started = 0;
 
 	c->state = CALL_RINGING;
-	c->ring_end_ms = now_ms() + (int64_t)e->o.ring_timeout_s * 1000;
-	call_timer_arm(c);
+	call_timer_set(c, &c->ring_end_ms,
+		       now_ms() + (int64_t)e->o.ring_timeout_s * 1000);
 	for (unsigned i = 0; i < bs->n && c->state == CALL_RINGING; i++) {
 		struct sip_peer p;
 		bool tcp;
@@ -1613,6 +1614,26 @@ static bool far_is_us(const struct call_engine *e, const struct sip_peer *p)
 	return false;
 }
 
+/* Whether p is an address of the operator's own network that calls to
+ * other domains may not reach (sip_allow_private_domains). */
+static bool far_private(const struct call_engine *e, const struct sip_peer *p)
+{
+	return !e->o.far_allow_private &&
+	       app_addr_private((const struct sockaddr *)&p->addr);
+}
+
+/* Every server of the other domain was refused: sipward itself (a loop,
+ * 482) or private addresses (403). */
+static void far_refuse(struct call *c, bool private)
+{
+	call_respond(c->e, c->a.inv, private ? 403 : 482,
+		     private ? "Private addresses not reachable" : NULL, NULL);
+	call_end(c,
+		 private ? MODEL_CAUSE_FORBIDDEN
+			 : MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+		 MODEL_SOURCE_ERROR);
+}
+
 /* Starts a B leg to server p of the other domain; 0 or an errno. */
 static int far_leg(struct call *c, const struct sip_msg *am,
 		   const struct sip_peer *p)
@@ -1678,6 +1699,7 @@ static void far_done(struct call_engine *e, void *arg)
 	struct far_job *j = arg;
 	struct call *c = j->c;
 	struct call_far *f = c->far;
+	bool us = false, private = false;
 
 	if (c->state != CALL_RINGING || e->stopped || !f)
 		goto out; /* ended meanwhile: cancelled, timed out, API */
@@ -1695,13 +1717,15 @@ static void far_done(struct call_engine *e, void *arg)
 			 MODEL_SOURCE_ERROR);
 		goto out;
 	}
-	for (unsigned i = 0; i < j->q.n && i < SIP_RESOLVE_TARGETS; i++)
-		if (!far_is_us(e, &j->q.t[i]))
-			f->t[f->n++] = j->q.t[i];
+	for (unsigned i = 0; i < j->q.n && i < SIP_RESOLVE_TARGETS; i++) {
+		if (far_is_us(e, &j->q.t[i]))
+			us = true;
+		else if (far_private(e, &j->q.t[i]))
+		private = true;
+		else f->t[f->n++] = j->q.t[i];
+	}
 	if (!f->n) {
-		call_respond(e, c->a.inv, 482, NULL, NULL);
-		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
-			 MODEL_SOURCE_ERROR);
+		far_refuse(c, private && !us);
 		goto out;
 	}
 	far_try(c);
@@ -1773,7 +1797,8 @@ static void far_start(struct call *c, const struct sip_msg *am)
 	c->far = f;
 	snprintf(c->callee_uri, sizeof(c->callee_uri), "%.256s", f->ruri);
 	c->state = CALL_RINGING;
-	c->ring_end_ms = now_ms() + (int64_t)e->o.ring_timeout_s * 1000;
+	call_timer_set(c, &c->ring_end_ms,
+		       now_ms() + (int64_t)e->o.ring_timeout_s * 1000);
 	LOG_INFO("call_started", "call_uuid=%s from=%s to=%s other_domain=%s",
 		 c->a.uuid, c->from_user, f->ruri, host);
 	call_record_live(c);
@@ -1787,10 +1812,8 @@ static void far_start(struct call *c, const struct sip_msg *am)
 		}
 		f->t[0].proto = SIP_UDP;
 		f->n = 1;
-		if (far_is_us(e, &f->t[0])) {
-			call_respond(e, c->a.inv, 482, NULL, NULL);
-			call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
-				 MODEL_SOURCE_ERROR);
+		if (far_is_us(e, &f->t[0]) || far_private(e, &f->t[0])) {
+			far_refuse(c, !far_is_us(e, &f->t[0]));
 			return;
 		}
 		far_try(c);
@@ -1831,8 +1854,8 @@ static void ring_gateway(struct call *c, const struct sip_msg *am)
 	LOG_INFO("call_started", "call_uuid=%s from=%s to=%s gateway=%s",
 		 c->a.uuid, c->from_user, c->to, e->o.gw_host);
 	c->state = CALL_RINGING;
-	c->ring_end_ms = now_ms() + (int64_t)e->o.ring_timeout_s * 1000;
-	call_timer_arm(c);
+	call_timer_set(c, &c->ring_end_ms,
+		       now_ms() + (int64_t)e->o.ring_timeout_s * 1000);
 	if (call_start_gw(c, am, c->to)) {
 		call_respond(e, c->a.inv, 500, NULL, NULL);
 		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
@@ -2187,6 +2210,12 @@ static int64_t call_due(const struct call *c)
 	if (c->limit_end_ms && c->limit_end_ms < next)
 		next = c->limit_end_ms;
 	return next;
+}
+
+void call_timer_set(struct call *c, int64_t *timer, int64_t when_ms)
+{
+	*timer = when_ms;
+	call_timer_arm(c);
 }
 
 void call_timer_arm(struct call *c)

@@ -43,6 +43,7 @@ struct call_opts {
 	 * how long one resolution may take. */
 	char dns_servers[512];
 	unsigned dns_timeout_ms;
+	bool far_allow_private; /* sip_allow_private_domains */
 };
 
 struct call_engine;

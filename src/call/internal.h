@@ -222,7 +222,12 @@ struct call *call_theap_pop(struct call_engine *e, int64_t now_ms);
 void call_on_tsx_event(struct call_engine *e, const struct sip_tsx_event *ev);
 void call_on_job_done(struct call_engine *e, struct call_job *j);
 int64_t call_next_timer(struct call_engine *e);
-/* Puts c's earliest timer in the engine's heap: after setting one. */
+/*
+ * Sets one of c's timers (&c->ring_end_ms, wait_end_ms, limit_end_ms) to
+ * when_ms and puts c in the engine's timer heap: the only way to set one.
+ */
+void call_timer_set(struct call *c, int64_t *timer, int64_t when_ms);
+/* Puts c's earliest timer in the engine's heap (after a change). */
 void call_timer_arm(struct call *c);
 void call_run_timers(struct call_engine *e, int64_t now_ms);
 void call_end_all(struct call_engine *e);

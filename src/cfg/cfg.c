@@ -627,6 +627,17 @@ static const struct opt opts[] = {
      .doc = "seconds that finding where a call to another domain goes may "
 	    "take, all its DNS queries together; past it, and when a DNS "
 	    "server fails, the caller gets `503`"},
+    {.name = "sip_allow_private_domains",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, sip_allow_private_domains),
+     .def = "false",
+     .form = "`true` or `false`",
+     .check = check_bool,
+     .doc = "whether calls to other domains may go to loopback, private, "
+	    "link-local and unique-local addresses (a numeric host, or what "
+	    "a domain's DNS records say); `false` refuses them with `403`, so "
+	    "that an endpoint cannot make sipward send SIP into the "
+	    "operator's own network"},
     {.name = "calls_max_per_account",
      .type = OPT_INT,
      .off = offsetof(struct cfg, calls_max_per_account),

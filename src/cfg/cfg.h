@@ -59,6 +59,7 @@ struct cfg {
 	char sip_gateway_username[CFG_STR_MAX];
 	char sip_gateway_password[CFG_STR_MAX];
 	char dns_servers[CFG_STR_MAX];
+	char sip_allow_private_domains[CFG_STR_MAX];
 	long dns_timeout;
 };
 

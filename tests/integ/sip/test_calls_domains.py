@@ -100,6 +100,9 @@ class FarServer:
             if not m.is_request or m.method == "ACK":
                 continue
             if m.method == "INVITE":
+                if self.final == 180:  # rings for ever
+                    self.reply(m, addr, 180, "Ringing")
+                    continue
                 if self.final != 200:
                     self.reply(m, addr, self.final, "Go Away")
                     continue
@@ -149,7 +152,9 @@ def dns():
 def sw(dns, tmp_path_factory):
     srv = start_sip_server(tmp_path_factory.mktemp("domains"), env={
         "SIPWARD_DNS_SERVERS": "127.0.0.1:%d" % dns.port,
-        "SIPWARD_DNS_TIMEOUT": "3"})
+        "SIPWARD_DNS_TIMEOUT": "3",
+        # The far servers of these tests are on 127.0.0.1.
+        "SIPWARD_SIP_ALLOW_PRIVATE_DOMAINS": "true"})
     yield srv
     srv.stop()
 
@@ -342,3 +347,49 @@ def test_dns_silent_503(tmp_path):
     finally:
         srv.stop()
         mute.close()
+
+
+def test_ring_timeout_cancels_the_far_leg(tmp_path, far):
+    # A far server that rings for ever: ring_timeout ends the call (480)
+    # and CANCELs the far leg, as for a call between endpoints.
+    f = far(final=180)
+    srv = start_sip_server(tmp_path / "ring", env={
+        "SIPWARD_RING_TIMEOUT": "2",
+        "SIPWARD_SIP_ALLOW_PRIVATE_DOMAINS": "true"})
+    try:
+        alice = caller(srv)
+        try:
+            alice.call(None, ruri="sip:ruth@127.0.0.1:%d" % f.port)
+            r = alice.wait_response("INVITE", final=True, timeout=20)
+            assert r.status == 480
+            wait_until(lambda: f.requests("CANCEL"), 10,
+                       "CANCEL at the far server")
+        finally:
+            alice.close()
+    finally:
+        srv.stop()
+
+
+def test_private_addresses_refused_by_default(tmp_path, dns, far):
+    # Without sip_allow_private_domains, neither a numeric private host nor
+    # a domain whose records point into a private network is reached: 403,
+    # and the server there never hears of the call.
+    f = far()
+    dom = domain()
+    dns.add(dom, A("127.0.0.1"))
+    dns.add("_sip._udp." + dom, SRV(10, 10, f.port, dom))
+    srv = start_sip_server(tmp_path / "private", env={
+        "SIPWARD_DNS_SERVERS": "127.0.0.1:%d" % dns.port})
+    try:
+        alice = caller(srv)
+        try:
+            for ruri in ("sip:pat@127.0.0.1:%d" % f.port, "sip:pat@" + dom):
+                alice.call(None, ruri=ruri)
+                r = alice.wait_response("INVITE", final=True, timeout=15)
+                assert r.status == 403 and "Private" in r.reason, ruri
+            assert dns.asked(dom), "the domain was looked up"
+            assert not f.got
+        finally:
+            alice.close()
+    finally:
+        srv.stop()
