@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "call/internal.h"
+#include "call/outcome.h"
 #include "model/cdr.h"
 
 #define PARAMS_MAX 40
@@ -489,27 +490,6 @@ out:
 	call_unref(c);
 }
 
-/* Dial status and cause of a Dial that did not connect. */
-static const char *dial_status(unsigned code, bool timeout)
-{
-	if (timeout || code == 480 || code == 408)
-		return "no-answer";
-	if (code == 486 || code == 600)
-		return "busy";
-	return "failed";
-}
-
-static enum model_cause dial_cause(unsigned code, bool timeout)
-{
-	if (timeout)
-		return MODEL_CAUSE_NO_ANSWER;
-	if (code == 480)
-		return MODEL_CAUSE_USER_NOT_REGISTERED;
-	if (code == 403)
-		return MODEL_CAUSE_FORBIDDEN;
-	return call_cause_of(code);
-}
-
 /* Fetches the Dial's action with its outcome; false when there is none. */
 static bool dial_action(struct call *c, const char *status,
 			enum model_cause cause, bool run_it)
@@ -557,8 +537,8 @@ void call_app_dial_failed(struct call *c, unsigned status, bool timeout)
 	for (struct call_leg *l = c->b; l; l = l->next)
 		if (l->dial == c->dials && l->rang)
 			a->dial_ringing = true;
-	if (!dial_action(c, dial_status(status, timeout),
-			 dial_cause(status, timeout), true))
+	if (!dial_action(c, call_outcome_dial_status(status, timeout),
+			 call_outcome_dial_cause(status, timeout), true))
 		run(c);
 }
 
@@ -578,12 +558,9 @@ static void run(struct call *c)
 			return;
 		case APP_VERB_HANGUP:
 			call_respond(c->e, c->a.inv,
-				     v->u.hangup == APP_HANGUP_BUSY ? 486 : 603,
+				     call_outcome_hangup_code(v->u.hangup),
 				     NULL, NULL);
-			call_end(c,
-				 v->u.hangup == APP_HANGUP_BUSY
-				     ? MODEL_CAUSE_USER_BUSY
-				     : MODEL_CAUSE_CALL_REJECTED,
+			call_end(c, call_outcome_hangup_cause(v->u.hangup),
 				 MODEL_SOURCE_XML);
 			return;
 		case APP_VERB_REDIRECT:
@@ -604,10 +581,8 @@ static void run(struct call *c)
 		return;
 	/* The end of the document: the caller gets what the last Dial got,
 	 * or 480. */
-	call_respond(
-	    c->e, c->a.inv,
-	    c->app_status >= 400 && c->app_status != 487 ? c->app_status : 480,
-	    NULL, NULL);
+	call_respond(c->e, c->a.inv, call_outcome_end_of_xml(c->app_status),
+		     NULL, NULL);
 	call_end(c, MODEL_CAUSE_END_OF_XML, MODEL_SOURCE_XML);
 }
 

@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "call/internal.h"
+#include "call/outcome.h"
 #include "sip/build.h"
 #include "sip/digest.h"
 #include "sip/sdp.h"
@@ -311,27 +312,22 @@ void call_cancel_b(struct call *c, const char *headers)
 			sip_tsx_cancel(l->inv, now_ms(), headers);
 }
 
-/*
- * The best final answer of the B legs (RFC 3261 16.7): a 6xx, else the
- * lowest class; 503 becomes 500; 487 only when the caller cancelled.
- */
+/* The best final answer of the current Dial's B legs (outcome.h). */
 unsigned call_best_final(const struct call *c)
 {
-	unsigned best = 0;
+	unsigned n = 0, best;
+	unsigned *finals;
 
-	for (const struct call_leg *l = c->b; l; l = l->next) {
-		unsigned s = l->dial == c->dials ? l->final : 0;
-		if (s >= 600)
-			return s;
-		if (s && (!best || s / 100 < best / 100))
-			best = s;
-	}
-	if (!best)
-		best = 480;
-	if (best == 503)
-		best = 500;
-	if (best == 487 && !c->caller_cancelled)
-		best = 480;
+	for (const struct call_leg *l = c->b; l; l = l->next)
+		n++;
+	finals = calloc(n ? n : 1, sizeof(*finals));
+	if (!finals)
+		return 500;
+	n = 0;
+	for (const struct call_leg *l = c->b; l; l = l->next)
+		finals[n++] = l->dial == c->dials ? l->final : 0;
+	best = call_outcome_best(finals, n, c->caller_cancelled);
+	free(finals);
 	return best;
 }
 
@@ -341,28 +337,6 @@ bool call_b_failed(const struct call *c)
 		if (l->dial == c->dials && l->state != LEG_FAILED)
 			return false;
 	return true;
-}
-
-enum model_cause call_cause_of(unsigned code)
-{
-	switch (code) {
-	case 486:
-	case 600:
-		return MODEL_CAUSE_USER_BUSY;
-	case 603:
-		return MODEL_CAUSE_CALL_REJECTED;
-	case 480:
-	case 408:
-		return MODEL_CAUSE_NO_ANSWER;
-	case 487:
-		return MODEL_CAUSE_ORIGINATOR_CANCEL;
-	case 404:
-		return MODEL_CAUSE_UNALLOCATED_NUMBER;
-	case 403:
-		return MODEL_CAUSE_FORBIDDEN;
-	default:
-		return MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE;
-	}
 }
 
 /* ---- the B legs ---- */
@@ -870,7 +844,7 @@ static void b_all_failed(struct call *c)
 		return;
 	}
 	call_respond(c->e, c->a.inv, code, NULL, NULL);
-	call_end(c, call_cause_of(code), MODEL_SOURCE_CALLEE);
+	call_end(c, call_outcome_cause(code), MODEL_SOURCE_CALLEE);
 }
 
 /* A response to B leg l's INVITE. */
@@ -1530,7 +1504,7 @@ static void ring(struct call *c, const struct sip_msg *am,
 	if (call_b_failed(c)) {
 		unsigned code = call_best_final(c);
 		call_respond(e, c->a.inv, code, NULL, NULL);
-		call_end(c, call_cause_of(code), MODEL_SOURCE_ERROR);
+		call_end(c, call_outcome_cause(code), MODEL_SOURCE_ERROR);
 	}
 }
 

@@ -245,7 +245,6 @@ void call_send_bye(struct call_engine *e, struct call_leg *l);
 void call_cancel_b(struct call *c, const char *headers);
 unsigned call_best_final(const struct call *c);
 bool call_b_failed(const struct call *c);
-enum model_cause call_cause_of(unsigned code);
 /* A B leg to the carrier for a phone number: ENOENT without a gateway. */
 int call_start_gw(struct call *c, const struct sip_msg *am, const char *digits);
 int call_start_b(struct call *c, const struct sip_msg *am,
