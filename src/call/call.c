@@ -28,8 +28,10 @@
 #include "sip/digest.h"
 #include "sip/sdp.h"
 
-#define OUT_MAX 65535
-#define MESSAGE_MAX 65536 /* bytes of a MESSAGE body */
+#define MESSAGE_MAX 65536 /* bytes of a MESSAGE body (contract: 413) */
+/* The largest message the engine builds: a MESSAGE of MESSAGE_MAX with
+ * its headers (sip_msg_max's default). */
+#define OUT_MAX (MESSAGE_MAX + 8192)
 #define HDRS_MAX 2048
 #define REASON_ELSEWHERE \
 	"Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n"

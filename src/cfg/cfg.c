@@ -470,11 +470,14 @@ static const struct opt opts[] = {
     {.name = "sip_msg_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_msg_max),
-     .def = "8192",
+     .def = "73728",
      .min = 512,
-     .max = 65535,
-     .doc = "largest SIP message in bytes; larger datagrams are dropped, a "
-	    "larger TCP message closes the connection"},
+     .max = 131072,
+     .doc = "largest SIP message in bytes (the default leaves room for a "
+	    "MESSAGE body of 64 KiB, the contract's limit, past which it gets "
+	    "`413`); larger datagrams are dropped, a larger TCP message "
+	    "closes the connection. A TCP connection's buffer starts at 4 KiB "
+	    "and grows to this only when a message needs it"},
     {.name = "sip_tcp_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_tcp_max),

@@ -21,7 +21,8 @@
 
 enum { TAG_UDP, TAG_LISTEN, TAG_WAKE, TAG_OUTQ, TAG_CONN };
 
-#define OUTQ_MAX 4096 /* sends and marks waiting for the transport thread */
+#define OUTQ_MAX 4096	  /* sends and marks waiting for the transport thread */
+#define CONN_BUF_MIN 4096 /* a TCP connection's first buffer */
 
 /* Open connections from one address (a chained hash, for on_accept). */
 struct addr_count {
@@ -37,8 +38,8 @@ struct conn {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	struct addr_count *ac;
-	char *buf; /* msg_max bytes, allocated at the first read */
-	size_t len;
+	char *buf;	 /* cap bytes, allocated at the first read */
+	size_t len, cap; /* cap grows to msg_max as messages need it */
 	int64_t last_s;
 };
 
@@ -210,6 +211,7 @@ static void conn_close(struct sip_transport *t, struct conn *c)
 	c->registered = false;
 	free(c->buf);
 	c->buf = NULL;
+	c->cap = 0;
 	if (c->ac)
 		addr_put(t, c->ac);
 	c->ac = NULL;
@@ -332,16 +334,40 @@ static bool conn_deliver(struct sip_transport *t, struct conn *c)
 	}
 }
 
+/*
+ * Makes room in c's buffer: CONN_BUF_MIN at the first read, then doubled
+ * up to msg_max when a message needs more, so that thousands of idle
+ * phones' connections do not each hold the largest message.
+ */
+static int conn_grow(struct sip_transport *t, struct conn *c)
+{
+	size_t cap = c->cap ? 2 * c->cap : CONN_BUF_MIN;
+	char *b;
+
+	if (cap > t->o.msg_max)
+		cap = t->o.msg_max;
+	if (cap <= c->cap)
+		return E2BIG;
+	b = realloc(c->buf, cap);
+	if (!b)
+		return ENOMEM;
+	c->buf = b;
+	c->cap = cap;
+	return 0;
+}
+
 static void on_conn(struct sip_transport *t, struct conn *c)
 {
 	uint64_t id = conn_id(t, c);
 
-	if (!c->buf && !(c->buf = malloc(t->o.msg_max))) {
-		conn_close(t, c);
-		return;
-	}
 	for (;;) {
-		ssize_t n = read(c->fd, c->buf + c->len, t->o.msg_max - c->len);
+		ssize_t n;
+
+		if (c->len == c->cap && conn_grow(t, c)) {
+			conn_close(t, c);
+			return;
+		}
+		n = read(c->fd, c->buf + c->len, c->cap - c->len);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {

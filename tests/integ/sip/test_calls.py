@@ -403,6 +403,26 @@ def test_message_flags_and_unreachable(phones):
     assert alice.message("nobody-" + alice.user, "hi").status == 404
 
 
+def test_message_of_64_kib_delivered_over_tcp_larger_413(phones):
+    # The contract's limit is 64 KiB of body: a body of 64 KiB goes
+    # through (over TCP, to a phone on TCP), one byte more gets 413.
+    alice, bob = phones(proto="tcp"), phones(proto="tcp")
+    import threading
+    result = {}
+    body = b"x" * 65536
+    t = threading.Thread(target=lambda: result.update(
+        r=alice.message(bob.user, body)))
+    t.start()
+    m = bob.wait_request("MESSAGE")
+    assert m.body == body
+    bob.respond(m, 200, "OK", tag="b1")
+    t.join(15)
+    assert result["r"].status == 200
+    r = alice.message(bob.user, body + b"y")
+    assert r.status == 413, (r.status, r.reason)
+    bob.expect_no(lambda m: m.is_request and m.method == "MESSAGE")
+
+
 def test_message_needs_credentials(phones):
     alice, bob = phones(), phones()
     assert alice.message(bob.user, "hi", auth=False).status == 407
