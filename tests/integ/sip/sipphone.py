@@ -11,6 +11,8 @@ address it came from (RFC 3261 18.2.2, rport) and sends requests within a
 dialog to the dialog's remote target."""
 
 import re
+import socket
+import threading
 import time
 import uuid
 
@@ -372,3 +374,63 @@ class Phone:
     def bye(self, d):
         self.send_in_dialog(d, self.in_dialog(d, "BYE"))
         return self.wait_response("BYE", final=True)
+
+
+class UdpPeer:
+    """A SIP server on a UDP socket of 127.0.0.1 (a carrier, another
+    domain's server): records every message it gets and hands each request
+    but ACK to handle(m, addr), which a subclass writes; reply() answers
+    one with the given status, its To tagged `tag`."""
+
+    def __init__(self, tag):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind(("127.0.0.1", 0))
+        self.s.settimeout(0.2)
+        self.port = self.s.getsockname()[1]
+        self.tag = tag
+        self.got = []
+        self.peer = None
+        self.stop = False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def reply(self, m, addr, status, reason, extra=(), sdp=None):
+        h = [(n, v) for n, v in m.headers
+             if n.lower() in ("via", "from", "call-id", "cseq")]
+        to = m.get("To")
+        if status > 100 and ";tag=" not in to:
+            to += ";tag=" + self.tag
+        h.insert(1, ("To", to))
+        h += list(extra)
+        body = sdp.encode() if sdp else b""
+        if sdp:
+            h.append(("Content-Type", "application/sdp"))
+        h.append(("Content-Length", str(len(body))))
+        data = "SIP/2.0 %d %s\r\n" % (status, reason)
+        data += "".join("%s: %s\r\n" % kv for kv in h) + "\r\n"
+        self.s.sendto(data.encode() + body, addr)
+
+    def handle(self, m, addr):
+        raise NotImplementedError
+
+    def run(self):
+        while not self.stop:
+            try:
+                raw, addr = self.s.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            m = Msg(raw)
+            self.got.append(m)
+            self.peer = addr
+            if m.is_request and m.method != "ACK":
+                self.handle(m, addr)
+
+    def requests(self, method):
+        return [m for m in self.got if m.is_request and m.method == method]
+
+    def close(self):
+        self.stop = True
+        self.s.close()
+        self.t.join(5)

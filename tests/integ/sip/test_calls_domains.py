@@ -15,7 +15,7 @@ from dnslib import NAPTR, QTYPE, RCODE, RR, SRV, A
 from dnslib.server import DNSLogger, DNSServer
 
 from conftest import pw, uname, wait_until
-from sipphone import SDP_AUDIO, Msg, Phone
+from sipphone import SDP_AUDIO, Phone, UdpPeer
 from sip_conftest import start_sip_server
 
 
@@ -54,67 +54,28 @@ class Zone:
         return reply
 
 
-class FarServer:
+class FarServer(UdpPeer):
     """A UDP SIP server of another domain: answers INVITEs with `final`
-    (after a 180), everything else with 200; records all it gets."""
+    (after a 180; 180: rings for ever), everything else with 200."""
 
     def __init__(self, final=200):
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind(("127.0.0.1", 0))
-        self.s.settimeout(0.2)
-        self.port = self.s.getsockname()[1]
         self.final = final
-        self.got = []
-        self.peer = None
-        self.stop = False
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
+        super().__init__("far1")
 
-    def reply(self, m, addr, status, reason, extra=(), sdp=None):
-        h = [(n, v) for n, v in m.headers
-             if n.lower() in ("via", "from", "call-id", "cseq")]
-        to = m.get("To")
-        if status > 100 and ";tag=" not in to:
-            to += ";tag=far1"
-        h.insert(1, ("To", to))
-        h += list(extra)
-        body = sdp.encode() if sdp else b""
-        if sdp:
-            h.append(("Content-Type", "application/sdp"))
-        h.append(("Content-Length", str(len(body))))
-        data = "SIP/2.0 %d %s\r\n" % (status, reason)
-        data += "".join("%s: %s\r\n" % kv for kv in h) + "\r\n"
-        self.s.sendto(data.encode() + body, addr)
-
-    def run(self):
-        while not self.stop:
-            try:
-                raw, addr = self.s.recvfrom(65535)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            m = Msg(raw)
-            self.got.append(m)
-            self.peer = addr
-            if not m.is_request or m.method == "ACK":
-                continue
-            if m.method == "INVITE":
-                if self.final == 180:  # rings for ever
-                    self.reply(m, addr, 180, "Ringing")
-                    continue
-                if self.final != 200:
-                    self.reply(m, addr, self.final, "Go Away")
-                    continue
-                self.reply(m, addr, 180, "Ringing")
-                self.reply(m, addr, 200, "OK",
-                           [("Contact", "<sip:far@127.0.0.1:%d>" %
-                             self.port)], sdp=SDP_AUDIO % 61000)
-            else:
-                self.reply(m, addr, 200, "OK")
-
-    def requests(self, method):
-        return [m for m in self.got if m.is_request and m.method == method]
+    def handle(self, m, addr):
+        if m.method != "INVITE":
+            self.reply(m, addr, 200, "OK")
+            return
+        if self.final == 180:  # rings for ever
+            self.reply(m, addr, 180, "Ringing")
+            return
+        if self.final != 200:
+            self.reply(m, addr, self.final, "Go Away")
+            return
+        self.reply(m, addr, 180, "Ringing")
+        self.reply(m, addr, 200, "OK",
+                   [("Contact", "<sip:far@127.0.0.1:%d>" % self.port)],
+                   sdp=SDP_AUDIO % 61000)
 
     def bye(self, inv):
         """Hangs up the call that INVITE inv set up (to sipward)."""
@@ -129,11 +90,6 @@ class FarServer:
         data = "BYE %s SIP/2.0\r\n" % target
         data += "".join("%s: %s\r\n" % kv for kv in h) + "\r\n"
         self.s.sendto(data.encode(), self.peer)
-
-    def close(self):
-        self.stop = True
-        self.s.close()
-        self.t.join(5)
 
 
 @pytest.fixture(scope="module")

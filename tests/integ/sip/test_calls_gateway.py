@@ -5,47 +5,22 @@ answers the call."""
 
 import hashlib
 import re
-import socket
-import threading
 
 import pytest
 
 from conftest import pw, uname, wait_until
-from sipphone import SDP_AUDIO, Msg, Phone
+from sipphone import SDP_AUDIO, Phone, UdpPeer
 
 GW_USER, GW_PASS, GW_REALM = "trunk1", "carrier-secret-1", "carrier.test"
 
 
-class Carrier:
-    """A UDP SIP peer: answers INVITEs as its script says, records all."""
+class Carrier(UdpPeer):
+    """A carrier: challenges INVITEs, then answers them as its script says."""
 
     def __init__(self, challenge=True, final=200):
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind(("127.0.0.1", 0))
-        self.s.settimeout(0.2)
-        self.port = self.s.getsockname()[1]
         self.challenge, self.final = challenge, final
-        self.got = []
         self.auth_ok = None
-        self.stop = False
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def reply(self, m, addr, status, reason, extra=(), sdp=None):
-        h = [(n, v) for n, v in m.headers
-             if n.lower() in ("via", "from", "call-id", "cseq")]
-        to = m.get("To")
-        if status > 100 and ";tag=" not in to:
-            to += ";tag=gw1"
-        h.insert(1, ("To", to))
-        h += list(extra)
-        body = sdp.encode() if sdp else b""
-        if sdp:
-            h.append(("Content-Type", "application/sdp"))
-        h.append(("Content-Length", str(len(body))))
-        data = "SIP/2.0 %d %s\r\n" % (status, reason)
-        data += "".join("%s: %s\r\n" % kv for kv in h) + "\r\n"
-        self.s.sendto(data.encode() + body, addr)
+        super().__init__("gw1")
 
     def check(self, m):
         v = m.get("Proxy-Authorization") or ""
@@ -60,46 +35,27 @@ class Carrier:
                 and p.get("nonce") == "n0nce" and p.get("uri") ==
                 m.ruri and p.get("response") == want)
 
-    def run(self):
-        while not self.stop:
-            try:
-                raw, addr = self.s.recvfrom(65535)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            m = Msg(raw)
-            self.got.append(m)
-            if not m.is_request or m.method == "ACK":
-                continue
-            if m.method == "INVITE":
-                if self.challenge and not m.get("Proxy-Authorization"):
-                    self.reply(m, addr, 407, "Proxy Authentication Required",
-                               [("Proxy-Authenticate",
-                                 'Digest realm="%s", nonce="n0nce", '
-                                 'qop="auth", algorithm=MD5' % GW_REALM)])
-                    continue
-                self.auth_ok = self.check(m) if self.challenge else True
-                if not self.auth_ok:
-                    self.reply(m, addr, 403, "Forbidden")
-                    continue
-                self.reply(m, addr, 180, "Ringing")
-                if self.final == 200:
-                    self.reply(m, addr, 200, "OK",
-                               [("Contact", "<sip:gw@127.0.0.1:%d>" %
-                                 self.port)], sdp=SDP_AUDIO % 60000)
-                else:
-                    self.reply(m, addr, self.final, "Busy Here")
-            else:
-                self.reply(m, addr, 200, "OK")
-
-    def requests(self, method):
-        return [m for m in self.got if m.is_request and m.method == method]
-
-    def close(self):
-        self.stop = True
-        self.s.close()
-        self.t.join(5)
+    def handle(self, m, addr):
+        if m.method != "INVITE":
+            self.reply(m, addr, 200, "OK")
+            return
+        if self.challenge and not m.get("Proxy-Authorization"):
+            self.reply(m, addr, 407, "Proxy Authentication Required",
+                       [("Proxy-Authenticate",
+                         'Digest realm="%s", nonce="n0nce", '
+                         'qop="auth", algorithm=MD5' % GW_REALM)])
+            return
+        self.auth_ok = self.check(m) if self.challenge else True
+        if not self.auth_ok:
+            self.reply(m, addr, 403, "Forbidden")
+            return
+        self.reply(m, addr, 180, "Ringing")
+        if self.final == 200:
+            self.reply(m, addr, 200, "OK",
+                       [("Contact", "<sip:gw@127.0.0.1:%d>" % self.port)],
+                       sdp=SDP_AUDIO % 60000)
+        else:
+            self.reply(m, addr, self.final, "Busy Here")
 
 
 @pytest.fixture
