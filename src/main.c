@@ -2,6 +2,7 @@
  * main.c - the sipward command line: argument parsing, wiring of the layers,
  * signals. The only file that chooses a store backend.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -24,6 +25,7 @@
 #include "cfg/cfg.h"
 #include "http/server.h"
 #include "registrar/registrar.h"
+#include "sip/path.h"
 #include "sip/transport.h"
 #include "store/store.h"
 #include "svc/svc.h"
@@ -574,6 +576,72 @@ static int shared_auth(struct registrar_opts *ro, struct sip_auth **out)
 	return err;
 }
 
+/*
+ * This node's SIP address as the other nodes reach it: sip_advertise (its
+ * port the listen port when it names none), else the listen address
+ * unless it is a wildcard; "" when there is none.
+ */
+static void self_address(const struct cfg *c, unsigned port, char *out,
+			 size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char ip[64], text[CFG_STR_MAX + 8];
+	bool any;
+
+	out[0] = '\0';
+	snprintf(text, sizeof(text), "%s", c->sip_advertise);
+	if (text[0] && base_addr_parse(text, &ss, &sl)) {
+		/* a host alone (cfg_validate checked it parses with a port) */
+		snprintf(text, sizeof(text), "%s:%u", c->sip_advertise, port);
+		if (base_addr_parse(text, &ss, &sl))
+			return;
+	} else if (!text[0]) {
+		if (base_addr_parse(c->sip, &ss, &sl))
+			return;
+		any = ss.ss_family == AF_INET6
+			  ? memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr,
+				   &in6addr_any, sizeof(in6addr_any)) == 0
+			  : ((struct sockaddr_in *)&ss)->sin_addr.s_addr ==
+				INADDR_ANY;
+		if (any)
+			return;
+		if (ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&ss)->sin6_port =
+			    htons((uint16_t)port);
+		else
+			((struct sockaddr_in *)&ss)->sin_port =
+			    htons((uint16_t)port);
+	}
+	base_addr_ip((struct sockaddr *)&ss, ip, sizeof(ip));
+	snprintf(out, cap, "%s%s%s:%u", ss.ss_family == AF_INET6 ? "[" : "", ip,
+		 ss.ss_family == AF_INET6 ? "]" : "",
+		 ntohs(ss.ss_family == AF_INET6
+			   ? ((struct sockaddr_in6 *)&ss)->sin6_port
+			   : ((struct sockaddr_in *)&ss)->sin_port));
+}
+
+/*
+ * The key of this node's path tokens: the nonce secret (shared by the
+ * nodes) and this node's address (none: the key makes no tokens).
+ */
+static void path_key(const struct cfg *c, const struct registrar_opts *ro,
+		     unsigned port, struct sip_path_key *k)
+{
+	char self[SIP_PATH_SELF_MAX + 8];
+
+	self_address(c, port, self, sizeof(self));
+	if (strlen(self) >= SIP_PATH_SELF_MAX)
+		self[0] = '\0';
+	if (sip_path_key_init(k, ro->secret, ro->secret_len, self))
+		memset(k, 0, sizeof(*k));
+	if (!k->self[0])
+		LOG_INFO("sip_no_path",
+			 "msg=\"listening on a wildcard address without "
+			 "sip_advertise: phones on TCP connections here are "
+			 "reached through this node only\"");
+}
+
 /* Starts the call engine with the registrar's store and auth settings. */
 static int start_calls(const struct cfg *c, struct svc *s,
 		       const struct registrar_opts *ro,
@@ -607,9 +675,22 @@ static int start_calls(const struct cfg *c, struct svc *s,
 		 c->sip_gateway_password);
 	int rc;
 
-	/* Our Via and Contact name the first address we listen on. */
+	/* Our Via and Contact name the first address we listen on, or the
+	 * one we advertise to the other nodes. */
 	snprintf(co.via_host, sizeof(co.via_host), "%s",
 		 ro->nlisten ? ro->listen_hosts[0] : "127.0.0.1");
+	if (c->sip_advertise[0]) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		char hp[CFG_STR_MAX + 8];
+
+		snprintf(hp, sizeof(hp), "%s", c->sip_advertise);
+		if (base_addr_parse(hp, &ss, &sl))
+			snprintf(hp, sizeof(hp), "%s:5060", c->sip_advertise);
+		if (!base_addr_parse(hp, &ss, &sl))
+			base_addr_ip((struct sockaddr *)&ss, co.via_host,
+				     sizeof(co.via_host));
+	}
 	rc = call_engine_new(out, s, &co);
 	base_wipe(co.gw_password, sizeof(co.gw_password));
 	return rc;
@@ -631,6 +712,7 @@ static int cmd_serve(int argc, char **argv)
 	struct sip_transport *sip = NULL;
 	struct sip_transport_opts so;
 	unsigned char secret[64];
+	static struct sip_path_key pk; /* read by threads until exit */
 	sigset_t set;
 	int64_t n = 0;
 	int rc, sig = 0;
@@ -687,11 +769,12 @@ static int cmd_serve(int argc, char **argv)
 		rc = shared_auth(&ro, &auth) ? 1 : 0;
 	if (!rc)
 		rc = registrar_new(&reg, s, &ro) ? 1 : 0;
-	base_wipe(secret, sizeof(secret));
 	if (!rc)
 		rc = start_calls(&c, s, &ro, &calls) ? 1 : 0;
-	if (rc)
+	if (rc) {
+		base_wipe(secret, sizeof(secret));
 		goto out;
+	}
 	front = (struct sip_front){.reg = reg, .calls = calls};
 	so = (struct sip_transport_opts){
 	    .listen = c.sip,
@@ -707,7 +790,10 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	registrar_set_port(reg, sip_transport_port(sip));
-	call_engine_set_transport(calls, sip, sip_transport_port(sip));
+	path_key(&c, &ro, sip_transport_port(sip), &pk);
+	base_wipe(secret, sizeof(secret));
+	registrar_set_path(reg, &pk);
+	call_engine_set_transport(calls, sip, sip_transport_port(sip), &pk);
 	/* The first account, once both listeners are up: printed once. */
 	if (svc_account_count(s, &n) == 0 && n == 0) {
 		rc = create_account(s, "first account", c.domain);

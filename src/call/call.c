@@ -343,14 +343,30 @@ bool call_b_failed(const struct call *c)
 
 /* ---- the B legs ---- */
 
-/* The peer of a binding: its received address over its transport. */
-static int binding_peer(const struct model_binding *b, struct sip_peer *p,
-			bool *tcp)
+/*
+ * The peer of a binding: its received address over its transport; for a
+ * TCP binding whose path names another node, that node over UDP, with
+ * *route set to the path (the Route of the request), NULL otherwise.
+ */
+static int binding_peer(const struct call_engine *e,
+			const struct model_binding *b, struct sip_peer *p,
+			bool *tcp, const char **route)
 {
+	bool self = true;
+
 	memset(p, 0, sizeof(*p));
+	*route = NULL;
+	*tcp = strcmp(b->transport, "TCP") == 0;
+	if (*tcp && b->path[0] && e->path &&
+	    !sip_path_hop(e->path, b->path, &p->addr, &p->addrlen, &self) &&
+	    !self) {
+		*tcp = false;
+		*route = b->path;
+		p->proto = SIP_UDP;
+		return 0;
+	}
 	if (base_addr_parse(b->received, &p->addr, &p->addrlen))
 		return EINVAL;
-	*tcp = strcmp(b->transport, "TCP") == 0;
 	/* "GW": the carrier, over UDP */
 	p->proto = *tcp ? SIP_TCP : SIP_UDP;
 	return 0;
@@ -408,6 +424,7 @@ int call_start_b(struct call *c, const struct sip_msg *am,
 	char from[MODEL_TEXT_BYTES * 2 + 600], to[600], fromuri[400];
 	char contact[128], call_id[SIP_CALL_ID_LEN + 80], tag[SIP_TAG_LEN + 1];
 	char ctype[128], *sdp = NULL, *buf = NULL, *hdrs = NULL;
+	const char *route = NULL;
 	struct sip_buf b;
 	struct sip_req r;
 	int err;
@@ -418,7 +435,7 @@ int call_start_b(struct call *c, const struct sip_msg *am,
 	l->c = c;
 	l->dial = c->dials;
 	l->video_off = video_off;
-	err = binding_peer(bd, &l->peer, &l->tcp);
+	err = binding_peer(e, bd, &l->peer, &l->tcp, &route);
 	if (!err)
 		err = base_id_uuid(l->uuid, sizeof(l->uuid));
 	if (!err)
@@ -458,6 +475,8 @@ int call_start_b(struct call *c, const struct sip_msg *am,
 	    .cseq = 1,
 	    .contact = contact,
 	    .max_forwards = c->max_forwards,
+	    .route = route ? &route : NULL,
+	    .nroute = route ? 1 : 0,
 	    .headers = hdrs,
 	    .content_type = ctype_of(am, ctype, sizeof(ctype)),
 	    .body = body_out(am, video_off || c->a.video_off, sdp, OUT_MAX),
@@ -955,6 +974,7 @@ static int start_msg_b(struct call *c, const struct sip_msg *am,
 	struct call_leg *l = calloc(1, sizeof(*l));
 	char from[600], to[600], call_id[SIP_CALL_ID_LEN + 80];
 	char tag[SIP_TAG_LEN + 1], ctype[128], *buf = malloc(OUT_MAX);
+	const char *route = NULL;
 	struct sip_buf b;
 	struct sip_req r;
 	int err = ENOMEM;
@@ -963,7 +983,7 @@ static int start_msg_b(struct call *c, const struct sip_msg *am,
 		goto out;
 	l->own = OWN_LEG;
 	l->c = c;
-	err = binding_peer(bd, &l->peer, &l->tcp);
+	err = binding_peer(e, bd, &l->peer, &l->tcp, &route);
 	if (!err)
 		err = base_id_uuid(l->uuid, sizeof(l->uuid));
 	if (!err)
@@ -988,6 +1008,8 @@ static int start_msg_b(struct call *c, const struct sip_msg *am,
 	    .call_id = call_id,
 	    .cseq = 1,
 	    .max_forwards = c->max_forwards,
+	    .route = route ? &route : NULL,
+	    .nroute = route ? 1 : 0,
 	    .content_type = ctype_of(am, ctype, sizeof(ctype)),
 	    .body = am->body,
 	};
@@ -1483,8 +1505,9 @@ static void ring(struct call *c, const struct sip_msg *am,
 		       now_ms() + (int64_t)e->o.ring_timeout_s * 1000);
 	for (unsigned i = 0; i < bs->n && c->state == CALL_RINGING; i++) {
 		struct sip_peer p;
+		const char *route;
 		bool tcp;
-		if (binding_peer(&bs->b[i], &p, &tcp))
+		if (binding_peer(e, &bs->b[i], &p, &tcp, &route))
 			continue;
 		/* A call to oneself rings one's other phones only. */
 		if (j->callee.ep.id == j->caller.ep.id &&

@@ -268,6 +268,10 @@ static void on_msg(struct call_engine *e, struct item *it)
 		LOG_DEBUG("sip_bad_message", "error=%d", err);
 		goto out;
 	}
+	/* Stateless forwarding through our connections: never a
+	 * transaction or a call of this node. */
+	if (e->path && call_path_forward(e, &it->from, m))
+		goto out;
 	e->raw = it->msg;
 	e->raw_len = it->len;
 	err = sip_tsx_recv(e->tsx, base_time_mono_ms(), &it->from, m);
@@ -393,10 +397,11 @@ fail:
 }
 
 void call_engine_set_transport(struct call_engine *e, struct sip_transport *t,
-			       unsigned port)
+			       unsigned port, const struct sip_path_key *path)
 {
 	e->t = t;
 	e->port = port;
+	e->path = path && path->self[0] ? path : NULL;
 	if (!e->started && pthread_create(&e->thread, NULL, loop, e) == 0)
 		e->started = true;
 	if (!e->started)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "sip/auth.h"
+#include "sip/path.h"
 #include "sip/transport.h"
 #include "svc/svc.h"
 
@@ -52,9 +53,13 @@ struct call_engine;
 int call_engine_new(struct call_engine **out, struct svc *svc,
 		    const struct call_opts *o);
 
-/* The transport to send on and the port it bound; before any message. */
+/*
+ * The transport to send on and the port it bound, and the key of this
+ * node's path tokens (sip/path.h; NULL: none, it must outlive e); starts
+ * the engine's thread, which handles the messages queued meanwhile.
+ */
 void call_engine_set_transport(struct call_engine *e, struct sip_transport *t,
-			       unsigned port);
+			       unsigned port, const struct sip_path_key *path);
 
 /*
  * Queues a message received by the transport (any thread): requests other

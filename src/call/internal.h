@@ -200,7 +200,19 @@ struct call_engine {
 	 * its own copy). */
 	const char *raw;
 	size_t raw_len;
+	/* This node's path tokens, NULL when it has no address for them. */
+	const struct sip_path_key *path;
 };
+
+/* path.c */
+/*
+ * Forwards m (received from from) statelessly when it goes through one of
+ * this node's TCP connections: a request whose top Route is ours with a
+ * connection token, or a response whose top Via we added. True when m was
+ * handled so (forwarded, answered or dropped): the caller does no more.
+ */
+bool call_path_forward(struct call_engine *e, const struct sip_peer *from,
+		       const struct sip_msg *m);
 
 /* engine.c */
 void call_dmap_put(struct call_engine *e, struct call_leg *l);

@@ -72,6 +72,36 @@ static int check_addr(const struct cfg *c, const struct opt *o, char *err,
 	return EINVAL;
 }
 
+/* "" or a numeric host with an optional port, not a wildcard address. */
+static int check_advertise(const struct cfg *c, const struct opt *o, char *err,
+			   size_t cap)
+{
+	const char *v = str_of(c, o);
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char hp[CFG_STR_MAX + 8];
+	bool ok;
+
+	if (!v[0])
+		return 0;
+	ok = base_addr_parse(v, &ss, &sl) == 0;
+	if (!ok) {
+		snprintf(hp, sizeof(hp), "%s:5060", v);
+		ok = base_addr_parse(hp, &ss, &sl) == 0;
+	}
+	if (ok && !strchr(v, '[') && strchr(v, ':') &&
+	    strchr(v, ':') != strrchr(v, ':'))
+		ok = false; /* IPv6 takes brackets */
+	if (ok && (strncmp(v, "0.0.0.0", 7) == 0 || strncmp(v, "[::]", 4) == 0))
+		ok = false;
+	if (ok)
+		return 0;
+	snprintf(err, cap,
+		 "%s: not a numeric HOST or HOST:PORT of this node: '%.64s'",
+		 o->name, v);
+	return EINVAL;
+}
+
 static int check_log_level(const struct cfg *c, const struct opt *o, char *err,
 			   size_t cap)
 {
@@ -261,6 +291,19 @@ static const struct opt opts[] = {
      .doc = "SIP registrar listen address, UDP and TCP on the same port. Port"
 	    " 0 picks a free port; the `event=started` log line gives it as "
 	    "`sip_port`"},
+    {.name = "sip_advertise",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, sip_advertise),
+     .def = "",
+     .form = "empty, or numeric `a.b.c.d[:PORT]` or `[v6][:PORT]`",
+     .check = check_advertise,
+     .doc = "this node's SIP address as the other nodes reach it, for a "
+	    "node that listens on a wildcard address (`0.0.0.0`, `[::]`); "
+	    "the port defaults to the `sip` port. Empty: the `sip` address "
+	    "itself, and none with a wildcard. A phone registered over TCP "
+	    "is reached by the other nodes through this address (its binding's"
+	    " path, see calls.md); without one, only through this node. Our "
+	    "Via and Contact name its host"},
     {.name = "domain",
      .type = OPT_STR,
      .off = offsetof(struct cfg, domain),

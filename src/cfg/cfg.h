@@ -15,6 +15,7 @@ struct cfg {
 	char db[CFG_STR_MAX];
 	char http[CFG_STR_MAX];
 	char sip[CFG_STR_MAX];
+	char sip_advertise[CFG_STR_MAX];
 	char domain[CFG_STR_MAX];
 	char log_level[CFG_STR_MAX];
 	long body_max;

@@ -98,7 +98,8 @@ static int set_binding(struct model_binding *b,
 	return copy(b->q, sizeof(b->q), c->q) ||
 	       copy(b->call_id, sizeof(b->call_id), req->call_id) ||
 	       copy(b->received, sizeof(b->received), req->received) ||
-	       copy(b->transport, sizeof(b->transport), req->transport);
+	       copy(b->transport, sizeof(b->transport), req->transport) ||
+	       copy(b->path, sizeof(b->path), req->path ? req->path : "");
 }
 
 int model_register_apply(const struct model_binding *cur, unsigned ncur,

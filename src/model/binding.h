@@ -16,6 +16,7 @@
 #define MODEL_RECEIVED_MAX 64
 #define MODEL_TRANSPORT_MAX 8
 #define MODEL_Q_MAX 8
+#define MODEL_PATH_MAX 256
 
 struct model_binding {
 	int64_t endpoint_ref;
@@ -28,6 +29,12 @@ struct model_binding {
 	char received[MODEL_RECEIVED_MAX];   /* "ip:port" or "[ip6]:port" */
 	char transport[MODEL_TRANSPORT_MAX]; /* "UDP", "TCP" */
 	int64_t updated_ms;
+	/*
+	 * For a TCP binding, the URI of the node holding its connection
+	 * ("<sip:HOST:PORT;lr;sw=TOKEN>", RFC 3327's Path), "" when none. The
+	 * token names the connection: never shown by the API, never logged.
+	 */
+	char path[MODEL_PATH_MAX];
 };
 
 /* One Contact of a REGISTER. */
@@ -45,6 +52,7 @@ struct model_reg_request {
 	const struct model_reg_contact *contacts;
 	unsigned ncontacts;
 	const char *user_agent, *received, *transport;
+	const char *path; /* NULL or "" when none */
 	int64_t now_ms;
 };
 

@@ -59,6 +59,7 @@ struct registrar {
 	int64_t last_sweep_s; /* transport thread */
 	atomic_bool sweeping;
 	struct sweep_job sweep;
+	const struct sip_path_key *_Atomic path; /* NULL until set */
 };
 
 /* A response under construction (sip/build.h writes it). */
@@ -186,6 +187,11 @@ void registrar_stop_workers(struct registrar *r)
 void registrar_set_port(struct registrar *r, unsigned port)
 {
 	sip_auth_set_port(r->auth, port);
+}
+
+void registrar_set_path(struct registrar *r, const struct sip_path_key *k)
+{
+	atomic_store(&r->path, k);
 }
 
 void registrar_free(struct registrar *r)
@@ -400,7 +406,8 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 	struct model_reg_request rq = {0};
 	/* Not zeroed (80 KiB): every field used is set below or by svc. */
 	struct reg_work *w = malloc(sizeof(*w));
-	char extra[64];
+	char extra[64], path[SIP_PATH_URI_MAX];
+	const struct sip_path_key *pk;
 	int err;
 
 	if (!w)
@@ -433,6 +440,11 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 	rq.user_agent = w->ua;
 	rq.received = q->src;
 	rq.transport = q->from->proto == SIP_UDP ? "UDP" : "TCP";
+	/* Over TCP: how the other nodes reach this connection. */
+	pk = atomic_load(&q->r->path);
+	if (q->from->proto == SIP_TCP && pk && pk->self[0] &&
+	    !sip_path_uri(pk, q->from->conn, NULL, path, sizeof(path)))
+		rq.path = path;
 	rq.now_ms = base_time_now_ms();
 	err = svc_register(q->r->svc, p->user, p->realm, cred, &rq,
 			   &q->r->o.limits, &w->bs);

@@ -12,6 +12,7 @@
 #include "base/crypto.h"
 #include "model/binding.h"
 #include "sip/auth.h"
+#include "sip/path.h"
 #include "sip/transport.h"
 #include "svc/svc.h"
 
@@ -67,6 +68,14 @@ void registrar_stop_workers(struct registrar *r);
 /* The port the transport bound (for the digest uri check; sets it on the
  * authenticator, shared or not). */
 void registrar_set_port(struct registrar *r, unsigned port);
+
+/*
+ * The key that makes a TCP binding's path (sip/path.h), once this node's
+ * address is known (after the transport started; it must outlive r).
+ * Before, and with NULL or a key without an address, no path is stored.
+ * Safe from any thread.
+ */
+void registrar_set_path(struct registrar *r, const struct sip_path_key *k);
 
 /* The transport callbacks (ctx is the registrar). */
 void registrar_on_message(void *ctx, struct sip_transport *t,

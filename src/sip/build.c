@@ -305,6 +305,12 @@ static void top_via(struct sip_buf *b, const struct sip_via *v,
 	sip_buf_puts(b, "\r\n");
 }
 
+void sip_build_via_received(struct sip_buf *b, const struct sip_via *v,
+			    const char *src_ip, unsigned src_port)
+{
+	top_via(b, v, src_ip, src_port);
+}
+
 int sip_build_response_start(struct sip_buf *b, const struct sip_msg *m,
 			     const char *src_ip, unsigned src_port,
 			     unsigned code, const char *reason,

@@ -92,6 +92,14 @@ struct sip_req {
 };
 
 /*
+ * Appends "Via: " v "\r\n" with received=src_ip, and rport=src_port when v
+ * asked for rport (RFC 3261 18.2.1, RFC 3581; any received or rport
+ * already in v dropped): what a proxy forwards of the Via it received.
+ */
+void sip_build_via_received(struct sip_buf *b, const struct sip_via *v,
+			    const char *src_ip, unsigned src_port);
+
+/*
  * Writes request r into b (from its start). Returns 0, EINVAL (a missing
  * or bad input: CR/LF/NUL in a value, a non-token method, headers not made
  * of CRLF-ended lines, a body without content_type), E2BIG (b too small)

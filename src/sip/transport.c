@@ -2,6 +2,7 @@
 #include "sip/transport.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,6 +35,7 @@ struct addr_count {
 struct conn {
 	int fd; /* -1 when the slot is free */
 	uint32_t gen;
+	_Atomic uint64_t open_id; /* its id while open, else 0: any thread */
 	bool registered; /* a REGISTER on it got a 200: never evicted */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
@@ -202,6 +204,7 @@ static bool peer_open(struct sip_transport *t, const struct sockaddr_storage *a,
 
 static void conn_close(struct sip_transport *t, struct conn *c)
 {
+	atomic_store(&c->open_id, 0);
 	peer_del(t, &c->addr, c->addrlen);
 	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -300,6 +303,7 @@ static void on_accept(struct sip_transport *t)
 		c->ac = a;
 		t->nconns++;
 		peer_add(t, &ss, sl);
+		atomic_store(&c->open_id, conn_id(t, c));
 	}
 }
 
@@ -761,6 +765,14 @@ void sip_transport_conn_mark(struct sip_transport *t, uint64_t conn)
 		return;
 	*it = (struct outq_item){.conn = conn, .mark = true};
 	outq_push(t, it);
+}
+
+bool sip_transport_conn_open(struct sip_transport *t, uint64_t conn)
+{
+	uint64_t slot = (conn & 0xffffffffu) - 1;
+
+	return conn && slot < t->o.tcp_max &&
+	       atomic_load(&t->conns[slot].open_id) == conn;
 }
 
 unsigned sip_transport_port(const struct sip_transport *t)

@@ -9,6 +9,7 @@
 #ifndef SIP_TRANSPORT_H
 #define SIP_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -70,6 +71,12 @@ int sip_transport_send(struct sip_transport *t, const struct sip_peer *to,
  * Safe from any thread; a connection that has closed is ignored.
  */
 void sip_transport_conn_mark(struct sip_transport *t, uint64_t conn);
+
+/*
+ * Whether TCP connection conn is open (it may close right after). Safe
+ * from any thread.
+ */
+bool sip_transport_conn_open(struct sip_transport *t, uint64_t conn);
 
 /* The port actually bound (useful with port 0). */
 unsigned sip_transport_port(const struct sip_transport *t);

@@ -172,6 +172,14 @@ const char *sql_name(enum sql_id id)
 #define SCHEMA_5 \
 	"ALTER TABLE accounts ADD COLUMN token_enc TEXT NOT NULL DEFAULT '';"
 
+/*
+ * Version 6: a TCP binding's path, the URI of the node that holds its
+ * connection (registrar.c), so that other nodes reach it through that one.
+ * "" for every binding made before. The same on both.
+ */
+#define SCHEMA_6 \
+	"ALTER TABLE registrations ADD COLUMN path TEXT NOT NULL DEFAULT '';"
+
 /* Each migration takes the schema from version i to i + 1. */
 static const char *const migrations[][SQL_DIALECTS] = {
     {
@@ -202,6 +210,7 @@ static const char *const migrations[][SQL_DIALECTS] = {
     /* 4: call detail records and live calls. */
     {SCHEMA(4, SQLITE_TYPES), SCHEMA(4, PG_TYPES)},
     {SCHEMA_5, SCHEMA_5},
+    {SCHEMA_6, SCHEMA_6},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -804,6 +813,7 @@ int store_binding_replace(struct store *st, int64_t endpoint_ref,
 		d->bind_text(q, 8, b[i].received);
 		d->bind_text(q, 9, b[i].transport);
 		d->bind_int(q, 10, b[i].updated_ms);
+		d->bind_text(q, 11, b[i].path);
 		err = run(d, q, NULL);
 	}
 	return err;

@@ -76,7 +76,8 @@
 	F(TEXT, user_agent, user_agent) S				\
 	F(TEXT, received, received) S					\
 	F(TEXT, transport, transport) S					\
-	F(I64, updated_ms, updated_ms)
+	F(I64, updated_ms, updated_ms) S				\
+	F(TEXT, path, path)
 
 #define CDR_FIELDS(F, S)						\
 	F(I64, id, id) S						\
@@ -261,8 +262,8 @@ STMT(BIND_DELETE_ALL, "binding_delete_all",
      "DELETE FROM registrations WHERE endpoint_ref = ?1")
 STMT(BIND_INSERT, "binding_insert",
      "INSERT INTO registrations (endpoint_ref, contact, q, expires_ms,"
-     " call_id, cseq, user_agent, received, transport, updated_ms)"
-     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+     " call_id, cseq, user_agent, received, transport, updated_ms, path)"
+     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
 STMT(BIND_SWEEP, "binding_sweep",
      "DELETE FROM registrations WHERE id IN (SELECT id FROM registrations"
      " WHERE expires_ms <= ?1 LIMIT ?2)")

@@ -15,7 +15,7 @@
 #include "model/cdr.h"
 #include "model/model.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store;
 struct sql_drv; /* store/sql.h, internal to store/ */

@@ -307,10 +307,25 @@ static void test_migrate_refuses_newer(void **state)
 	assert_int_equal(raw_int(f, VERSION_SQL), STORE_SCHEMA_VERSION + 1);
 }
 
+struct bind_collect {
+	struct model_binding b[4];
+	int n;
+};
+
+static int collect_binding(void *ctx, const struct model_binding *b)
+{
+	struct bind_collect *c = ctx;
+
+	if (c->n < 4)
+		c->b[c->n] = *b;
+	c->n++;
+	return 0;
+}
+
 /*
  * A database made by a binary of schema 3 (before token_enc) keeps its
  * accounts through the upgrade: their tokens still log in (the hash) and
- * have no ciphertext ("").
+ * have no ciphertext (""); its bindings stay, with no path (version 6).
  */
 static void test_migrate_from_3(void **state)
 {
@@ -346,8 +361,21 @@ static void test_migrate_from_3(void **state)
 		 " created_ms) VALUES ('MA_OLD00000', 'old', 'o.example.com',"
 		 " '%064d', 5)",
 		 7);
+	static const char *const rows[] = {
+	    "INSERT INTO endpoints (account_id, endpoint_id, username, domain,"
+	    " alias, ha1_md5, ha1_sha256, allow_voice, allow_message,"
+	    " allow_video, allow_same_domain, allow_other_domains,"
+	    " allow_phones, allow_apps, created_ms, updated_ms) SELECT id,"
+	    " '100000000000009', 'old', 'o.example.com', 'old', '', '', 1, 1,"
+	    " 1, 1, 1, 1, 1, 5, 5 FROM accounts",
+	    "INSERT INTO registrations (endpoint_ref, contact, q, expires_ms,"
+	    " call_id, cseq, user_agent, received, transport, updated_ms)"
+	    " SELECT id, 'sip:old@1.2.3.4;transport=tcp', '', 9000000000000,"
+	    " 'c', 1, 'ua', '1.2.3.4:5060', 'TCP', 5 FROM endpoints"};
 	if (on_pg) {
 		pg_exec(f.url, q);
+		for (size_t i = 0; i < 2; i++)
+			pg_exec(f.url, rows[i]);
 	} else {
 		assert_int_equal(sqlite3_exec(db,
 					      "UPDATE schema_version SET "
@@ -356,6 +384,10 @@ static void test_migrate_from_3(void **state)
 				 SQLITE_OK);
 		assert_int_equal(sqlite3_exec(db, q, NULL, NULL, NULL),
 				 SQLITE_OK);
+		for (size_t i = 0; i < 2; i++)
+			assert_int_equal(
+			    sqlite3_exec(db, rows[i], NULL, NULL, NULL),
+			    SQLITE_OK);
 		sqlite3_close(db);
 	}
 	assert_int_equal(ops->open(f.url, &st), 0);
@@ -367,6 +399,20 @@ static void test_migrate_from_3(void **state)
 	assert_string_equal(a.token_enc, "");
 	assert_int_equal(strspn(a.token_sha256, "0"), 63);
 	assert_int_equal(ops->account_get_sealed(st, &a), ENOENT);
+	{
+		struct model_endpoint ep;
+		struct bind_collect bc;
+
+		memset(&bc, 0, sizeof(bc));
+		assert_int_equal(
+		    ops->endpoint_get_by_user(st, "old", "o.example.com", &ep),
+		    0);
+		assert_int_equal(
+		    ops->binding_list(st, ep.id, 0, collect_binding, &bc), 0);
+		assert_int_equal(bc.n, 1);
+		assert_string_equal(bc.b[0].transport, "TCP");
+		assert_string_equal(bc.b[0].path, "");
+	}
 	ops->close(st);
 	remove_db(&f);
 	rmdir(f.dir);
@@ -854,21 +900,8 @@ static void make_binding(struct model_binding *b, int64_t endpoint_ref,
 	snprintf(b->received, sizeof(b->received), "127.0.0.1:5060");
 	snprintf(b->transport, sizeof(b->transport), "UDP");
 	b->updated_ms = 1234;
-}
-
-struct bind_collect {
-	struct model_binding b[4];
-	int n;
-};
-
-static int collect_binding(void *ctx, const struct model_binding *b)
-{
-	struct bind_collect *c = ctx;
-
-	if (c->n < 4)
-		c->b[c->n] = *b;
-	c->n++;
-	return 0;
+	snprintf(b->path, sizeof(b->path), "<sip:10.0.0.1:5060;lr;sw=%s>",
+		 contact + 4);
 }
 
 static void test_bindings(void **state)

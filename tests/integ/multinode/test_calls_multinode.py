@@ -1,11 +1,10 @@
 """Calls across nodes (issue 10, points 6 and 7): two sipward nodes on one
 PostgreSQL database. A phone registered through node A is reached by a call
-placed through node B (over UDP, straight from node B's address), every
-node's API lists the live calls of every node, and DELETE Call/{uuid}/ sent
-to the node that does not carry a call hangs it up (the carrier polls for
-it). A TCP binding is reached only through the node holding its connection
-(docs/calls.md, "Not yet"): through another node the send fails at once
-and the caller gets 480.
+placed through node B (over UDP, straight from node B's address; over TCP
+through node A, which holds the phone's connection: the binding's path and
+node A's Record-Route), every node's API lists the live calls of every
+node, and DELETE Call/{uuid}/ sent to the node that does not carry a call
+hangs it up (the carrier polls for it).
 
 The callee's phone uses an unconnected UDP socket (sipphone.Phone with
 connect=False), as a real phone does: it takes requests from any address and
@@ -314,7 +313,9 @@ def test_delete_on_a_hangs_up_call_carried_by_b(two_nodes, phones):
 
 
 # --------------------------------------------------------------------------
-# 4. a TCP binding is reached only through the node holding its connection
+# 4. a TCP binding is reached through the node holding its connection: node
+# B sends the INVITE to node A (the binding's path) with a Route, node A
+# forwards it down the connection and Record-Routes itself
 
 def tcp_bob_and_alice(cluster, phones):
     na, nb = cluster.nodes
@@ -323,60 +324,168 @@ def tcp_bob_and_alice(cluster, phones):
     alice = phones(nb, b)             # calls through node B
     regs = b.endpoint(bob.id)["sip_registrations"]
     assert [x["transport"].upper() for x in regs] == ["TCP"], regs
+    # the path (its connection token) is never shown by the API
+    assert "sw=" not in repr(regs) and "path" not in repr(regs), regs
     return na, nb, a, b, alice, bob
 
 
-RING_TIMEOUT = 3
+def node_a_rr(na):
+    return "<sip:127.0.0.1:%d;lr;sw=" % na.sip_port
 
 
-def test_tcp_binding_through_a_not_reached_through_b(mn_cluster, phones):
-    """Known limit (docs/calls.md, "Not yet"): node B holds no connection
-    to the phone, so its B leg never reaches it and the caller gets a final
-    error (480 at once, see the test below); the phone sees nothing. Through node A, which holds the connection, the same
-    binding rings."""
-    c = mn_cluster(2, env=dict(ENV, SIPWARD_RING_TIMEOUT=RING_TIMEOUT))
+def test_tcp_binding_through_a_reached_through_b(two_nodes, phones):
+    c, na, nb, a, b = two_nodes
     na, nb, a, b, alice, bob = tcp_bob_and_alice(c, phones)
 
-    t0 = time.monotonic()
-    alice.call(bob.user)
-    r = alice.wait_response("INVITE", final=True,
-                            timeout=RING_TIMEOUT + MSG_TIMEOUT)
-    took = time.monotonic() - t0
-    print("call through node B to a TCP binding held by node A: %d %s "
-          "after %.3fs (ring_timeout %ds)" % (r.status, r.reason, took,
-                                              RING_TIMEOUT))
-    assert 400 <= r.status < 700, (r.status, r.reason, r.raw[:400])
-    # nothing reached bob on his connection (node A does not carry the
-    # call; node B could not send)
-    bob.expect_no(lambda m: m.is_request and m.method == "INVITE", 0.5,
-                  "INVITE")
+    # call 1: alice hangs up
+    d = alice.call(bob.user)
+    db = bob.incoming(MSG_TIMEOUT)
+    inv = db.invite
+    rr = inv.all("Record-Route")
+    assert len(rr) == 1 and rr[0].startswith(node_a_rr(na)), rr
+    vias = inv.all("Via")
+    assert len(vias) == 2, vias
+    assert vias[0].startswith("SIP/2.0/TCP 127.0.0.1:%d;branch=z9hG4bK-swp"
+                              % na.sip_port), vias
+    assert ":%d" % nb.sip_port in vias[1], vias
+    assert inv.get("Route") is None, inv.get("Route")  # popped by node A
+    assert aor(alice) in inv.get("From")
+    assert ":%d" % nb.sip_port in db.remote_target, db.remote_target
+    assert int(inv.get("Max-Forwards")) == 68, inv.get("Max-Forwards")
+    bob.respond(inv, 180, "Ringing", tag=db.local_tag)
+    alice.wait_response("INVITE", 180, timeout=MSG_TIMEOUT)
+    sdp_b = SDP_AUDIO % 50000
+    bob.respond(inv, 200, "OK", tag=db.local_tag, sdp=sdp_b)
+    ok = alice.wait_response("INVITE", 200, timeout=MSG_TIMEOUT)
+    assert ok.body.decode() == sdp_b
+    alice.answered(d, ok)
+    ack = bob.wait_request("ACK", MSG_TIMEOUT)
+    assert ack.get("Route") is None
+    assert live_uuids(b) != [] and live_uuids(a) == live_uuids(b)
+    assert alice.bye(d).status == 200
+    bye = bob.wait_request("BYE", MSG_TIMEOUT)
+    bob.respond(bye, 200, "OK")
+    # bob's 200 reached node B through node A: no retransmission
+    bob.expect_no(lambda m: m.is_request and m.method == "BYE", 1.5,
+                  "retransmitted BYE")
+
+    # call 2: bob hangs up; his BYE goes on his connection to node A with
+    # the Route node A recorded, and node A sends it on to node B
+    d = alice.call(bob.user)
+    db = bob.incoming(MSG_TIMEOUT)
+    assert db.route and db.route[0].startswith(node_a_rr(na)), db.route
+    bob.respond(db.invite, 200, "OK", tag=db.local_tag, sdp=sdp_b)
+    ok = alice.wait_response("INVITE", 200, timeout=MSG_TIMEOUT)
+    alice.answered(d, ok)
+    bob.wait_request("ACK", MSG_TIMEOUT)
+    r = bob.bye(db)
+    assert r.status == 200, r.raw[:300]
+    bye = alice.wait_request("BYE", MSG_TIMEOUT)
+    assert bye.source == addr(nb), bye.source
+    alice.respond(bye, 200, "OK")
+
+    def cdrs():
+        objs = b.get("Call/", params={"limit": 20}).json()["objects"]
+        return objs if len(objs) == 4 else None
+    objs = wait_until(cdrs, MSG_TIMEOUT, "4 CDRs (2 calls, 2 legs each)")
+    assert sorted(o["hangup_source"] for o in objs) == \
+        ["Callee", "Callee", "Caller", "Caller"], objs
+    for o in objs:
+        assert o["hangup_cause_name"] == "NORMAL_CLEARING", o
     assert live_uuids(a) == [] and live_uuids(b) == []
 
-    def failed_cdr():
-        objs = b.get("Call/", params={"limit": 20}).json()["objects"]
-        return [o for o in objs if o["call_direction"] == "inbound"] or None
-    cdr = wait_until(failed_cdr, MSG_TIMEOUT, "the failed call's CDR")[0]
-    print("its CDR: %s %s %s" % (cdr["hangup_cause_name"],
-                                 cdr["hangup_cause_code"],
-                                 cdr["hangup_source"]))
-    assert cdr["answer_time"] is None and cdr["bill_duration"] == 0, cdr
 
-    # control: through node A, which holds the connection, bob rings
-    alice_on_a = phones(na, a, register=False, ep=alice.ep)
-    alice_on_a.call(bob.user)
+def test_tcp_binding_through_a_cancel_and_busy(two_nodes, phones):
+    """A CANCEL while bob rings reaches him through node A (with the
+    INVITE's Route), and a busy answer reaches alice."""
+    c = two_nodes[0]
+    na, nb, a, b, alice, bob = tcp_bob_and_alice(c, phones)
+    d = alice.call(bob.user)
+    db = bob.incoming(MSG_TIMEOUT)
+    bob.respond(db.invite, 180, "Ringing", tag=db.local_tag)
+    alice.wait_response("INVITE", 180, timeout=MSG_TIMEOUT)
+    alice.cancel(d)
+    assert alice.wait_response("CANCEL", final=True,
+                               timeout=MSG_TIMEOUT).status == 200
+    cancel = bob.wait_request("CANCEL", MSG_TIMEOUT)
+    # the same branch as the INVITE (RFC 3261 9.1, 16.11)
+    assert cancel.get("Via") == db.invite.get("Via"), (
+        cancel.get("Via"), db.invite.get("Via"))
+    bob.respond(cancel, 200, "OK")
+    bob.respond(db.invite, 487, "Request Terminated", tag=db.local_tag)
+    ack = bob.wait_request("ACK", MSG_TIMEOUT)
+    assert ack.get("Via") == db.invite.get("Via")
+    r = alice.wait_response("INVITE", final=True, timeout=MSG_TIMEOUT)
+    assert r.status == 487, (r.status, r.reason)
+    alice.ack_non2xx(d, r, d.ruri, d.invite_branch)
+
+    # busy
+    d = alice.call(bob.user)
     db = bob.incoming(MSG_TIMEOUT)
     bob.respond(db.invite, 486, "Busy Here", tag=db.local_tag)
     bob.wait_request("ACK", MSG_TIMEOUT)
-    assert alice_on_a.wait_response("INVITE", final=True,
-                                    timeout=MSG_TIMEOUT).status == 486
+    r = alice.wait_response("INVITE", final=True, timeout=MSG_TIMEOUT)
+    assert r.status == 486, (r.status, r.reason)
+    assert live_uuids(a) == [] and live_uuids(b) == []
 
 
-def test_tcp_binding_held_by_a_fails_at_once_through_b(two_nodes, phones):
-    """The send to a TCP binding without a connection on this node fails
-    at once; the caller should get its error answer as soon (here: within
-    MSG_TIMEOUT, the default ring_timeout being 60 s)."""
+def forged(na, user, tok):
+    """An INFO to node A with a Route naming node A and token tok."""
+    return sipphone.build_request(
+        "INFO", "sip:%s@127.0.0.1:%d;transport=tcp" % (user, na.sip_port),
+        [("Via", "SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK" + tok[:8]),
+         ("Route", "<sip:127.0.0.1:%d;lr;sw=%s>" % (na.sip_port, tok)),
+         ("Max-Forwards", "70"), ("From", "<sip:x@x.invalid>;tag=1"),
+         ("To", "<sip:%s@x.invalid>" % user),
+         ("Call-ID", "forged-%s" % tok[:12]), ("CSeq", "1 INFO")], b"")
+
+
+def test_forged_token_forwards_nothing(two_nodes, phones):
+    """A request to node A whose Route carries a token that node A did not
+    make is refused statelessly (403): bob sees nothing. A real token
+    whose connection has closed reaches nothing (480), not even the
+    connection that took its slot; Max-Forwards 0 is 483."""
     c = two_nodes[0]
     na, nb, a, b, alice, bob = tcp_bob_and_alice(c, phones)
-    alice.call(bob.user)
-    r = alice.wait_response("INVITE", final=True, timeout=MSG_TIMEOUT)
-    assert r.status == 480, (r.status, r.reason)
+    # a real token, from a call's Record-Route
+    d = alice.call(bob.user)
+    db = bob.incoming(MSG_TIMEOUT)
+    real = db.route[0].split("sw=", 1)[1].rstrip(">")
+    bob.respond(db.invite, 486, "Busy Here", tag=db.local_tag)
+    bob.wait_request("ACK", MSG_TIMEOUT)
+    assert alice.wait_response("INVITE", final=True,
+                               timeout=MSG_TIMEOUT).status == 486
+
+    def flip(s, i):
+        return s[:i] + ("0" if s[i] != "0" else "1") + s[i + 1:]
+    bad = [flip(real, len(real) - 1),  # the MAC
+           flip(real, 15),             # the connection id
+           flip(real, 20),             # the process's number
+           "ab" * 34, "x"]
+    evil = na.conn()
+    for tok in bad:
+        evil.send(forged(na, bob.user, tok))
+        r = evil.recv(MSG_TIMEOUT)
+        assert r.status == 403, (tok, r.status)
+    bob.expect_no(lambda m: m.is_request, 1.0, "forwarded request")
+
+    # Max-Forwards 0 with the real token: 483, nothing forwarded
+    evil.send(forged(na, bob.user, real).replace(b"Max-Forwards: 70",
+                                                 b"Max-Forwards: 0"))
+    assert evil.recv(MSG_TIMEOUT).status == 483
+    bob.expect_no(lambda m: m.is_request, 0.5, "forwarded request")
+
+    # the real token still reaches bob's connection (control) ...
+    evil.send(forged(na, bob.user, real))
+    info = bob.wait_request("INFO", MSG_TIMEOUT)
+    assert info.get("Route") is None
+    bob.respond(info, 200, "OK")
+    assert evil.recv(MSG_TIMEOUT).status == 200
+    # ... but not once his connection closed, not even the phone whose
+    # connection took its place
+    bob.close()
+    time.sleep(0.3)
+    carol = phones(na, a, proto="tcp")
+    evil.send(forged(na, carol.user, real))
+    assert evil.recv(MSG_TIMEOUT).status == 480
+    carol.expect_no(lambda m: m.is_request, 1.0, "forwarded request")

@@ -97,6 +97,17 @@ class Dialog:
         self.invite = None  # the INVITE received (callee side)
         self.invite_bytes = None  # the INVITE sent (caller side)
         self.invite_branch = None
+        # The route set (RFC 3261 12.1): Record-Route values, in the
+        # order this phone's requests list them as Route headers.
+        self.route = []
+
+
+def record_routes(m):
+    """m's Record-Route values in order, one per name-addr."""
+    out = []
+    for v in m.all("Record-Route"):
+        out += [x.strip() for x in re.findall(r"[^,<]*<[^>]*>[^,]*", v)]
+    return out
 
 
 def uri_hostport(uri):
@@ -145,7 +156,7 @@ class Phone:
         on an unconnected socket, None (the server) otherwise."""
         if self.c.connected or not d.remote_target:
             return None
-        return uri_hostport(d.remote_target)
+        return uri_hostport(d.route[0] if d.route else d.remote_target)
 
     def _pump(self, timeout):
         raw, src = self.c.recv_from(timeout)
@@ -312,6 +323,7 @@ class Phone:
         """Takes a 2xx to our INVITE: remembers the dialog, sends ACK."""
         d.remote_tag = resp.tag("To")
         d.remote_target = resp.contact_uri()
+        d.route = list(reversed(record_routes(resp)))
         self.send_in_dialog(d, self.in_dialog(d, "ACK", cseq=d.cseq))
 
     def cancel(self, d):
@@ -329,6 +341,7 @@ class Phone:
         d.remote_tag = inv.tag("From")
         d.invite = inv
         d.remote_target = inv.contact_uri()
+        d.route = record_routes(inv)
         d.local_uri = re.search(r"<([^>]*)>", inv.get("To")).group(1)
         d.remote_uri = re.search(r"<([^>]*)>", inv.get("From")).group(1)
         d.cseq = 0
@@ -343,6 +356,11 @@ class Phone:
         h.insert(1, ("To", to))
         if 100 < status < 300 and req.method in ("INVITE", "UPDATE"):
             h.append(("Contact", self.contact))
+        if 100 < status < 300 and req.method == "INVITE":
+            # a UAS copies Record-Route into the answers that make the
+            # dialog (RFC 3261 12.1.1)
+            h += [(n, v) for n, v in req.headers
+                  if n.lower() == "record-route"]
         h += list(extra)
         if sdp:
             h.append(("Content-Type", "application/sdp"))
@@ -363,6 +381,8 @@ class Phone:
              ("From", "<%s>;tag=%s" % (d.local_uri, d.local_tag)),
              ("To", "<%s>;tag=%s" % (d.remote_uri, d.remote_tag)),
              ("Call-ID", d.call_id), ("CSeq", "%d %s" % (cseq, method))]
+        # loose routing only (every proxy here puts ;lr)
+        h += [("Route", r) for r in d.route]
         if method in ("INVITE", "UPDATE"):
             h.append(("Contact", self.contact))
         h += list(extra)
