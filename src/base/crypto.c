@@ -183,6 +183,15 @@ int base_hex_encode(const void *data, size_t n, char *out, size_t cap)
 	return 0;
 }
 
+bool base_hex_lower(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		      (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return true;
+}
+
 int base_hex_decode(const char *hex, size_t len, unsigned char *out, size_t cap,
 		    size_t *outlen)
 {

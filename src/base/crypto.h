@@ -67,6 +67,9 @@ int base_aead_open(const unsigned char *key, const void *aad, size_t aadlen,
 		   const void *in, size_t len, unsigned char *out, size_t cap,
 		   size_t *outlen);
 
+/* Whether the n bytes at p are all lower-case hex digits (0-9, a-f). */
+bool base_hex_lower(const char *p, size_t n);
+
 /* Writes n bytes as lower-case hex + NUL (cap > 2n). Returns 0 or ERANGE. */
 int base_hex_encode(const void *data, size_t n, char *out, size_t cap);
 

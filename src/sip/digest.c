@@ -138,15 +138,6 @@ int sip_nonce_make(const void *secret, size_t secret_len,
 	return 0;
 }
 
-static bool all_hex(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((p[i] >= '0' && p[i] <= '9') ||
-		      (p[i] >= 'a' && p[i] <= 'f')))
-			return false;
-	return true;
-}
-
 int sip_nonce_check(const void *secret, size_t secret_len,
 		    const struct sip_nonce_bind *b, struct sip_str nonce,
 		    int64_t now_ms, int64_t ttl_ms, int64_t *issued_ms)
@@ -155,8 +146,9 @@ int sip_nonce_check(const void *secret, size_t secret_len,
 	unsigned long long t;
 
 	if (nonce.n != SIP_NONCE_LEN || nonce.p[16] != '.' ||
-	    nonce.p[33] != '.' || !all_hex(nonce.p, 16) ||
-	    !all_hex(nonce.p + 17, 16) || !all_hex(nonce.p + 34, 32))
+	    nonce.p[33] != '.' || !base_hex_lower(nonce.p, 16) ||
+	    !base_hex_lower(nonce.p + 17, 16) ||
+	    !base_hex_lower(nonce.p + 34, 32))
 		return EINVAL;
 	memcpy(text, nonce.p, SIP_NONCE_LEN);
 	text[SIP_NONCE_LEN] = '\0';

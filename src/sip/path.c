@@ -90,15 +90,6 @@ int sip_path_token_make(const struct sip_path_key *k, uint64_t conn,
 	return n < 0 || (size_t)n >= cap ? ERANGE : 0;
 }
 
-static bool all_hex(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((p[i] >= '0' && p[i] <= '9') ||
-		      (p[i] >= 'a' && p[i] <= 'f')))
-			return false;
-	return true;
-}
-
 static uint64_t hex_u64(const char *p, size_t n)
 {
 	uint64_t v = 0;
@@ -123,7 +114,7 @@ int sip_path_token_check(const struct sip_path_key *k, struct sip_str tok,
 	    (tok.n != CONN_HEX + EPOCH_HEX + MAC_HEX &&
 	     tok.n != CONN_HEX + EPOCH_HEX + V4_HEX + MAC_HEX &&
 	     tok.n != CONN_HEX + EPOCH_HEX + V6_HEX + MAC_HEX) ||
-	    !all_hex(tok.p, tok.n))
+	    !base_hex_lower(tok.p, tok.n))
 		return EACCES;
 	if (mac(k, "sw1", tok.p, body, m) ||
 	    !base_secure_eq(m, tok.p + body, MAC_HEX))

@@ -215,6 +215,11 @@ static void test_hex(void **state)
 	assert_memory_equal(b, raw, 4);
 	assert_int_equal(base_hex_decode("007", 3, b, sizeof(b), &n), EINVAL);
 	assert_int_equal(base_hex_decode("0g", 2, b, sizeof(b), &n), EINVAL);
+	assert_true(base_hex_lower("0123456789abcdef", 16));
+	assert_true(base_hex_lower("", 0));
+	assert_false(base_hex_lower("00AB", 4)); /* upper case: not ours */
+	assert_false(base_hex_lower("0g", 2));
+	assert_true(base_hex_lower("ab\0x", 2)); /* only n bytes */
 	assert_int_equal(base_hex_decode("0011223344", 10, b, sizeof(b), &n),
 			 ERANGE);
 }
