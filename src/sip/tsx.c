@@ -376,6 +376,26 @@ static int keep_last(struct sip_tsx *tx, const char *buf, size_t len)
 
 /* A new transaction in the table (hashed and in the heap, no timers). */
 /*
+ * Frees what a final answer made useless, so that the transactions of
+ * ended calls (kept up to 64*T1 = 32 s, RFC 6026) hold little: the request
+ * a client transaction keeps for ACK and CANCEL (or a server one's echo
+ * headers), and with last, the request kept for retransmission.
+ */
+static void shed(struct sip_tsx *tx, bool last)
+{
+	free(tx->req);
+	tx->req = NULL;
+	tx->req_len = tx->echo_to = 0;
+	free(tx->cancel_hdrs);
+	tx->cancel_hdrs = NULL;
+	if (last) {
+		free(tx->last);
+		tx->last = NULL;
+		tx->last_len = 0;
+	}
+}
+
+/*
  * Makes room for one more transaction: the heap doubles when full, the
  * hash doubles (rehashed) when it holds as many as it has buckets.
  */
@@ -634,12 +654,14 @@ static void ict_response(struct sip_tsx *tx, int64_t now,
 		tx->t_end = SIP_TSX_NEVER;
 		tx->t_wait = at(now, t64(t)); /* Timer M */
 		schedule(tx);
+		shed(tx, true); /* the TU ACKs a 2xx */
 	} else {
 		tx->state = SIP_TSX_COMPLETED;
 		tx->t_end = SIP_TSX_NEVER;
 		tx->t_wait = tx->reliable ? now : at(now, 32000); /* Timer D */
 		schedule(tx);
 		send_ack(tx, m);
+		shed(tx, false); /* last is the ACK, sent again if need be */
 	}
 	emit(tx, SIP_TSX_EV_RESPONSE, m, from, 0);
 }
@@ -659,6 +681,7 @@ static void nict_response(struct sip_tsx *tx, int64_t now,
 		/* Timer K */
 		tx->t_wait = tx->reliable ? now : at(now, tx->t->o.t4_ms);
 		schedule(tx);
+		shed(tx, true);
 	}
 	emit(tx, SIP_TSX_EV_RESPONSE, m, from, 0);
 }
@@ -752,6 +775,10 @@ static int respond(struct sip_tsx *tx, int64_t now, const struct sip_resp *r)
 	}
 	if (c >= 200 && tx->kind == SIP_TSX_IST && c < 300)
 		tx->t_end = SIP_TSX_NEVER;
+	/* A final but an INVITE's 2xx (the TU may send it again through
+	 * here) is the last response built: last alone is sent again. */
+	if (c >= 200 && !(tx->kind == SIP_TSX_IST && c < 300))
+		shed(tx, false);
 	schedule(tx);
 	return tx_send(tx, tx->last, tx->last_len);
 }
