@@ -433,8 +433,13 @@ int sip_ws_decode(struct sip_ws_rx *rx, char *buf, size_t len, size_t *used,
 		*used = len;
 		return EPIPE;
 	}
-	if (!rx->op)
-		rx->len = 0; /* a message reported last time is gone */
+	if (!rx->op) {
+		/* A message reported last time is gone; a buffer grown for a
+		 * large one is not kept on an idle connection. */
+		rx->len = 0;
+		if (rx->cap > WS_MSG_MIN)
+			sip_ws_rx_free(rx);
+	}
 	for (;;) {
 		unsigned char *b = (unsigned char *)buf + off;
 		size_t n = len - off, hl;

@@ -144,21 +144,19 @@ void sip_ws_rx_free(struct sip_ws_rx *rx);
  * done with *ev, whose data may lie in buf[0, *used) or in rx's buffer and
  * is valid until then or the next call. Payloads are unmasked in place in
  * buf. Pongs are taken silently; fragments are copied into rx's buffer
- * (grown up to msg_max) and a message is reported when its last fragment
- * arrives; a ping or close may come between fragments. A frame is taken
- * only when it is whole, so the caller's buffer must hold
- * max(frame_max, SIP_WS_CTRL_MAX) + SIP_WS_HDR_MAX bytes.
- * Returns 0 with *ev; EAGAIN when more bytes are needed; or an error after
- * which the caller sends a close with sip_ws_close_code(err) and ends the
- * connection:
- *   EBADMSG  an unmasked frame, a reserved bit or opcode, a control frame
- *            longer than 125 bytes or fragmented, a length not written in
- *            the fewest bytes (RFC 6455 5.2 "minimal number of bytes") or
- *            with its top bit set, a continuation with no message started
- *            or a new message before the last one ended, a close frame of
- *            1 byte or with a code that may not be sent (7.4);
- *   EILSEQ   a text message or a close reason that is not UTF-8;
- *   E2BIG    a data frame over frame_max or a message over msg_max, known
+ * (grown up to msg_max, and freed at the next call when it grew past
+ * 4 KiB) and a message is reported when its last fragment arrives; a ping or
+ * close may come between fragments. A frame is taken only when it is whole, so
+ * the caller's buffer must hold max(frame_max, SIP_WS_CTRL_MAX) +
+ * SIP_WS_HDR_MAX bytes. Returns 0 with *ev; EAGAIN when more bytes are needed;
+ * or an error after which the caller sends a close with sip_ws_close_code(err)
+ * and ends the connection: EBADMSG  an unmasked frame, a reserved bit or
+ * opcode, a control frame longer than 125 bytes or fragmented, a length not
+ * written in the fewest bytes (RFC 6455 5.2 "minimal number of bytes") or with
+ * its top bit set, a continuation with no message started or a new message
+ * before the last one ended, a close frame of 1 byte or with a code that may
+ * not be sent (7.4); EILSEQ   a text message or a close reason that is not
+ * UTF-8; E2BIG    a data frame over frame_max or a message over msg_max, known
  *            from the frame's header, before its payload arrives;
  *   ENOMEM   the reassembly buffer could not grow.
  * After a CLOSE event or an error, every call returns EPIPE (close code 0:
