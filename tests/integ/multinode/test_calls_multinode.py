@@ -484,7 +484,16 @@ def test_forged_token_forwards_nothing(two_nodes, phones):
     # ... but not once his connection closed, not even the phone whose
     # connection took its place
     bob.close()
-    time.sleep(0.3)
+
+    def closed_at_a():
+        # until node A has seen the close, the token still names a live
+        # connection (and the request is lost with it)
+        evil.send(forged(na, bob.user, real))
+        try:
+            return evil.recv(0.5).status == 480
+        except sipphone.sipclient.NoResponse:
+            return False
+    wait_until(closed_at_a, MSG_TIMEOUT, "node A seeing bob's close (480)")
     carol = phones(na, a, proto="tcp")
     evil.send(forged(na, carol.user, real))
     assert evil.recv(MSG_TIMEOUT).status == 480
