@@ -102,6 +102,13 @@ static int check_advertise(const struct cfg *c, const struct opt *o, char *err,
 	return EINVAL;
 }
 
+/* "" (off) or a numeric HOST:PORT. */
+static int check_addr_opt(const struct cfg *c, const struct opt *o, char *err,
+			  size_t cap)
+{
+	return str_of(c, o)[0] ? check_addr(c, o, err, cap) : 0;
+}
+
 static int check_log_level(const struct cfg *c, const struct opt *o, char *err,
 			   size_t cap)
 {
@@ -304,6 +311,91 @@ static const struct opt opts[] = {
 	    "is reached by the other nodes through this address (its binding's"
 	    " path, see calls.md); without one, only through this node. Our "
 	    "Via and Contact name its host"},
+    {.name = "sip_tls",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, sip_tls),
+     .def = "",
+     .form = "empty, or same form as `http`",
+     .check = check_addr_opt,
+     .doc = "SIP over TLS (RFC 3261 26.2, TLS 1.2 or later) listen address; "
+	    "empty: none. Needs `tls_cert_file` and `tls_key_file`. Phones "
+	    "register with `;transport=tls` and are shown with transport "
+	    "`TLS`"},
+    {.name = "sip_ws",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, sip_ws),
+     .def = "",
+     .form = "empty, or same form as `http`",
+     .check = check_addr_opt,
+     .doc = "SIP over WebSocket (RFC 7118) listen address, any request "
+	    "path, subprotocol `sip` only; empty: none. Shown with transport "
+	    "`WS`"},
+    {.name = "sip_wss",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, sip_wss),
+     .def = "",
+     .form = "empty, or same form as `http`",
+     .check = check_addr_opt,
+     .doc = "SIP over secure WebSocket (WebSocket in TLS) listen address, "
+	    "what browsers use (`wss://host:port`); empty: none. Needs "
+	    "`tls_cert_file` and `tls_key_file`. Shown with transport `WSS`"},
+    {.name = "tls_cert_file",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, tls_cert_file),
+     .def = "",
+     .form = "a path to a PEM file, or empty",
+     .doc = "the certificate chain (PEM, the server's certificate first) of"
+	    " `sip_tls` and `sip_wss`. Read at start and again on SIGHUP: "
+	    "new connections get the new certificate, open ones, calls and "
+	    "registrations carry on; a file that does not load keeps the old"
+	    " one (logged `event=tls_reload_failed`)"},
+    {.name = "tls_key_file",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, tls_key_file),
+     .def = "",
+     .form = "a path to a PEM file, or empty",
+     .doc = "the private key (PEM, unencrypted) of `tls_cert_file`; read "
+	    "with it. Never logged"},
+    {.name = "sip_ws_ping",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, sip_ws_ping),
+     .def = "30",
+     .min = 0,
+     .max = 3600,
+     .doc = "seconds of silence after which a WebSocket connection gets a "
+	    "ping frame (browsers answer it without their page's help, which"
+	    " keeps NAT bindings and `sip_tcp_idle` from closing it); 0: "
+	    "never"},
+    {.name = "rtpengine_ng",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, rtpengine_ng),
+     .def = "127.0.0.1:22222",
+     .form = "empty, or same form as `http`",
+     .check = check_addr_opt,
+     .doc =
+	 "rtpengine's ng control address (UDP). Calls between a "
+	 "WebRTC leg (WS, WSS, or an `RTP/SAVPF` offer) and a plain RTP "
+	 "leg have their media bridged by it; when it does not answer "
+	 "within `rtpengine_timeout`, such a call fails (`503` with "
+	 "`Reason: SIP;cause=503;text=\"media relay unavailable\"`, hangup"
+	 " cause `NORMAL_TEMPORARY_FAILURE`, logged "
+	 "`event=rtpengine_failed`). Empty: never used, SDP passes untouched"},
+    {.name = "rtpengine_always",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, rtpengine_always),
+     .def = "false",
+     .form = "`true` or `false`",
+     .check = check_bool,
+     .doc = "`true`: every call's media goes through rtpengine (phones "
+	    "behind NAT), not only calls between WebRTC and plain RTP"},
+    {.name = "rtpengine_timeout",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, rtpengine_timeout),
+     .def = "2",
+     .min = 1,
+     .max = 30,
+     .doc = "seconds one rtpengine request may take, its retransmissions "
+	    "included"},
     {.name = "domain",
      .type = OPT_STR,
      .off = offsetof(struct cfg, domain),

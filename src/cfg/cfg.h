@@ -16,6 +16,15 @@ struct cfg {
 	char http[CFG_STR_MAX];
 	char sip[CFG_STR_MAX];
 	char sip_advertise[CFG_STR_MAX];
+	char sip_tls[CFG_STR_MAX];
+	char sip_ws[CFG_STR_MAX];
+	char sip_wss[CFG_STR_MAX];
+	char tls_cert_file[CFG_STR_MAX];
+	char tls_key_file[CFG_STR_MAX];
+	long sip_ws_ping;
+	char rtpengine_ng[CFG_STR_MAX];
+	char rtpengine_always[CFG_STR_MAX];
+	long rtpengine_timeout;
 	char domain[CFG_STR_MAX];
 	char log_level[CFG_STR_MAX];
 	long body_max;
