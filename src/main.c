@@ -719,6 +719,9 @@ static int start_calls(const struct cfg *c, struct svc *s,
 	co.dns_timeout_ms = (unsigned)c->dns_timeout * 1000;
 	co.far_allow_private =
 	    strcmp(c->sip_allow_private_domains, "true") == 0;
+	snprintf(co.rtpe_addr, sizeof(co.rtpe_addr), "%.63s", c->rtpengine_ng);
+	co.rtpe_always = strcmp(c->rtpengine_always, "true") == 0;
+	co.rtpe_timeout_ms = (unsigned)c->rtpengine_timeout * 1000;
 	snprintf(co.gw_password, sizeof(co.gw_password), "%s",
 		 c->sip_gateway_password);
 	int rc;

@@ -445,8 +445,8 @@ static int swap_body(const char *msg, size_t len, const char *body, size_t n,
 	int k;
 
 	for (const char *p = msg; end && p < end;) {
-		const char *q = memmem(p, (size_t)(end - p), "\r\nContent-Length:",
-				       17);
+		const char *q =
+		    memmem(p, (size_t)(end - p), "\r\nContent-Length:", 17);
 		if (!q)
 			break;
 		cl = q;
@@ -1064,8 +1064,8 @@ void call_b_answered(struct call *c, struct call_leg *l, const char *raw,
 	struct call_engine *e = c->e;
 	struct sip_msg *m = NULL;
 	char *mem = NULL;
-	bool current = c->state == CALL_RINGING && !e->stopped &&
-		       l->dial == c->dials;
+	bool current =
+	    c->state == CALL_RINGING && !e->stopped && l->dial == c->dials;
 
 	if (raw) {
 		m = malloc(sizeof(*m));

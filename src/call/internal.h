@@ -64,16 +64,16 @@ struct call_leg {
 	bool has_d;
 	char dkey[SIP_DIALOG_ID_MAX];
 	bool in_map;
-	struct call_leg *dnext; /* in the dialog table's bucket */
-	struct call_leg *next;	/* B legs of a call */
-	unsigned final;		/* B: its final status */
-	unsigned dial;		/* B: the Dial that made it (c->dials) */
-	bool rang;		/* B: a 180 or 183 came */
-	bool gw;		/* B: to the carrier (sip_gateway) */
-	bool auth_tried;	/* B: the carrier's challenge was answered */
-	bool superseded;	/* B: replaced by its authenticated retry */
-	bool video_off;		/* allow_video false on this leg's party */
-	enum sip_proto proto;	/* how its peer is reached */
+	struct call_leg *dnext;	 /* in the dialog table's bucket */
+	struct call_leg *next;	 /* B legs of a call */
+	unsigned final;		 /* B: its final status */
+	unsigned dial;		 /* B: the Dial that made it (c->dials) */
+	bool rang;		 /* B: a 180 or 183 came */
+	bool gw;		 /* B: to the carrier (sip_gateway) */
+	bool auth_tried;	 /* B: the carrier's challenge was answered */
+	bool superseded;	 /* B: replaced by its authenticated retry */
+	bool video_off;		 /* allow_video false on this leg's party */
+	enum sip_proto proto;	 /* how its peer is reached */
 	struct call_media media; /* B */
 	char uuid[CALL_UUID_MAX];
 	int64_t start_ms, answer_ms;
@@ -188,9 +188,9 @@ struct call_engine {
 	unsigned ports[SIP_PROTO_COUNT]; /* of each transport, 0: none */
 	struct sip_tsx_table *tsx;
 	struct base_pool *pool;
-	struct base_pool *log;	/* one worker: live calls and CDRs, in order */
+	struct base_pool *log;	 /* one worker: live calls and CDRs, in order */
 	struct base_pool *media; /* one worker: rtpengine requests, in order */
-	pthread_mutex_t rec_mu; /* the log queue, below */
+	pthread_mutex_t rec_mu;	 /* the log queue, below */
 	struct rec_job *recq, *recq_tail;
 	bool rec_draining; /* a job of the log worker takes from it */
 	struct app_fetcher *fetcher;

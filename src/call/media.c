@@ -5,6 +5,7 @@
  * engine thread by call.c (call_b_offered, call_b_answered).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,11 +86,11 @@ static void media_done(struct call_engine *e, void *arg)
 	(void)e;
 	l->media.busy--;
 	if (j->err)
-		LOG_WARN("rtpengine_failed",
-			 "call_uuid=%s b_leg=%s op=%s error=\"%s\" reason=\"%s\"",
-			 c->a.uuid, l->uuid,
-			 j->op == M_OFFER ? "offer" : "answer", strerror(j->err),
-			 j->why);
+		LOG_WARN(
+		    "rtpengine_failed",
+		    "call_uuid=%s b_leg=%s op=%s error=\"%s\" reason=\"%s\"",
+		    c->a.uuid, l->uuid, j->op == M_OFFER ? "offer" : "answer",
+		    strerror(j->err), j->why);
 	if (j->op == M_OFFER)
 		call_b_offered(c, l, j->err, j->out, j->out_len);
 	else
@@ -132,8 +133,8 @@ static void media_run(struct base_pool_job *job)
 					  j->out, MEDIA_RTPE_MSG_MAX,
 					  &j->out_len, j->why, sizeof(j->why));
 	else
-		j->err = media_rtpe_answer(o->rtpe_addr, o->rtpe_timeout_ms,
-					   &q, j->out, MEDIA_RTPE_MSG_MAX,
+		j->err = media_rtpe_answer(o->rtpe_addr, o->rtpe_timeout_ms, &q,
+					   j->out, MEDIA_RTPE_MSG_MAX,
 					   &j->out_len, j->why, sizeof(j->why));
 	if (call_post(j->e, media_done, j))
 		LOG_ERROR("call_job_lost", "error=ENOMEM");

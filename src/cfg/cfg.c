@@ -374,14 +374,14 @@ static const struct opt opts[] = {
      .form = "empty, or same form as `http`",
      .empty = true,
      .check = check_addr_opt,
-     .doc =
-	 "rtpengine's ng control address (UDP). Calls between a "
-	 "WebRTC leg (WS, WSS, or an `RTP/SAVPF` offer) and a plain RTP "
-	 "leg have their media bridged by it; when it does not answer "
-	 "within `rtpengine_timeout`, such a call fails (`503` with "
-	 "`Reason: SIP;cause=503;text=\"media relay unavailable\"`, hangup"
-	 " cause `NORMAL_TEMPORARY_FAILURE`, logged "
-	 "`event=rtpengine_failed`). Empty: never used, SDP passes untouched"},
+     .doc = "rtpengine's ng control address (UDP). Calls between a "
+	    "WebRTC leg (WS, WSS, or an `RTP/SAVPF` offer) and a plain RTP "
+	    "leg have their media bridged by it; when it does not answer "
+	    "within `rtpengine_timeout`, the leg to such a callee fails as if "
+	    "it had answered `503` (the caller gets `500`, a Dial's action "
+	    "`DialStatus=failed`), logged `event=rtpengine_failed` with "
+	    "rtpengine's reason; nothing waits longer. Empty: never used, SDP "
+	    "passes untouched"},
     {.name = "rtpengine_always",
      .type = OPT_STR,
      .off = offsetof(struct cfg, rtpengine_always),
