@@ -8,6 +8,7 @@
 #define CALL_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -190,7 +191,8 @@ struct call_engine {
 	struct base_pool *pool;
 	struct base_pool *log;	 /* one worker: live calls and CDRs, in order */
 	struct base_pool *media; /* one worker: rtpengine requests, in order */
-	pthread_mutex_t rec_mu;	 /* the log queue, below */
+	_Atomic int64_t media_down_until; /* media.c: monotonic ms */
+	pthread_mutex_t rec_mu;		  /* the log queue, below */
 	struct rec_job *recq, *recq_tail;
 	bool rec_draining; /* a job of the log worker takes from it */
 	struct app_fetcher *fetcher;

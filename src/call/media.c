@@ -5,12 +5,21 @@
  * engine thread by call.c (call_b_offered, call_b_answered).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
+#include "base/time.h"
 #include "call/internal.h"
+
+/*
+ * After a request got no answer, the requests queued behind it fail at
+ * once for this long rather than wait rtpengine_timeout each; the first
+ * one after it tries again.
+ */
+#define DOWN_MS 5000
 
 enum media_op { M_OFFER, M_ANSWER, M_DELETE };
 
@@ -113,7 +122,12 @@ static void media_run(struct base_pool_job *job)
 				   .sdp_len = j->in_len};
 
 	j->why[0] = '\0';
-	if (j->op == M_DELETE) {
+	if (base_time_mono_ms() < atomic_load(&j->e->media_down_until)) {
+		j->err = ETIMEDOUT;
+		snprintf(j->why, sizeof(j->why),
+			 "rtpengine at %s did not answer within the last %d s",
+			 o->rtpe_addr, DOWN_MS / 1000);
+	} else if (j->op == M_DELETE) {
 		j->err = media_rtpe_delete(o->rtpe_addr, o->rtpe_timeout_ms,
 					   j->call_id, j->from_tag, j->why,
 					   sizeof(j->why));
@@ -122,21 +136,23 @@ static void media_run(struct base_pool_job *job)
 				 "call_uuid=%s op=delete error=\"%s\" "
 				 "reason=\"%s\"",
 				 j->uuid, strerror(j->err), j->why);
-		job_free(j);
-		return;
-	}
-	j->out = malloc(MEDIA_RTPE_MSG_MAX);
-	if (!j->out)
+	} else if (!(j->out = malloc(MEDIA_RTPE_MSG_MAX))) {
 		j->err = ENOMEM;
-	else if (j->op == M_OFFER)
+	} else if (j->op == M_OFFER) {
 		j->err = media_rtpe_offer(o->rtpe_addr, o->rtpe_timeout_ms, &q,
 					  j->out, MEDIA_RTPE_MSG_MAX,
 					  &j->out_len, j->why, sizeof(j->why));
-	else
+	} else {
 		j->err = media_rtpe_answer(o->rtpe_addr, o->rtpe_timeout_ms, &q,
 					   j->out, MEDIA_RTPE_MSG_MAX,
 					   &j->out_len, j->why, sizeof(j->why));
-	if (call_post(j->e, media_done, j))
+	}
+	if (j->err == ETIMEDOUT)
+		atomic_store(&j->e->media_down_until,
+			     base_time_mono_ms() + DOWN_MS);
+	if (j->op == M_DELETE)
+		job_free(j); /* a session left behind: rtpengine times it out */
+	else if (call_post(j->e, media_done, j))
 		LOG_ERROR("call_job_lost", "error=ENOMEM");
 }
 

@@ -243,6 +243,14 @@ def test_rtpengine_unreachable_fails_the_call(tmp_path, app):
         # the leg failed as a callee's 503 would: the Dial failed and
         # the document ended
         srv.wait_log(r"event=call_ended .* cause=END_OF_XML")
+        # the next call does not wait again: it fails at once while
+        # rtpengine is known down (calls.md "WebRTC")
+        alice.call(bob.user, sdp=webrtc_offer())
+        r = alice.wait_response("INVITE", final=True, timeout=15)
+        assert r.status == 500, r
+        srv.wait_log(r"event=rtpengine_failed .* op=offer .*reason=\"rtpengine"
+                     r" at 127\.0\.0\.1:%d did not answer within the last"
+                     % dead)
         assert srv.alive()
     finally:
         for p in made:
