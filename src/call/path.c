@@ -126,6 +126,7 @@ static void request(struct call_engine *e, const struct sip_peer *from,
 	struct sockaddr_storage up;
 	socklen_t uplen = 0;
 	uint64_t conn = 0;
+	int kind;
 	struct sip_peer to = {0};
 	char branch[SIP_PATH_BRANCH_MAX], mine[SIP_PATH_TOKEN_MAX + 1];
 	char rr[SIP_PATH_URI_MAX], src_ip[64];
@@ -143,7 +144,8 @@ static void request(struct call_engine *e, const struct sip_peer *from,
 					     err == ESTALE ? 404 : 403, NULL);
 		return;
 	}
-	if (!sip_transport_conn_open(e->t, conn)) {
+	kind = sip_transport_conn_kind(e->t, conn);
+	if (kind < 0) {
 		if (!ack)
 			call_reply_stateless(e, from, m, 480, NULL);
 		return;
@@ -199,8 +201,8 @@ static void request(struct call_engine *e, const struct sip_peer *from,
 	sip_buf_puts(&b, " ");
 	sip_buf_put(&b, m->ruri_raw);
 	sip_buf_printf(&b, " SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=%s%s%s\r\n",
-		       upstream ? "UDP" : "TCP", k->self, branch,
-		       mine[0] ? ";sw=" : "", mine);
+		       upstream ? "UDP" : sip_proto_name((enum sip_proto)kind),
+		       k->self, branch, mine[0] ? ";sw=" : "", mine);
 	if (rr[0])
 		sip_buf_printf(&b, "Record-Route: %s\r\n", rr);
 	if (m->nvia)

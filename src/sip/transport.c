@@ -1116,6 +1116,18 @@ bool sip_transport_conn_open(struct sip_transport *t, uint64_t conn)
 	       atomic_load(&t->conns[slot].open_id) == conn;
 }
 
+int sip_transport_conn_kind(struct sip_transport *t, uint64_t conn)
+{
+	uint64_t slot = (conn & 0xffffffffu) - 1;
+	int kind;
+
+	if (!conn || slot >= t->o.tcp_max ||
+	    atomic_load(&t->conns[slot].open_id) != conn)
+		return -1;
+	kind = (int)t->conns[slot].kind; /* set before open_id was */
+	return atomic_load(&t->conns[slot].open_id) == conn ? kind : -1;
+}
+
 unsigned sip_transport_port(const struct sip_transport *t)
 {
 	return t->ports[SIP_UDP];

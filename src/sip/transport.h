@@ -108,6 +108,12 @@ void sip_transport_conn_mark(struct sip_transport *t, uint64_t conn);
  */
 bool sip_transport_conn_open(struct sip_transport *t, uint64_t conn);
 
+/*
+ * The kind of connection conn (SIP_TCP, SIP_TLS, SIP_WS, SIP_WSS) while it
+ * is open, else -1. Safe from any thread.
+ */
+int sip_transport_conn_kind(struct sip_transport *t, uint64_t conn);
+
 /* The port actually bound (useful with port 0): of UDP and TCP. */
 unsigned sip_transport_port(const struct sip_transport *t);
 

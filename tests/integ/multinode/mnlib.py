@@ -87,6 +87,15 @@ class Node(rest.Server):
         return sipclient.SipConn("127.0.0.1", self.sip_port, "udp",
                                  timeout=timeout)
 
+    def port_of(self, proto):
+        """The port of proto ("udp", "tcp", "ws", ...) on this node."""
+        if proto in ("udp", "tcp"):
+            return self.sip_port
+        m = re.search(r"event=started .*\bsip_%s_port=(\d+)" % proto,
+                      self._tail_all())
+        assert m, "no sip_%s_port in %r's started line" % (proto, self)
+        return int(m.group(1))
+
     def sweep_rounds(self):
         """Completed sweeps of this node (needs log_level=debug, as
         SWEEP_ENV sets: empty rounds are logged at debug)."""

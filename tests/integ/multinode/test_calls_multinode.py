@@ -395,6 +395,41 @@ def test_tcp_binding_through_a_reached_through_b(two_nodes, phones):
     assert live_uuids(a) == [] and live_uuids(b) == []
 
 
+def test_websocket_binding_through_a_reached_through_b(mn_cluster, phones):
+    """A browser's WebSocket binding through node A is reached from node B
+    the same way: down the connection, with node A's Via naming WS; when
+    the WebSocket closes the binding ends at once for every node."""
+    c = mn_cluster(2, env=dict(ENV, SIPWARD_SIP_WS="127.0.0.1:0",
+                               SIPWARD_RTPENGINE_NG=""))
+    na, nb = c.nodes
+    a, b = na.api(), nb.api()
+    bob = phones(na, a, proto="ws")
+    alice = phones(nb, b)
+    regs = b.endpoint(bob.id)["sip_registrations"]
+    assert [x["transport"] for x in regs] == ["WS"], regs
+    d = alice.call(bob.user)
+    db = bob.incoming(MSG_TIMEOUT)
+    inv = db.invite
+    assert inv.ruri.endswith(".invalid;transport=ws"), inv.ruri
+    vias = inv.all("Via")
+    assert vias[0].startswith("SIP/2.0/WS 127.0.0.1:%d;branch=z9hG4bK-swp"
+                              % na.sip_port), vias
+    sdp_b = SDP_AUDIO % 50010
+    bob.respond(inv, 200, "OK", tag=db.local_tag, sdp=sdp_b)
+    ok = alice.wait_response("INVITE", 200, timeout=MSG_TIMEOUT)
+    alice.answered(d, ok)
+    bob.wait_request("ACK", MSG_TIMEOUT)
+    assert alice.bye(d).status == 200
+    bob.respond(bob.wait_request("BYE", MSG_TIMEOUT), 200, "OK")
+    bob.close()
+    wait_until(lambda: b.endpoint(bob.id)["sip_registered"] == "false",
+               MSG_TIMEOUT, "bob's binding gone on node B once his "
+               "WebSocket to node A closed")
+    alice.call(bob.user)
+    r = alice.wait_response("INVITE", final=True, timeout=MSG_TIMEOUT)
+    assert r.status == 480, r
+
+
 def test_tcp_binding_through_a_cancel_and_busy(two_nodes, phones):
     """A CANCEL while bob rings reaches him through node A (with the
     INVITE's Route), and a busy answer reaches alice."""
