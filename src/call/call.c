@@ -1480,6 +1480,7 @@ static bool auth_req(struct call_engine *e, struct sip_tsx *tx,
 	source_of(from, ip, ipcap, src, srccap);
 	q->m = m;
 	q->proxy = true;
+	q->md5_last = from->proto == SIP_WS || from->proto == SIP_WSS;
 	q->src_ip = ip;
 	q->src = src;
 	if (!realm_of(m->from.uri.host, q->realm, sizeof(q->realm)) ||

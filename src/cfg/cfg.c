@@ -561,7 +561,9 @@ static const struct opt opts[] = {
      .form = "`MD5`, `SHA-256`, or both comma-separated",
      .check = check_algs,
      .doc = "the digest challenges offered, in this order. Many phones and "
-	    "sipp use the first one they see"},
+	    "sipp use the first one they see; over WS and WSS MD5 goes last,"
+	    " because browsers' SIP stacks (JsSIP, SIP.js) keep only the last"
+	    " challenge and answer only MD5"},
     {.name = "sip_nonce_ttl",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_nonce_ttl),

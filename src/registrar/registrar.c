@@ -513,6 +513,7 @@ static bool prepare(struct req *q, const char *key, size_t keylen,
 	p->m = m;
 	p->src_ip = q->src_ip;
 	p->src = q->src;
+	p->md5_last = q->from->proto == SIP_WS || q->from->proto == SIP_WSS;
 	if (m->require.p) {
 		char extra[300];
 		snprintf(extra, sizeof(extra), "Unsupported: %.*s\r\n",

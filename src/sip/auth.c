@@ -306,14 +306,21 @@ int sip_auth_challenge(struct sip_auth *a, const struct sip_auth_req *q,
 			     base_time_now_ms(), nonce, sizeof(nonce));
 	if (err)
 		return err;
-	for (unsigned i = 0; i < a->o.nalgs; i++)
-		sip_buf_printf(
-		    b,
-		    "%s: Digest realm=\"%s\", nonce=\"%s\", "
-		    "algorithm=%s, qop=\"auth\"%s\r\n",
-		    q->proxy ? "Proxy-Authenticate" : "WWW-Authenticate",
-		    q->realm, nonce, sip_digest_alg_name(a->o.algs[i]),
-		    stale ? ", stale=true" : "");
+	for (unsigned pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < a->o.nalgs; i++) {
+			bool md5 = a->o.algs[i] == BASE_DIGEST_MD5;
+			/* One pass in order; or the others, then MD5. */
+			if (q->md5_last ? md5 != (pass == 1) : pass == 1)
+				continue;
+			sip_buf_printf(b,
+				       "%s: Digest realm=\"%s\", nonce=\"%s\", "
+				       "algorithm=%s, qop=\"auth\"%s\r\n",
+				       q->proxy ? "Proxy-Authenticate"
+						: "WWW-Authenticate",
+				       q->realm, nonce,
+				       sip_digest_alg_name(a->o.algs[i]),
+				       stale ? ", stale=true" : "");
+		}
 	return 0;
 }
 

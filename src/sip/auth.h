@@ -97,6 +97,10 @@ struct sip_auth_req {
 	/* Proxy-Authorization and Proxy-Authenticate (for a 407) instead of
 	 * Authorization and WWW-Authenticate (for a 401). */
 	bool proxy;
+	/* Challenge with MD5 last: browsers' SIP stacks (JsSIP, SIP.js)
+	 * keep only the last challenge of a response and answer only MD5,
+	 * so over WebSocket the other algorithms come first. */
+	bool md5_last;
 	const char *src_ip; /* numeric, as base_addr_ip writes it */
 	const char *src;    /* "ip:port" or "[ip6]:port", for the log */
 	/* The realm the credentials must be for (the caller's domain) and
@@ -139,7 +143,8 @@ enum sip_auth_step {
 enum sip_auth_step sip_auth_prepare(struct sip_auth *a, struct sip_auth_req *q);
 
 /*
- * Appends the challenge lines to b, one per configured algorithm:
+ * Appends the challenge lines to b, one per configured algorithm, in the
+ * configured order (MD5 moved last when q->md5_last):
  * `WWW-Authenticate: Digest realm="..", nonce="..", algorithm=MD5,
  * qop="auth"` (Proxy-Authenticate when q->proxy), with `, stale=true`
  * when stale; each nonce is bound to q->src_ip and q->realm. The caller

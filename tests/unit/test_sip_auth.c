@@ -274,6 +274,20 @@ static void test_challenge_lines(void **state)
 		 "algorithm=SHA-256, qop=\"auth\"\r\n",
 		 nonce, nonce);
 	assert_string_equal(text, want);
+	/* Over WebSocket, MD5 last (browsers answer only the last one). */
+	q.md5_last = true;
+	assert_int_equal(challenge_text(a, &q, false, text, sizeof(text)), 0);
+	nonce_of(text, nonce, sizeof(nonce));
+	snprintf(want, sizeof(want),
+		 "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"%s\", "
+		 "algorithm=SHA-256, qop=\"auth\"\r\n"
+		 "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"%s\", "
+		 "algorithm=MD5, qop=\"auth\"\r\n",
+		 nonce, nonce);
+	assert_string_equal(text, want);
+	q.md5_last = false;
+	assert_int_equal(challenge_text(a, &q, false, text, sizeof(text)), 0);
+	nonce_of(text, nonce, sizeof(nonce));
 	/* The nonce is ours, for this address and realm only. */
 	assert_int_equal(sip_nonce_check(secret, sizeof(secret) - 1,
 					 &(struct sip_nonce_bind){IP, REALM},

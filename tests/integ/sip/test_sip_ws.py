@@ -99,6 +99,22 @@ def test_registration_shown_with_transport_and_user_agent(ws_server, ep,
     ua.c.close()
 
 
+@pytest.mark.parametrize("proto,order", [
+    ("ws", ["SHA-256", "MD5"]), ("wss", ["SHA-256", "MD5"]),
+    ("tls", ["MD5", "SHA-256"]), ("udp", ["MD5", "SHA-256"])])
+def test_challenges_end_with_md5_over_websocket(ws_server, ep, proto, order):
+    """JsSIP and SIP.js keep only the last WWW-Authenticate of a response
+    and answer only MD5: over WebSocket MD5 comes last; elsewhere the
+    configured order (MD5 first, what phones and sipp take)."""
+    ua = ep.ua(proto)
+    r = ua.c.request(ua.register_bytes())
+    assert r.status == 401
+    algs = [re.search(r"algorithm=([\w-]+)", h).group(1)
+            for h in r.all("WWW-Authenticate")]
+    assert algs == order, r
+    ua.c.close()
+
+
 @pytest.mark.parametrize("proto", ["ws", "wss", "tls", "tcp"])
 def test_closed_connection_ends_its_bindings(ws_server, ep, proto):
     ua = ep.ua(proto)
