@@ -639,6 +639,7 @@ async function launch(sc)
 	if (sc.ws_url)
 		await page.evaluate((s) => window.harness.setup(s), sc);
 	emit(Object.assign({event: 'ready', chromium_pid: state.pid,
+		profile: state.profile,
 		chromium: await state.browser.version()}, versions));
 	return page;
 }
