@@ -543,6 +543,54 @@ static void front_on_message(void *ctx, struct sip_transport *t,
 		registrar_on_message(f->reg, t, from, msg, len);
 }
 
+static void front_on_closed(void *ctx, const struct sip_peer *peer)
+{
+	struct sip_front *f = ctx;
+
+	registrar_on_closed(f->reg, peer);
+}
+
+/*
+ * The TLS context of sip_tls and sip_wss from tls_cert_file and
+ * tls_key_file: *out stays NULL when neither listens. Returns 0, or 1
+ * with the reason printed.
+ */
+static int tls_load(const struct cfg *c, struct ssl_ctx_st **out)
+{
+	char why[CFG_STR_MAX + 160];
+
+	*out = NULL;
+	if (!c->sip_tls[0] && !c->sip_wss[0])
+		return 0;
+	if (sip_tls_ctx_new(out, c->tls_cert_file, c->tls_key_file, why,
+			    sizeof(why))) {
+		fprintf(stderr, "sipward: sip_tls/sip_wss: %s\n", why);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * SIGHUP: the certificate and key again, for new TLS and WSS connections;
+ * the old ones stay when the files do not load.
+ */
+static void tls_reload(const struct cfg *c, struct sip_transport *sip)
+{
+	char why[CFG_STR_MAX + 160];
+	struct ssl_ctx_st *tls = NULL;
+
+	if (!c->sip_tls[0] && !c->sip_wss[0])
+		return;
+	if (sip_tls_ctx_new(&tls, c->tls_cert_file, c->tls_key_file, why,
+			    sizeof(why))) {
+		LOG_WARN("tls_reload_failed", "reason=\"%s\"", why);
+		return;
+	}
+	sip_transport_set_tls(sip, tls);
+	sip_tls_ctx_free(tls);
+	LOG_INFO("tls_reloaded", "cert=\"%s\"", c->tls_cert_file);
+}
+
 static void front_on_tick(void *ctx)
 {
 	struct sip_front *f = ctx;
@@ -671,6 +719,9 @@ static int start_calls(const struct cfg *c, struct svc *s,
 	co.dns_timeout_ms = (unsigned)c->dns_timeout * 1000;
 	co.far_allow_private =
 	    strcmp(c->sip_allow_private_domains, "true") == 0;
+	snprintf(co.rtpe_addr, sizeof(co.rtpe_addr), "%.63s", c->rtpengine_ng);
+	co.rtpe_always = strcmp(c->rtpengine_always, "true") == 0;
+	co.rtpe_timeout_ms = (unsigned)c->rtpengine_timeout * 1000;
 	snprintf(co.gw_password, sizeof(co.gw_password), "%s",
 		 c->sip_gateway_password);
 	int rc;
@@ -711,6 +762,7 @@ static int cmd_serve(int argc, char **argv)
 	struct sip_front front = {0};
 	struct sip_transport *sip = NULL;
 	struct sip_transport_opts so;
+	struct ssl_ctx_st *tls = NULL;
 	unsigned char secret[64];
 	static struct sip_path_key pk; /* read by threads until exit */
 	sigset_t set;
@@ -727,6 +779,7 @@ static int cmd_serve(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -775,17 +828,31 @@ static int cmd_serve(int argc, char **argv)
 		base_wipe(secret, sizeof(secret));
 		goto out;
 	}
+	if (tls_load(&c, &tls)) {
+		rc = 1;
+		base_wipe(secret, sizeof(secret));
+		goto out;
+	}
 	front = (struct sip_front){.reg = reg, .calls = calls};
-	so = (struct sip_transport_opts){
-	    .listen = c.sip,
-	    .msg_max = (size_t)c.sip_msg_max,
-	    .tcp_max = (unsigned)c.sip_tcp_max,
-	    .tcp_per_addr = (unsigned)c.sip_tcp_per_addr,
-	    .tcp_idle_s = (unsigned)c.sip_tcp_idle};
+	so = (struct sip_transport_opts){.listen = c.sip,
+					 .msg_max = (size_t)c.sip_msg_max,
+					 .tcp_max = (unsigned)c.sip_tcp_max,
+					 .tcp_per_addr =
+					     (unsigned)c.sip_tcp_per_addr,
+					 .tcp_idle_s = (unsigned)c.sip_tcp_idle,
+					 .listen_tls = c.sip_tls,
+					 .listen_ws = c.sip_ws,
+					 .listen_wss = c.sip_wss,
+					 .tls = tls,
+					 .ws_ping_s = (unsigned)c.sip_ws_ping,
+					 .closed = front_on_closed};
 	if (sip_transport_start(&sip, &so, front_on_message, front_on_tick,
 				&front)) {
-		fprintf(stderr, "sipward: cannot listen for SIP on %s\n",
-			c.sip);
+		fprintf(stderr,
+			"sipward: cannot listen for SIP on %s%s%s%s%s%s%s\n",
+			c.sip, c.sip_tls[0] ? ", " : "", c.sip_tls,
+			c.sip_ws[0] ? ", " : "", c.sip_ws,
+			c.sip_wss[0] ? ", " : "", c.sip_wss);
 		rc = 1;
 		goto out;
 	}
@@ -802,16 +869,21 @@ static int cmd_serve(int argc, char **argv)
 	}
 	LOG_INFO("started",
 		 "version=%s http=%s http_port=%u sip=%s sip_port=%u "
+		 "sip_tls_port=%u sip_ws_port=%u sip_wss_port=%u "
 		 "db_backend=%s threads=%ld write_threads=%ld sip_workers=%u",
 		 SIPWARD_VERSION, c.http, http_server_port(srv), c.sip,
-		 sip_transport_port(sip), backend(c.db)->name, threads,
-		 wthreads, ro.workers);
-	sigwait(&set, &sig);
+		 sip_transport_port(sip), sip_transport_port_of(sip, SIP_TLS),
+		 sip_transport_port_of(sip, SIP_WS),
+		 sip_transport_port_of(sip, SIP_WSS), backend(c.db)->name,
+		 threads, wthreads, ro.workers);
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+		tls_reload(&c, sip);
 	LOG_INFO("stopping", "signal=%d", sig);
 out:
 	registrar_stop_workers(reg); /* they send on sip */
 	call_engine_stop(calls);
 	sip_transport_stop(sip);
+	sip_tls_ctx_free(tls);
 	call_engine_free(calls);
 	registrar_free(reg);
 	sip_auth_free(auth);

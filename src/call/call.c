@@ -84,13 +84,14 @@ int call_parse_copy(const char *buf, size_t len, struct sip_msg *m, char **mem)
 }
 
 /* Our Contact value for a leg. */
-static void our_contact(const struct call_engine *e, bool tcp, char *out,
-			size_t cap)
+static void our_contact(const struct call_engine *e, enum sip_proto p,
+			char *out, size_t cap)
 {
 	bool v6 = strchr(e->o.via_host, ':') != NULL;
 
-	snprintf(out, cap, "<sip:%s%s%s:%u%s>", v6 ? "[" : "", e->o.via_host,
-		 v6 ? "]" : "", e->port, tcp ? ";transport=tcp" : "");
+	snprintf(out, cap, "<sip:%s%s%s:%u%s%s>", v6 ? "[" : "", e->o.via_host,
+		 v6 ? "]" : "", e->ports[p], p == SIP_UDP ? "" : ";transport=",
+		 p == SIP_UDP ? "" : sip_proto_param(p));
 }
 
 /* The body to pass on from m, its m=video lines refused when asked. */
@@ -280,6 +281,7 @@ void call_end(struct call *c, enum model_cause cause, enum model_source source)
 		 c->a.uuid, c->from_user, c->domain, model_cause_name(cause),
 		 model_source_name(source),
 		 (long long)(c->a.answer_ms ? c->end_ms - c->a.answer_ms : 0));
+	call_media_end(c);
 	call_record_end(c);
 	call_app_ended(c);
 }
@@ -290,9 +292,9 @@ void call_send_bye(struct call_engine *e, struct call_leg *l)
 	char *buf;
 	struct sip_buf b;
 	struct sip_dialog_req r = {.method = "BYE",
-				   .transport = l->tcp ? "TCP" : "UDP",
+				   .transport = sip_proto_name(l->proto),
 				   .via_host = e->o.via_host,
-				   .via_port = e->port};
+				   .via_port = e->ports[l->proto]};
 
 	if (!l->has_d)
 		return;
@@ -344,31 +346,34 @@ bool call_b_failed(const struct call *c)
 /* ---- the B legs ---- */
 
 /*
- * The peer of a binding: its received address over its transport; for a
- * TCP binding whose path names another node, that node over UDP, with
- * *route set to the path (the Route of the request), NULL otherwise.
+ * The peer of a binding: its received address over its transport (a
+ * connection's, whatever its Contact's host, which a browser makes up:
+ * "x.invalid"); for a binding on a connection whose path names another
+ * node, that node over UDP, with *route set to the path (the Route of the
+ * request), NULL otherwise.
  */
 static int binding_peer(const struct call_engine *e,
 			const struct model_binding *b, struct sip_peer *p,
-			bool *tcp, const char **route)
+			enum sip_proto *proto, const char **route)
 {
+	int named = sip_proto_parse(b->transport, strlen(b->transport));
 	bool self = true;
 
 	memset(p, 0, sizeof(*p));
 	*route = NULL;
-	*tcp = strcmp(b->transport, "TCP") == 0;
-	if (*tcp && b->path[0] && e->path &&
+	/* "GW" (the carrier) and "FAR" (another domain): over UDP */
+	*proto = named < 0 ? SIP_UDP : (enum sip_proto)named;
+	if (*proto != SIP_UDP && b->path[0] && e->path &&
 	    !sip_path_hop(e->path, b->path, &p->addr, &p->addrlen, &self) &&
 	    !self) {
-		*tcp = false;
+		*proto = SIP_UDP;
 		*route = b->path;
 		p->proto = SIP_UDP;
 		return 0;
 	}
 	if (base_addr_parse(b->received, &p->addr, &p->addrlen))
 		return EINVAL;
-	/* "GW": the carrier, over UDP */
-	p->proto = *tcp ? SIP_TCP : SIP_UDP;
+	p->proto = *proto;
 	return 0;
 }
 
@@ -396,15 +401,22 @@ static void name_addr(char *out, size_t cap, const char *display,
  * transaction. One that never started fails the leg at once (503, no event
  * will come); a failed send comes back as EV_ERROR.
  */
-static void leg_send(struct call *c, struct call_leg *l, const char *buf,
-		     size_t len)
+static void b_all_failed(struct call *c);
+
+static void leg_link(struct call *c, struct call_leg *l)
 {
 	if (!l->start_ms)
 		l->start_ms = now_ms();
 	l->next = c->b;
 	c->b = l;
-	c->refs++;
 	l->inv = NULL;
+}
+
+/* Starts l's INVITE transaction with buf (l linked already). */
+static void leg_invite(struct call *c, struct call_leg *l, const char *buf,
+		       size_t len)
+{
+	c->refs++;
 	if (sip_tsx_request(c->e->tsx, now_ms(), &l->peer, buf, len, l,
 			    &l->inv) &&
 	    !l->inv) {
@@ -412,6 +424,85 @@ static void leg_send(struct call *c, struct call_leg *l, const char *buf,
 		l->final = 503;
 		c->refs--;
 	}
+}
+
+static void leg_send(struct call *c, struct call_leg *l, const char *buf,
+		     size_t len)
+{
+	leg_link(c, l);
+	leg_invite(c, l, buf, len);
+}
+
+/*
+ * Writes msg (len bytes, made by sip_build_request, whose head ends with
+ * its Content-Length) with body (n bytes) instead of its own into out
+ * (cap bytes); *outlen its length. 0 or ERANGE.
+ */
+static int swap_body(const char *msg, size_t len, const char *body, size_t n,
+		     char *out, size_t cap, size_t *outlen)
+{
+	const char *end = memmem(msg, len, "\r\n\r\n", 4), *cl = NULL;
+	int k;
+
+	for (const char *p = msg; end && p < end;) {
+		const char *q =
+		    memmem(p, (size_t)(end - p), "\r\nContent-Length:", 17);
+		if (!q)
+			break;
+		cl = q;
+		p = q + 2;
+	}
+	if (!cl)
+		return ERANGE;
+	k = snprintf(out, cap, "%.*sContent-Length: %zu\r\n\r\n",
+		     (int)(cl + 2 - msg), msg, n);
+	if (k < 0 || (size_t)k + n > cap)
+		return ERANGE;
+	memcpy(out + k, body, n);
+	*outlen = (size_t)k + n;
+	return 0;
+}
+
+void call_b_offered(struct call *c, struct call_leg *l, int err,
+		    const char *sdp, size_t len)
+{
+	struct call_engine *e = c->e;
+	char *buf = NULL;
+	size_t n = 0;
+
+	if (err)
+		l->media.deleted = true; /* no session was made */
+	if (c->state != CALL_RINGING || e->stopped || l->dial != c->dials ||
+	    l->state != LEG_TRYING || c->caller_cancelled) {
+		/* Ended, cancelled or timed out meanwhile: never sent. */
+		if (l->state == LEG_TRYING) {
+			l->state = LEG_FAILED;
+			l->final = 487;
+		}
+		goto out;
+	}
+	if (!err) {
+		buf = malloc(OUT_MAX);
+		err = !buf ? ENOMEM
+			   : swap_body(l->invite, l->invite_len, sdp, len, buf,
+				       OUT_MAX, &n);
+	}
+	if (err) {
+		/* As if the callee had answered 503: the caller gets the
+		 * best answer of the Dial (a 500 when none is better). */
+		l->state = LEG_FAILED;
+		l->final = 503;
+		goto out;
+	}
+	free(l->invite);
+	l->invite = buf;
+	l->invite_len = n;
+	buf = NULL;
+	leg_invite(c, l, l->invite, l->invite_len);
+out:
+	free(buf);
+	if (l->state == LEG_FAILED && c->state == CALL_RINGING && !e->stopped)
+		b_all_failed(c);
 }
 
 /* Starts one B leg towards binding bd of the callee; 0 or an errno. */
@@ -427,6 +518,7 @@ int call_start_b(struct call *c, const struct sip_msg *am,
 	const char *route = NULL;
 	struct sip_buf b;
 	struct sip_req r;
+	bool b_webrtc;
 	int err;
 
 	if (!l)
@@ -435,7 +527,10 @@ int call_start_b(struct call *c, const struct sip_msg *am,
 	l->c = c;
 	l->dial = c->dials;
 	l->video_off = video_off;
-	err = binding_peer(e, bd, &l->peer, &l->tcp, &route);
+	/* A browser, wherever it is reached through. */
+	b_webrtc = strcmp(bd->transport, "WS") == 0 ||
+		   strcmp(bd->transport, "WSS") == 0;
+	err = binding_peer(e, bd, &l->peer, &l->proto, &route);
 	if (!err)
 		err = base_id_uuid(l->uuid, sizeof(l->uuid));
 	if (!err)
@@ -461,13 +556,13 @@ int call_start_b(struct call *c, const struct sip_msg *am,
 	else
 		snprintf(to, sizeof(to), "<sip:%s@%s>", callee,
 			 l->gw ? e->o.gw_host : c->domain);
-	our_contact(e, l->tcp, contact, sizeof(contact));
+	our_contact(e, l->proto, contact, sizeof(contact));
 	r = (struct sip_req){
 	    .method = "INVITE",
 	    .ruri = bd->contact,
-	    .transport = l->tcp ? "TCP" : "UDP",
+	    .transport = sip_proto_name(l->proto),
 	    .via_host = e->o.via_host,
-	    .via_port = e->port,
+	    .via_port = e->ports[l->proto],
 	    .from = from,
 	    .from_tag = tag,
 	    .to = to,
@@ -492,7 +587,22 @@ int call_start_b(struct call *c, const struct sip_msg *am,
 	}
 	memcpy(l->invite, buf, b.len);
 	l->invite_len = b.len;
-	leg_send(c, l, buf, b.len);
+	if (call_media_plan(c, l, b_webrtc, r.body, call_id, tag)) {
+		/* The INVITE goes once rtpengine made its offer. */
+		leg_link(c, l);
+		l->state = LEG_TRYING;
+		if (call_media_offer(c, l, r.body)) {
+			l->state = LEG_FAILED;
+			l->final = 503;
+			l->media.deleted = true;
+			LOG_WARN("rtpengine_failed",
+				 "call_uuid=%s b_leg=%s op=offer "
+				 "error=\"no worker\"",
+				 c->a.uuid, l->uuid);
+		}
+	} else {
+		leg_send(c, l, buf, b.len);
+	}
 	l = NULL;
 out:
 	if (l) {
@@ -723,9 +833,9 @@ static void b_ack(struct call_engine *e, struct call_leg *l)
 	char *buf = malloc(OUT_MAX);
 	struct sip_buf b;
 	struct sip_dialog_req r = {.method = "ACK",
-				   .transport = l->tcp ? "TCP" : "UDP",
+				   .transport = sip_proto_name(l->proto),
 				   .via_host = e->o.via_host,
-				   .via_port = e->port};
+				   .via_port = e->ports[l->proto]};
 
 	if (!buf)
 		return;
@@ -744,7 +854,7 @@ static void b_ack(struct call_engine *e, struct call_leg *l)
 
 /* Relays provisional m of B leg l to the caller. */
 static void relay_provisional(struct call *c, struct call_leg *l,
-			      const struct sip_msg *m)
+			      const struct sip_msg *m, struct sip_str media)
 {
 	struct call_engine *e = c->e;
 	char contact[128], ctype[128], reason[128];
@@ -753,14 +863,16 @@ static void relay_provisional(struct call *c, struct call_leg *l,
 
 	if (!sdp)
 		return;
-	our_contact(e, c->a.tcp, contact, sizeof(contact));
+	our_contact(e, c->a.proto, contact, sizeof(contact));
 	r = (struct sip_resp){
 	    .code = m->status,
 	    .reason =
 		copy_str(m->reason, reason, sizeof(reason)) ? reason : NULL,
 	    .contact = contact,
 	    .content_type = ctype_of(m, ctype, sizeof(ctype)),
-	    .body = body_out(m, l->video_off || c->a.video_off, sdp, OUT_MAX),
+	    .body = media.p ? media
+			    : body_out(m, l->video_off || c->a.video_off, sdp,
+				       OUT_MAX),
 	};
 	if (sip_tsx_respond(c->a.inv, now_ms(), &r))
 		LOG_DEBUG("call_relay_1xx", "call_uuid=%s", c->a.uuid);
@@ -788,8 +900,10 @@ static int a_dialog(struct call *c)
 	return err;
 }
 
-/* B leg l answered first: bridge it to the caller. */
-static void bridge(struct call *c, struct call_leg *l, const struct sip_msg *m)
+/* B leg l answered first: bridge it to the caller (with rtpengine's
+ * version of its SDP when media.p). */
+static void bridge(struct call *c, struct call_leg *l, const struct sip_msg *m,
+		   struct sip_str media)
 {
 	struct call_engine *e = c->e;
 	char contact[128], ctype[128];
@@ -808,13 +922,15 @@ static void bridge(struct call *c, struct call_leg *l, const struct sip_msg *m)
 			 MODEL_SOURCE_ERROR);
 		return;
 	}
-	our_contact(e, c->a.tcp, contact, sizeof(contact));
+	our_contact(e, c->a.proto, contact, sizeof(contact));
 	r = (struct sip_resp){
 	    .code = 200,
 	    .contact = contact,
 	    .headers = SIP_ALLOW_HDR,
 	    .content_type = ctype_of(m, ctype, sizeof(ctype)),
-	    .body = body_out(m, l->video_off || c->a.video_off, sdp, OUT_MAX),
+	    .body = media.p ? media
+			    : body_out(m, l->video_off || c->a.video_off, sdp,
+				       OUT_MAX),
 	};
 	if (sip_tsx_respond(c->a.inv, now_ms(), &r) == 0) {
 		sent = sip_tsx_last_sent(c->a.inv, &len);
@@ -890,7 +1006,11 @@ static void on_b_response(struct call *c, struct call_leg *l,
 			l->state = LEG_EARLY;
 			call_dmap_put(e, l);
 		}
-		relay_provisional(c, l, m);
+		/* Early media through rtpengine: relayed once it answered. */
+		if (l->media.on && call_media_sdp_ok(m) && m->to.tag.p &&
+		    !call_media_answer(c, l, m, e->raw, e->raw_len))
+			return;
+		relay_provisional(c, l, m, (struct sip_str){0});
 		return;
 	}
 	if (m->status < 300) {
@@ -907,8 +1027,13 @@ static void on_b_response(struct call *c, struct call_leg *l,
 		}
 		call_dmap_put(e, l);
 		b_ack(e, l);
-		if (c->state == CALL_RINGING && l->dial == c->dials) {
-			bridge(c, l, m);
+		if (c->state == CALL_RINGING && l->dial == c->dials &&
+		    l->media.on && call_media_sdp_ok(m)) {
+			/* The caller gets the 2xx once rtpengine answered. */
+			if (call_media_answer(c, l, m, e->raw, e->raw_len))
+				call_b_answered(c, l, NULL, 0, ENOMEM, NULL, 0);
+		} else if (c->state == CALL_RINGING && l->dial == c->dials) {
+			bridge(c, l, m, (struct sip_str){0});
 		} else {
 			/* Answered too late: another leg won, or the call
 			 * ended meanwhile. */
@@ -931,6 +1056,55 @@ static void on_b_response(struct call *c, struct call_leg *l,
 	l->state = LEG_FAILED;
 	l->final = m->status;
 	b_all_failed(c);
+}
+
+void call_b_answered(struct call *c, struct call_leg *l, const char *raw,
+		     size_t raw_len, int err, const char *sdp, size_t len)
+{
+	struct call_engine *e = c->e;
+	struct sip_msg *m = NULL;
+	char *mem = NULL;
+	bool current =
+	    c->state == CALL_RINGING && !e->stopped && l->dial == c->dials;
+
+	if (raw) {
+		m = malloc(sizeof(*m));
+		if (!m || call_parse_copy(raw, raw_len, m, &mem))
+			err = err ? err : EBADMSG;
+	}
+	if (raw && m && !err && m->status < 200) {
+		/* Early media: relayed while the leg still rings. */
+		if (current &&
+		    (l->state == LEG_TRYING || l->state == LEG_EARLY))
+			relay_provisional(c, l, m, (struct sip_str){sdp, len});
+		goto out;
+	}
+	if (raw && m && m->status < 200)
+		goto out; /* a 1xx rtpengine did not take: nothing more */
+	if (!current || l->state == LEG_UP || l->state == LEG_CLOSING) {
+		/* Answered too late (see on_b_response). */
+		if (l->state != LEG_UP) {
+			l->state = LEG_CLOSING;
+			call_send_bye(e, l);
+			call_dmap_del(e, l);
+		}
+		goto out;
+	}
+	if (err) {
+		/* The callee answered but its media cannot be bridged. */
+		l->state = LEG_CLOSING;
+		call_send_bye(e, l);
+		call_dmap_del(e, l);
+		call_cancel_b(c, REASON_ELSEWHERE);
+		call_respond(e, c->a.inv, 500, "Media Relay Failed", NULL);
+		call_end(c, MODEL_CAUSE_NORMAL_TEMPORARY_FAILURE,
+			 MODEL_SOURCE_ERROR);
+		goto out;
+	}
+	bridge(c, l, m, (struct sip_str){sdp, len});
+out:
+	free(mem);
+	free(m);
 }
 
 /* B leg l got no answer or could not be reached. */
@@ -983,7 +1157,7 @@ static int start_msg_b(struct call *c, const struct sip_msg *am,
 		goto out;
 	l->own = OWN_LEG;
 	l->c = c;
-	err = binding_peer(e, bd, &l->peer, &l->tcp, &route);
+	err = binding_peer(e, bd, &l->peer, &l->proto, &route);
 	if (!err)
 		err = base_id_uuid(l->uuid, sizeof(l->uuid));
 	if (!err)
@@ -999,9 +1173,9 @@ static int start_msg_b(struct call *c, const struct sip_msg *am,
 	r = (struct sip_req){
 	    .method = "MESSAGE",
 	    .ruri = bd->contact,
-	    .transport = l->tcp ? "TCP" : "UDP",
+	    .transport = sip_proto_name(l->proto),
 	    .via_host = e->o.via_host,
-	    .via_port = e->port,
+	    .via_port = e->ports[l->proto],
 	    .from = from,
 	    .from_tag = tag,
 	    .to = to,
@@ -1119,6 +1293,13 @@ static void relay_request(struct call *c, struct call_leg *from,
 		call_respond(e, srv, 481, NULL, NULL);
 		return;
 	}
+	if ((from->media.on || to->media.on) && call_media_sdp_ok(m)) {
+		/* A new offer in a call whose media rtpengine bridges is not
+		 * carried yet (calls.md "WebRTC"): the call goes on as it
+		 * was (RFC 3261 14.2). */
+		call_respond(e, srv, 488, NULL, NULL);
+		return;
+	}
 	rl = calloc(1, sizeof(*rl));
 	buf = malloc(OUT_MAX);
 	sdp = malloc(OUT_MAX);
@@ -1127,12 +1308,12 @@ static void relay_request(struct call *c, struct call_leg *from,
 		goto out;
 	}
 	sip_dialog_refresh(&from->d, m);
-	our_contact(e, to->tcp, contact, sizeof(contact));
+	our_contact(e, to->proto, contact, sizeof(contact));
 	r = (struct sip_dialog_req){
 	    .method = method,
-	    .transport = to->tcp ? "TCP" : "UDP",
+	    .transport = sip_proto_name(to->proto),
 	    .via_host = e->o.via_host,
-	    .via_port = e->port,
+	    .via_port = e->ports[to->proto],
 	    .contact =
 		(strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0)
 		    ? contact
@@ -1193,7 +1374,7 @@ static void on_relay_response(struct relay *rl, struct sip_tsx *tx,
 	sdp = malloc(OUT_MAX);
 	if (!sdp)
 		return;
-	our_contact(e, rl->from->tcp, contact, sizeof(contact));
+	our_contact(e, rl->from->proto, contact, sizeof(contact));
 	r = (struct sip_resp){
 	    .code = m->status,
 	    .reason =
@@ -1364,7 +1545,7 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 	c->a.is_a = true;
 	c->a.inv = tx;
 	c->a.start_ms = now_ms();
-	c->a.tcp = from->proto == SIP_TCP;
+	c->a.proto = from->proto;
 	c->a.peer = *from; /* in-dialog requests go where it came from */
 	c->max_forwards =
 	    (m->max_forwards < 0 ? SIP_MAX_FORWARDS : m->max_forwards) - 1;
@@ -1506,8 +1687,8 @@ static void ring(struct call *c, const struct sip_msg *am,
 	for (unsigned i = 0; i < bs->n && c->state == CALL_RINGING; i++) {
 		struct sip_peer p;
 		const char *route;
-		bool tcp;
-		if (binding_peer(e, &bs->b[i], &p, &tcp, &route))
+		enum sip_proto proto;
+		if (binding_peer(e, &bs->b[i], &p, &proto, &route))
 			continue;
 		/* A call to oneself rings one's other phones only. */
 		if (j->callee.ep.id == j->caller.ep.id &&
@@ -2273,10 +2454,11 @@ static void run_timers(struct call *c, int64_t now)
 	}
 	if (c->retx_on && now >= c->retx.next_ms) {
 		int r = sip_tsx_retx_poll(&c->retx, now);
-		if (r == 1 && c->ok && c->a.inv && !c->a.tcp)
+		if (r == 1 && c->ok && c->a.inv && c->a.proto == SIP_UDP)
 			sip_transport_send(e->t, sip_tsx_peer(c->a.inv), c->ok,
 					   c->ok_len);
-		else if (r == ETIMEDOUT || (r == 1 && !c->a.inv && !c->a.tcp)) {
+		else if (r == ETIMEDOUT ||
+			 (r == 1 && !c->a.inv && c->a.proto == SIP_UDP)) {
 			/* No ACK: the caller is gone. */
 			c->retx_on = false;
 			for (struct call_leg *l = c->b; l; l = l->next)

@@ -375,6 +375,8 @@ int call_engine_new(struct call_engine **out, struct svc *svc,
 	if (!err)
 		err = base_pool_start(&e->log, 1, 100000, "call-log");
 	if (!err)
+		err = base_pool_start(&e->media, 1, 100000, "call-media");
+	if (!err)
 		err = base_id_uuid(e->node_id, sizeof(e->node_id));
 	if (!err)
 		err = call_app_engine_start(e);
@@ -401,6 +403,8 @@ void call_engine_set_transport(struct call_engine *e, struct sip_transport *t,
 {
 	e->t = t;
 	e->port = port;
+	for (int p = 0; p < SIP_PROTO_COUNT; p++)
+		e->ports[p] = p == SIP_UDP ? port : sip_transport_port_of(t, p);
 	e->path = path && path->self[0] ? path : NULL;
 	if (!e->started && pthread_create(&e->thread, NULL, loop, e) == 0)
 		e->started = true;
@@ -426,6 +430,7 @@ void call_engine_stop(struct call_engine *e)
 	 * workers, then free what they queued. */
 	base_pool_drain(e->pool);
 	base_pool_drain(e->log);
+	base_pool_drain(e->media);
 	sip_resolver_drain(e->dns);
 }
 
@@ -445,6 +450,8 @@ void call_engine_free(struct call_engine *e)
 		base_pool_drain(e->pool);
 	if (e->log)
 		base_pool_drain(e->log);
+	if (e->media)
+		base_pool_drain(e->media);
 	for (it = e->head; it; it = nx) {
 		nx = it->next;
 		if (it->kind == IT_DONE)
@@ -456,6 +463,8 @@ void call_engine_free(struct call_engine *e)
 		base_pool_stop(e->pool);
 	if (e->log)
 		base_pool_stop(e->log);
+	if (e->media)
+		base_pool_stop(e->media);
 	call_record_drop_all(e);
 	sip_resolver_free(e->dns); /* drained when the engine stopped */
 	call_app_hooks_free(e);

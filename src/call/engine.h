@@ -45,6 +45,11 @@ struct call_opts {
 	char dns_servers[512];
 	unsigned dns_timeout_ms;
 	bool far_allow_private; /* sip_allow_private_domains */
+	/* rtpengine's ng address ("" none), when every call's media go
+	 * through it, and how long one request may take. */
+	char rtpe_addr[64];
+	bool rtpe_always;
+	unsigned rtpe_timeout_ms;
 };
 
 struct call_engine;

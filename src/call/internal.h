@@ -14,6 +14,7 @@
 #include "base/pool.h"
 #include "call/engine.h"
 #include "call/target.h"
+#include "media/rtpe.h"
 #include "model/cdr.h"
 #include "model/model.h"
 #include "sip/dialog.h"
@@ -21,6 +22,18 @@
 #include "sip/tsx.h"
 
 #define CALL_UUID_MAX 37
+#define CALL_MEDIA_ID_MAX (SIP_CALL_ID_LEN + 80)
+#define CALL_MEDIA_TAG_MAX 128
+
+/* A B leg's media through rtpengine (media.c). */
+struct call_media {
+	bool on; /* rtpengine carries this leg's media */
+	enum media_kind a_kind, b_kind;
+	char call_id[CALL_MEDIA_ID_MAX]; /* the B leg's, rtpengine's key */
+	char from_tag[CALL_MEDIA_TAG_MAX];
+	unsigned busy; /* requests with rtpengine */
+	bool deleted;  /* the session is gone (or never was) */
+};
 
 struct call;
 
@@ -51,16 +64,17 @@ struct call_leg {
 	bool has_d;
 	char dkey[SIP_DIALOG_ID_MAX];
 	bool in_map;
-	struct call_leg *dnext; /* in the dialog table's bucket */
-	struct call_leg *next;	/* B legs of a call */
-	unsigned final;		/* B: its final status */
-	unsigned dial;		/* B: the Dial that made it (c->dials) */
-	bool rang;		/* B: a 180 or 183 came */
-	bool gw;		/* B: to the carrier (sip_gateway) */
-	bool auth_tried;	/* B: the carrier's challenge was answered */
-	bool superseded;	/* B: replaced by its authenticated retry */
-	bool video_off;		/* allow_video false on this leg's party */
-	bool tcp;
+	struct call_leg *dnext;	 /* in the dialog table's bucket */
+	struct call_leg *next;	 /* B legs of a call */
+	unsigned final;		 /* B: its final status */
+	unsigned dial;		 /* B: the Dial that made it (c->dials) */
+	bool rang;		 /* B: a 180 or 183 came */
+	bool gw;		 /* B: to the carrier (sip_gateway) */
+	bool auth_tried;	 /* B: the carrier's challenge was answered */
+	bool superseded;	 /* B: replaced by its authenticated retry */
+	bool video_off;		 /* allow_video false on this leg's party */
+	enum sip_proto proto;	 /* how its peer is reached */
+	struct call_media media; /* B */
 	char uuid[CALL_UUID_MAX];
 	int64_t start_ms, answer_ms;
 };
@@ -171,10 +185,12 @@ struct call_engine {
 	struct call_opts o;
 	struct sip_transport *t;
 	unsigned port;
+	unsigned ports[SIP_PROTO_COUNT]; /* of each transport, 0: none */
 	struct sip_tsx_table *tsx;
 	struct base_pool *pool;
-	struct base_pool *log;	/* one worker: live calls and CDRs, in order */
-	pthread_mutex_t rec_mu; /* the log queue, below */
+	struct base_pool *log;	 /* one worker: live calls and CDRs, in order */
+	struct base_pool *media; /* one worker: rtpengine requests, in order */
+	pthread_mutex_t rec_mu;	 /* the log queue, below */
 	struct rec_job *recq, *recq_tail;
 	bool rec_draining; /* a job of the log worker takes from it */
 	struct app_fetcher *fetcher;
@@ -287,6 +303,32 @@ void call_app_timers(struct call_engine *e, int64_t now_ms);
 void call_app_hooks_free(struct call_engine *e);
 int call_app_engine_start(struct call_engine *e);
 void call_app_engine_stop(struct call_engine *e);
+
+/* media.c: rtpengine for calls between WebRTC and plain RTP */
+/*
+ * Decides whether B leg l (to a browser when b_webrtc) has its media
+ * through rtpengine, for the caller's offer a_body, and sets l->media up
+ * with the leg's Call-ID and From tag. True when it does.
+ */
+bool call_media_plan(struct call *c, struct call_leg *l, bool b_webrtc,
+		     struct sip_str a_body, const char *call_id,
+		     const char *tag);
+/* Asks rtpengine for the offer to send to l's callee; call_b_offered
+ * then runs on the engine thread. 0, or an errno (nothing queued). */
+int call_media_offer(struct call *c, struct call_leg *l, struct sip_str sdp);
+/* Asks rtpengine for the caller's version of m's SDP (l's 18x or 2xx,
+ * raw as received); call_b_answered then runs. 0, or an errno. */
+int call_media_answer(struct call *c, struct call_leg *l,
+		      const struct sip_msg *m, const char *raw, size_t raw_len);
+/* Deletes the rtpengine sessions of c's legs (at its end). */
+void call_media_end(struct call *c);
+/* Whether m carries an SDP body. */
+bool call_media_sdp_ok(const struct sip_msg *m);
+/* call.c: where media.c's requests end */
+void call_b_offered(struct call *c, struct call_leg *l, int err,
+		    const char *sdp, size_t len);
+void call_b_answered(struct call *c, struct call_leg *l, const char *raw,
+		     size_t raw_len, int err, const char *sdp, size_t len);
 
 /* record.c */
 void call_record_live(struct call *c);

@@ -153,7 +153,7 @@ static void request(struct call_engine *e, const struct sip_peer *from,
 			call_reply_stateless(e, from, m, 483, NULL);
 		return;
 	}
-	upstream = from->proto == SIP_TCP && from->conn == conn;
+	upstream = from->proto != SIP_UDP && from->conn == conn;
 	if (upstream && !uplen) {
 		/* Only a Record-Route's token names where to go up to: a
 		 * phone cannot use this node as a relay to anywhere else. */

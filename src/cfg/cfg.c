@@ -35,6 +35,7 @@ struct opt {
 	int (*check)(const struct cfg *c, const struct opt *o, char *err,
 		     size_t cap);
 	bool secret; /* never printed or logged */
+	bool empty;  /* strings: "" may be set (to turn a default off) */
 	const char *doc;
 };
 
@@ -371,15 +372,16 @@ static const struct opt opts[] = {
      .off = offsetof(struct cfg, rtpengine_ng),
      .def = "127.0.0.1:22222",
      .form = "empty, or same form as `http`",
+     .empty = true,
      .check = check_addr_opt,
-     .doc =
-	 "rtpengine's ng control address (UDP). Calls between a "
-	 "WebRTC leg (WS, WSS, or an `RTP/SAVPF` offer) and a plain RTP "
-	 "leg have their media bridged by it; when it does not answer "
-	 "within `rtpengine_timeout`, such a call fails (`503` with "
-	 "`Reason: SIP;cause=503;text=\"media relay unavailable\"`, hangup"
-	 " cause `NORMAL_TEMPORARY_FAILURE`, logged "
-	 "`event=rtpengine_failed`). Empty: never used, SDP passes untouched"},
+     .doc = "rtpengine's ng control address (UDP). Calls between a "
+	    "WebRTC leg (WS, WSS, or an `RTP/SAVPF` offer) and a plain RTP "
+	    "leg have their media bridged by it; when it does not answer "
+	    "within `rtpengine_timeout`, the leg to such a callee fails as if "
+	    "it had answered `503` (the caller gets `500`, a Dial's action "
+	    "`DialStatus=failed`), logged `event=rtpengine_failed` with "
+	    "rtpengine's reason; nothing waits longer. Empty: never used, SDP "
+	    "passes untouched"},
     {.name = "rtpengine_always",
      .type = OPT_STR,
      .off = offsetof(struct cfg, rtpengine_always),
@@ -833,7 +835,7 @@ static int set_opt(struct cfg *c, const struct opt *o, const char *value,
 
 	if (o->type == OPT_STR) {
 		size_t n = strlen(value);
-		if (n == 0 || n >= CFG_STR_MAX) {
+		if ((n == 0 && !o->empty) || n >= CFG_STR_MAX) {
 			snprintf(err, cap, "%s: must be 1-%d characters",
 				 o->name, CFG_STR_MAX - 1);
 			return ERANGE;

@@ -62,6 +62,9 @@ struct registrar {
 	const struct sip_path_key *_Atomic path; /* NULL until set */
 };
 
+static void drop_conn(struct registrar *r, const char *src,
+		      const char *transport);
+
 /* A response under construction (sip/build.h writes it). */
 struct out {
 	struct sip_buf b;
@@ -439,22 +442,27 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 	rq.ncontacts = m->ncontact;
 	rq.user_agent = w->ua;
 	rq.received = q->src;
-	rq.transport = q->from->proto == SIP_UDP ? "UDP" : "TCP";
-	/* Over TCP: how the other nodes reach this connection. */
+	rq.transport = sip_proto_name(q->from->proto);
+	/* Over a connection: how the other nodes reach it. */
 	pk = atomic_load(&q->r->path);
-	if (q->from->proto == SIP_TCP && pk && pk->self[0] &&
+	if (q->from->proto != SIP_UDP && pk && pk->self[0] &&
 	    !sip_path_uri(pk, q->from->conn, NULL, path, sizeof(path)))
 		rq.path = path;
 	rq.now_ms = base_time_now_ms();
 	err = svc_register(q->r->svc, p->user, p->realm, cred, &rq,
 			   &q->r->o.limits, &w->bs);
 	if (err == 0) {
-		/* A connection that carries a live binding is kept. */
-		for (unsigned i = 0; q->from->proto == SIP_TCP && i < w->bs.n;
+		/* A connection that carries a live binding is kept, and
+		 * its bindings end when it closes (registrar_on_closed). */
+		for (unsigned i = 0; q->from->proto != SIP_UDP && i < w->bs.n;
 		     i++) {
 			if (strcmp(w->bs.b[i].received, q->src) == 0 &&
-			    strcmp(w->bs.b[i].transport, "TCP") == 0) {
+			    strcmp(w->bs.b[i].transport, rq.transport) == 0) {
 				sip_transport_conn_mark(q->t, q->from->conn);
+				/* Closed meanwhile: the mark came too late. */
+				if (!sip_transport_conn_open(q->t,
+							     q->from->conn))
+					drop_conn(q->r, q->src, rq.transport);
 				break;
 			}
 		}
@@ -709,6 +717,65 @@ out:
 	free(cached);
 	free(copy);
 	free(m);
+}
+
+/* A closed connection's bindings, for a worker to delete. */
+struct closed_job {
+	struct base_pool_job job;
+	struct registrar *r;
+	char src[80];
+	char transport[8];
+};
+
+/* Deletes the bindings made over a connection that closed, and logs it. */
+static void drop_conn(struct registrar *r, const char *src,
+		      const char *transport)
+{
+	int64_t n = 0;
+	int err;
+
+	base_deadline_set(base_time_mono_ms() + r->o.store_timeout_ms);
+	err = svc_bindings_drop_conn(r->svc, src, transport, &n);
+	base_deadline_set(0);
+	if (err)
+		LOG_WARN("sip_bindings_closed",
+			 "src=%s transport=%s error=\"%s\"", src, transport,
+			 strerror(err));
+	else
+		LOG_INFO("sip_bindings_closed",
+			 "src=%s transport=%s count=%lld", src, transport,
+			 (long long)n);
+}
+
+static void closed_job(struct base_pool_job *job)
+{
+	struct closed_job *j = (struct closed_job *)job;
+
+	drop_conn(j->r, j->src, j->transport);
+	free(j);
+}
+
+void registrar_on_closed(void *ctx, const struct sip_peer *peer)
+{
+	struct registrar *r = ctx;
+	struct closed_job *j = calloc(1, sizeof(*j));
+	struct req q;
+
+	if (!j) {
+		LOG_WARN("sip_bindings_closed", "error=\"out of memory\"");
+		return;
+	}
+	j->r = r;
+	source_of(&q, peer);
+	memcpy(j->src, q.src, sizeof(j->src));
+	snprintf(j->transport, sizeof(j->transport), "%s",
+		 sip_proto_name(peer->proto));
+	if (base_pool_submit(r->pool, &j->job, closed_job)) {
+		LOG_WARN("sip_bindings_closed",
+			 "src=%s transport=%s error=\"worker queue full\"",
+			 j->src, j->transport);
+		free(j);
+	}
 }
 
 /* A worker: one sweep of expired bindings, logged whatever its outcome. */

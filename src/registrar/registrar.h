@@ -83,6 +83,12 @@ void registrar_on_message(void *ctx, struct sip_transport *t,
 void registrar_on_tick(void *ctx);
 
 /*
+ * The transport's sip_closed_fn: a connection that carried bindings
+ * closed; a worker deletes them (logged `sip_bindings_closed`).
+ */
+void registrar_on_closed(void *ctx, const struct sip_peer *peer);
+
+/*
  * Parses "MD5,SHA-256"-style lists into algs (at most 2). Returns 0 or
  * EINVAL.
  */

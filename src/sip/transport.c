@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,10 +19,19 @@
 
 #include "base/addr.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/time.h"
 #include "sip/msg.h"
+#include "sip/ws.h"
 
-enum { TAG_UDP, TAG_LISTEN, TAG_WAKE, TAG_OUTQ, TAG_CONN };
+/* epoll tags: TAG_LISTEN + proto for a listener, TAG_CONN + slot. */
+enum {
+	TAG_UDP,
+	TAG_WAKE,
+	TAG_OUTQ,
+	TAG_LISTEN,
+	TAG_CONN = TAG_LISTEN + SIP_PROTO_COUNT
+};
 
 #define OUTQ_MAX 4096	  /* sends and marks waiting for the transport thread */
 #define CONN_BUF_MIN 4096 /* a TCP connection's first buffer */
@@ -35,6 +46,12 @@ struct addr_count {
 struct conn {
 	int fd; /* -1 when the slot is free */
 	uint32_t gen;
+	enum sip_proto kind;
+	SSL *ssl;      /* TLS and WSS */
+	bool tls_done; /* the TLS handshake is over */
+	bool ready;    /* SIP flows: handshakes over, WebSocket upgraded */
+	struct sip_ws_rx ws; /* WS and WSS, once upgraded */
+	int64_t open_s, ping_s;
 	_Atomic uint64_t open_id; /* its id while open, else 0: any thread */
 	bool registered; /* a REGISTER on it got a 200: never evicted */
 	struct sockaddr_storage addr;
@@ -72,8 +89,13 @@ struct sip_transport {
 	sip_recv_fn recv;
 	sip_tick_fn tick;
 	void *ctx;
-	int ep, udp, tcp, wake, outq_fd;
-	unsigned port;
+	int ep, udp, wake, outq_fd;
+	int lfd[SIP_PROTO_COUNT]; /* listeners; [SIP_UDP] unused */
+	unsigned ports[SIP_PROTO_COUNT];
+	pthread_mutex_t tls_mu;
+	SSL_CTX *tls;
+	char *wbuf; /* a WebSocket frame being sent (transport thread) */
+	size_t wcap;
 	pthread_t thread;
 	bool started;
 	char *dgram;
@@ -204,6 +226,20 @@ static bool peer_open(struct sip_transport *t, const struct sockaddr_storage *a,
 
 static void conn_close(struct sip_transport *t, struct conn *c)
 {
+	if (c->registered && t->o.closed) {
+		struct sip_peer p = {.proto = c->kind,
+				     .addr = c->addr,
+				     .addrlen = c->addrlen,
+				     .conn = conn_id(t, c)};
+		t->o.closed(t->ctx, &p);
+	}
+	if (c->ssl) {
+		SSL_shutdown(c->ssl); /* one try: a close_notify if it fits */
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	sip_ws_rx_free(&c->ws);
+	c->tls_done = c->ready = false;
 	atomic_store(&c->open_id, 0);
 	peer_del(t, &c->addr, c->addrlen);
 	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -253,7 +289,21 @@ static int add_fd(int ep, int fd, uint64_t tag)
 	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) ? errno : 0;
 }
 
-static void on_accept(struct sip_transport *t)
+/* A TLS session for a new connection of kind k (none for TCP and WS). */
+static int conn_tls(struct sip_transport *t, struct conn *c)
+{
+	if (c->kind != SIP_TLS && c->kind != SIP_WSS)
+		return 0;
+	pthread_mutex_lock(&t->tls_mu);
+	c->ssl = t->tls ? SSL_new(t->tls) : NULL;
+	pthread_mutex_unlock(&t->tls_mu);
+	if (!c->ssl || !SSL_set_fd(c->ssl, c->fd))
+		return ENOMEM;
+	SSL_set_accept_state(c->ssl);
+	return 0;
+}
+
+static void on_accept(struct sip_transport *t, enum sip_proto kind)
 {
 	for (;;) {
 		struct sockaddr_storage ss;
@@ -262,7 +312,7 @@ static void on_accept(struct sip_transport *t)
 		struct addr_count *a;
 		struct conn *c;
 		const char *why = NULL;
-		int fd = accept4(t->tcp, (struct sockaddr *)&ss, &sl,
+		int fd = accept4(t->lfd[kind], (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
@@ -288,8 +338,13 @@ static void on_accept(struct sip_transport *t)
 		c->addrlen = sl;
 		c->len = 0;
 		c->registered = false;
-		c->last_s = base_time_mono_s();
-		if (add_fd(t->ep, fd, TAG_CONN + (uint64_t)(c - t->conns))) {
+		c->kind = kind;
+		c->ready = kind == SIP_TCP;
+		c->last_s = c->open_s = c->ping_s = base_time_mono_s();
+		if (conn_tls(t, c) ||
+		    add_fd(t->ep, fd, TAG_CONN + (uint64_t)(c - t->conns))) {
+			SSL_free(c->ssl);
+			c->ssl = NULL;
 			close(fd);
 			c->fd = -1;
 			t->nfree++;
@@ -307,11 +362,86 @@ static void on_accept(struct sip_transport *t)
 	}
 }
 
+/*
+ * Writes len bytes on c, all or nothing: 0, or EIO when they did not all
+ * go (a peer that does not read is dropped by the caller).
+ */
+static int conn_write(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!c->ssl) {
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		return n == (ssize_t)len ? 0 : EIO;
+	}
+	if (len > INT32_MAX)
+		return EIO;
+	ERR_clear_error();
+	return SSL_write(c->ssl, buf, (int)len) == (int)len ? 0 : EIO;
+}
+
+/* Reads into buf: the bytes read, 0 when none are there yet, -1 at the
+ * end of the connection or an error. */
+static ssize_t conn_read(struct conn *c, void *buf, size_t cap)
+{
+	ssize_t n;
+	int r, e;
+
+	if (!c->ssl) {
+		n = read(c->fd, buf, cap);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return n > 0 ? n : -1;
+	}
+	ERR_clear_error();
+	r = SSL_read(c->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+	if (r > 0)
+		return r;
+	e = SSL_get_error(c->ssl, r);
+	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+}
+
+/* Takes n bytes off the front of c's buffer. */
+static void conn_consume(struct conn *c, size_t n)
+{
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+}
+
+/* Sends one WebSocket frame of opcode op on c: 0 or an errno. */
+static int ws_send(struct sip_transport *t, struct conn *c, enum sip_ws_op op,
+		   const void *data, size_t len)
+{
+	size_t need = len + SIP_WS_SRV_HDR_MAX, n = 0;
+	int err;
+
+	if (need > t->wcap) {
+		char *b = realloc(t->wbuf, need);
+		if (!b)
+			return ENOMEM;
+		t->wbuf = b;
+		t->wcap = need;
+	}
+	err = sip_ws_encode(op, data, len, t->wbuf, t->wcap, &n);
+	return err ? err : conn_write(c, t->wbuf, n);
+}
+
+/* Sends a close frame with code (none for one that may not be sent). */
+static void ws_close_frame(struct conn *c, unsigned code)
+{
+	char f[4];
+	size_t n = 0;
+
+	if (sip_ws_encode_close(code, f, sizeof(f), &n))
+		sip_ws_encode_close(0, f, sizeof(f), &n);
+	conn_write(c, f, n);
+}
+
 /* Delivers every complete message in c's buffer; false to close c. */
 static bool conn_deliver(struct sip_transport *t, struct conn *c)
 {
 	struct sip_peer from = {
-	    .proto = SIP_TCP, .addr = c->addr, .addrlen = c->addrlen};
+	    .proto = c->kind, .addr = c->addr, .addrlen = c->addrlen};
 
 	from.conn = conn_id(t, c);
 	for (;;) {
@@ -320,10 +450,9 @@ static bool conn_deliver(struct sip_transport *t, struct conn *c)
 		    sip_msg_frame(c->buf, c->len, t->o.msg_max, &skip, &msglen);
 		if (skip) {
 			/* A CRLFCRLF ping is answered with one CRLF pong. */
-			if (skip >= 4 && write(c->fd, "\r\n", 2) < 0)
+			if (skip >= 4 && conn_write(c, "\r\n", 2))
 				return false;
-			memmove(c->buf, c->buf + skip, c->len - skip);
-			c->len -= skip;
+			conn_consume(c, skip);
 			continue;
 		}
 		if (err == EAGAIN)
@@ -333,23 +462,118 @@ static bool conn_deliver(struct sip_transport *t, struct conn *c)
 		t->recv(t->ctx, t, &from, c->buf, msglen);
 		if (!conn_find(t, from.conn))
 			return true; /* closed by a send failure */
-		memmove(c->buf, c->buf + msglen, c->len - msglen);
-		c->len -= msglen;
+		conn_consume(c, msglen);
 	}
+}
+
+/* The WebSocket opening handshake (RFC 6455 4.2): false to close c. */
+static bool ws_upgrade(struct sip_transport *t, struct conn *c)
+{
+	struct sip_ws_handshake hs;
+	char reply[SIP_WS_REPLY_MAX], ip[64];
+	size_t n = 0;
+	int err = sip_ws_handshake_parse(c->buf, c->len, &hs);
+
+	if (err == EAGAIN)
+		return true;
+	if (!sip_ws_handshake_reply(err, &hs, reply, sizeof(reply), &n) &&
+	    conn_write(c, reply, n))
+		return false;
+	if (err) {
+		base_addr_ip((struct sockaddr *)&c->addr, ip, sizeof(ip));
+		LOG_INFO("sip_ws_refused", "src=%s transport=%s reason=\"%s\"",
+			 ip, sip_proto_name(c->kind),
+			 hs.why ? hs.why : strerror(err));
+		return false;
+	}
+	conn_consume(c, hs.used);
+	sip_ws_rx_init(&c->ws, t->o.msg_max, t->o.msg_max);
+	c->ready = true;
+	return true;
+}
+
+/*
+ * Delivers the messages of every whole WebSocket frame in c's buffer and
+ * answers pings, keep-alives and closes; false to close c.
+ */
+static bool ws_deliver(struct sip_transport *t, struct conn *c)
+{
+	struct sip_peer from = {
+	    .proto = c->kind, .addr = c->addr, .addrlen = c->addrlen};
+
+	from.conn = conn_id(t, c);
+	if (!c->ready) {
+		if (!ws_upgrade(t, c))
+			return false;
+		if (!c->ready)
+			return true; /* the rest of the request head to come */
+	}
+	for (;;) {
+		struct sip_ws_event ev;
+		size_t used = 0;
+		int err = sip_ws_decode(&c->ws, c->buf, c->len, &used, &ev);
+		unsigned code;
+
+		if (err == EAGAIN) {
+			conn_consume(c, used);
+			return true;
+		}
+		if (err) {
+			code = sip_ws_close_code(err);
+			if (code)
+				ws_close_frame(c, code);
+			return false;
+		}
+		if (ev.type == SIP_WS_EV_PING) {
+			if (ws_send(t, c, SIP_WS_OP_PONG, ev.data, ev.len))
+				return false;
+		} else if (ev.type == SIP_WS_EV_CLOSE) {
+			/* Echo the code (RFC 6455 5.5.1), then close. */
+			ws_close_frame(c, ev.code);
+			return false;
+		} else {
+			switch (sip_ws_keepalive(ev.data, ev.len)) {
+			case SIP_WS_KA_PING:
+				if (ws_send(t, c, SIP_WS_OP_TEXT, "\r\n", 2))
+					return false;
+				break;
+			case SIP_WS_KA_PONG:
+				break;
+			case SIP_WS_KA_NONE:
+				t->recv(t->ctx, t, &from, (char *)ev.data,
+					ev.len);
+				if (!conn_find(t, from.conn))
+					return true; /* closed by a send */
+				break;
+			}
+		}
+		conn_consume(c, used);
+	}
+}
+
+/* The most c's buffer may hold: a message, a frame, or a handshake. */
+static size_t conn_buf_max(const struct sip_transport *t, const struct conn *c)
+{
+	if (c->kind != SIP_WS && c->kind != SIP_WSS)
+		return t->o.msg_max;
+	if (!c->ready)
+		return SIP_WS_HANDSHAKE_MAX;
+	return t->o.msg_max + SIP_WS_HDR_MAX + SIP_WS_CTRL_MAX;
 }
 
 /*
  * Makes room in c's buffer: CONN_BUF_MIN at the first read, then doubled
- * up to msg_max when a message needs more, so that thousands of idle
+ * up to conn_buf_max when a message needs more, so that thousands of idle
  * phones' connections do not each hold the largest message.
  */
 static int conn_grow(struct sip_transport *t, struct conn *c)
 {
+	size_t max = conn_buf_max(t, c);
 	size_t cap = c->cap ? 2 * c->cap : CONN_BUF_MIN;
 	char *b;
 
-	if (cap > t->o.msg_max)
-		cap = t->o.msg_max;
+	if (cap > max)
+		cap = max;
 	if (cap <= c->cap)
 		return E2BIG;
 	b = realloc(c->buf, cap);
@@ -360,27 +584,63 @@ static int conn_grow(struct sip_transport *t, struct conn *c)
 	return 0;
 }
 
+/* Moves c's TLS handshake on: 0 when over, EAGAIN, or an error. */
+static int tls_step(struct conn *c)
+{
+	char ip[64];
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_accept(c->ssl);
+	if (r == 1) {
+		c->tls_done = true;
+		c->ready = c->kind == SIP_TLS;
+		return 0;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return EAGAIN;
+	base_addr_ip((struct sockaddr *)&c->addr, ip, sizeof(ip));
+	LOG_INFO("sip_tls_failed", "src=%s transport=%s reason=\"%s\"", ip,
+		 sip_proto_name(c->kind),
+		 ERR_peek_last_error()
+		     ? ERR_reason_error_string(ERR_peek_last_error())
+		     : "connection closed");
+	return EPROTO;
+}
+
 static void on_conn(struct sip_transport *t, struct conn *c)
 {
 	uint64_t id = conn_id(t, c);
+	bool ws = c->kind == SIP_WS || c->kind == SIP_WSS;
 
 	for (;;) {
 		ssize_t n;
+		int err;
 
+		if (c->ssl && !c->tls_done) {
+			err = tls_step(c);
+			if (err == EAGAIN)
+				return;
+			if (err) {
+				conn_close(t, c);
+				return;
+			}
+		}
 		if (c->len == c->cap && conn_grow(t, c)) {
 			conn_close(t, c);
 			return;
 		}
-		n = read(c->fd, c->buf + c->len, c->cap - c->len);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		n = conn_read(c, c->buf + c->len, c->cap - c->len);
+		if (n == 0)
 			return;
-		if (n <= 0) {
+		if (n < 0) {
 			conn_close(t, c);
 			return;
 		}
 		c->len += (size_t)n;
 		c->last_s = base_time_mono_s();
-		if (!conn_deliver(t, c)) {
+		if (!(ws ? ws_deliver(t, c) : conn_deliver(t, c))) {
 			if (conn_find(t, id))
 				conn_close(t, c);
 			return;
@@ -407,14 +667,39 @@ static void on_udp(struct sip_transport *t)
 	}
 }
 
+/*
+ * Closes connections idle past tcp_idle_s and those whose TLS or
+ * WebSocket handshake is not over after handshake_s; pings WebSocket
+ * connections silent for ws_ping_s.
+ */
 static void sweep_idle(struct sip_transport *t)
 {
 	int64_t now = base_time_mono_s();
+	char ip[64];
 
 	for (unsigned i = 0; i < t->o.tcp_max; i++) {
 		struct conn *c = &t->conns[i];
-		if (c->fd >= 0 && now - c->last_s > t->o.tcp_idle_s)
+		if (c->fd < 0)
+			continue;
+		if (!c->ready && now - c->open_s > t->o.handshake_s) {
+			base_addr_ip((struct sockaddr *)&c->addr, ip,
+				     sizeof(ip));
+			LOG_INFO("sip_handshake_timeout", "src=%s transport=%s",
+				 ip, sip_proto_name(c->kind));
 			conn_close(t, c);
+		} else if (now - c->last_s > t->o.tcp_idle_s) {
+			if (c->ready &&
+			    (c->kind == SIP_WS || c->kind == SIP_WSS))
+				ws_close_frame(c, SIP_WS_CLOSE_GOING_AWAY);
+			conn_close(t, c);
+		} else if (c->ready && t->o.ws_ping_s &&
+			   (c->kind == SIP_WS || c->kind == SIP_WSS) &&
+			   now - c->last_s >= t->o.ws_ping_s &&
+			   now - c->ping_s >= t->o.ws_ping_s) {
+			c->ping_s = now;
+			if (ws_send(t, c, SIP_WS_OP_PING, NULL, 0))
+				conn_close(t, c);
+		}
 	}
 }
 
@@ -437,17 +722,31 @@ static struct conn *conn_by_addr(struct sip_transport *t,
 	return NULL;
 }
 
+static bool utf8(const char *s, size_t len)
+{
+	size_t n;
+	bool printable;
+
+	return base_text_scan(s, len, &n, &printable) == 0;
+}
+
 static int conn_send(struct sip_transport *t, uint64_t id,
 		     const struct sockaddr_storage *addr, socklen_t addrlen,
 		     const char *buf, size_t len)
 {
 	struct conn *c = id ? conn_find(t, id) : conn_by_addr(t, addr, addrlen);
-	ssize_t n;
+	int err;
 
-	if (!c)
+	if (!c || !c->ready)
 		return ENOTCONN;
-	n = send(c->fd, buf, len, MSG_NOSIGNAL);
-	if (n != (ssize_t)len) {
+	if (c->kind == SIP_WS || c->kind == SIP_WSS)
+		/* Text when it may be (browsers read either). */
+		err = ws_send(
+		    t, c, utf8(buf, len) ? SIP_WS_OP_TEXT : SIP_WS_OP_BINARY,
+		    buf, len);
+	else
+		err = conn_write(c, buf, len);
+	if (err) {
 		/* A peer that does not read its responses is dropped. */
 		conn_close(t, c);
 		return EIO;
@@ -527,8 +826,9 @@ static void *loop(void *arg)
 				on_udp(t);
 			else if (tag == TAG_OUTQ)
 				on_outq(t);
-			else if (tag == TAG_LISTEN)
-				on_accept(t);
+			else if (tag < TAG_CONN)
+				on_accept(t,
+					  (enum sip_proto)(tag - TAG_LISTEN));
 			else if (t->conns[tag - TAG_CONN].fd >= 0)
 				on_conn(t, &t->conns[tag - TAG_CONN]);
 		}
@@ -591,8 +891,8 @@ static int open_pair(struct sip_transport *t, struct sockaddr_storage *ss,
 			break;
 		getsockname(t->udp, (struct sockaddr *)&got, &gl);
 		*port_of(ss) = *port_of(&got);
-		t->port = ntohs(*port_of(&got));
-		err = open_socket(SOCK_STREAM, ss, sl, &t->tcp);
+		t->ports[SIP_UDP] = t->ports[SIP_TCP] = ntohs(*port_of(&got));
+		err = open_socket(SOCK_STREAM, ss, sl, &t->lfd[SIP_TCP]);
 		if (err) {
 			close(t->udp);
 			t->udp = -1;
@@ -601,6 +901,26 @@ static int open_pair(struct sip_transport *t, struct sockaddr_storage *ss,
 		}
 	}
 	return err;
+}
+
+/* Opens the listener of p on listen ("" or NULL: none). */
+static int open_listener(struct sip_transport *t, enum sip_proto p,
+			 const char *listen)
+{
+	struct sockaddr_storage ss, got;
+	socklen_t sl, gl = sizeof(got);
+	int err;
+
+	if (!listen || !listen[0])
+		return 0;
+	if (base_addr_parse(listen, &ss, &sl))
+		return EINVAL;
+	err = open_socket(SOCK_STREAM, &ss, sl, &t->lfd[p]);
+	if (err)
+		return err;
+	getsockname(t->lfd[p], (struct sockaddr *)&got, &gl);
+	t->ports[p] = ntohs(*port_of(&got));
+	return add_fd(t->ep, t->lfd[p], TAG_LISTEN + (uint64_t)p);
 }
 
 int sip_transport_start(struct sip_transport **out,
@@ -613,7 +933,9 @@ int sip_transport_start(struct sip_transport **out,
 	int err;
 
 	if (base_addr_parse(o->listen, &ss, &sl) || o->msg_max < 64 ||
-	    o->tcp_max == 0)
+	    o->tcp_max == 0 ||
+	    (!o->tls && ((o->listen_tls && o->listen_tls[0]) ||
+			 (o->listen_wss && o->listen_wss[0]))))
 		return EINVAL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -622,7 +944,14 @@ int sip_transport_start(struct sip_transport **out,
 	t->recv = recv;
 	t->tick = tick;
 	t->ctx = ctx;
-	t->ep = t->udp = t->tcp = t->wake = t->outq_fd = -1;
+	t->ep = t->udp = t->wake = t->outq_fd = -1;
+	for (int p = 0; p < SIP_PROTO_COUNT; p++)
+		t->lfd[p] = -1;
+	if (!t->o.handshake_s)
+		t->o.handshake_s = 10;
+	pthread_mutex_init(&t->tls_mu, NULL);
+	if (o->tls && SSL_CTX_up_ref(o->tls))
+		t->tls = o->tls;
 	pthread_mutex_init(&t->outq_mu, NULL);
 	pthread_mutex_init(&t->peers_mu, NULL);
 	t->dgram = malloc(o->msg_max + 1);
@@ -650,7 +979,13 @@ int sip_transport_start(struct sip_transport **out,
 	}
 	err = add_fd(t->ep, t->udp, TAG_UDP);
 	if (!err)
-		err = add_fd(t->ep, t->tcp, TAG_LISTEN);
+		err = add_fd(t->ep, t->lfd[SIP_TCP], TAG_LISTEN + SIP_TCP);
+	if (!err)
+		err = open_listener(t, SIP_TLS, o->listen_tls);
+	if (!err)
+		err = open_listener(t, SIP_WS, o->listen_ws);
+	if (!err)
+		err = open_listener(t, SIP_WSS, o->listen_wss);
 	if (!err)
 		err = add_fd(t->ep, t->wake, TAG_WAKE);
 	if (!err)
@@ -682,6 +1017,8 @@ void sip_transport_stop(struct sip_transport *t)
 	for (unsigned i = 0; t->conns && i < t->o.tcp_max; i++) {
 		if (t->conns[i].fd >= 0)
 			close(t->conns[i].fd);
+		SSL_free(t->conns[i].ssl);
+		sip_ws_rx_free(&t->conns[i].ws);
 		free(t->conns[i].buf);
 	}
 	for (unsigned i = 0; t->addrs && i < t->naddrs; i++) {
@@ -706,8 +1043,12 @@ void sip_transport_stop(struct sip_transport *t)
 	pthread_mutex_destroy(&t->peers_mu);
 	if (t->udp >= 0)
 		close(t->udp);
-	if (t->tcp >= 0)
-		close(t->tcp);
+	for (int p = 0; p < SIP_PROTO_COUNT; p++)
+		if (t->lfd[p] >= 0)
+			close(t->lfd[p]);
+	SSL_CTX_free(t->tls);
+	pthread_mutex_destroy(&t->tls_mu);
+	free(t->wbuf);
 	if (t->wake >= 0)
 		close(t->wake);
 	if (t->outq_fd >= 0)
@@ -777,5 +1118,101 @@ bool sip_transport_conn_open(struct sip_transport *t, uint64_t conn)
 
 unsigned sip_transport_port(const struct sip_transport *t)
 {
-	return t->port;
+	return t->ports[SIP_UDP];
+}
+
+unsigned sip_transport_port_of(const struct sip_transport *t, enum sip_proto p)
+{
+	return (unsigned)p < SIP_PROTO_COUNT ? t->ports[p] : 0;
+}
+
+void sip_transport_set_tls(struct sip_transport *t, SSL_CTX *tls)
+{
+	SSL_CTX *old;
+
+	if (!tls || !SSL_CTX_up_ref(tls))
+		return;
+	pthread_mutex_lock(&t->tls_mu);
+	old = t->tls;
+	t->tls = tls;
+	pthread_mutex_unlock(&t->tls_mu);
+	SSL_CTX_free(old); /* open connections hold their own reference */
+}
+
+static const char *const proto_names[SIP_PROTO_COUNT] = {"UDP", "TCP", "TLS",
+							 "WS", "WSS"};
+static const char *const proto_params[SIP_PROTO_COUNT] = {"udp", "tcp", "tls",
+							  "ws", "ws"};
+
+const char *sip_proto_name(enum sip_proto p)
+{
+	return (unsigned)p < SIP_PROTO_COUNT ? proto_names[p] : "UDP";
+}
+
+const char *sip_proto_param(enum sip_proto p)
+{
+	return (unsigned)p < SIP_PROTO_COUNT ? proto_params[p] : "udp";
+}
+
+int sip_proto_parse(const char *name, size_t len)
+{
+	for (int p = 0; p < SIP_PROTO_COUNT; p++)
+		if (strlen(proto_names[p]) == len &&
+		    strncasecmp(proto_names[p], name, len) == 0)
+			return p;
+	return -1;
+}
+
+int sip_tls_ctx_new(SSL_CTX **out, const char *cert_file, const char *key_file,
+		    char *why, size_t cap)
+{
+	SSL_CTX *ctx = NULL;
+	int err = 0;
+
+	*out = NULL;
+	if (!cert_file || !cert_file[0] || !key_file || !key_file[0]) {
+		snprintf(why, cap,
+			 "tls_cert_file and tls_key_file must be set");
+		return EINVAL;
+	}
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		snprintf(why, cap, "out of memory");
+		return ENOMEM;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+				     SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+		snprintf(why, cap, "tls_cert_file %s: %s", cert_file,
+			 ERR_reason_error_string(ERR_peek_last_error())
+			     ? ERR_reason_error_string(ERR_peek_last_error())
+			     : "cannot be read");
+		err = EINVAL;
+		goto out;
+	}
+	ERR_clear_error();
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		/* Never the key's content: OpenSSL's reason only. */
+		snprintf(why, cap, "tls_key_file %s: %s", key_file,
+			 ERR_reason_error_string(ERR_peek_last_error())
+			     ? ERR_reason_error_string(ERR_peek_last_error())
+			     : "cannot be read");
+		err = EINVAL;
+		goto out;
+	}
+	*out = ctx;
+	ctx = NULL;
+out:
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return err;
+}
+
+void sip_tls_ctx_free(SSL_CTX *tls)
+{
+	SSL_CTX_free(tls);
 }

@@ -180,6 +180,14 @@ const char *sql_name(enum sql_id id)
 #define SCHEMA_6 \
 	"ALTER TABLE registrations ADD COLUMN path TEXT NOT NULL DEFAULT '';"
 
+/*
+ * Version 7: bindings by the address they came from, so that a closed
+ * TCP, TLS or WebSocket connection ends its bindings at once
+ * (BIND_DROP_CONN). The same on both.
+ */
+#define SCHEMA_7 \
+	"CREATE INDEX registrations_received ON registrations(received);"
+
 /* Each migration takes the schema from version i to i + 1. */
 static const char *const migrations[][SQL_DIALECTS] = {
     {
@@ -211,6 +219,7 @@ static const char *const migrations[][SQL_DIALECTS] = {
     {SCHEMA(4, SQLITE_TYPES), SCHEMA(4, PG_TYPES)},
     {SCHEMA_5, SCHEMA_5},
     {SCHEMA_6, SCHEMA_6},
+    {SCHEMA_7, SCHEMA_7},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -829,6 +838,20 @@ int store_binding_sweep(struct store *st, int64_t now_ms, int64_t max,
 	if (err)
 		return err;
 	d->bind_int(q, 2, max);
+	return run(d, q, n);
+}
+
+int store_binding_drop_conn(struct store *st, const char *received,
+			    const char *transport, int64_t *n)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int err = d->get(st, SQL_BIND_DROP_CONN, &q);
+
+	if (err)
+		return err;
+	d->bind_text(q, 1, received);
+	d->bind_text(q, 2, transport);
 	return run(d, q, n);
 }
 

@@ -110,6 +110,8 @@ int store_binding_replace(struct store *st, int64_t endpoint_ref,
 			  const struct model_binding *b, unsigned n);
 int store_binding_sweep(struct store *st, int64_t now_ms, int64_t max,
 			int64_t *n);
+int store_binding_drop_conn(struct store *st, const char *received,
+			    const char *transport, int64_t *n);
 
 int store_cdr_insert(struct store *st, const struct model_cdr *c);
 int store_cdr_get(struct store *st, int64_t account_id, const char *call_uuid,
@@ -134,35 +136,36 @@ int store_live_touch(struct store *st, const char *node_id, int64_t now_ms,
 int store_live_sweep(struct store *st, int64_t before_ms, int64_t *n);
 
 /* The entity part of a backend's store_ops initializer. */
-#define SQL_STORE_OPS                                                         \
-	.account_insert = store_account_insert,                               \
-	.account_get = store_account_get,                                     \
-	.account_get_ref = store_account_get_ref,                             \
-	.account_token_set = store_account_token_set,                         \
-	.account_get_sealed = store_account_get_sealed,                       \
-	.account_count = store_account_count,                                 \
-	.account_list = store_account_list, .app_insert = store_app_insert,   \
-	.app_get = store_app_get, .app_get_default = store_app_get_default,   \
-	.app_update = store_app_update,                                       \
-	.app_clear_default = store_app_clear_default,                         \
-	.app_delete = store_app_delete, .app_list = store_app_list,           \
-	.app_endpoint_count = store_app_endpoint_count,                       \
-	.endpoint_insert = store_endpoint_insert,                             \
-	.endpoint_get = store_endpoint_get,                                   \
-	.endpoint_get_by_user = store_endpoint_get_by_user,                   \
-	.endpoint_update = store_endpoint_update,                             \
-	.endpoint_delete = store_endpoint_delete,                             \
-	.endpoint_list = store_endpoint_list,                                 \
-	.endpoints_reassign = store_endpoints_reassign,                       \
-	.endpoints_delete_by_app = store_endpoints_delete_by_app,             \
-	.binding_list = store_binding_list,                                   \
-	.binding_replace = store_binding_replace,                             \
-	.binding_sweep = store_binding_sweep, .cdr_insert = store_cdr_insert, \
-	.cdr_get = store_cdr_get, .cdr_list = store_cdr_list,                 \
-	.cdr_sweep = store_cdr_sweep, .live_put = store_live_put,             \
-	.live_delete = store_live_delete, .live_list = store_live_list,       \
-	.live_get = store_live_get, .live_hangup = store_live_hangup,         \
-	.live_due = store_live_due, .live_touch = store_live_touch,           \
-	.live_sweep = store_live_sweep
+#define SQL_STORE_OPS                                                       \
+	.account_insert = store_account_insert,                             \
+	.account_get = store_account_get,                                   \
+	.account_get_ref = store_account_get_ref,                           \
+	.account_token_set = store_account_token_set,                       \
+	.account_get_sealed = store_account_get_sealed,                     \
+	.account_count = store_account_count,                               \
+	.account_list = store_account_list, .app_insert = store_app_insert, \
+	.app_get = store_app_get, .app_get_default = store_app_get_default, \
+	.app_update = store_app_update,                                     \
+	.app_clear_default = store_app_clear_default,                       \
+	.app_delete = store_app_delete, .app_list = store_app_list,         \
+	.app_endpoint_count = store_app_endpoint_count,                     \
+	.endpoint_insert = store_endpoint_insert,                           \
+	.endpoint_get = store_endpoint_get,                                 \
+	.endpoint_get_by_user = store_endpoint_get_by_user,                 \
+	.endpoint_update = store_endpoint_update,                           \
+	.endpoint_delete = store_endpoint_delete,                           \
+	.endpoint_list = store_endpoint_list,                               \
+	.endpoints_reassign = store_endpoints_reassign,                     \
+	.endpoints_delete_by_app = store_endpoints_delete_by_app,           \
+	.binding_list = store_binding_list,                                 \
+	.binding_replace = store_binding_replace,                           \
+	.binding_sweep = store_binding_sweep,                               \
+	.binding_drop_conn = store_binding_drop_conn,                       \
+	.cdr_insert = store_cdr_insert, .cdr_get = store_cdr_get,           \
+	.cdr_list = store_cdr_list, .cdr_sweep = store_cdr_sweep,           \
+	.live_put = store_live_put, .live_delete = store_live_delete,       \
+	.live_list = store_live_list, .live_get = store_live_get,           \
+	.live_hangup = store_live_hangup, .live_due = store_live_due,       \
+	.live_touch = store_live_touch, .live_sweep = store_live_sweep
 
 #endif

@@ -264,6 +264,8 @@ STMT(BIND_INSERT, "binding_insert",
      "INSERT INTO registrations (endpoint_ref, contact, q, expires_ms,"
      " call_id, cseq, user_agent, received, transport, updated_ms, path)"
      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+STMT(BIND_DROP_CONN, "binding_drop_conn",
+     "DELETE FROM registrations WHERE received = ?1 AND transport = ?2")
 STMT(BIND_SWEEP, "binding_sweep",
      "DELETE FROM registrations WHERE id IN (SELECT id FROM registrations"
      " WHERE expires_ms <= ?1 LIMIT ?2)")

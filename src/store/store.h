@@ -15,7 +15,7 @@
 #include "model/cdr.h"
 #include "model/model.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 struct store;
 struct sql_drv; /* store/sql.h, internal to store/ */
@@ -154,6 +154,10 @@ struct store_ops {
 	/* Deletes up to `max` bindings expired at now_ms; *n says how many. */
 	int (*binding_sweep)(struct store *st, int64_t now_ms, int64_t max,
 			     int64_t *n);
+	/* Deletes the bindings made over the connection from `received`
+	 * ("ip:port") on `transport`; *n says how many went. */
+	int (*binding_drop_conn)(struct store *st, const char *received,
+				 const char *transport, int64_t *n);
 
 	/* Stores a CDR; one whose call_uuid is stored already is ignored. */
 	int (*cdr_insert)(struct store *st, const struct model_cdr *c);

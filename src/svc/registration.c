@@ -121,3 +121,23 @@ int svc_bindings_sweep(struct svc *s, int64_t max, int64_t *n)
 
 	return svc_txn_run(s, SVC_TXN_LAZY, do_sweep, &w);
 }
+
+struct drop {
+	const char *received, *transport;
+	int64_t *n;
+};
+
+static int do_drop(struct store *st, void *arg)
+{
+	struct drop *w = arg;
+
+	return st->ops->binding_drop_conn(st, w->received, w->transport, w->n);
+}
+
+int svc_bindings_drop_conn(struct svc *s, const char *received,
+			   const char *transport, int64_t *n)
+{
+	struct drop w = {received, transport, n};
+
+	return svc_txn_run(s, SVC_TXN_LAZY, do_drop, &w);
+}

@@ -253,6 +253,14 @@ int svc_sip_party(struct svc *s, const char *username, const char *domain,
 /* Deletes up to max expired bindings; *n says how many went. */
 int svc_bindings_sweep(struct svc *s, int64_t max, int64_t *n);
 
+/*
+ * Deletes the bindings made over a connection that closed: those from
+ * received ("ip:port") on transport ("TCP", "TLS", "WS", "WSS"); *n says
+ * how many went.
+ */
+int svc_bindings_drop_conn(struct svc *s, const char *received,
+			   const char *transport, int64_t *n);
+
 /* ---- calls: records (CDRs) and calls in progress (svc/cdr.c) ---- */
 
 /* A CDR list filter value that is not given. */

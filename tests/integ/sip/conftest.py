@@ -111,9 +111,19 @@ class SipServer(Server):
         h = "[%s]" % self.sip_host if ":" in self.sip_host else self.sip_host
         return "%s:%d" % (h, self.sip_fixed_port or self.sip_port or 0)
 
+    def port_of(self, proto):
+        """The port the server bound for proto ("udp", "tcp", "tls", "ws",
+        "wss"), from the `event=started` line (0: not listening)."""
+        if proto in ("udp", "tcp"):
+            return self.sip_port
+        m = re.search(r"event=started .*\bsip_%s_port=(\d+)" % proto,
+                      self._tail_all())
+        assert m, "no sip_%s_port in the started line" % proto
+        return int(m.group(1))
+
     def conn(self, proto="udp", timeout=sipclient.RECV_TIMEOUT,
              source=None):
-        return sipclient.SipConn(self.sip_host, self.sip_port, proto,
+        return sipclient.SipConn(self.sip_host, self.port_of(proto), proto,
                                  timeout=timeout, source=source)
 
     def log_lines(self, pattern=None):
@@ -145,6 +155,35 @@ class SipServer(Server):
                       password or pw())
         ep.create()
         return ep
+
+
+def make_tls_cert(workdir, name="cert", cn="127.0.0.1"):
+    """A self-signed certificate and key (PEM) for 127.0.0.1 and
+    localhost, made with the openssl CLI: (cert path, key path)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cert, key = workdir / (name + ".pem"), workdir / (name + ".key")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+         "-subj", "/CN=%s" % cn, "-addext",
+         "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+def tls_env(cert, key, tls=True, ws=True, wss=True):
+    """The options of a server listening for TLS, WS and WSS on free
+    ports of 127.0.0.1 (see port_of)."""
+    e = {"SIPWARD_TLS_CERT_FILE": str(cert), "SIPWARD_TLS_KEY_FILE": str(key)}
+    if tls:
+        e["SIPWARD_SIP_TLS"] = "127.0.0.1:0"
+    if ws:
+        e["SIPWARD_SIP_WS"] = "127.0.0.1:0"
+    if wss:
+        e["SIPWARD_SIP_WSS"] = "127.0.0.1:0"
+    return e
 
 
 def start_sip_server(workdir, env=None, sip_host="127.0.0.1", sip_port=0,

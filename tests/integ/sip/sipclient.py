@@ -1,12 +1,16 @@
-"""A small SIP client for the registrar tests: UDP and TCP (IPv4 and IPv6),
+"""A small SIP client for the registrar tests: UDP, TCP, TLS, WebSocket and
+secure WebSocket (RFC 7118; frames built here, masked as a browser's),
 REGISTER building, 401 challenge parsing, and RFC 7616 / RFC 8760 digest
 responses (MD5 and SHA-256, qop=auth). Deliberately explicit: every header
 can be overridden so tests can send exactly the bytes they mean to."""
 
+import base64
 import hashlib
 import os
 import re
 import socket
+import ssl
+import struct
 import time
 import uuid
 
@@ -185,9 +189,17 @@ class SipConn:
         leaves it unconnected, as a real phone's: send() goes to host:port
         unless given another address, and datagrams from any address are
         received (recv_from() tells whose), so a request from another node
-        of a cluster reaches it. TCP is always connected."""
+        of a cluster reaches it. TCP is always connected.
+
+        proto "tls" wraps the TCP connection in TLS (the server's
+        certificate is not checked); "ws" and "wss" then open a WebSocket
+        with the `sip` subprotocol, on which every message is one masked
+        text frame, and name themselves in Via and Contact with a random
+        `.invalid` host, as browsers do."""
         self.host, self.port = host, port
         self.proto = proto.lower()
+        self.ws = self.proto in ("ws", "wss")
+        self.invalid_host = "%s.invalid" % uuid.uuid4().hex[:12]
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.timeout = timeout
         self.buf = b""
@@ -204,17 +216,106 @@ class SipConn:
             if source:
                 self.sock.bind((source, 0))
             self.sock.connect((host, port))
+            if self.proto in ("tls", "wss"):
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                self.sock = ctx.wrap_socket(self.sock)
         self.sock.settimeout(timeout)
         self.local = self.sock.getsockname()[:2]
+        self.ws_pings = 0  # pings the server sent (answered with pongs)
+        if self.ws:
+            self.ws_handshake()
 
+    def ws_handshake(self, path="/", protocol="sip", extra=""):
+        """Opens the WebSocket; returns the 101's head (asserted)."""
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((
+            "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
+            "Origin: http://127.0.0.1\r\n%s\r\n" % (
+                path, self.server_hostport, key, protocol, extra)).encode())
+        deadline = time.monotonic() + self.timeout
+        while b"\r\n\r\n" not in self.buf:
+            if time.monotonic() > deadline:
+                raise NoResponse("no WebSocket handshake answer: %r"
+                                 % self.buf[:200])
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionClosed("closed during the WebSocket "
+                                       "handshake: %r" % self.buf[:300])
+            self.buf += chunk
+        end = self.buf.index(b"\r\n\r\n") + 4
+        head, self.buf = self.buf[:end].decode("latin-1"), self.buf[end:]
+        assert head.startswith("HTTP/1.1 101 "), head
+        want = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()
+        ).digest()).decode()
+        assert re.search(r"(?im)^Sec-WebSocket-Accept: %s\r$" %
+                         re.escape(want), head), head
+        return head
+
+    def ws_frame(self, payload, opcode=1, fin=True, mask=True):
+        """The bytes of one client frame."""
+        if isinstance(payload, str):
+            payload = payload.encode()
+        n = len(payload)
+        head = bytes([(0x80 if fin else 0) | opcode])
+        mbit = 0x80 if mask else 0
+        if n < 126:
+            head += bytes([mbit | n])
+        elif n < 65536:
+            head += bytes([mbit | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([mbit | 127]) + struct.pack("!Q", n)
+        if not mask:
+            return head + payload
+        key = os.urandom(4)
+        return head + key + bytes(b ^ key[i % 4]
+                                  for i, b in enumerate(payload))
+
+    def send_raw(self, data):
+        """Bytes on the connection as they are (no WebSocket framing)."""
+        self.sock.sendall(data)
+
+    def _ws_next(self):
+        """(opcode, payload) of the next whole server frame, or None."""
+        b = self.buf
+        if len(b) < 2:
+            return None
+        assert not b[1] & 0x80, "a server frame was masked"
+        n, off = b[1] & 0x7f, 2
+        if n == 126:
+            if len(b) < 4:
+                return None
+            n, off = struct.unpack("!H", b[2:4])[0], 4
+        elif n == 127:
+            if len(b) < 10:
+                return None
+            n, off = struct.unpack("!Q", b[2:10])[0], 10
+        if len(b) < off + n:
+            return None
+        assert b[0] & 0x80, "a fragmented server frame"
+        self.buf = b[off + n:]
+        return b[0] & 0x0f, b[off:off + n]
     @property
     def via_host(self):
+        if self.ws:
+            return self.invalid_host
         return "[%s]" % self.local[0] if ":" in self.local[0] else \
             self.local[0]
 
     @property
     def local_hostport(self):
+        if self.ws:
+            return self.invalid_host
         return "%s:%d" % (self.via_host, self.local[1])
+
+    @property
+    def uri_transport(self):
+        """The transport parameter of our URIs (RFC 7118: ws for WSS)."""
+        return "ws" if self.ws else self.proto
 
     @property
     def server_hostport(self):
@@ -257,6 +358,8 @@ class SipConn:
             else:
                 self.sock.sendto(data, tuple(addr[:2]) if addr
                                  else self.server_addr)
+        elif self.ws:
+            self.sock.sendall(self.ws_frame(data))
         else:
             self.sock.sendall(data)
 
@@ -303,6 +406,18 @@ class SipConn:
             self.buf += chunk
 
     def _frame(self):
+        while self.ws:
+            f = self._ws_next()
+            if f is None:
+                return None
+            op, data = f
+            if op == 9:  # ping: pong
+                self.ws_pings += 1
+                self.sock.sendall(self.ws_frame(data, opcode=10))
+            elif op == 8:
+                raise ConnectionClosed("WebSocket close frame %r" % data)
+            elif op in (1, 2):
+                return data
         end = self.buf.find(b"\r\n\r\n")
         if end < 0:
             return None
@@ -392,7 +507,7 @@ class UA:
 
     def contact_uri(self, tag="a"):
         return "sip:%s-%s@%s;transport=%s" % (
-            self.user, tag, self.c.local_hostport, self.c.proto)
+            self.user, tag, self.c.local_hostport, self.c.uri_transport)
 
     def register_bytes(self, contacts=None, expires=None, auth=None,
                        cseq=None, branch=None, call_id=None, extra=(),

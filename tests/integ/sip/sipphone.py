@@ -123,8 +123,9 @@ class Phone:
                  connect=True):
         """connect=False (UDP): an unconnected socket, as a real phone's
         (see the module's docstring); requests still go to server."""
-        self.c = SipConn("127.0.0.1", server.sip_port, proto=proto,
-                         connect=connect)
+        port = server.port_of(proto) if hasattr(server, "port_of") \
+            else server.sip_port
+        self.c = SipConn("127.0.0.1", port, proto=proto, connect=connect)
         self.ua = UA(self.c, user, domain, password)
         self.user, self.domain, self.password = user, domain, password
         self.inbox = []  # messages received and not yet taken
@@ -230,7 +231,7 @@ class Phone:
     @property
     def contact(self):
         return "<sip:%s@%s;transport=%s>" % (self.user, self.c.local_hostport,
-                                             self.c.proto)
+                                             self.c.uri_transport)
 
     # ---- registration ----
 

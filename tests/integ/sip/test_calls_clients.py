@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Endpoint, pw, uname
-from sip_conftest import start_sip_server, wait_until
+from sip_conftest import make_tls_cert, start_sip_server, tls_env, wait_until
 from sipclient import NoResponse, free_udp_tcp_port
 from sipphone import SDP_AUDIO, Phone
 
@@ -564,6 +564,7 @@ audio_alert		aubridge,%(name)s-alert
 snd_path		%(dumps)s
 video_display		none
 video_source		none
+sip_cafile		%(cafile)s
 """
 BARESIP_MODULES = ("account", "menu", "g711", "aufile", "aubridge",
                    "sndfile")
@@ -617,8 +618,12 @@ def baresip_server(tmp_path_factory):
     """baresip 1.0.0 (libre) gives up with ENOSYS as soon as one of the
     challenges is not MD5 (README "Register a phone"): this server offers
     MD5 only."""
-    srv = start_sip_server(tmp_path_factory.mktemp("baresip_calls"),
-                           env={"SIPWARD_SIP_DIGEST_ALGORITHMS": "MD5"})
+    d = tmp_path_factory.mktemp("baresip_calls")
+    cert, key = make_tls_cert(d / "cert")
+    env = tls_env(cert, key, ws=False, wss=False)
+    env["SIPWARD_SIP_DIGEST_ALGORITHMS"] = "MD5"
+    srv = start_sip_server(d, env=env)
+    srv.tls_cert = cert
     yield srv
     srv.stop()
 
@@ -635,12 +640,15 @@ def start_baresip(sip_procs, tmp_path, server, ep, name, wav, proto,
     port = free_udp_tcp_port(30001, 40000, seed=time.time_ns(),
                              tls_next=True)
     (cfg / "config").write_text(BARESIP_CALL_CONFIG % {
-        "port": port, "wav": wav, "name": name, "dumps": dumps})
+        "port": port, "wav": wav, "name": name, "dumps": dumps,
+        # baresip checks sipward's certificate (its own CA here)
+        "cafile": getattr(server, "tls_cert", "/etc/ssl/certs/"
+                          "ca-certificates.crt")})
     (cfg / "accounts").write_text(
         '<sip:%s@%s;transport=%s>;auth_pass=%s;answermode=%s;'
         'outbound="sip:127.0.0.1:%d;transport=%s";regint=600\n' % (
             ep.username, ep.domain, proto, ep.password,
-            "auto" if answer else "manual", server.sip_port, proto))
+            "auto" if answer else "manual", server.port_of(proto), proto))
     args = [tool, "-f", str(cfg), "-t", "40"]
     for c in commands:
         args += ["-e", c]
@@ -649,7 +657,7 @@ def start_baresip(sip_procs, tmp_path, server, ep, name, wav, proto,
     return p
 
 
-@pytest.mark.parametrize("proto", ["udp", "tcp"])
+@pytest.mark.parametrize("proto", ["udp", "tcp", "tls"])
 def test_baresip_calls_baresip_audio_flows(baresip_server, sip_procs,
                                            tmp_path, proto):
     """Two baresip phones registered with sipward; one dials the other
