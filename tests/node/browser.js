@@ -14,9 +14,11 @@
 //   {"stack": "jssip"|"sipjs", "ws_url": "wss://127.0.0.1:PORT",
 //    "uri": "sip:user@domain", "username": "user", "password": "secret",
 //    "ice_servers": [], "user_agent": "...", "display_name": "...",
-//    "register_expires": 600, "debug": false, "timeout": 20}
+//    "register_expires": 600, "debug": false, "timeout": 20,
+//    "fake_audio_file": "/path/tone.wav"}
 //   timeout bounds every step (seconds): a command, the wait for the
-//   WebSocket before REGISTER, the page load.
+//   WebSocket before REGISTER, the page load. fake_audio_file: a WAV
+//   (16-bit PCM) the fake microphone plays, looped, instead of its beeps.
 //
 // Commands: {"cmd": "register"} {"cmd": "unregister"}
 //   {"cmd": "call", "target": "sip:..."} {"cmd": "answer"} {"cmd": "hangup"}
@@ -605,7 +607,10 @@ async function launch(sc)
 			'--autoplay-policy=no-user-gesture-required',
 			'--disable-background-networking',
 			'--disable-component-update', '--disable-sync',
-			'--disable-quic', '--no-first-run', '--disable-gpu']});
+			'--disable-quic', '--no-first-run', '--disable-gpu']
+			.concat(sc.fake_audio_file ?
+				['--use-file-for-fake-audio-capture=' +
+				 sc.fake_audio_file] : [])});
 	const proc = state.browser.process();
 	state.pid = proc ? proc.pid : null;
 	state.browser.on('disconnected', () => {
