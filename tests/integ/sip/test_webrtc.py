@@ -18,7 +18,9 @@ self-signed certificate for 127.0.0.1, which Chromium is told to accept).
 6. A JsSIP page registered over WSS calls a baresip phone registered over
    UDP through an application that dials it; rtpengine bridges the media
    (DTLS-SRTP/ICE to plain RTP); the page's microphone plays one tone and
-   the phone's file another, and each side decodes the other's.
+   the phone's file another, and each side decodes the other's. And the
+   other way: baresip dials the page, which answers; the phone's BYE
+   reaches the page over its WebSocket.
 
 Needs SIPWARD_NODE_MODULES (scripts/npm-deps.sh; ctest sets it), node and
 /usr/bin/chromium; skips without them."""
@@ -329,3 +331,65 @@ def test_jssip_calls_baresip_through_rtpengine(media_server, rtp, app,
     except AssertionError as e:
         raise AssertionError("%s\n%s\n%s" % (e, b.diagnostics(),
                                               logs())) from None
+
+
+def test_baresip_calls_jssip_through_rtpengine(media_server, rtp, browsers,
+                                               sip_procs, tmp_path):
+    """The other way: bob (baresip, UDP, no application) dials alice, whose
+    page is registered over WSS; sipward reaches the page over its
+    WebSocket (her Contact is an .invalid host), the page answers, audio
+    flows both ways through rtpengine, and when bob's 6 s file ends he
+    hangs up: the BYE reaches the page."""
+    from test_calls_clients import start_baresip, tone_seconds, write_tone
+    srv = media_server
+    api = srv.api()
+    alice, bob = srv.endpoint(api), srv.endpoint(api)
+    b_wav, a_wav = tmp_path / "bob.wav", tmp_path / "alice.wav"
+    write_tone(b_wav, 1209, 6.0)
+    write_tone(a_wav, 697, 5.0, rate=48000)
+    b = browsers(stack="jssip",
+                 ws_url="wss://127.0.0.1:%d" % srv.port_of("wss"),
+                 uri="sip:%s@%s" % (alice.username, alice.domain),
+                 username=alice.username, password=alice.password,
+                 fake_audio_file=str(a_wav))
+    b.register()
+    alice.wait_registered("true")
+    pb = start_baresip(sip_procs, tmp_path, srv, bob, "bob", b_wav, "udp",
+                       commands=["/dial sip:%s@%s" % (alice.username,
+                                                      alice.domain)])
+    try:
+        inc = b.wait_event("incoming", 20)
+        assert inc["from"] == "sip:%s@%s" % (bob.username, bob.domain), inc
+        m = b.answer()
+        b.wait_event("confirmed", 20, since=m, fail_on=("error", "ended"))
+        wait_until(lambda: "Call established" in pb.output(), 20,
+                   "bob's baresip in the call")
+        last = {}
+
+        def flowed():
+            s = last["s"] = b.stats()
+            return (s["inbound_packets"] >= 100 and
+                    s["outbound_packets"] >= 100 and
+                    s.get("inbound_audio_energy", 0) > 0)
+        try:
+            wait_until(flowed, 20, "2 s of audio both ways in the page",
+                       step=0.5)
+        except AssertionError as e:
+            raise AssertionError("%s; last stats %s" % (e, last.get("s")))
+        assert last["s"]["remote"].startswith("127.0.0.1:"), last["s"]
+        # bob's file ends: he hangs up, the page gets the BYE
+        ended = b.wait_event("ended", 20, since=m)
+        assert ended["originator"] == "remote" and not ended.get("failed"), \
+            ended
+        wait_until(lambda: not rtp.request({"command": "list"}).get(
+            "calls"), 10, "rtpengine's session deleted")
+        wait_until(lambda: "terminated" in pb.output(), 15,
+                   "bob's baresip ended the call")
+        dec = list(pb.dumps.glob("dump-*-dec.wav"))
+        assert len(dec) == 1, dec
+        secs, tone = tone_seconds(dec[0], 697)
+        assert tone >= 1.0, "bob decoded %.2f s of audio, %.2f s of it " \
+            "alice's 697 Hz tone" % (secs, tone)
+    except AssertionError as e:
+        raise AssertionError("%s\n%s\n---- bob (baresip):\n%s" % (
+            e, b.diagnostics(), pb.output()[-4000:])) from None
