@@ -17,7 +17,8 @@
 //    "register_expires": 600, "debug": false, "timeout": 20,
 //    "fake_audio_file": "/path/tone.wav"}
 //   timeout bounds every step (seconds): a command, the wait for the
-//   WebSocket before REGISTER, the page load. fake_audio_file: a WAV
+//   WebSocket before REGISTER, the page load. The page loads the stack's
+//   library only (both without a stack). fake_audio_file: a WAV
 //   (16-bit PCM) the fake microphone plays, looped, instead of its beeps.
 //
 // Commands: {"cmd": "register"} {"cmd": "unregister"}
@@ -74,17 +75,22 @@ function bounded(p, ms, what)
 // ---------------------------------------------------------------------------
 // the page (served on http://127.0.0.1, a secure context for getUserMedia)
 
-const PAGE = `<!doctype html>
+// The page loads only the library its stack needs (SIP.js is some 190 ES
+// modules, seconds to load on a busy machine); without a stack, both.
+function pageHtml(libs)
+{
+	return `<!doctype html>
 <html><head><meta charset="utf-8"><title>sipward browser test</title>
-<script src="/jssip.min.js"></script>
-<script type="module">
+${libs.includes('jssip') ? '<script src="/jssip.min.js"></script>' : ''}
+${libs.includes('sipjs') ? `<script type="module">
 import * as SIP from '/sipjs/index.js';
 window.SIP = SIP;
 window.sipjsLoaded = true;
-</script>
+</script>` : ''}
 <script src="/harness.js"></script>
 </head><body><audio id="remote" autoplay></audio></body></html>
 `;
+}
 
 // Runs in the page. window.sipwardEvent (exposed by puppeteer) takes events.
 function pageHarness()
@@ -467,7 +473,7 @@ function pageHarness()
 // ---------------------------------------------------------------------------
 // the static server
 
-function startServer()
+function startServer(libs)
 {
 	const files = {
 		'/jssip.min.js': path.join(MODULES, 'jssip', 'dist',
@@ -483,7 +489,8 @@ function startServer()
 			res.end(body);
 		};
 		if (p === '/')
-			return send(200, 'text/html; charset=utf-8', PAGE);
+			return send(200, 'text/html; charset=utf-8',
+				pageHtml(libs));
 		if (p === '/favicon.ico')
 			return send(204, 'text/plain', '');
 		if (p === '/harness.js')
@@ -587,11 +594,13 @@ async function launch(sc)
 			' (set SIPWARD_NODE_MODULES; scripts/npm-deps.sh ' +
 			'installs it): ' + e.message);
 	}
-	state.server = await startServer();
+	const libs = sc.stack ? [sc.stack] : ['jssip', 'sipjs'];
+	state.server = await startServer(libs);
 	const port = state.server.address().port;
 	state.profile = fs.mkdtempSync(path.join(os.tmpdir(),
 		'sipward-chromium-'));
 	const ms = sc.timeout * 1000;
+	const t0 = Date.now();
 	state.browser = await puppeteer.launch({
 		executablePath: CHROMIUM,
 		headless: true,
@@ -613,6 +622,7 @@ async function launch(sc)
 				 sc.fake_audio_file] : [])});
 	const proc = state.browser.process();
 	state.pid = proc ? proc.pid : null;
+	log('Chromium', state.pid, 'up in', Date.now() - t0, 'ms');
 	state.browser.on('disconnected', () => {
 		if (!state.closing) {
 			emit({event: 'error', error: 'Chromium went away'});
@@ -634,9 +644,10 @@ async function launch(sc)
 	await page.exposeFunction('sipwardEvent', (obj) => emit(obj));
 	await page.goto('http://127.0.0.1:' + port + '/',
 		{waitUntil: 'load', timeout: ms});
-	await page.waitForFunction(
-		'window.harnessReady && window.JsSIP && window.sipjsLoaded',
-		{timeout: ms});
+	await page.waitForFunction((l) => window.harnessReady &&
+		(!l.includes('jssip') || window.JsSIP) &&
+		(!l.includes('sipjs') || window.sipjsLoaded), {timeout: ms}, libs);
+	log('page loaded in', Date.now() - t0, 'ms');
 	const versions = await page.evaluate(() => window.harness.versions());
 	await page.evaluate((s) => {
 		window.harness.sc = s;

@@ -24,6 +24,11 @@ from pathlib import Path
 import pytest
 
 from browser import Browser, BrowserError, browser_or_skip, wait_until
+from sip_conftest import ON_PG
+
+# No sipward and no store here: run once, in the SQLite pass of the suite.
+pytestmark = pytest.mark.skipif(
+    ON_PG, reason="browser harness only: runs in the SQLite pass")
 
 
 def gone(pid):
@@ -104,12 +109,12 @@ def test_loopback_audio_both_ways(browsers):
     except AssertionError as e:
         raise AssertionError("%s; last stats %s\n%s" % (
             e, last.get("s"), b.diagnostics())) from None
-    # ICE chose a pair (with --allow-loopback-in-peer-connection one side
-    # may be 127.0.0.1; both peers see the same pair, mirrored)
-    a, z = last["s"]["peers"]
-    assert a["connection_state"] == z["connection_state"] == "connected"
-    assert a["local"] and a["local"] == z["remote"], last["s"]
-    assert a["remote"] == z["local"], last["s"]
+    # each side has a selected candidate pair (which one, and whether both
+    # sides already agree on it, depends on the machine's interfaces and
+    # on when nomination completes)
+    for p in last["s"]["peers"]:
+        assert p["connection_state"] == "connected", last["s"]
+        assert p["local"] and p["remote"], last["s"]
 
 
 @pytest.mark.parametrize("stack", ["jssip", "sipjs"])
