@@ -74,11 +74,11 @@ def browser_or_skip():
         pytest.skip("browser tests need the npm packages: set "
                     "SIPWARD_NODE_MODULES (sh scripts/npm-deps.sh build/node; "
                     "ctest sets it)")
-    if not node:
-        pytest.skip("node is not installed")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("%s is not installed (Debian package chromium)"
-                    % CHROMIUM)
+    # under ctest (which sets SIPWARD_NODE_MODULES) a missing browser is
+    # a failure, never a silent skip: make test installs both
+    assert node, "node is not installed (Debian package nodejs)"
+    assert os.access(CHROMIUM, os.X_OK), \
+        "%s is not installed (Debian package chromium)" % CHROMIUM
     for pkg in ("puppeteer-core", "jssip", "sip.js"):
         assert os.path.isfile(os.path.join(modules, pkg, "package.json")), \
             "SIPWARD_NODE_MODULES=%s has no %s: run sh scripts/npm-deps.sh" \

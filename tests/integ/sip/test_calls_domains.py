@@ -204,7 +204,9 @@ def test_srv_order_and_failover(sw, dns, far):
     try:
         d = connect(alice, second, "sip:carol@%s" % dom)
         assert len(first.requests("INVITE")) == 1
-        assert first.requests("ACK")  # the 503 was ACKed
+        # the 503 was ACKed (sent before the INVITE to `second`, but
+        # `first` reads it on its own thread)
+        wait_until(lambda: first.requests("ACK"), 10, "the 503's ACK")
         assert not last.got
         assert alice.bye(d).status == 200
     finally:
