@@ -183,16 +183,26 @@ static struct media_job *job_new(struct call *c, struct call_leg *l,
 	return j;
 }
 
-/* Queues j for the media worker, holding a reference to its call. */
+/*
+ * Queues j for the media worker, holding a reference to its call (but for
+ * a delete). j is the worker's from then on: it may be gone on return.
+ */
 static int submit(struct media_job *j)
 {
+	struct call *c = j->op == M_DELETE ? NULL : j->c;
+	struct call_leg *l = j->l;
+
+	if (c) {
+		c->refs++;
+		l->media.busy++;
+	}
 	if (base_pool_submit(j->e->media, &j->job, media_run)) {
 		job_free(j);
+		if (c) {
+			l->media.busy--;
+			c->refs--;
+		}
 		return EAGAIN;
-	}
-	if (j->op != M_DELETE) {
-		j->c->refs++;
-		j->l->media.busy++;
 	}
 	return 0;
 }
