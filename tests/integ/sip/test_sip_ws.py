@@ -19,6 +19,7 @@ import pytest
 from conftest import (make_tls_cert, start_sip_server, tls_env, uname, pw,
                       wait_until)
 import sipclient
+import sipphone
 from sipclient import ConnectionClosed, NoResponse, SipConn
 from sipphone import Phone
 from test_calls_app import App, answer, caller_dialog, dial_user, new_app
@@ -309,6 +310,21 @@ def test_sighup_reloads_the_certificate(tmp_path):
         ua = ep.ua("wss")
         assert ua.register(expires=600).status == 200
         assert peer_cert(srv.port_of("tls")) == pem_der(cert)
+        # a call in progress between two browsers-to-be (WSS and TLS)
+        api = srv.api()
+        made = []
+        for proto in ("wss", "tls"):
+            u, p = uname("h"), pw()
+            api.create_endpoint(u, p)
+            made.append(Phone(srv, u, p, api.domain, proto=proto))
+            made[-1].register()
+        alice, bob = made
+        d = alice.call(bob.user)
+        db = bob.incoming()
+        bob.respond(db.invite, 200, "OK", tag=db.local_tag,
+                    sdp=sipphone.SDP_AUDIO % 50000)
+        alice.answered(d, alice.wait_response("INVITE", 200))
+        bob.wait_request("ACK")
         # a file that does not load keeps the old certificate
         open(key, "w").write("not a key\n")
         srv.proc.send_signal(signal.SIGHUP)
@@ -321,10 +337,14 @@ def test_sighup_reloads_the_certificate(tmp_path):
         srv.proc.send_signal(signal.SIGHUP)
         srv.wait_log(r"event=tls_reloaded")
         assert peer_cert(srv.port_of("tls")) == pem_der(cert)
-        # the open connection and its registration carry on
+        # the open connections, their registration and call carry on
         assert ep.get()["sip_registered"] == "true"
         assert ua.register(expires=600).status == 200
+        assert alice.bye(d).status == 200
+        bob.respond(bob.wait_request("BYE"), 200, "OK")
         ua.c.close()
+        for ph in made:
+            ph.close()
         assert srv.alive()
     finally:
         srv.stop()
