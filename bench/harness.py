@@ -62,7 +62,7 @@ from servers import (DOMAIN, Kamailio, Nginx, Sipward,  # noqa: E402
 import httpload  # noqa: E402
 from sipclient import RegClient  # noqa: E402
 
-PARTS = ["sip", "calls", "http", "durable", "growth", "callgrind",
+PARTS = ["sip", "storm", "calls", "http", "durable", "growth", "callgrind",
          "callgrind_calls"]
 SCENARIO = os.path.join(HERE, "sip", "register.xml")
 CALL_REG = os.path.join(HERE, "sip", "callee-register.xml")
@@ -89,7 +89,7 @@ def settings(quick):
             call_users=10, call_ladder=[20, 40], call_step_s=1,
             call_hold_s=1, call_quiet_s=0, call_hold_tries=1,
             call_closed_l=32, call_closed_m=100, call_closed_rounds=1,
-            cg_call_users=5, cg_call_n=(5, 15))
+            cg_call_users=5, cg_call_n=(5, 15), storm_users=200)
     return dict(
         users=10000,
         ladder=[250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 10000,
@@ -104,7 +104,8 @@ def settings(quick):
                      1200, 1500, 2000, 2500, 3000, 4000],
         call_step_s=5, call_hold_s=45, call_quiet_s=35, call_hold_tries=4,
         call_closed_l=256, call_closed_m=10000,
-        call_closed_rounds=2, cg_call_users=100, cg_call_n=(100, 500))
+        call_closed_rounds=2, cg_call_users=100, cg_call_n=(100, 500),
+        storm_users=100000)
 
 
 # ---------------------------------------------------------------- helpers
@@ -356,6 +357,76 @@ def part_sip(ctx):
                                          for c in r["closed"]])
             r["pss_kib"] = srv.pss()
             r["processes"] = len(srv.pids())
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    return res
+
+
+# ---------------------------------------------------------------- storm
+
+def registered_count(db_path):
+    """Endpoints with a live binding in sipward's SQLite file (what the
+    API shows as sip_registered "true")."""
+    import sqlite3
+    c = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=30)
+    try:
+        return c.execute(
+            "SELECT count(DISTINCT endpoint_ref) FROM registrations "
+            "WHERE expires_ms > ?", (int(time.time() * 1000),)).fetchone()[0]
+    finally:
+        c.close()
+
+
+def part_storm(ctx):
+    """A registration storm (issue 12): every endpoint registers at once
+    (sipp, 256 calls in flight, as fast as the server answers), then every
+    one refreshes; failed calls, retransmissions and the rate of each
+    round, for sipward and Kamailio one after the other on the same
+    users; afterwards how many endpoints sipward's store holds registered,
+    and its log's warnings."""
+    S = ctx.s
+    if not which("sipp"):
+        raise Skip("sipp (package sip-tester) is not installed")
+    n = S["storm_users"]
+    out = ctx.part_dir("storm")
+    tmpl = ctx.template(n)
+    users = os.path.join(out, "users.csv")
+    pv.sipp_users(users, DOMAIN, range(n))
+    servers = {}
+    res = {"users": n, "in_flight": 256, "servers": {}}
+    db = os.path.join(out, "sipward.db")
+    servers["sipward"] = Sipward(ctx.binary, tmpl.copy(db), out)
+    if which("kamailio") and os.path.isdir(pv.KAMAILIO_SQL_DIR):
+        kdb = os.path.join(out, "kamailio.db")
+        pv.kamailio_subscribers(kdb, DOMAIN, n)
+        servers["kamailio"] = Kamailio(kdb, out)
+    else:
+        ctx.skip("storm: Kamailio not installed: sipward measured alone")
+    try:
+        for name, srv in servers.items():
+            r = res["servers"][name] = {}
+            for rnd in ("register", "refresh"):
+                c0 = srv.cpu()
+                st = sipp(srv.sip_port, users, out, "%s-%s" % (rnd, name),
+                          1000000, 256, n, timeout=600)
+                st["cpu_s"] = srv.cpu() - c0
+                r[rnd] = st
+                log("storm %s %s: %d ok, %d failed, %d retrans, %.0f "
+                    "calls/s" % (name, rnd, st["success"], st["failed"],
+                                 st["retrans"], st["rate"]))
+            if name == "sipward":
+                r["registered"] = registered_count(db)
+                warns = {}
+                with open(srv.proc.err_path, errors="replace") as f:
+                    text = f.read()
+                for line in text.splitlines():
+                    m = re.search(r"level=(?:warn|error) event=(\S+)", line)
+                    if m:
+                        warns[m.group(1)] = warns.get(m.group(1), 0) + 1
+                r["log_warnings"] = warns
+                log("storm sipward: %d of %d endpoints registered after; "
+                    "warnings %r" % (r["registered"], n, warns))
     finally:
         for srv in servers.values():
             srv.stop()

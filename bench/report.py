@@ -57,6 +57,37 @@ def machine(m, argv, quick, seconds):
     return "\n".join(out)
 
 
+def part_storm(p):
+    L = ["## Registration storm", "",
+         "%s endpoints, each registering once with its digest (sipp, %s "
+         "calls in flight, as fast as the server answers), then each "
+         "refreshing; one server after the other on the same users." %
+         (f0(p["users"]), p["in_flight"]), "",
+         "| server | round | ok | failed | retransmissions | calls/s | "
+         "CPU s |", "|---|---|---|---|---|---|---|"]
+    sv = p["servers"]
+    for name, r in sv.items():
+        for rnd in ("register", "refresh"):
+            st = r.get(rnd)
+            if st:
+                L.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                    name, rnd, f0(st["success"]), f0(st["failed"]),
+                    f0(st["retrans"]), f0(st["rate"]), f1(st.get("cpu_s"))))
+    L.append("")
+    if "kamailio" in sv:
+        for rnd in ("register", "refresh"):
+            L.append("- %s: sipward / Kamailio = %s" % (
+                rnd, rt(sv["sipward"][rnd]["rate"],
+                        sv["kamailio"][rnd]["rate"])))
+    sw = sv.get("sipward", {})
+    if "registered" in sw:
+        L.append("- endpoints registered in sipward's store afterwards: "
+                 "%s of %s; warnings in its log: %s" % (
+                     f0(sw["registered"]), f0(p["users"]),
+                     sw.get("log_warnings") or "none"))
+    return "\n".join(L)
+
+
 def part_sip(p):
     s = p["servers"]
     sw, ka = s.get("sipward", {}), s.get("kamailio")
@@ -431,10 +462,10 @@ def summary(res):
         L.append("- SKIP: %s" % s)
     if res.get("skips"):
         L.append("")
-    fns = {"sip": part_sip, "http": part_http, "durable": part_durable,
+    fns = {"sip": part_sip, "storm": part_storm, "http": part_http, "durable": part_durable,
            "growth": part_growth, "callgrind": part_callgrind,
            "calls": part_calls, "callgrind_calls": part_callgrind_calls}
-    order = ["sip", "http", "durable", "growth", "callgrind", "calls",
+    order = ["sip", "storm", "http", "durable", "growth", "callgrind", "calls",
              "callgrind_calls"]
     for name in sorted(res["parts"], key=lambda k: (order.index(k)
                                                   if k in order else 99)):
