@@ -33,7 +33,12 @@
 #endif
 
 #define RESP_MAX 8192
-#define TXN_SLOTS 8192
+/*
+ * The answers kept for retransmissions: about 16 MiB (at some 700 bytes a
+ * transaction, the last 24,000 transactions even when they come faster than
+ * the 32 s of Timer J allow to keep them all).
+ */
+#define TXN_BUDGET (16u << 20)
 #define SWEEP_BATCH 1000
 
 /* The registrar's names and realms fit sip_auth's (the same bounds). */
@@ -166,7 +171,7 @@ int registrar_new(struct registrar **out, struct svc *svc,
 		if (err)
 			goto out;
 	}
-	err = sip_txn_table_new(&r->txns, TXN_SLOTS);
+	err = sip_txn_table_new(&r->txns, TXN_BUDGET);
 	if (!err)
 		err = base_pool_start(&r->pool, o->workers ? o->workers : 1,
 				      o->queue_max ? o->queue_max : 1,

@@ -117,29 +117,40 @@ static void user_key(const char *src_ip, const char *user, char *key)
 	key[40] = '\0';
 }
 
+/* How a failed check counts against its source (see log_failed). */
+enum count {
+	NOT_COUNTED, /* anyone could forge it from someone else's address */
+	REPLAYED,    /* the right response again: no password guessed */
+	COUNTED,     /* with a nonce issued to this address */
+};
+
 /*
- * Logs a failed check on one stable line. counted: the request presented a
+ * Logs a failed check on one stable line. COUNTED: the request presented a
  * nonce issued to this address for this realm, so the failure counts
  * against (address, user) and the address; a failure anyone could forge
- * from someone else's address (no such nonce) never counts.
+ * from someone else's address (no such nonce) never counts, nor does a
+ * replay of a response that was right (a retransmission the transaction
+ * cache no longer held, or a captured request: neither guesses a password,
+ * and phones behind one NAT address must not be shut out by their own
+ * retransmissions under load).
  */
 static void log_failed(struct sip_auth *a, const struct sip_auth_req *q,
-		       struct sip_str user, const char *reason, bool counted)
+		       struct sip_str user, const char *reason, enum count c)
 {
 	char u[160], name[128], key[THROTTLE_KEY_MAX];
 	int64_t now = base_time_mono_s();
 
 	snprintf(name, sizeof(name), "%.*s", (int)(user.n < 120 ? user.n : 120),
 		 user.p ? user.p : "");
-	if (!counted) {
-		/* Anyone can send these from a forged address: not at warn
-		 * level, where a flood of them would fill the log. */
-		LOG_DEBUG("auth_failed", "user=%s src=%s reason=%s",
-			  base_log_quote(name, u, sizeof(u)), q->src, reason);
+	/* Those anyone can send from a forged address go at debug level,
+	 * where a flood of them would not fill the log. */
+	base_log_write(c == NOT_COUNTED ? BASE_LOG_DEBUG
+		       : c == REPLAYED	? BASE_LOG_INFO
+					: BASE_LOG_WARN,
+		       "auth_failed", "user=%s src=%s reason=%s",
+		       base_log_quote(name, u, sizeof(u)), q->src, reason);
+	if (c != COUNTED)
 		return;
-	}
-	LOG_WARN("auth_failed", "user=%s src=%s reason=%s",
-		 base_log_quote(name, u, sizeof(u)), q->src, reason);
 	/* name is q->user here: the digest username equals it (else
 	 * user_mismatch, not counted). */
 	user_key(q->src_ip, name, key);
@@ -157,7 +168,7 @@ void sip_auth_failed(struct sip_auth *a, const struct sip_auth_req *q,
 		     const char *reason)
 {
 	log_failed(a, q, (struct sip_str){q->user, strlen(q->user)}, reason,
-		   true);
+		   COUNTED);
 }
 
 bool sip_auth_ignored(struct sip_auth *a, const char *src_ip, const char *user)
@@ -218,26 +229,26 @@ static bool check_digest(struct sip_auth *a, struct sip_auth_req *q)
 
 	if (sip_digest_alg_parse(d->algorithm, &q->alg) ||
 	    !offered(a, q->alg)) {
-		log_failed(a, q, d->username, "bad_algorithm", false);
+		log_failed(a, q, d->username, "bad_algorithm", NOT_COUNTED);
 		return false;
 	}
 	/* qop=auth is required: without nc, a response could be replayed. */
 	if (!d->nonce.p || !d->response.p || !d->uri.p || d->userhash ||
 	    !d->qop.p || !sip_str_ieq(d->qop, "auth") || !d->nc.p ||
 	    !d->cnonce.p || d->cnonce.n == 0) {
-		log_failed(a, q, d->username, "bad_parameters", false);
+		log_failed(a, q, d->username, "bad_parameters", NOT_COUNTED);
 		return false;
 	}
 	if ((d->uri.n != ruri.n || memcmp(d->uri.p, ruri.p, d->uri.n) != 0) &&
 	    !uri_is_ours(a, d->uri, q->realm)) {
-		log_failed(a, q, d->username, "uri_mismatch", false);
+		log_failed(a, q, d->username, "uri_mismatch", NOT_COUNTED);
 		return false;
 	}
 	q->nerr = sip_nonce_check(a->secret, a->o.secret_len, &b, d->nonce,
 				  base_time_now_ms(), a->o.nonce_ttl_s * 1000,
 				  &q->issued_ms);
 	if (q->nerr == EINVAL) {
-		log_failed(a, q, d->username, "bad_nonce", false);
+		log_failed(a, q, d->username, "bad_nonce", NOT_COUNTED);
 		return false;
 	}
 	return true;
@@ -260,11 +271,11 @@ enum sip_auth_step sip_auth_prepare(struct sip_auth *a, struct sip_auth_req *q)
 	if (!q->d)
 		return SIP_AUTH_CHALLENGE;
 	if (!q->d->username.p) {
-		log_failed(a, q, q->d->username, "bad_parameters", false);
+		log_failed(a, q, q->d->username, "bad_parameters", NOT_COUNTED);
 		return SIP_AUTH_CHALLENGE;
 	}
 	if (!sip_str_eq(q->d->username, q->user)) {
-		log_failed(a, q, q->d->username, "user_mismatch", false);
+		log_failed(a, q, q->d->username, "user_mismatch", NOT_COUNTED);
 		return SIP_AUTH_FORBIDDEN;
 	}
 	if (!check_digest(a, q))
@@ -352,7 +363,7 @@ enum sip_auth_verdict sip_auth_verify(struct sip_auth *a,
 	    !base_secure_eq(d->response.p, expected, d->response.n) ||
 	    !usable) {
 		log_failed(a, q, d->username,
-			   known ? "bad_response" : "unknown_user", true);
+			   known ? "bad_response" : "unknown_user", COUNTED);
 		return SIP_AUTH_FAIL;
 	}
 	if (q->nerr == ESTALE)
@@ -366,7 +377,7 @@ enum sip_auth_verdict sip_auth_verify(struct sip_auth *a,
 	case ESTALE:
 		return SIP_AUTH_STALE; /* forgotten under load: a fresh nonce */
 	default:
-		log_failed(a, q, d->username, "nonce_count_replay", true);
+		log_failed(a, q, d->username, "nonce_count_replay", REPLAYED);
 		return SIP_AUTH_FAIL;
 	}
 }

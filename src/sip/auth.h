@@ -26,7 +26,10 @@
  * present a nonce issued to that address for that realm count against the
  * throttles (logged at warn level); the others could be forged from
  * someone else's address and are logged at debug level only, so forged
- * datagrams cannot lock out the phones behind an address.
+ * datagrams cannot lock out the phones behind an address. A replayed
+ * nonce-count with the right response (reason=nonce_count_replay, info
+ * level) fails without counting: it guesses no password, and is most often
+ * a retransmission under load.
  *
  * Thread safety: everything but sip_auth_new and sip_auth_free may be
  * called from any thread at once (the registrar prepares and challenges on
@@ -172,8 +175,8 @@ enum sip_auth_verdict {
  * (reason=unknown_user), so answers do not tell which users exist (only
  * the one of q->alg NULL: a user without that HA1, reason=bad_response).
  * Then
- * records the nonce-count: a replayed one fails, a nonce the cache forgot
- * under load is STALE.
+ * records the nonce-count: a replayed one fails (not counted against the
+ * address), a nonce the cache forgot under load is STALE.
  */
 enum sip_auth_verdict sip_auth_verify(struct sip_auth *a,
 				      struct sip_auth_req *q,

@@ -19,7 +19,8 @@
 
 struct sip_txn_table;
 
-int sip_txn_table_new(struct sip_txn_table **out, unsigned slots);
+/* A table that holds up to about budget bytes of keys and responses. */
+int sip_txn_table_new(struct sip_txn_table **out, size_t budget);
 void sip_txn_table_free(struct sip_txn_table *t);
 
 /*
@@ -42,17 +43,16 @@ int sip_txn_find(struct sip_txn_table *t, const char *key, size_t keylen,
 /*
  * Marks key as being processed from now_s on, so that its retransmissions
  * are absorbed until sip_txn_store replaces the mark with the answer.
- * Returns 0, ERANGE, or EBUSY when the slot holds another transaction that
- * is being processed (its mark is kept; this one is then not cached).
+ * Returns 0, ERANGE (key too long) or ENOMEM.
  */
 int sip_txn_begin(struct sip_txn_table *t, const char *key, size_t keylen,
 		  int64_t now_s);
 
-/*
- * Stores a copy of the response for key. Returns 0, ENOMEM, ERANGE, or
- * EBUSY when the slot holds another transaction being processed.
- */
+/* Stores a copy of the response for key. Returns 0, ENOMEM or ERANGE. */
 int sip_txn_store(struct sip_txn_table *t, const char *key, size_t keylen,
 		  const char *resp, size_t len, int64_t now_s);
+
+/* Transactions held, and the bytes they are charged (for tests, metrics). */
+void sip_txn_stats(struct sip_txn_table *t, size_t *count, size_t *bytes);
 
 #endif

@@ -349,16 +349,25 @@ static void test_verify_md5_sha256_and_replay(void **state)
 		assert_int_equal(sip_auth_verify(a, &q, ha1_md5, ha1_sha256),
 				 SIP_AUTH_OK);
 
-		/* the same nc again: a replay, logged and counted */
-		req_init(&q, &t->m, false, "alice");
-		assert_int_equal(sip_auth_prepare(a, &q), SIP_AUTH_CHECK);
-		log_begin();
-		assert_int_equal(sip_auth_verify(a, &q, ha1_md5, ha1_sha256),
-				 SIP_AUTH_FAIL);
-		log = log_end();
-		assert_non_null(
-		    strstr(log, "level=warn event=auth_failed user=\"alice\" "
-				"src=" SRC " reason=nonce_count_replay"));
+		/* the same nc again: a replay, refused and logged at info,
+		 * never counted: more of them than fail_max (3) put neither
+		 * the user nor the address in a penalty */
+		for (int k = 0; k < 5; k++) {
+			req_init(&q, &t->m, false, "alice");
+			assert_int_equal(sip_auth_prepare(a, &q),
+					 SIP_AUTH_CHECK);
+			log_begin();
+			assert_int_equal(
+			    sip_auth_verify(a, &q, ha1_md5, ha1_sha256),
+			    SIP_AUTH_FAIL);
+			log = log_end();
+			assert_non_null(strstr(
+			    log, "level=info event=auth_failed user=\"alice\" "
+				 "src=" SRC " reason=nonce_count_replay"));
+			assert_null(strstr(log, "sip_source_ignored"));
+		}
+		assert_false(sip_auth_ignored(a, IP, "alice"));
+		assert_false(sip_auth_ignored(a, IP, NULL));
 
 		/* a higher nc with the same nonce is fine */
 		creds(hdr, sizeof(hdr), "Authorization", algs[i], "alice", PASS,

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -17,7 +18,7 @@ static void test_store_then_find(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_int_equal(sip_txn_table_new(&t, 16), 0);
+	assert_int_equal(sip_txn_table_new(&t, 1 << 20), 0);
 	assert_int_equal(sip_txn_find(t, "k1", 2, 100, buf, sizeof(buf), &len),
 			 ENOENT);
 	assert_int_equal(sip_txn_store(t, "k1", 2, "SIP/2.0 200 OK", 14, 100),
@@ -42,7 +43,7 @@ static void test_in_progress_then_answer(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_int_equal(sip_txn_table_new(&t, 16), 0);
+	assert_int_equal(sip_txn_table_new(&t, 1 << 20), 0);
 	assert_int_equal(sip_txn_begin(t, "k2", 2, 100), 0);
 	/* a retransmission meanwhile is absorbed */
 	assert_int_equal(sip_txn_find(t, "k2", 2, 100, buf, sizeof(buf), &len),
@@ -64,33 +65,88 @@ static void test_in_progress_then_answer(void **state)
 	sip_txn_table_free(t);
 }
 
-static void test_in_progress_mark_never_evicted(void **state)
+/* Past its budget the table drops its oldest answers, never a mark of a
+ * transaction in progress (before that mark's lifetime ends). */
+static void test_budget_drops_oldest_answers(void **state)
 {
 	struct sip_txn_table *t;
-	char buf[64];
-	size_t len = 0;
+	char buf[64], key[32];
+	size_t len = 0, count = 0, bytes = 0, one;
+	unsigned found = 0;
 
 	(void)state;
-	/* One slot: every key shares it. */
-	assert_int_equal(sip_txn_table_new(&t, 1), 0);
-	assert_int_equal(sip_txn_begin(t, "k5", 2, 100), 0);
-	/* Other transactions cannot take the slot while k5 is in a worker. */
-	assert_int_equal(sip_txn_store(t, "k6", 2, "SIP/2.0 200 OK", 14, 100),
-			 EBUSY);
-	assert_int_equal(sip_txn_begin(t, "k7", 2, 100), EBUSY);
-	assert_int_equal(sip_txn_find(t, "k5", 2, 101, buf, sizeof(buf), &len),
-			 EINPROGRESS);
-	/* Its own answer replaces the mark; then the slot is free to reuse. */
-	assert_int_equal(sip_txn_store(t, "k5", 2, "SIP/2.0 200 OK", 14, 101),
-			 0);
-	assert_int_equal(sip_txn_store(t, "k6", 2, "SIP/2.0 401 x", 13, 101),
-			 0);
-	assert_int_equal(sip_txn_find(t, "k6", 2, 101, buf, sizeof(buf), &len),
-			 0);
-	/* An expired mark does not hold the slot. */
-	assert_int_equal(sip_txn_begin(t, "k8", 2, 200), 0);
+	/* Learn what one answered entry costs, then allow ten of them. */
+	assert_int_equal(sip_txn_table_new(&t, 1 << 20), 0);
 	assert_int_equal(
-	    sip_txn_begin(t, "k9", 2, 200 + SIP_TXN_LIFETIME_S + 1), 0);
+	    sip_txn_store(t, "k-000", 5, "SIP/2.0 200 OK", 14, 100), 0);
+	sip_txn_stats(t, &count, &one);
+	assert_int_equal(count, 1);
+	sip_txn_table_free(t);
+
+	assert_int_equal(sip_txn_table_new(&t, 10 * one), 0);
+	assert_int_equal(sip_txn_begin(t, "busy1", 5, 100), 0);
+	for (unsigned i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "k-%03u", i);
+		assert_int_equal(
+		    sip_txn_store(t, key, 5, "SIP/2.0 200 OK", 14, 100), 0);
+	}
+	sip_txn_stats(t, &count, &bytes);
+	assert_true(bytes <= 10 * one);
+	/* The mark stays, and the newest answers are the ones kept. */
+	assert_int_equal(
+	    sip_txn_find(t, "busy1", 5, 101, buf, sizeof(buf), &len),
+	    EINPROGRESS);
+	assert_int_equal(
+	    sip_txn_find(t, "k-099", 5, 101, buf, sizeof(buf), &len), 0);
+	assert_int_equal(
+	    sip_txn_find(t, "k-000", 5, 101, buf, sizeof(buf), &len), ENOENT);
+	for (unsigned i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "k-%03u", i);
+		if (sip_txn_find(t, key, 5, 101, buf, sizeof(buf), &len) == 0)
+			found++;
+	}
+	assert_in_range(found, 8, 9); /* the mark takes about one's room */
+	assert_int_equal(count, found + 1);
+	/* The mark's own answer replaces it. */
+	assert_int_equal(sip_txn_store(t, "busy1", 5, "SIP/2.0 401 x", 13, 102),
+			 0);
+	assert_int_equal(
+	    sip_txn_find(t, "busy1", 5, 102, buf, sizeof(buf), &len), 0);
+	assert_memory_equal(buf, "SIP/2.0 401 x", 13);
+	/* An expired mark goes with everything else of its age. */
+	assert_int_equal(sip_txn_begin(t, "busy2", 5, 200), 0);
+	assert_int_equal(sip_txn_store(t, "late", 4, "SIP/2.0 200 OK", 14,
+				       200 + SIP_TXN_LIFETIME_S + 1),
+			 0);
+	sip_txn_stats(t, &count, &bytes);
+	assert_int_equal(count, 1);
+	sip_txn_table_free(t);
+}
+
+/* Every transaction of a storm is found for its lifetime while the budget
+ * holds them (the buckets grow; nothing is dropped). */
+static void test_many_kept_within_budget(void **state)
+{
+	struct sip_txn_table *t;
+	char buf[64], key[32];
+	size_t len = 0, count = 0, bytes = 0;
+
+	(void)state;
+	assert_int_equal(sip_txn_table_new(&t, 64u << 20), 0);
+	for (unsigned i = 0; i < 100000; i++) {
+		int n = snprintf(key, sizeof(key), "z9hG4bK-%u|h|5060|R", i);
+		assert_int_equal(
+		    sip_txn_store(t, key, (size_t)n, "SIP/2.0 200 OK", 14, 100),
+		    0);
+	}
+	sip_txn_stats(t, &count, &bytes);
+	assert_int_equal(count, 100000);
+	for (unsigned i = 0; i < 100000; i += 997) {
+		int n = snprintf(key, sizeof(key), "z9hG4bK-%u|h|5060|R", i);
+		assert_int_equal(sip_txn_find(t, key, (size_t)n, 130, buf,
+					      sizeof(buf), &len),
+				 0);
+	}
 	sip_txn_table_free(t);
 }
 
@@ -99,7 +155,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_store_then_find),
 	    cmocka_unit_test(test_in_progress_then_answer),
-	    cmocka_unit_test(test_in_progress_mark_never_evicted),
+	    cmocka_unit_test(test_budget_drops_oldest_answers),
+	    cmocka_unit_test(test_many_kept_within_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
