@@ -11,7 +11,6 @@
 #include <strings.h>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "app/sign.h"
@@ -436,8 +435,7 @@ int app_sign_v3(const char *token, size_t token_len, const char *method,
 		const char *url, const struct app_param *params, size_t n,
 		const char *nonce, char *sig, size_t cap)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[BASE_HMAC_LEN];
 	struct sbuf b = {0};
 	char *canon = NULL, *msg = NULL;
 	int err;
@@ -453,13 +451,10 @@ int app_sign_v3(const char *token, size_t token_len, const char *method,
 	err = finish(&b, &msg, NULL);
 	if (err)
 		goto out;
-	if (!HMAC(EVP_sha256(), token, (int)token_len,
-		  (const unsigned char *)msg, strlen(msg), md, &mdlen) ||
-	    mdlen != 32) {
-		err = EIO;
+	err = base_hmac_sha256(token, token_len, msg, strlen(msg), md);
+	if (err)
 		goto out;
-	}
-	EVP_EncodeBlock((unsigned char *)sig, md, (int)mdlen);
+	EVP_EncodeBlock((unsigned char *)sig, md, (int)sizeof(md));
 out:
 	base_wipe(md, sizeof(md));
 	free(canon);

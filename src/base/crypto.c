@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -24,17 +26,83 @@ size_t base_digest_hexlen(enum base_digest_alg alg)
 	return alg == BASE_DIGEST_MD5 ? 32 : 64;
 }
 
+/*
+ * The algorithms are fetched from OpenSSL's providers once, and every
+ * thread keeps one digest and one MAC context that it resets for each use:
+ * EVP_Digest and HMAC() fetch and allocate on every call, which was most of
+ * the cost of a digest check (issue 12, callgrind).
+ */
+static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+static EVP_MD *alg_md5, *alg_sha256;
+static EVP_MAC *alg_hmac;
+static pthread_key_t ctx_key;
+
+struct thread_ctx {
+	EVP_MD_CTX *md;
+	EVP_MAC_CTX *mac; /* HMAC-SHA-256, its key set per use */
+};
+
+static void ctx_free(void *p)
+{
+	struct thread_ctx *c = p;
+
+	EVP_MD_CTX_free(c->md);
+	EVP_MAC_CTX_free(c->mac);
+	free(c);
+}
+
+static void algs_fetch(void)
+{
+	alg_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	alg_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (pthread_key_create(&ctx_key, ctx_free))
+		alg_hmac = NULL; /* every use then fails with EIO */
+}
+
+/* This thread's contexts, made on first use; NULL when that fails. */
+static struct thread_ctx *thread_ctx(void)
+{
+	static __thread struct thread_ctx *mine;
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+	    OSSL_PARAM_construct_end()};
+
+	if (mine)
+		return mine;
+	pthread_once(&algs_once, algs_fetch);
+	if (!alg_md5 || !alg_sha256 || !alg_hmac)
+		return NULL;
+	mine = calloc(1, sizeof(*mine));
+	if (!mine)
+		return NULL;
+	mine->md = EVP_MD_CTX_new();
+	mine->mac = EVP_MAC_CTX_new(alg_hmac);
+	if (!mine->md || !mine->mac ||
+	    !EVP_MAC_CTX_set_params(mine->mac, params) ||
+	    pthread_setspecific(ctx_key, mine)) {
+		ctx_free(mine);
+		mine = NULL;
+	}
+	return mine;
+}
+
 int base_digest_hex(enum base_digest_alg alg, const void *data, size_t len,
 		    char *out, size_t cap)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	const EVP_MD *type = alg == BASE_DIGEST_MD5 ? EVP_md5() : EVP_sha256();
+	struct thread_ctx *c = thread_ctx();
 
 	if (cap <= base_digest_hexlen(alg))
 		return ERANGE;
-	if (!EVP_Digest(data, len, md, &mdlen, type, NULL))
+	if (!c ||
+	    !EVP_DigestInit_ex2(
+		c->md, alg == BASE_DIGEST_MD5 ? alg_md5 : alg_sha256, NULL) ||
+	    !EVP_DigestUpdate(c->md, data, len) ||
+	    !EVP_DigestFinal_ex(c->md, md, &mdlen))
 		return EIO;
 	for (unsigned i = 0; i < mdlen; i++) {
 		out[2 * i] = hex[md[i] >> 4];
@@ -42,6 +110,20 @@ int base_digest_hex(enum base_digest_alg alg, const void *data, size_t len,
 	}
 	out[2 * mdlen] = '\0';
 	OPENSSL_cleanse(md, sizeof(md));
+	return 0;
+}
+
+int base_hmac_sha256(const void *key, size_t keylen, const void *data,
+		     size_t len, unsigned char out[BASE_HMAC_LEN])
+{
+	struct thread_ctx *c = thread_ctx();
+	size_t n = 0;
+
+	if (!c || !EVP_MAC_init(c->mac, key, keylen, NULL) ||
+	    !EVP_MAC_update(c->mac, data, len) ||
+	    !EVP_MAC_final(c->mac, out, &n, BASE_HMAC_LEN) ||
+	    n != BASE_HMAC_LEN)
+		return EIO;
 	return 0;
 }
 

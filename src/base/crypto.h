@@ -23,6 +23,15 @@ size_t base_digest_hexlen(enum base_digest_alg alg);
 int base_digest_hex(enum base_digest_alg alg, const void *data, size_t len,
 		    char *out, size_t cap);
 
+#define BASE_HMAC_LEN 32 /* HMAC-SHA-256 */
+
+/*
+ * Writes HMAC-SHA-256(key, data) into out. Returns 0 or EIO. Any thread;
+ * each keeps its own context.
+ */
+int base_hmac_sha256(const void *key, size_t keylen, const void *data,
+		     size_t len, unsigned char out[BASE_HMAC_LEN]);
+
 /*
  * Writes HA1 = H(user ":" realm ":" password) in hex (RFC 7616 3.4.2).
  * The intermediate buffer is wiped. Returns 0, ERANGE or EIO.

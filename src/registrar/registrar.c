@@ -90,20 +90,22 @@ struct req {
 	int64_t deadline_ms; /* for the store, base_time_mono_ms() units */
 };
 
-/* A REGISTER handed to a worker: a copy of everything it needs. */
+/*
+ * A request as it arrives, in one allocation: its bytes (parsed in place),
+ * the parse, where it came from and, for a REGISTER that needs the store,
+ * its prepared digest check. The transport thread fills it; such a
+ * REGISTER is then handed whole to a store worker, which parses and checks
+ * nothing again.
+ */
 struct reg_job {
 	struct base_pool_job job;
-	struct registrar *r;
-	struct sip_transport *t;
+	struct req q; /* q.m = &m, q.from = &to */
 	struct sip_peer to;
-	char src_ip[64];
-	unsigned src_port;
-	char src[80];
-	int64_t deadline_ms;
+	struct sip_msg m;
+	struct sip_auth_req p;
 	char key[SIP_TXN_KEY_MAX];
 	size_t keylen;
-	size_t len;
-	char msg[]; /* len bytes */
+	char msg[]; /* as received */
 };
 
 int registrar_algs_parse(const char *text, enum base_digest_alg *algs,
@@ -291,36 +293,58 @@ static void reply_unavailable(struct req *q, const char *key, size_t keylen)
 	reply(q, key, keylen, 503, "Service Unavailable", extra);
 }
 
-enum verdict { V_OK, V_FAIL, V_STALE, V_ERROR };
+enum verdict { V_NONE, V_OK, V_FAIL, V_STALE, V_ERROR };
+
+/* The digest check that svc_register runs inside its transaction. */
+struct check {
+	struct registrar *r;
+	struct sip_auth_req *p;
+	const char *bad; /* a 400's reason, once the digest passed; or NULL */
+	enum verdict v;	 /* V_NONE until checked */
+	int err;	 /* V_ERROR's */
+	bool known;	 /* what v was reached with */
+	struct svc_sip_cred cred;
+};
 
 /*
- * Verifies the credentials against the store (on a worker). Returns V_OK
- * (and the endpoint in *cred), V_STALE (right digest, old nonce), V_FAIL or
- * V_ERROR (storage; its errno in *err).
+ * Verifies the digest against the user's HA1s (cred NULL: unknown user,
+ * checked against dummies all the same). A retried transaction with the
+ * same credentials gets the same verdict: the nonce count was used once.
+ * Returns 0 to apply the REGISTER, ECANCELED to write nothing (c->v, or
+ * c->bad, says why).
  */
-static enum verdict verify(struct req *q, struct sip_auth_req *p,
-			   struct svc_sip_cred *cred, int *err)
+static int check_cred(void *arg, const struct svc_sip_cred *cred)
 {
-	int e = svc_sip_credentials(q->r->svc, p->user, p->realm, cred);
-	bool known = !e;
+	struct check *c = arg;
+	bool same =
+	    c->v != V_NONE && c->known == (cred != NULL) &&
+	    (!cred || (c->cred.endpoint_ref == cred->endpoint_ref &&
+		       strcmp(c->cred.ha1_md5, cred->ha1_md5) == 0 &&
+		       strcmp(c->cred.ha1_sha256, cred->ha1_sha256) == 0));
 
-	if (e && e != ENOENT) {
-		*err = e;
-		return V_ERROR;
+	if (!same) {
+		c->known = cred != NULL;
+		if (cred)
+			c->cred = *cred;
+		switch (sip_auth_verify(c->r->auth, c->p,
+					cred ? cred->ha1_md5 : NULL,
+					cred ? cred->ha1_sha256 : NULL)) {
+		case SIP_AUTH_OK:
+			c->v = V_OK;
+			break;
+		case SIP_AUTH_STALE:
+			c->v = V_STALE;
+			break;
+		case SIP_AUTH_FAIL:
+			c->v = V_FAIL;
+			break;
+		case SIP_AUTH_ERROR:
+			c->v = V_ERROR;
+			c->err = c->p->err;
+			break;
+		}
 	}
-	switch (sip_auth_verify(q->r->auth, p, known ? cred->ha1_md5 : NULL,
-				known ? cred->ha1_sha256 : NULL)) {
-	case SIP_AUTH_OK:
-		return V_OK;
-	case SIP_AUTH_STALE:
-		return V_STALE;
-	case SIP_AUTH_FAIL:
-		return V_FAIL;
-	case SIP_AUTH_ERROR:
-		break;
-	}
-	*err = p->err;
-	return V_ERROR;
+	return c->v == V_OK && !c->bad ? 0 : ECANCELED;
 }
 
 /* ---- REGISTER ---- */
@@ -406,37 +430,42 @@ struct reg_work {
 	struct out o;
 };
 
-static void do_bindings(struct req *q, const char *key, size_t keylen,
-			const struct sip_auth_req *p,
-			const struct svc_sip_cred *cred)
+/*
+ * The store half of a REGISTER, on a worker within q->deadline_ms: one
+ * transaction reads the user's HA1s, checks the digest (check_cred) and
+ * writes the bindings; then the answer. A request whose fields are bad
+ * gets its 400 only once its digest passed, as before it had any effect.
+ */
+static void register_store(struct req *q, const char *key, size_t keylen,
+			   struct sip_auth_req *p)
 {
 	const struct sip_msg *m = q->m;
 	struct model_reg_request rq = {0};
 	/* Not zeroed (80 KiB): every field used is set below or by svc. */
 	struct reg_work *w = malloc(sizeof(*w));
+	struct check c = {.r = q->r, .p = p};
 	char extra[64], path[SIP_PATH_URI_MAX];
 	const struct sip_path_key *pk;
 	int err;
 
 	if (!w)
 		return;
-	if (!copy_token(m->call_id, w->call_id, sizeof(w->call_id))) {
-		reply(q, key, keylen, 400, "Bad Call-ID", NULL);
-		goto out;
-	}
-	for (unsigned i = 0; i < m->ncontact; i++) {
-		const struct sip_contact *c = &m->contact[i];
-		if (!copy_token(c->uri_raw, w->uris[i], sizeof(w->uris[i])) ||
-		    (c->q.p && !copy_token(c->q, w->qs[i], sizeof(w->qs[i])))) {
-			reply(q, key, keylen, 400, "Bad Contact", NULL);
-			goto out;
+	if (!copy_token(m->call_id, w->call_id, sizeof(w->call_id)))
+		c.bad = "Bad Call-ID";
+	for (unsigned i = 0; !c.bad && i < m->ncontact; i++) {
+		const struct sip_contact *ct = &m->contact[i];
+		if (!copy_token(ct->uri_raw, w->uris[i], sizeof(w->uris[i])) ||
+		    (ct->q.p &&
+		     !copy_token(ct->q, w->qs[i], sizeof(w->qs[i])))) {
+			c.bad = "Bad Contact";
+			break;
 		}
-		if (!c->q.p)
+		if (!ct->q.p)
 			w->qs[i][0] = '\0';
 		w->contacts[i].uri = w->uris[i];
 		w->contacts[i].q = w->qs[i];
 		w->contacts[i].expires =
-		    c->has_expires ? (int64_t)c->expires : -1;
+		    ct->has_expires ? (int64_t)ct->expires : -1;
 	}
 	copy_printable(m->user_agent, w->ua, sizeof(w->ua));
 	rq.call_id = w->call_id;
@@ -454,9 +483,18 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 	    !sip_path_uri(pk, q->from->conn, NULL, path, sizeof(path)))
 		rq.path = path;
 	rq.now_ms = base_time_now_ms();
-	err = svc_register(q->r->svc, p->user, p->realm, cred, &rq,
+	err = svc_register(q->r->svc, p->user, p->realm, check_cred, &c, &rq,
 			   &q->r->o.limits, &w->bs);
-	if (err == 0) {
+	base_wipe(&c.cred, sizeof(c.cred));
+	if (c.v == V_NONE) {
+		reply_errno(q, key, keylen, err); /* the store, before */
+	} else if (c.v == V_STALE || c.v == V_FAIL) {
+		challenge(q, key, keylen, p, c.v == V_STALE);
+	} else if (c.v == V_ERROR) {
+		reply_errno(q, key, keylen, c.err);
+	} else if (c.bad) {
+		reply(q, key, keylen, 400, c.bad, NULL);
+	} else if (err == 0) {
 		/* A connection that carries a live binding is kept, and
 		 * its bindings end when it closes (registrar_on_closed). */
 		for (unsigned i = 0; q->from->proto != SIP_UDP && i < w->bs.n;
@@ -474,9 +512,6 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 		begin(&w->o, q, 200, "OK");
 		contacts_out(&w->o, &w->bs);
 		finish(&w->o, q, key, keylen);
-	} else if (err == EACCES) {
-		sip_auth_failed(q->r->auth, p, "password_changed");
-		challenge(q, key, keylen, p, false);
 	} else if (err == ERANGE) {
 		snprintf(extra, sizeof(extra), "Min-Expires: %u\r\n",
 			 q->r->o.limits.min_expires);
@@ -484,7 +519,6 @@ static void do_bindings(struct req *q, const char *key, size_t keylen,
 	} else {
 		reply_errno(q, key, keylen, err);
 	}
-out:
 	free(w);
 }
 
@@ -552,30 +586,6 @@ static bool prepare(struct req *q, const char *key, size_t keylen,
 	return true;
 }
 
-/* The store half of a REGISTER, on a worker within q->deadline_ms. */
-static void register_store(struct req *q, const char *key, size_t keylen,
-			   struct sip_auth_req *p)
-{
-	struct svc_sip_cred cred;
-	int err = 0;
-
-	switch (verify(q, p, &cred, &err)) {
-	case V_OK:
-		do_bindings(q, key, keylen, p, &cred);
-		break;
-	case V_STALE:
-		challenge(q, key, keylen, p, true);
-		break;
-	case V_FAIL:
-		challenge(q, key, keylen, p, false);
-		break;
-	case V_ERROR:
-		reply_errno(q, key, keylen, err);
-		break;
-	}
-	base_wipe(&cred, sizeof(cred));
-}
-
 /* Fills the source fields of q from the address a request came from. */
 static void source_of(struct req *q, const struct sip_peer *from)
 {
@@ -590,75 +600,40 @@ static void source_of(struct req *q, const struct sip_peer *from)
 		 q->src_ip, q->src_port);
 }
 
-/* A worker: the REGISTER again from its copy, then the store work. */
+/* A worker: the store work of a REGISTER, prepared by the transport. */
 static void register_job(struct base_pool_job *job)
 {
 	struct reg_job *j = (struct reg_job *)job;
-	struct sip_msg *m = malloc(sizeof(*m));
-	struct req q = {.r = j->r,
-			.t = j->t,
-			.from = &j->to,
-			.m = m,
-			.src_port = j->src_port,
-			.deadline_ms = j->deadline_ms};
-	struct sip_auth_req p;
 
-	memcpy(q.src_ip, j->src_ip, sizeof(q.src_ip));
-	memcpy(q.src, j->src, sizeof(q.src));
-	if (!m || sip_msg_parse(m, j->msg, j->len)) {
-		/* Parsed once already: only memory can fail here. */
-		if (m)
-			LOG_ERROR("sip_job_reparse", "src=%s", q.src);
-		goto out;
-	}
-	if (base_time_mono_ms() >= j->deadline_ms) {
+	if (base_time_mono_ms() >= j->q.deadline_ms) {
 		/* Waited in the queue past its deadline: no store work. */
-		LOG_WARN("sip_store_unavailable", "src=%s error=\"%s\"", q.src,
-			 "queued past store_timeout");
-		reply_unavailable(&q, j->key, j->keylen);
-		goto out;
+		LOG_WARN("sip_store_unavailable", "src=%s error=\"%s\"",
+			 j->q.src, "queued past store_timeout");
+		reply_unavailable(&j->q, j->key, j->keylen);
+	} else {
+		base_deadline_set(j->q.deadline_ms);
+		register_store(&j->q, j->key, j->keylen, &j->p);
+		base_deadline_set(0);
 	}
-	base_deadline_set(j->deadline_ms);
-	if (prepare(&q, j->key, j->keylen, &p))
-		register_store(&q, j->key, j->keylen, &p);
-	base_deadline_set(0);
-out:
-	free(m);
 	free(j);
 }
 
 /*
  * Hands a REGISTER that needs the store to a worker, marking its
  * transaction in progress so that retransmissions are absorbed meanwhile;
- * a full queue is answered 503 at once.
+ * a full queue is answered 503 at once. Takes j (freed here or by the
+ * worker).
  */
-static void register_submit(struct req *q, const char *key, size_t keylen,
-			    const char *msg, size_t len)
+static void register_submit(struct reg_job *j)
 {
-	struct reg_job *j = malloc(sizeof(*j) + len);
-
-	if (!j) {
-		reply_unavailable(q, key, keylen);
-		return;
-	}
-	j->r = q->r;
-	j->t = q->t;
-	j->to = *q->from;
-	memcpy(j->src_ip, q->src_ip, sizeof(j->src_ip));
-	j->src_port = q->src_port;
-	memcpy(j->src, q->src, sizeof(j->src));
-	j->deadline_ms = q->deadline_ms;
-	memcpy(j->key, key, keylen);
-	j->keylen = keylen;
-	j->len = len;
-	memcpy(j->msg, msg, len);
-	if (keylen)
-		sip_txn_begin(q->r->txns, key, keylen, base_time_mono_s());
-	if (base_pool_submit(q->r->pool, &j->job, register_job)) {
+	if (j->keylen)
+		sip_txn_begin(j->q.r->txns, j->key, j->keylen,
+			      base_time_mono_s());
+	if (base_pool_submit(j->q.r->pool, &j->job, register_job)) {
+		LOG_WARN("sip_store_unavailable", "src=%s error=\"%s\"",
+			 j->q.src, "worker queue full");
+		reply_unavailable(&j->q, j->key, j->keylen);
 		free(j);
-		LOG_WARN("sip_store_unavailable", "src=%s error=\"%s\"", q->src,
-			 "worker queue full");
-		reply_unavailable(q, key, keylen);
 	}
 }
 
@@ -667,62 +642,62 @@ void registrar_on_message(void *ctx, struct sip_transport *t,
 {
 	struct registrar *r = ctx;
 	int64_t arrival_ms = base_time_mono_ms();
-	struct sip_msg *m = malloc(sizeof(*m)); /* sip_msg_parse clears it */
-	/* The bytes as received: the parser may write into msg. */
-	char *copy = malloc(len);
-	struct req q = {.r = r, .t = t, .from = from, .m = m};
-	struct sip_peer dst;
-	struct sip_auth_req p;
-	char key[SIP_TXN_KEY_MAX];
-	char *cached = NULL;
-	size_t keylen = 0, clen;
+	/* sip_msg_parse clears j->m; it may write into j->msg. */
+	struct reg_job *j = malloc(sizeof(*j) + len);
+	struct req *q;
+	struct sip_msg *m;
+	char cached[RESP_MAX];
+	size_t clen;
 	int err;
 
-	if (!m || !copy)
-		goto out;
-	memcpy(copy, msg, len);
-	source_of(&q, from);
-	q.deadline_ms = arrival_ms + r->o.store_timeout_ms;
-	err = sip_msg_parse(m, msg, len);
+	if (!j)
+		return;
+	memcpy(j->msg, msg, len);
+	q = &j->q;
+	m = &j->m;
+	*q = (struct req){.r = r, .t = t, .from = from, .m = m};
+	source_of(q, from);
+	q->deadline_ms = arrival_ms + r->o.store_timeout_ms;
+	j->keylen = 0;
+	err = sip_msg_parse(m, j->msg, len);
 	if (err) {
 		/* Answer 400 only when there is enough to address it. */
 		if (m->is_request && m->nvia && m->from.raw.p && m->to.raw.p &&
 		    m->call_id.p && m->cseq_method.p &&
 		    !sip_str_eq(m->method, "ACK"))
-			reply(&q, NULL, 0, 400, "Bad Request", NULL);
-		LOG_DEBUG("sip_bad_message", "src=%s error=%d", q.src, err);
+			reply(q, NULL, 0, 400, "Bad Request", NULL);
+		LOG_DEBUG("sip_bad_message", "src=%s error=%d", q->src, err);
 		goto out;
 	}
 	if (!m->is_request || sip_str_eq(m->method, "ACK"))
 		goto out;
-	sip_tsx_reply_peer(&dst, from, m);
-	q.from = &dst;
-	keylen = sip_txn_key(m, key, sizeof(key));
-	if (keylen) {
-		cached = malloc(RESP_MAX);
-		if (!cached)
-			goto out;
-		err = sip_txn_find(r->txns, key, keylen, base_time_mono_s(),
-				   cached, RESP_MAX, &clen);
+	sip_tsx_reply_peer(&j->to, from, m);
+	q->from = &j->to;
+	j->keylen = sip_txn_key(m, j->key, sizeof(j->key));
+	if (j->keylen) {
+		err =
+		    sip_txn_find(r->txns, j->key, j->keylen, base_time_mono_s(),
+				 cached, sizeof(cached), &clen);
 		if (err == 0)
-			sip_transport_send(t, &dst, cached, clen);
+			sip_transport_send(t, &j->to, cached, clen);
 		if (err != ENOENT)
 			goto out; /* answered again, or still in progress */
 	}
 	if (sip_str_eq(m->method, "REGISTER")) {
 		/* Silence for an address with too many failed checks. */
-		if (!sip_auth_ignored(r->auth, q.src_ip, NULL) &&
-		    prepare(&q, key, keylen, &p))
-			register_submit(&q, key, keylen, copy, len);
-	} else if (sip_str_eq(m->method, "OPTIONS"))
-		reply(&q, key, keylen, 200, "OK", SIP_ALLOW_HDR);
-	else
-		reply(&q, key, keylen, 405, "Method Not Allowed",
+		if (!sip_auth_ignored(r->auth, q->src_ip, NULL) &&
+		    prepare(q, j->key, j->keylen, &j->p)) {
+			register_submit(j);
+			return;
+		}
+	} else if (sip_str_eq(m->method, "OPTIONS")) {
+		reply(q, j->key, j->keylen, 200, "OK", SIP_ALLOW_HDR);
+	} else {
+		reply(q, j->key, j->keylen, 405, "Method Not Allowed",
 		      SIP_ALLOW_HDR);
+	}
 out:
-	free(cached);
-	free(copy);
-	free(m);
+	free(j);
 }
 
 /* A closed connection's bindings, for a worker to delete. */

@@ -7,9 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
+#include "base/crypto.h"
 #include "base/id.h"
 #include "base/text.h"
 
@@ -95,17 +93,14 @@ static int nonce_mac(const void *secret, size_t secret_len,
 		     char out[33])
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[BASE_HMAC_LEN];
 	char in[512];
 	int n;
 
 	n = snprintf(in, sizeof(in), "%.33s|%s|%s", text, b->ip, b->realm);
 	if (n < 0 || (size_t)n >= sizeof(in))
 		return ERANGE;
-	if (!HMAC(EVP_sha256(), secret, (int)secret_len,
-		  (const unsigned char *)in, (size_t)n, md, &mdlen) ||
-	    mdlen < 16)
+	if (base_hmac_sha256(secret, secret_len, in, (size_t)n, md))
 		return EIO;
 	for (int i = 0; i < 16; i++) {
 		out[2 * i] = hex[md[i] >> 4];

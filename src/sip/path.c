@@ -6,9 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "base/addr.h"
 #include "base/crypto.h"
 #include "base/id.h"
@@ -39,8 +36,7 @@ int sip_path_key_init(struct sip_path_key *k, const void *secret, size_t len,
 static int mac(const struct sip_path_key *k, const char *tag, const char *text,
 	       size_t n, char out[MAC_HEX + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[BASE_HMAC_LEN];
 	char in[512];
 	int len;
 
@@ -48,9 +44,7 @@ static int mac(const struct sip_path_key *k, const char *tag, const char *text,
 	    snprintf(in, sizeof(in), "%s|%.*s|%s", tag, (int)n, text, k->self);
 	if (len < 0 || (size_t)len >= sizeof(in))
 		return ERANGE;
-	if (!HMAC(EVP_sha256(), k->secret, (int)k->secret_len,
-		  (const unsigned char *)in, (size_t)len, md, &mdlen) ||
-	    mdlen < MAC_HEX / 2)
+	if (base_hmac_sha256(k->secret, k->secret_len, in, (size_t)len, md))
 		return EIO;
 	return base_hex_encode(md, MAC_HEX / 2, out, MAC_HEX + 1) ? ERANGE : 0;
 }

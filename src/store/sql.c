@@ -662,6 +662,30 @@ int store_endpoint_get_by_user(struct store *st, const char *username,
 	return one_row(d, q, read_endpoint, out);
 }
 
+static void read_cred(const struct sql_drv *d, struct sql_q *q, void *dst)
+{
+	struct model_endpoint *x = dst;
+	int i = 0;
+
+	READ_I64(id);
+	READ_TEXT(ha1_md5);
+	READ_TEXT(ha1_sha256);
+}
+
+int store_endpoint_cred(struct store *st, const char *username,
+			const char *domain, struct model_endpoint *out)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int err = d->get(st, SQL_EP_CRED, &q);
+
+	if (err)
+		return err;
+	d->bind_text(q, 1, username);
+	d->bind_text(q, 2, domain);
+	return one_row(d, q, read_cred, out);
+}
+
 int store_endpoint_update(struct store *st, const struct model_endpoint *ep)
 {
 	const struct sql_drv *d = drv_of(st);
@@ -802,27 +826,70 @@ int store_binding_list(struct store *st, int64_t endpoint_ref, int64_t now_ms,
 	return err;
 }
 
+/* Binds b as parameters 2 to 11 of an insert into registrations. */
+static void bind_binding(const struct sql_drv *d, struct sql_q *q,
+			 const struct model_binding *b)
+{
+	d->bind_text(q, 2, b->contact);
+	d->bind_text(q, 3, b->q);
+	d->bind_int(q, 4, b->expires_ms);
+	d->bind_text(q, 5, b->call_id);
+	d->bind_int(q, 6, b->cseq);
+	d->bind_text(q, 7, b->user_agent);
+	d->bind_text(q, 8, b->received);
+	d->bind_text(q, 9, b->transport);
+	d->bind_int(q, 10, b->updated_ms);
+	d->bind_text(q, 11, b->path);
+}
+
+/*
+ * Whether every row of the endpoint (live or expired) has a contact among
+ * b[0..n) and no contact is there twice: then the replace is a set of
+ * upserts, which leave the rows' index entries where they are.
+ */
+static int rows_within(struct store *st, int64_t endpoint_ref,
+		       const struct model_binding *b, unsigned n, bool *within)
+{
+	const struct sql_drv *d = drv_of(st);
+	char contact[MODEL_CONTACT_URI_MAX + 1];
+	struct sql_q *q;
+	int err;
+
+	*within = true;
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned k = i + 1; k < n; k++)
+			if (strcmp(b[i].contact, b[k].contact) == 0)
+				*within = false; /* the insert fails: EEXIST */
+	err = get_int(st, SQL_BIND_CONTACTS, endpoint_ref, &q);
+	if (err)
+		return err;
+	while (*within && (err = d->step(q)) == SQL_ROW) {
+		unsigned i = 0;
+		d->col_text(q, 0, contact, sizeof(contact));
+		while (i < n && strcmp(b[i].contact, contact) != 0)
+			i++;
+		*within = i < n;
+	}
+	d->reset(q);
+	return err == SQL_ROW ? 0 : err;
+}
+
 int store_binding_replace(struct store *st, int64_t endpoint_ref,
 			  const struct model_binding *b, unsigned n)
 {
 	const struct sql_drv *d = drv_of(st);
+	bool within = false;
 	struct sql_q *q;
-	int err = run_int(st, SQL_BIND_DELETE_ALL, endpoint_ref, NULL);
+	int err = n ? rows_within(st, endpoint_ref, b, n, &within) : 0;
 
+	if (!err && !within)
+		err = run_int(st, SQL_BIND_DELETE_ALL, endpoint_ref, NULL);
 	for (unsigned i = 0; !err && i < n; i++) {
-		err = get_int(st, SQL_BIND_INSERT, endpoint_ref, &q);
+		err = get_int(st, within ? SQL_BIND_UPSERT : SQL_BIND_INSERT,
+			      endpoint_ref, &q);
 		if (err)
 			break;
-		d->bind_text(q, 2, b[i].contact);
-		d->bind_text(q, 3, b[i].q);
-		d->bind_int(q, 4, b[i].expires_ms);
-		d->bind_text(q, 5, b[i].call_id);
-		d->bind_int(q, 6, b[i].cseq);
-		d->bind_text(q, 7, b[i].user_agent);
-		d->bind_text(q, 8, b[i].received);
-		d->bind_text(q, 9, b[i].transport);
-		d->bind_int(q, 10, b[i].updated_ms);
-		d->bind_text(q, 11, b[i].path);
+		bind_binding(d, q, &b[i]);
 		err = run(d, q, NULL);
 	}
 	return err;

@@ -95,6 +95,8 @@ int store_endpoint_get(struct store *st, int64_t account_id,
 		       const char *endpoint_id, struct model_endpoint *out);
 int store_endpoint_get_by_user(struct store *st, const char *username,
 			       const char *domain, struct model_endpoint *out);
+int store_endpoint_cred(struct store *st, const char *username,
+			const char *domain, struct model_endpoint *out);
 int store_endpoint_update(struct store *st, const struct model_endpoint *ep);
 int store_endpoint_delete(struct store *st, int64_t id);
 int store_endpoint_list(struct store *st, int64_t account_id,
@@ -152,6 +154,7 @@ int store_live_sweep(struct store *st, int64_t before_ms, int64_t *n);
 	.endpoint_insert = store_endpoint_insert,                           \
 	.endpoint_get = store_endpoint_get,                                 \
 	.endpoint_get_by_user = store_endpoint_get_by_user,                 \
+	.endpoint_cred = store_endpoint_cred,                               \
 	.endpoint_update = store_endpoint_update,                           \
 	.endpoint_delete = store_endpoint_delete,                           \
 	.endpoint_list = store_endpoint_list,                               \

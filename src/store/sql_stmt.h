@@ -226,6 +226,10 @@ STMT(EP_GET, "endpoint_get",
      ENDPOINT_SELECT "WHERE e.account_id = ?1 AND e.endpoint_id = ?2")
 STMT(EP_GET_BY_USER, "endpoint_get_by_user",
      ENDPOINT_SELECT "WHERE e.username = ?1 AND e.domain = ?2")
+/* What a digest check needs, and nothing more (no join). */
+STMT(EP_CRED, "endpoint_cred",
+     "SELECT id, ha1_md5, ha1_sha256 FROM endpoints"
+     " WHERE username = ?1 AND domain = ?2")
 STMT(EP_UPDATE, "endpoint_update",
      "UPDATE endpoints SET alias = ?2, ha1_md5 = ?3, ha1_sha256 = ?4,"
      " app_ref = ?5, allow_voice = ?6, allow_message = ?7, allow_video = ?8,"
@@ -264,6 +268,19 @@ STMT(BIND_INSERT, "binding_insert",
      "INSERT INTO registrations (endpoint_ref, contact, q, expires_ms,"
      " call_id, cseq, user_agent, received, transport, updated_ms, path)"
      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+/* A refresh: the same contact, updated in place (index entries kept). */
+STMT(BIND_UPSERT, "binding_upsert",
+     "INSERT INTO registrations (endpoint_ref, contact, q, expires_ms,"
+     " call_id, cseq, user_agent, received, transport, updated_ms, path)"
+     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+     " ON CONFLICT (endpoint_ref, contact) DO UPDATE SET q = excluded.q,"
+     " expires_ms = excluded.expires_ms, call_id = excluded.call_id,"
+     " cseq = excluded.cseq, user_agent = excluded.user_agent,"
+     " received = excluded.received, transport = excluded.transport,"
+     " updated_ms = excluded.updated_ms, path = excluded.path")
+/* Every contact the endpoint has rows for, live or not (the index alone). */
+STMT(BIND_CONTACTS, "binding_contacts",
+     "SELECT contact FROM registrations WHERE endpoint_ref = ?1")
 STMT(BIND_DROP_CONN, "binding_drop_conn",
      "DELETE FROM registrations WHERE received = ?1 AND transport = ?2")
 STMT(BIND_SWEEP, "binding_sweep",

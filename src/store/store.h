@@ -133,6 +133,9 @@ struct store_ops {
 	int (*endpoint_get_by_user)(struct store *st, const char *username,
 				    const char *domain,
 				    struct model_endpoint *out);
+	/* Only id, ha1_md5 and ha1_sha256 of it, for a digest check. */
+	int (*endpoint_cred)(struct store *st, const char *username,
+			     const char *domain, struct model_endpoint *out);
 	int (*endpoint_update)(struct store *st,
 			       const struct model_endpoint *ep);
 	int (*endpoint_delete)(struct store *st, int64_t id);

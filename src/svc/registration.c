@@ -1,7 +1,8 @@
 /*
- * registration.c - for the registrar: the credentials of a SIP user, a
- * REGISTER applied to an endpoint's bindings (model_register_apply) in one
- * transaction, and the sweep of expired bindings.
+ * registration.c - for the registrar: a REGISTER checked against its
+ * user's credentials and applied to the endpoint's bindings
+ * (model_register_apply) in one transaction, the sweep of expired bindings
+ * and the end of a closed connection's bindings.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,41 +12,10 @@
 #include "base/time.h"
 #include "svc/internal.h"
 
-struct sip_cred_get {
-	const char *username, *domain;
-	struct svc_sip_cred *out;
-};
-
-static int do_sip_credentials(struct store *st, void *arg)
-{
-	struct sip_cred_get *g = arg;
-	struct model_endpoint ep;
-	int err;
-
-	err = st->ops->endpoint_get_by_user(st, g->username, g->domain, &ep);
-	if (!err) {
-		g->out->endpoint_ref = ep.id;
-		memcpy(g->out->ha1_md5, ep.ha1_md5, sizeof(ep.ha1_md5));
-		memcpy(g->out->ha1_sha256, ep.ha1_sha256,
-		       sizeof(ep.ha1_sha256));
-	}
-	base_wipe(&ep, sizeof(ep));
-	return err;
-}
-
-int svc_sip_credentials(struct svc *s, const char *username, const char *domain,
-			struct svc_sip_cred *out)
-{
-	struct sip_cred_get g = {username, domain, out};
-
-	return svc_txn_run(s, SVC_TXN_READ, do_sip_credentials, &g);
-}
-
 struct reg {
 	const char *username, *domain;
-	const struct svc_sip_cred *cred;
-	struct model_endpoint ep;
-	int64_t endpoint_ref;
+	svc_cred_check_fn check;
+	void *arg;
 	const struct model_reg_request *req;
 	const struct model_reg_limits *lim;
 	struct svc_bindings cur;
@@ -55,33 +25,43 @@ struct reg {
 static int do_register(struct store *st, void *arg)
 {
 	struct reg *r = arg;
+	struct model_endpoint ep;
+	struct svc_sip_cred cred;
+	int64_t ref = 0;
 	int err;
 
-	err = st->ops->endpoint_get_by_user(st, r->username, r->domain, &r->ep);
-	if (!err && (r->ep.id != r->endpoint_ref ||
-		     !base_secure_eq(r->ep.ha1_md5, r->cred->ha1_md5,
-				     strlen(r->cred->ha1_md5) + 1)))
-		err = EACCES; /* the password changed since it was checked */
-	base_wipe(&r->ep, sizeof(r->ep));
+	err = st->ops->endpoint_cred(st, r->username, r->domain, &ep);
+	if (!err) {
+		ref = cred.endpoint_ref = ep.id;
+		memcpy(cred.ha1_md5, ep.ha1_md5, sizeof(ep.ha1_md5));
+		memcpy(cred.ha1_sha256, ep.ha1_sha256, sizeof(ep.ha1_sha256));
+		base_wipe(&ep, sizeof(ep));
+		err = r->check(r->arg, &cred);
+		base_wipe(&cred, sizeof(cred));
+	} else if (err == ENOENT) {
+		/* An unknown user is checked too: the same answer and work. */
+		err = r->check(r->arg, NULL);
+		if (!err)
+			err = ENOENT;
+	}
 	if (err)
 		return err;
 	r->cur.n = 0;
-	err = st->ops->binding_list(st, r->endpoint_ref, r->req->now_ms,
-				    svc_bindings_add, &r->cur);
+	err = st->ops->binding_list(st, ref, r->req->now_ms, svc_bindings_add,
+				    &r->cur);
 	if (err)
 		return err;
 	err = model_register_apply(r->cur.b, r->cur.n, r->req, r->lim,
 				   r->out->b, &r->out->n);
 	for (unsigned i = 0; !err && i < r->out->n; i++)
-		r->out->b[i].endpoint_ref = r->endpoint_ref;
+		r->out->b[i].endpoint_ref = ref;
 	if (!err)
-		err = st->ops->binding_replace(st, r->endpoint_ref, r->out->b,
-					       r->out->n);
+		err = st->ops->binding_replace(st, ref, r->out->b, r->out->n);
 	return err;
 }
 
 int svc_register(struct svc *s, const char *username, const char *domain,
-		 const struct svc_sip_cred *cred,
+		 svc_cred_check_fn check, void *arg,
 		 const struct model_reg_request *req,
 		 const struct model_reg_limits *lim, struct svc_bindings *out)
 {
@@ -94,8 +74,8 @@ int svc_register(struct svc *s, const char *username, const char *domain,
 	r->cur.n = 0;
 	r->username = username;
 	r->domain = domain;
-	r->cred = cred;
-	r->endpoint_ref = cred->endpoint_ref;
+	r->check = check;
+	r->arg = arg;
 	r->req = req;
 	r->lim = lim;
 	r->out = out;

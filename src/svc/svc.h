@@ -217,21 +217,26 @@ struct svc_sip_cred {
 	char ha1_sha256[MODEL_HASH_MAX];
 };
 
-/* Finds the credentials of username@domain; ENOENT when there is none. */
-int svc_sip_credentials(struct svc *s, const char *username, const char *domain,
-			struct svc_sip_cred *out);
+/*
+ * Checks a REGISTER's credentials inside svc_register's transaction: cred
+ * is NULL when there is no such user. Returns 0 to apply the REGISTER, or
+ * an errno that ends the transaction with nothing written. May be called
+ * again with the same credentials when the store retries the transaction.
+ */
+typedef int (*svc_cred_check_fn)(void *arg, const struct svc_sip_cred *cred);
 
 /*
- * Applies a REGISTER by username@domain, authenticated against cred, to the
- * endpoint's bindings (model_register_apply) in one transaction, and
- * returns the live bindings after it in out. The transaction checks again
- * that the endpoint still has the credentials that were verified: a
- * password change committed meanwhile makes it EACCES, so no binding made
- * with an old password outlives the change. Errors as
- * model_register_apply, plus ENOENT when the endpoint is gone.
+ * Applies a REGISTER by username@domain to the endpoint's bindings
+ * (model_register_apply) in one transaction that reads the user's
+ * credentials, has check verify the digest against them, and writes the
+ * bindings: a password change is committed either before (the check uses
+ * the new HA1) or after (it ends these bindings too), so no binding made
+ * with an old password outlives the change. Returns the live bindings
+ * after it in out. Errors: check's; ENOENT when there is no such user
+ * (after check(arg, NULL)); as model_register_apply; the store's.
  */
 int svc_register(struct svc *s, const char *username, const char *domain,
-		 const struct svc_sip_cred *cred,
+		 svc_cred_check_fn check, void *arg,
 		 const struct model_reg_request *req,
 		 const struct model_reg_limits *lim, struct svc_bindings *out);
 
