@@ -293,7 +293,7 @@ static void reply_unavailable(struct req *q, const char *key, size_t keylen)
 	reply(q, key, keylen, 503, "Service Unavailable", extra);
 }
 
-enum verdict { V_NONE, V_OK, V_FAIL, V_STALE, V_ERROR };
+enum verdict { V_NONE, V_OK, V_FAIL, V_STALE, V_REPLAY, V_ERROR };
 
 /* The digest check that svc_register runs inside its transaction. */
 struct check {
@@ -337,6 +337,9 @@ static int check_cred(void *arg, const struct svc_sip_cred *cred)
 			break;
 		case SIP_AUTH_FAIL:
 			c->v = V_FAIL;
+			break;
+		case SIP_AUTH_REPLAY:
+			c->v = V_REPLAY;
 			break;
 		case SIP_AUTH_ERROR:
 			c->v = V_ERROR;
@@ -431,6 +434,41 @@ struct reg_work {
 };
 
 /*
+ * A REGISTER whose digest was right but whose nonce count was used before.
+ * When a live binding holds its Call-ID and CSeq, it is a retransmission of
+ * the request that made that binding, whose answer the transaction cache
+ * no longer holds (a storm of thousands a second outlasts its budget):
+ * answer 200 with the bindings as they are, writing nothing. Anything else
+ * is a replay: challenge again.
+ */
+static void answer_replay(struct req *q, const char *key, size_t keylen,
+			  const struct sip_auth_req *p,
+			  const struct model_reg_request *rq, struct out *o)
+{
+	struct svc_sip_party *party = malloc(sizeof(*party));
+	bool again = false;
+
+	if (party &&
+	    !svc_sip_party(q->r->svc, p->user, p->realm, true, party)) {
+		base_wipe(&party->ep, sizeof(party->ep));
+		for (unsigned i = 0; i < party->bindings.n; i++)
+			if (party->bindings.b[i].cseq == rq->cseq &&
+			    strcmp(party->bindings.b[i].call_id, rq->call_id) ==
+				0)
+				again = true;
+	}
+	if (again) {
+		LOG_DEBUG("sip_register_again", "src=%s", q->src);
+		begin(o, q, 200, "OK");
+		contacts_out(o, &party->bindings);
+		finish(o, q, key, keylen);
+	} else {
+		challenge(q, key, keylen, p, false);
+	}
+	free(party);
+}
+
+/*
  * The store half of a REGISTER, on a worker within q->deadline_ms: one
  * transaction reads the user's HA1s, checks the digest (check_cred) and
  * writes the bindings; then the answer. A request whose fields are bad
@@ -490,6 +528,8 @@ static void register_store(struct req *q, const char *key, size_t keylen,
 		reply_errno(q, key, keylen, err); /* the store, before */
 	} else if (c.v == V_STALE || c.v == V_FAIL) {
 		challenge(q, key, keylen, p, c.v == V_STALE);
+	} else if (c.v == V_REPLAY) {
+		answer_replay(q, key, keylen, p, &rq, &w->o);
 	} else if (c.v == V_ERROR) {
 		reply_errno(q, key, keylen, c.err);
 	} else if (c.bad) {

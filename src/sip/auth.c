@@ -378,6 +378,6 @@ enum sip_auth_verdict sip_auth_verify(struct sip_auth *a,
 		return SIP_AUTH_STALE; /* forgotten under load: a fresh nonce */
 	default:
 		log_failed(a, q, d->username, "nonce_count_replay", REPLAYED);
-		return SIP_AUTH_FAIL;
+		return SIP_AUTH_REPLAY;
 	}
 }

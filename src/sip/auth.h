@@ -160,11 +160,16 @@ int sip_auth_challenge(struct sip_auth *a, const struct sip_auth_req *q,
 		       bool stale, struct sip_buf *b);
 
 enum sip_auth_verdict {
-	SIP_AUTH_OK,	/* the right response, a fresh nonce, a new nc */
-	SIP_AUTH_FAIL,	/* logged and counted: challenge again */
-	SIP_AUTH_STALE, /* the right response, an old nonce: stale=true */
-	SIP_AUTH_ERROR, /* not computable (q->err: ERANGE for parameters
-			   too long to hash, ENOMEM) */
+	SIP_AUTH_OK,	 /* the right response, a fresh nonce, a new nc */
+	SIP_AUTH_FAIL,	 /* logged and counted: challenge again */
+	SIP_AUTH_STALE,	 /* the right response, an old nonce: stale=true */
+	SIP_AUTH_ERROR,	 /* not computable (q->err: ERANGE for parameters
+			    too long to hash, ENOMEM) */
+	SIP_AUTH_REPLAY, /* the right response with a nonce count used
+			    before: a retransmission whose answer is gone,
+			    or a captured request replayed. Logged, not
+			    counted; refuse it (challenge again) unless the
+			    caller can tell it is a retransmission. */
 };
 
 /*
@@ -175,8 +180,8 @@ enum sip_auth_verdict {
  * (reason=unknown_user), so answers do not tell which users exist (only
  * the one of q->alg NULL: a user without that HA1, reason=bad_response).
  * Then
- * records the nonce-count: a replayed one fails (not counted against the
- * address), a nonce the cache forgot under load is STALE.
+ * records the nonce-count: a replayed one is REPLAY (not counted against
+ * the address), a nonce the cache forgot under load is STALE.
  */
 enum sip_auth_verdict sip_auth_verify(struct sip_auth *a,
 				      struct sip_auth_req *q,

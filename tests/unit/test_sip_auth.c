@@ -359,7 +359,7 @@ static void test_verify_md5_sha256_and_replay(void **state)
 			log_begin();
 			assert_int_equal(
 			    sip_auth_verify(a, &q, ha1_md5, ha1_sha256),
-			    SIP_AUTH_FAIL);
+			    SIP_AUTH_REPLAY);
 			log = log_end();
 			assert_non_null(strstr(
 			    log, "level=info event=auth_failed user=\"alice\" "

@@ -387,6 +387,27 @@ def test_nonce_count_replay_refused(sip_server, sip_ep):
     assert len(lines) == 3, lines
 
 
+def test_retransmission_past_the_cache_answered_again(sip_server, sip_ep):
+    """A retransmitted REGISTER whose answer the transaction cache no longer
+    holds (a storm outlasts its budget) repeats a used nonce count. When a
+    live binding holds its Call-ID and CSeq, it is the request that made
+    that binding: 200 with the bindings again, nothing written. The same
+    Authorization on a later CSeq is a replay: 401. (A new branch stands in
+    for the evicted transaction.)"""
+    ua = sip_ep.ua("udp")
+    with ua.c:
+        ua.challenge()
+        a1 = ua.auth_header(nc=1)
+        cseq = ua.cseq + 1
+        first = ua.c.request(ua.register_bytes(auth=a1, cseq=cseq))
+        assert first.status == 200, first.raw
+        again = ua.c.request(ua.register_bytes(auth=a1, cseq=cseq))
+        assert again.status == 200, again.raw
+        assert ua.contact_uri() in again.contacts(), again.raw
+        later = ua.c.request(ua.register_bytes(auth=a1, cseq=cseq + 1))
+        assert later.status == 401, later.raw
+
+
 def test_nonce_count_replays_never_lock_out(sip_server, sip_ep):
     """A replayed nonce count with the right response is refused but not
     counted: under load it is most often a retransmission the transaction
