@@ -845,6 +845,7 @@ static int cmd_serve(int argc, char **argv)
 					 .listen_wss = c.sip_wss,
 					 .tls = tls,
 					 .ws_ping_s = (unsigned)c.sip_ws_ping,
+					 .udp_rcvbuf = (int)c.sip_udp_rcvbuf,
 					 .closed = front_on_closed};
 	if (sip_transport_start(&sip, &so, front_on_message, front_on_tick,
 				&front)) {

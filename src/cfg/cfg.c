@@ -367,6 +367,19 @@ static const struct opt opts[] = {
 	    "ping frame (browsers answer it without their page's help, which"
 	    " keeps NAT bindings and `sip_tcp_idle` from closing it); 0: "
 	    "never"},
+    {.name = "sip_udp_rcvbuf",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, sip_udp_rcvbuf),
+     .def = "4194304",
+     .min = 0,
+     .max = 268435456,
+     .doc = "bytes of the SIP UDP socket's receive buffer, where a burst of"
+	    " REGISTERs (phones coming back after a power cut) waits while "
+	    "they are handled; what does not fit is dropped by the kernel and"
+	    " costs each phone a retransmission. Above "
+	    "`net.core.rmem_max` it needs root (or CAP_NET_ADMIN); the size "
+	    "obtained is logged (`event=sip_udp_rcvbuf`, a warning when "
+	    "smaller). 0: the kernel's default (about 208 KiB)"},
     {.name = "rtpengine_ng",
      .type = OPT_STR,
      .off = offsetof(struct cfg, rtpengine_ng),

@@ -22,6 +22,7 @@ struct cfg {
 	char tls_cert_file[CFG_STR_MAX];
 	char tls_key_file[CFG_STR_MAX];
 	long sip_ws_ping;
+	long sip_udp_rcvbuf;
 	char rtpengine_ng[CFG_STR_MAX];
 	char rtpengine_always[CFG_STR_MAX];
 	long rtpengine_timeout;

@@ -871,6 +871,31 @@ static in_port_t *port_of(struct sockaddr_storage *ss)
 }
 
 /*
+ * Sizes the UDP socket's receive buffer: a burst of REGISTERs (phones
+ * coming back after a power cut) waits there while the thread works, and
+ * what does not fit is dropped by the kernel and costs each phone a 500 ms
+ * retransmission. Past net.core.rmem_max only with CAP_NET_ADMIN
+ * (SO_RCVBUFFORCE); the size obtained is logged.
+ */
+static void udp_rcvbuf(struct sip_transport *t)
+{
+	int want = t->o.udp_rcvbuf, got = 0;
+	socklen_t gl = sizeof(got);
+
+	if (want <= 0)
+		return;
+	setsockopt(t->udp, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+	getsockopt(t->udp, SOL_SOCKET, SO_RCVBUF, &got, &gl);
+	if (got / 2 < want) /* the kernel reports twice what was asked */
+		setsockopt(t->udp, SOL_SOCKET, SO_RCVBUFFORCE, &want,
+			   sizeof(want));
+	gl = sizeof(got);
+	getsockopt(t->udp, SOL_SOCKET, SO_RCVBUF, &got, &gl);
+	base_log_write(got / 2 < want ? BASE_LOG_WARN : BASE_LOG_INFO,
+		       "sip_udp_rcvbuf", "asked=%d got=%d", want, got / 2);
+}
+
+/*
  * Binds UDP, then TCP on the same port. With port 0, UDP picks a port and
  * TCP follows it; if that port is taken for TCP, both try again.
  */
@@ -889,6 +914,7 @@ static int open_pair(struct sip_transport *t, struct sockaddr_storage *ss,
 		err = open_socket(SOCK_DGRAM, ss, sl, &t->udp);
 		if (err)
 			break;
+		udp_rcvbuf(t);
 		getsockname(t->udp, (struct sockaddr *)&got, &gl);
 		*port_of(ss) = *port_of(&got);
 		t->ports[SIP_UDP] = t->ports[SIP_TCP] = ntohs(*port_of(&got));

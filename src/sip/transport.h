@@ -73,6 +73,8 @@ struct sip_transport_opts {
 				   reference, the transport takes its own */
 	unsigned ws_ping_s;	/* a silent WebSocket gets a ping; 0: never */
 	unsigned handshake_s;	/* a TLS or WebSocket handshake's time */
+	int udp_rcvbuf;		/* the UDP socket's receive buffer, bytes;
+				   0: the kernel's default */
 	sip_closed_fn closed;	/* may be NULL */
 };
 

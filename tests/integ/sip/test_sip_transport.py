@@ -1,6 +1,7 @@
 """Transport and message handling: retransmissions, methods other than
 REGISTER, TCP framing, malformed input over UDP and TCP."""
 
+import os
 import random
 import re
 import socket
@@ -511,3 +512,16 @@ def test_via_received_and_rport_rewritten(sip_server):
         assert "6.6.6.6" not in v and "1234" not in v, v
         assert "received=127.0.0.1" in v
         assert "rport=%d" % c.local[1] in v, v
+
+
+def test_udp_receive_buffer_sized(sip_server, sip_make_server):
+    """The UDP socket gets sip_udp_rcvbuf (4 MiB by default, past
+    net.core.rmem_max as root), so that a burst of REGISTERs is queued,
+    not dropped; the size the kernel gave is logged. 0 keeps the
+    kernel's default (no line)."""
+    assert os.geteuid() == 0, "the tests run as root (make test)"
+    sip_server.wait_log(r"event=sip_udp_rcvbuf asked=4194304 got=4194304")
+    srv = sip_make_server("rcvbuf", env={"SIPWARD_SIP_UDP_RCVBUF": "1000000"})
+    srv.wait_log(r"event=sip_udp_rcvbuf asked=1000000 got=1000000")
+    off = sip_make_server("rcvbuf0", env={"SIPWARD_SIP_UDP_RCVBUF": "0"})
+    assert not off.log_lines(r"event=sip_udp_rcvbuf"), off.log_lines()
