@@ -92,12 +92,16 @@ int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 	int err = EBUSY;
 
 	/*
-	 * Durable writes share the group commit. Lazy ones (the registrar's,
-	 * from its one thread) need no fsync, so they commit at once on the
-	 * caller's connection rather than wait for a group.
+	 * Writes to a store whose writers take turns share a group commit:
+	 * durable ones one fsync a group, lazy ones (the registrar's, from
+	 * its workers: no fsync) one commit a group, so that a storm of
+	 * REGISTERs pays for a transaction's locks and WAL writes a group at
+	 * a time, not a REGISTER at a time.
 	 */
 	if (mode == SVC_TXN_WRITE && s->group)
 		return svc_group_run(s->group, fn, arg);
+	if (mode == SVC_TXN_LAZY && s->lazy)
+		return svc_group_run(s->lazy, fn, arg);
 
 	for (int attempt = 0;
 	     (bounded || attempt < TXN_ATTEMPTS) && err == EBUSY; attempt++) {
@@ -171,7 +175,9 @@ int svc_open(struct svc **out, const struct store_ops *ops, const char *url)
 	if (!err)
 		err = st->ops->migrate(st);
 	if (!err && ops->serial_writes)
-		err = svc_group_start(&s->group, ops, url);
+		err = svc_group_start(&s->group, ops, url, true);
+	if (!err && ops->serial_writes)
+		err = svc_group_start(&s->lazy, ops, url, false);
 	if (err) {
 		svc_close(s);
 		return err;
@@ -185,6 +191,7 @@ void svc_close(struct svc *s)
 	if (!s)
 		return;
 	svc_group_stop(s->group);
+	svc_group_stop(s->lazy);
 	drop_store(s);
 	pthread_key_delete(s->key);
 	base_wipe(s->server_key, sizeof(s->server_key));

@@ -153,7 +153,7 @@ static void *writer(void *arg)
 }
 
 int svc_group_start(struct svc_group **out, const struct store_ops *ops,
-		    const char *url)
+		    const char *url, bool durable)
 {
 	struct svc_group *g = calloc(1, sizeof(*g));
 	int err;
@@ -164,6 +164,8 @@ int svc_group_start(struct svc_group **out, const struct store_ops *ops,
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->work, NULL);
 	err = ops->open(url, &g->st);
+	if (!err)
+		err = ops->durable(g->st, durable);
 	if (!err)
 		err = pthread_create(&g->thread, NULL, writer, g);
 	if (err) {

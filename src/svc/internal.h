@@ -22,6 +22,7 @@ struct svc {
 	char url[1024];
 	pthread_key_t key;
 	struct svc_group *group; /* write funnel, for serial_writes stores */
+	struct svc_group *lazy;	 /* the same for writes without fsync */
 	/* Constant-time stand-in for unknown accounts' token hash. */
 	char dummy_hash[MODEL_HASH_MAX];
 	/* The server key that seals tokens (svc_key_set); wiped at close. */
@@ -39,8 +40,9 @@ enum svc_txn_mode {
 };
 
 /*
- * Runs fn in one transaction on the calling thread's connection (durable
- * writes: in the group commit, when the store has one), committing on 0
+ * Runs fn in one transaction on the calling thread's connection (writes:
+ * in a group commit, durable or lazy, when the store has one), committing
+ * on 0
  * and rolling back otherwise; retries the whole transaction on EBUSY (lock
  * timeout or serialization failure) until the thread's deadline.
  */
