@@ -230,6 +230,7 @@ static int list_one(void *ctx, const struct model_endpoint *ep,
 
 	if (!o || json_array_append_new(q->page.objects, o))
 		return ENOMEM;
+	memcpy(q->page.last, ep->endpoint_id, sizeof(q->page.last));
 	return 0;
 }
 
@@ -245,6 +246,7 @@ static void list(struct api_ctx *c)
 		return;
 	}
 	api_page_init(&q->page, c);
+	q->page.keyset = true;
 	q->f.app_isnull = -1;
 	http_req_query_each(c->req, list_param, q);
 	if (q->page.errs.n) {
@@ -252,7 +254,8 @@ static void list(struct api_ctx *c)
 		goto out;
 	}
 	err = svc_endpoint_list(c->api->svc, &c->acct, &q->f, q->page.limit,
-				q->page.offset, list_one, q, &total);
+				q->page.offset, q->page.after, list_one, q,
+				&total, &q->page.more);
 	if (err) {
 		api_reply_errno(c, err, "Endpoint", NULL);
 		goto out;

@@ -112,6 +112,13 @@ json_t *api_json_str_or_null(const char *s);
 struct api_page {
 	struct api_ctx *c;
 	long long limit, offset;
+	/* Keyset paging (set keyset before the parameters): `after` names
+	 * the last object of the page before; meta.next carries the page's
+	 * last object (last, set by the lister) as its after. */
+	bool keyset;
+	const char *after;
+	char last[MODEL_ID_MAX];
+	bool more; /* keyset: whether an object follows the page */
 	unsigned n;
 	const char *keys[API_PAGE_PARAMS_MAX];
 	const char *vals[API_PAGE_PARAMS_MAX];
@@ -125,9 +132,9 @@ void api_page_fini(struct api_page *p);
 
 /*
  * Records a query parameter (a repeated one, or a value that is NULL for
- * holding a NUL byte, is an error) and parses limit and offset. Returns true
- * when the parameter was limit or offset, or was refused; false when the
- * caller must interpret it.
+ * holding a NUL byte, is an error) and parses limit, offset and (for a
+ * keyset page) after. Returns true when the parameter was one of them, or
+ * was refused; false when the caller must interpret it.
 
  */
 bool api_page_param(struct api_page *p, const char *key, const char *value);

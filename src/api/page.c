@@ -51,20 +51,40 @@ bool api_page_param(struct api_page *p, const char *key, const char *value)
 					 "offset must be an integer >= 0");
 		return true;
 	}
+	if (p->keyset && strcmp(key, "after") == 0) {
+		if (model_id_check(value))
+			model_errors_add(&p->errs, key,
+					 "after must be an id from meta.next");
+		p->after = value;
+		return true;
+	}
 	return false;
 }
 
-/* A relative page URL keeping the request's prefix and filters. */
-static json_t *page_url(struct api_page *p, const char *res, long long offset)
+/* Whether a parameter is the page's own (not carried as a filter). */
+static bool paging_key(const char *key)
+{
+	return strcmp(key, "limit") == 0 || strcmp(key, "offset") == 0 ||
+	       strcmp(key, "after") == 0;
+}
+
+/*
+ * A relative page URL keeping the request's prefix and filters; after (or
+ * NULL) is the object the page comes after.
+ */
+static json_t *page_url(struct api_page *p, const char *res, long long offset,
+			const char *after)
 {
 	char buf[4096];
 
 	snprintf(buf, sizeof(buf), "%s/Account/%s/%s/?limit=%lld&offset=%lld",
 		 p->c->prefix, p->c->acct.auth_id, res, p->limit, offset);
 	for (unsigned i = 0; i < p->n; i++)
-		if (strcmp(p->keys[i], "limit") && strcmp(p->keys[i], "offset"))
+		if (!paging_key(p->keys[i]))
 			api_query_append(buf, sizeof(buf), p->keys[i],
 					 p->vals[i]);
+	if (after)
+		api_query_append(buf, sizeof(buf), "after", after);
 	return json_string(buf);
 }
 
@@ -79,11 +99,12 @@ json_t *api_page_envelope(struct api_page *p, const char *resource,
 	json_object_set_new(meta, "offset", json_integer(p->offset));
 	json_object_set_new(meta, "total_count", json_integer(total));
 	json_object_set_new(meta, "next",
-			    p->offset + p->limit < total
-				? page_url(p, resource, p->offset + p->limit)
+			    (p->keyset ? p->more : p->offset + p->limit < total)
+				? page_url(p, resource, p->offset + p->limit,
+					   p->keyset ? p->last : NULL)
 				: json_null());
 	json_object_set_new(meta, "previous",
-			    p->offset > 0 ? page_url(p, resource, prev)
+			    p->offset > 0 ? page_url(p, resource, prev, NULL)
 					  : json_null());
 	o = json_object();
 	json_object_set_new(o, "api_id", json_string(p->c->api_id));

@@ -766,6 +766,7 @@ int store_endpoint_list(struct store *st, int64_t account_id,
 		return ENOMEM;
 	d->bind_int(q, page, limit);
 	d->bind_int(q, page + 1, offset);
+	d->bind_int(q, page + 2, f->after_ref);
 	while ((err = d->step(q)) == SQL_ROW) {
 		read_endpoint(d, q, ep);
 		err = cb(ctx, ep);

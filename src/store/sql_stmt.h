@@ -145,10 +145,14 @@
 	EP_FILTER("::TEXT", "::INTEGER", "strpos", \
 		  "left(e.username, length(?4))")
 
-/* The page's ids first (index only), then its rows and applications. */
+/*
+ * The page's ids first (index only), then its rows and applications. ?11:
+ * the id that the page comes after (keyset paging; 0 from the first).
+ */
 #define EP_LIST(FILTER)                                                       \
 	ENDPOINT_SELECT "WHERE e.id IN (SELECT e.id FROM endpoints e " FILTER \
-			"ORDER BY e.id LIMIT ?9 OFFSET ?10) ORDER BY e.id"
+			"AND e.id > ?11 ORDER BY e.id LIMIT ?9 OFFSET ?10)"   \
+			" ORDER BY e.id"
 
 #define CDR_SELECT "SELECT " CDR_FIELDS(SQL_COLUMN, ", ") " FROM cdrs "
 #define LIVE_SELECT "SELECT " LIVE_FIELDS(SQL_COLUMN, ", ") " FROM live_calls "
@@ -243,8 +247,8 @@ STMT_D(EP_COUNT, "endpoint_count",
 /* Unfiltered: the (account_id, id) index alone counts and skips. */
 STMT(EP_LIST_ALL, "endpoint_list",
      ENDPOINT_SELECT "WHERE e.id IN (SELECT id FROM endpoints WHERE"
-		     " account_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3)"
-		     " ORDER BY e.id")
+		     " account_id = ?1 AND id > ?4 ORDER BY id LIMIT ?2"
+		     " OFFSET ?3) ORDER BY e.id")
 /*
  * SQLite's triggers keep a counter per account (schema 3); in PostgreSQL
  * an index-only count serves, and a counter row would make concurrent

@@ -29,6 +29,9 @@ struct store_endpoint_filter {
 	const char *alias_contains;
 	const char *app_id_exact;
 	int app_isnull; /* -1 any, 0 has an application, 1 has none */
+	/* Paging by key: only rows after this one (its id; 0 from the
+	 * first). Not a filter: the count ignores it. */
+	int64_t after_ref;
 };
 
 typedef int (*store_endpoint_cb)(void *ctx, const struct model_endpoint *ep);

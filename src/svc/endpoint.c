@@ -267,7 +267,9 @@ int svc_endpoint_update(struct svc *s, const struct model_account *acct,
 struct ep_list {
 	const struct model_account *acct;
 	struct store_endpoint_filter f;
-	int64_t limit, offset;
+	int64_t limit, offset, seen;
+	bool *more;	   /* a row past the page (read, not listed) */
+	const char *after; /* an endpoint_id, or NULL */
 	svc_endpoint_cb cb;
 	void *ctx;
 	int64_t *total;
@@ -279,24 +281,49 @@ struct ep_list {
 static int list_one(void *arg, const struct model_endpoint *ep)
 {
 	struct ep_list *l = arg;
-	int err = svc_bindings_read(l->st, ep->id, &l->bs);
+	int err;
 
+	if (l->seen++ == l->limit) {
+		*l->more = true; /* the one row read past the page */
+		return 0;
+	}
+	err = svc_bindings_read(l->st, ep->id, &l->bs);
 	return err ? err : l->cb(l->ctx, ep, &l->bs);
 }
 
 static int do_endpoint_list(struct store *st, void *arg)
 {
 	struct ep_list *l = arg;
+	int64_t offset = l->offset;
+	int err;
 
 	l->st = st;
-	return st->ops->endpoint_list(st, l->acct->id, &l->f, l->limit,
-				      l->offset, list_one, l, l->total);
+	l->seen = 0;
+	*l->more = false;
+	l->f.after_ref = 0;
+	if (l->after) {
+		struct model_endpoint *ep = malloc(sizeof(*ep));
+		if (!ep)
+			return ENOMEM;
+		err = st->ops->endpoint_get(st, l->acct->id, l->after, ep);
+		if (!err) {
+			l->f.after_ref = ep->id;
+			offset = 0;
+		}
+		base_wipe(ep, sizeof(*ep));
+		free(ep);
+		if (err && err != ENOENT)
+			return err;
+	}
+	/* One row more than the page: whether another follows. */
+	return st->ops->endpoint_list(st, l->acct->id, &l->f, l->limit + 1,
+				      offset, list_one, l, l->total);
 }
 
 int svc_endpoint_list(struct svc *s, const struct model_account *acct,
 		      const struct svc_endpoint_filter *f, int64_t limit,
-		      int64_t offset, svc_endpoint_cb cb, void *ctx,
-		      int64_t *total)
+		      int64_t offset, const char *after, svc_endpoint_cb cb,
+		      void *ctx, int64_t *total, bool *more)
 {
 	struct ep_list *l = malloc(sizeof(*l)); /* not zeroed: 38 KiB */
 	int err;
@@ -311,8 +338,11 @@ int svc_endpoint_list(struct svc *s, const struct model_account *acct,
 	l->f.alias_contains = f->alias_contains;
 	l->f.app_id_exact = f->app_id_exact;
 	l->f.app_isnull = f->app_isnull;
+	l->f.after_ref = 0;
 	l->limit = limit;
 	l->offset = offset;
+	l->after = after;
+	l->more = more;
 	l->cb = cb;
 	l->ctx = ctx;
 	l->total = total;

@@ -181,11 +181,17 @@ int svc_endpoint_update(struct svc *s, const struct model_account *acct,
 			const char *endpoint_id,
 			const struct svc_endpoint_input *in,
 			struct model_errors *errs);
-/* Calls cb for each endpoint of a page, with its live registrations. */
+/*
+ * Calls cb for each endpoint of a page, with its live registrations: limit
+ * rows from offset, or when after names an endpoint of the account (the
+ * last one of the page before: keyset paging, which costs the same at any
+ * depth), the limit rows after it. An after that is gone falls back to the
+ * offset. *more says whether an endpoint follows the page.
+ */
 int svc_endpoint_list(struct svc *s, const struct model_account *acct,
 		      const struct svc_endpoint_filter *f, int64_t limit,
-		      int64_t offset, svc_endpoint_cb cb, void *ctx,
-		      int64_t *total);
+		      int64_t offset, const char *after, svc_endpoint_cb cb,
+		      void *ctx, int64_t *total, bool *more);
 /* Deletes the endpoint and, with it, every registration. */
 int svc_endpoint_delete(struct svc *s, const struct model_account *acct,
 			const char *endpoint_id);

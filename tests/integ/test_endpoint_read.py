@@ -193,6 +193,48 @@ def test_next_keeps_filters(paged):
     assert seen == ids[10:20]
 
 
+def test_next_is_keyset_and_stable_under_deletes(server):
+    """meta.next names the page's last endpoint (after=): the next page is
+    what follows it in creation order even when endpoints before it were
+    deleted meanwhile (an offset alone would skip one), and a deep page
+    costs what the first does (no OFFSET walk). meta.offset stays the
+    position the client asked for."""
+    a = server.new_account()
+    ids = [a.create_endpoint(uname("k"))["endpoint_id"] for _ in range(7)]
+    p1 = a.list_endpoints(limit=3)
+    nxt = p1["meta"]["next"]
+    assert _q(nxt).get("after") == ids[2] and _q(nxt)["offset"] == "3", nxt
+    assert a.delete("Endpoint/%s/" % ids[0]).status_code == 204
+    p2 = expect_ok_json(a.get_path(nxt), 200)
+    assert [o["endpoint_id"] for o in p2["objects"]] == ids[3:6]
+    assert p2["meta"]["offset"] == 3 and p2["meta"]["total_count"] == 6
+    assert _q(p2["meta"]["next"]).get("after") == ids[5]
+    # previous pages go by offset
+    assert "after" not in _q(p2["meta"]["previous"])
+
+
+def test_after_gone_or_bad(server):
+    a = server.new_account()
+    ids = [a.create_endpoint(uname("g"))["endpoint_id"] for _ in range(4)]
+    # the named endpoint was deleted: the offset decides
+    assert a.delete("Endpoint/%s/" % ids[1]).status_code == 204
+    p = expect_ok_json(a.get("Endpoint/", params={
+        "limit": 2, "offset": 1, "after": ids[1]}), 200)
+    assert [o["endpoint_id"] for o in p["objects"]] == ids[2:4]
+    # another account's endpoint is unknown here: the offset decides too
+    b = server.new_account()
+    other = b.create_endpoint(uname("o"))["endpoint_id"]
+    p = expect_ok_json(a.get("Endpoint/", params={
+        "limit": 2, "offset": 0, "after": other}), 200)
+    assert [o["endpoint_id"] for o in p["objects"]] == [ids[0], ids[2]]
+    # not an id, or given twice: 400
+    expect_error(a.get("Endpoint/", params={"after": "x1"}), 400)
+    expect_error(a.get_path("/api/v1/Account/%s/Endpoint/?after=%s&after=%s"
+                            % (a.auth_id, ids[0], ids[2])), 400)
+    # applications page by offset: after is not theirs
+    expect_error(a.get("Application/", params={"after": ids[0]}), 400)
+
+
 def test_offset_past_end_is_empty(paged):
     a, users, ids = paged
     p = a.list_endpoints(offset=25)
