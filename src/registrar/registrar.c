@@ -293,16 +293,14 @@ static void reply_unavailable(struct req *q, const char *key, size_t keylen)
 	reply(q, key, keylen, 503, "Service Unavailable", extra);
 }
 
-enum verdict { V_NONE, V_OK, V_FAIL, V_STALE, V_REPLAY, V_ERROR };
-
 /* The digest check that svc_register runs inside its transaction. */
 struct check {
 	struct registrar *r;
 	struct sip_auth_req *p;
 	const char *bad; /* a 400's reason, once the digest passed; or NULL */
-	enum verdict v;	 /* V_NONE until checked */
-	int err;	 /* V_ERROR's */
-	bool known;	 /* what v was reached with */
+	bool checked;	 /* v is set */
+	enum sip_auth_verdict v;
+	bool known; /* what v was reached with */
 	struct svc_sip_cred cred;
 };
 
@@ -317,7 +315,7 @@ static int check_cred(void *arg, const struct svc_sip_cred *cred)
 {
 	struct check *c = arg;
 	bool same =
-	    c->v != V_NONE && c->known == (cred != NULL) &&
+	    c->checked && c->known == (cred != NULL) &&
 	    (!cred || (c->cred.endpoint_ref == cred->endpoint_ref &&
 		       strcmp(c->cred.ha1_md5, cred->ha1_md5) == 0 &&
 		       strcmp(c->cred.ha1_sha256, cred->ha1_sha256) == 0));
@@ -326,28 +324,12 @@ static int check_cred(void *arg, const struct svc_sip_cred *cred)
 		c->known = cred != NULL;
 		if (cred)
 			c->cred = *cred;
-		switch (sip_auth_verify(c->r->auth, c->p,
-					cred ? cred->ha1_md5 : NULL,
-					cred ? cred->ha1_sha256 : NULL)) {
-		case SIP_AUTH_OK:
-			c->v = V_OK;
-			break;
-		case SIP_AUTH_STALE:
-			c->v = V_STALE;
-			break;
-		case SIP_AUTH_FAIL:
-			c->v = V_FAIL;
-			break;
-		case SIP_AUTH_REPLAY:
-			c->v = V_REPLAY;
-			break;
-		case SIP_AUTH_ERROR:
-			c->v = V_ERROR;
-			c->err = c->p->err;
-			break;
-		}
+		c->v = sip_auth_verify(c->r->auth, c->p,
+				       cred ? cred->ha1_md5 : NULL,
+				       cred ? cred->ha1_sha256 : NULL);
+		c->checked = true;
 	}
-	return c->v == V_OK && !c->bad ? 0 : ECANCELED;
+	return c->v == SIP_AUTH_OK && !c->bad ? 0 : ECANCELED;
 }
 
 /* ---- REGISTER ---- */
@@ -524,14 +506,14 @@ static void register_store(struct req *q, const char *key, size_t keylen,
 	err = svc_register(q->r->svc, p->user, p->realm, check_cred, &c, &rq,
 			   &q->r->o.limits, &w->bs);
 	base_wipe(&c.cred, sizeof(c.cred));
-	if (c.v == V_NONE) {
+	if (!c.checked) {
 		reply_errno(q, key, keylen, err); /* the store, before */
-	} else if (c.v == V_STALE || c.v == V_FAIL) {
-		challenge(q, key, keylen, p, c.v == V_STALE);
-	} else if (c.v == V_REPLAY) {
+	} else if (c.v == SIP_AUTH_STALE || c.v == SIP_AUTH_FAIL) {
+		challenge(q, key, keylen, p, c.v == SIP_AUTH_STALE);
+	} else if (c.v == SIP_AUTH_REPLAY) {
 		answer_replay(q, key, keylen, p, &rq, &w->o);
-	} else if (c.v == V_ERROR) {
-		reply_errno(q, key, keylen, c.err);
+	} else if (c.v == SIP_AUTH_ERROR) {
+		reply_errno(q, key, keylen, p->err);
 	} else if (c.bad) {
 		reply(q, key, keylen, 400, c.bad, NULL);
 	} else if (err == 0) {

@@ -359,13 +359,20 @@ def test_short_ttl_nonce_goes_stale(sip_make_server):
         assert r.status == 200, r.raw
 
 
+def _registered_nc1(ua):
+    """Challenges, registers with nc=1 (200) and returns that
+    Authorization, for replaying it."""
+    ua.challenge()
+    a1 = ua.auth_header(nc=1)
+    r = ua.c.request(ua.register_bytes(auth=a1))
+    assert r.status == 200, r.raw
+    return a1
+
+
 def test_nonce_count_replay_refused(sip_server, sip_ep):
     ua = sip_ep.ua("udp")
     with ua.c:
-        ua.challenge()
-        a1 = ua.auth_header(nc=1)
-        r = ua.c.request(ua.register_bytes(auth=a1))
-        assert r.status == 200, r.raw
+        a1 = _registered_nc1(ua)
         # the same Authorization again (a new transaction, higher CSeq)
         r = ua.c.request(ua.register_bytes(auth=a1))
         assert r.status == 401, r.raw
@@ -417,10 +424,7 @@ def test_nonce_count_replays_never_lock_out(sip_server, sip_ep):
     ignored = len(sip_server.log_lines("sip_source_ignored"))
     ua = sip_ep.ua("udp")
     with ua.c:
-        ua.challenge()
-        a1 = ua.auth_header(nc=1)
-        r = ua.c.request(ua.register_bytes(auth=a1))
-        assert r.status == 200, r.raw
+        a1 = _registered_nc1(ua)
         for _ in range(25):
             r = ua.c.request(ua.register_bytes(auth=a1))
             assert r.status == 401, r.raw
