@@ -164,13 +164,6 @@ static void log_failed(struct sip_auth *a, const struct sip_auth_req *q,
 			 q->src_ip, u, a->o.fail_penalty_s);
 }
 
-void sip_auth_failed(struct sip_auth *a, const struct sip_auth_req *q,
-		     const char *reason)
-{
-	log_failed(a, q, (struct sip_str){q->user, strlen(q->user)}, reason,
-		   COUNTED);
-}
-
 bool sip_auth_ignored(struct sip_auth *a, const char *src_ip, const char *user)
 {
 	char key[THROTTLE_KEY_MAX];

@@ -188,12 +188,4 @@ enum sip_auth_verdict sip_auth_verify(struct sip_auth *a,
 				      const char *ha1_md5,
 				      const char *ha1_sha256);
 
-/*
- * Logs and counts a failure the caller found after SIP_AUTH_OK (e.g.
- * reason "password_changed": the HA1 changed before the request took
- * effect), as sip_auth_verify does its own.
- */
-void sip_auth_failed(struct sip_auth *a, const struct sip_auth_req *q,
-		     const char *reason);
-
 #endif
