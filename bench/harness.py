@@ -256,14 +256,17 @@ def sipp(port, users_csv, outdir, name, rate, limit, m, rtt=False,
     return st
 
 
-def wrk(port, mode, margs, threads, conns, dur, outdir, name):
-    """One wrk run (or the Python fallback); returns its figures."""
+def wrk(port, mode, margs, threads, conns, dur, outdir, name, query=None):
+    """One wrk run (or the Python fallback); returns its figures. query:
+    more of a list's query string (wrk only)."""
     if which("wrk"):
         argv = [which("wrk"), "-t", str(threads), "-c", str(conns),
                 "-d", "%ds" % dur, "--timeout", "10s", "-s", WRK_SCRIPT,
                 "http://127.0.0.1:%d" % port, "--", mode] + margs
         if mode in ("retrieve", "list", "update"):
             argv.append(str(threads))
+        if query:
+            argv.append(query)
         rc, out, err = run(argv, dur + 60, os.path.join(outdir, "wrk"),
                            name)
         m = re.search(r"^WRKJSON (.*)$", out, re.M)
@@ -952,9 +955,19 @@ def part_growth(ctx):
         try:
             r["pss_start_kib"] = sw.pss()
             a = [ids_path, sw.auth_id, sw.auth_token]
-            for op in ("retrieve", "list", "update"):
-                x = wrk(sw.http_port, op, a, S["wrk_threads"], 16,
-                        S["growth_s"], d, "%s-n%d" % (op, size))
+            # The last page: by offset (what a client computing offsets
+            # asks), and as meta.next gives it (offset and after, keyset).
+            deep = "offset=%d" % (size - 20)
+            pages = [("list_offset", deep),
+                     ("list_keyset", "%s&after=%s" % (deep,
+                                                     tmpl.ids[size - 21]))]
+            for op, query in [("retrieve", None), ("list", None),
+                              ("update", None)] + pages:
+                if query and not which("wrk"):
+                    continue  # the Python fallback lists the first page
+                x = wrk(sw.http_port, op.split("_")[0], a, S["wrk_threads"],
+                        16, S["growth_s"], d, "%s-n%d" % (op, size),
+                        query=query)
                 r[op] = x
                 log("growth n=%d %s: %.0f req/s p50 %.2f ms p99 %.2f ms "
                     "errors %d" % (size, op, x["rps"], x["lat_p50_us"] / 1e3,

@@ -276,6 +276,23 @@ def part_growth(p):
             f0(int(n)), f1(r["provision_s"]), f1(r["db_bytes"] / 2 ** 20),
             cell(r, "retrieve"), cell(r, "list"), cell(r, "update"), regc,
             mib(r.get("pss_end_kib"))))
+    if any(p["sizes"][n].get("list_keyset") for n in sizes):
+        L += ["", "The last page of the list (limit 20), req/s, p50/p99 ms: "
+              "by `offset` alone, and as `meta.next` gives it (`offset` and "
+              "`after`, keyset). Ratio: the last page's rate / the first "
+              "page's, at the same size.", "",
+              "| endpoints | first page | last page by offset | ratio | "
+              "last page by keyset | ratio |", "|---|---|---|---|---|---|"]
+        for n in sizes:
+            r = p["sizes"][n]
+            if not r.get("list_keyset"):
+                continue
+            first = r["list"]["rps"]
+            L.append("| %s | %s | %s | %s | %s | %s |" % (
+                f0(int(n)), f0(first), f0(r["list_offset"]["rps"]),
+                rt(r["list_offset"]["rps"], first),
+                f0(r["list_keyset"]["rps"]),
+                rt(r["list_keyset"]["rps"], first)))
     for n in sizes:
         m = p["sizes"][n].get("memory")
         if not m:

@@ -1,7 +1,9 @@
 -- common.lua - shared by the sipward benchmark's wrk scripts (bench/run.sh).
 -- Arguments after `--`: MODE [IDS_FILE AUTH_ID AUTH_TOKEN] | MODE PATH
 --   retrieve: GET  /v1/Account/A/Endpoint/ID/ rotating over the ids
---   list:     GET  /v1/Account/A/Endpoint/?limit=20
+--   list:     GET  /v1/Account/A/Endpoint/?limit=20, then "&" and the
+--             sixth argument when there is one (a deep page: offset=N,
+--             or offset=N&after=ID)
 --   update:   POST /v1/Account/A/Endpoint/ID/ {"alias": "..."} with an alias
 --             never sent before, so every update is a real, durable write;
 --             each wrk thread rotates through its own slice of the ids, so
@@ -20,7 +22,7 @@ function M.setup(thread)
    table.insert(threads, thread)
 end
 
-local mode, ids, path, auth_id, token, headers
+local mode, ids, path, auth_id, token, headers, query
 local tid, nthreads, lo, hi, idx, seq
 
 local function load_ids(file)
@@ -43,6 +45,7 @@ function M.init(args)
    ids = load_ids(args[2])
    auth_id, token = args[3], args[4]
    nthreads = tonumber(args[5] or "1")
+   query = args[6] and ("&" .. args[6]) or ""
    headers = {["X-Auth-ID"] = auth_id, ["X-Auth-Token"] = token,
               ["Content-Type"] = "application/json"}
    -- this thread's slice of the ids
@@ -67,7 +70,7 @@ function M.request()
                         next_id() .. "/", headers)
    elseif mode == "list" then
       return wrk.format("GET", "/v1/Account/" .. auth_id ..
-                        "/Endpoint/?limit=20", headers)
+                        "/Endpoint/?limit=20" .. query, headers)
    elseif mode == "update" then
       local body = '{"alias": "w' .. tid .. "x" .. seq .. '"}'
       return wrk.format("POST", "/v1/Account/" .. auth_id .. "/Endpoint/" ..
