@@ -455,10 +455,10 @@ static int registrar_opts(const struct cfg *c, struct registrar_opts *o,
 	if (c->sip_workers) {
 		o->workers = (unsigned)c->sip_workers;
 	} else if (strncmp(c->db, "sqlite:", 7) == 0) {
-		/* SQLite lets one writer in at a time, so the workers' writes
-		 * share group commits (svc): as many REGISTERs a group as
-		 * there are workers waiting on one. */
-		o->workers = 16;
+		/* REGISTERs go to SQLite's writer thread without a worker
+		 * (svc_register_async); the workers sweep and end closed
+		 * connections' bindings. */
+		o->workers = 2;
 	} else {
 		long n = 4 * sysconf(_SC_NPROCESSORS_ONLN);
 		o->workers = (unsigned)(n >= 4 ? (n > 64 ? 64 : n) : 4);

@@ -710,9 +710,9 @@ static const struct opt opts[] = {
      .max = 256,
      .doc = "threads that do the store work of REGISTERs (credentials, "
 	    "bindings) and the sweep of expired bindings, off the SIP "
-	    "transport thread; 0 = 16 with SQLite (their writes share one "
-	    "commit a group, SQLite letting one writer in at a time) and 4 per "
-	    "CPU (4-64) with PostgreSQL"},
+	    "transport thread; 0 = 2 with SQLite (there REGISTERs go to the "
+	    "store's one writer thread without them, several to a commit) and "
+	    "4 per CPU (4-64) with PostgreSQL"},
     {.name = "sip_queue_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, sip_queue_max),

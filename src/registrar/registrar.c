@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -65,10 +66,16 @@ struct registrar {
 	atomic_bool sweeping;
 	struct sweep_job sweep;
 	const struct sip_path_key *_Atomic path; /* NULL until set */
+	/* REGISTERs queued for the store's writer thread (register_queue),
+	 * which registrar_stop_workers waits for. */
+	pthread_mutex_t mu;
+	pthread_cond_t idle;
+	unsigned queued;
+	bool stopping;
 };
 
-static void drop_conn(struct registrar *r, const char *src,
-		      const char *transport);
+static void drop_conn_later(struct registrar *r, const char *src,
+			    const char *transport);
 
 /* A response under construction (sip/build.h writes it). */
 struct out {
@@ -164,6 +171,8 @@ int registrar_new(struct registrar **out, struct svc *svc,
 	r->o.secret = NULL; /* the caller's; sip_auth keeps a copy */
 	atomic_init(&r->sweeping, false);
 	r->sweep.r = r;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->idle, NULL);
 	if (o->auth) {
 		r->auth = o->auth;
 	} else {
@@ -190,8 +199,15 @@ out:
 
 void registrar_stop_workers(struct registrar *r)
 {
-	if (r)
-		base_pool_drain(r->pool);
+	if (!r)
+		return;
+	/* The writer thread answers what is queued (within store_timeout). */
+	pthread_mutex_lock(&r->mu);
+	r->stopping = true;
+	while (r->queued)
+		pthread_cond_wait(&r->idle, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	base_pool_drain(r->pool);
 }
 
 void registrar_set_port(struct registrar *r, unsigned port)
@@ -209,6 +225,8 @@ void registrar_free(struct registrar *r)
 	if (!r)
 		return;
 	base_pool_stop(r->pool);
+	pthread_cond_destroy(&r->idle);
+	pthread_mutex_destroy(&r->mu);
 	sip_txn_table_free(r->txns);
 	if (r->own_auth)
 		sip_auth_free(r->auth);
@@ -450,34 +468,44 @@ static void answer_replay(struct req *q, const char *key, size_t keylen,
 	free(party);
 }
 
-/*
- * The store half of a REGISTER, on a worker within q->deadline_ms: one
- * transaction reads the user's HA1s, checks the digest (check_cred) and
- * writes the bindings; then the answer. A request whose fields are bad
- * gets its 400 only once its digest passed, as before it had any effect.
- */
-static void register_store(struct req *q, const char *key, size_t keylen,
-			   struct sip_auth_req *p)
-{
-	const struct sip_msg *m = q->m;
-	struct model_reg_request rq = {0};
-	/* Not zeroed (80 KiB): every field used is set below or by svc. */
-	struct reg_work *w = malloc(sizeof(*w));
-	struct check c = {.r = q->r, .p = p};
-	char extra[64], path[SIP_PATH_URI_MAX];
-	const struct sip_path_key *pk;
-	int err;
+/* The store half of a REGISTER in progress: all that lives until its
+ * answer (on a store worker, or on the store's writer thread). */
+struct reg_store {
+	struct reg_job *j;
+	struct check c;
+	struct model_reg_request rq;
+	char path[SIP_PATH_URI_MAX];
+	struct reg_work w; /* 80 KiB: not zeroed, every field used is set */
+};
 
-	if (!w)
-		return;
+/*
+ * Gets a REGISTER's fields ready for svc_register: one transaction reads
+ * the user's HA1s, checks the digest (check_cred) and writes the bindings;
+ * store_end answers. A request whose fields are bad gets its 400 only once
+ * its digest passed, as before it had any effect. NULL: out of memory.
+ */
+static struct reg_store *store_begin(struct reg_job *j)
+{
+	struct req *q = &j->q;
+	const struct sip_msg *m = q->m;
+	struct reg_store *rs = malloc(sizeof(*rs));
+	struct reg_work *w;
+	const struct sip_path_key *pk;
+
+	if (!rs)
+		return NULL;
+	w = &rs->w;
+	rs->j = j;
+	rs->c = (struct check){.r = q->r, .p = &j->p};
+	rs->rq = (struct model_reg_request){0};
 	if (!copy_token(m->call_id, w->call_id, sizeof(w->call_id)))
-		c.bad = "Bad Call-ID";
-	for (unsigned i = 0; !c.bad && i < m->ncontact; i++) {
+		rs->c.bad = "Bad Call-ID";
+	for (unsigned i = 0; !rs->c.bad && i < m->ncontact; i++) {
 		const struct sip_contact *ct = &m->contact[i];
 		if (!copy_token(ct->uri_raw, w->uris[i], sizeof(w->uris[i])) ||
 		    (ct->q.p &&
 		     !copy_token(ct->q, w->qs[i], sizeof(w->qs[i])))) {
-			c.bad = "Bad Contact";
+			rs->c.bad = "Bad Contact";
 			break;
 		}
 		if (!ct->q.p)
@@ -488,46 +516,60 @@ static void register_store(struct req *q, const char *key, size_t keylen,
 		    ct->has_expires ? (int64_t)ct->expires : -1;
 	}
 	copy_printable(m->user_agent, w->ua, sizeof(w->ua));
-	rq.call_id = w->call_id;
-	rq.cseq = m->cseq;
-	rq.star = m->contact_star;
-	rq.expires = m->has_expires ? (int64_t)m->expires : -1;
-	rq.contacts = w->contacts;
-	rq.ncontacts = m->ncontact;
-	rq.user_agent = w->ua;
-	rq.received = q->src;
-	rq.transport = sip_proto_name(q->from->proto);
+	rs->rq.call_id = w->call_id;
+	rs->rq.cseq = m->cseq;
+	rs->rq.star = m->contact_star;
+	rs->rq.expires = m->has_expires ? (int64_t)m->expires : -1;
+	rs->rq.contacts = w->contacts;
+	rs->rq.ncontacts = m->ncontact;
+	rs->rq.user_agent = w->ua;
+	rs->rq.received = q->src;
+	rs->rq.transport = sip_proto_name(q->from->proto);
 	/* Over a connection: how the other nodes reach it. */
 	pk = atomic_load(&q->r->path);
 	if (q->from->proto != SIP_UDP && pk && pk->self[0] &&
-	    !sip_path_uri(pk, q->from->conn, NULL, path, sizeof(path)))
-		rq.path = path;
-	rq.now_ms = base_time_now_ms();
-	err = svc_register(q->r->svc, p->user, p->realm, check_cred, &c, &rq,
-			   &q->r->o.limits, &w->bs);
-	base_wipe(&c.cred, sizeof(c.cred));
-	if (!c.checked) {
+	    !sip_path_uri(pk, q->from->conn, NULL, rs->path, sizeof(rs->path)))
+		rs->rq.path = rs->path;
+	rs->rq.now_ms = base_time_now_ms();
+	return rs;
+}
+
+/* Answers a REGISTER after svc_register (its result err); frees rs. */
+static void store_end(struct reg_store *rs, int err)
+{
+	struct req *q = &rs->j->q;
+	const char *key = rs->j->key;
+	size_t keylen = rs->j->keylen;
+	struct sip_auth_req *p = &rs->j->p;
+	struct check *c = &rs->c;
+	struct reg_work *w = &rs->w;
+	char extra[64];
+
+	base_wipe(&c->cred, sizeof(c->cred));
+	if (!c->checked) {
 		reply_errno(q, key, keylen, err); /* the store, before */
-	} else if (c.v == SIP_AUTH_STALE || c.v == SIP_AUTH_FAIL) {
-		challenge(q, key, keylen, p, c.v == SIP_AUTH_STALE);
-	} else if (c.v == SIP_AUTH_REPLAY) {
-		answer_replay(q, key, keylen, p, &rq, &w->o);
-	} else if (c.v == SIP_AUTH_ERROR) {
+	} else if (c->v == SIP_AUTH_STALE || c->v == SIP_AUTH_FAIL) {
+		challenge(q, key, keylen, p, c->v == SIP_AUTH_STALE);
+	} else if (c->v == SIP_AUTH_REPLAY) {
+		answer_replay(q, key, keylen, p, &rs->rq, &w->o);
+	} else if (c->v == SIP_AUTH_ERROR) {
 		reply_errno(q, key, keylen, p->err);
-	} else if (c.bad) {
-		reply(q, key, keylen, 400, c.bad, NULL);
+	} else if (c->bad) {
+		reply(q, key, keylen, 400, c->bad, NULL);
 	} else if (err == 0) {
 		/* A connection that carries a live binding is kept, and
 		 * its bindings end when it closes (registrar_on_closed). */
 		for (unsigned i = 0; q->from->proto != SIP_UDP && i < w->bs.n;
 		     i++) {
 			if (strcmp(w->bs.b[i].received, q->src) == 0 &&
-			    strcmp(w->bs.b[i].transport, rq.transport) == 0) {
+			    strcmp(w->bs.b[i].transport, rs->rq.transport) ==
+				0) {
 				sip_transport_conn_mark(q->t, q->from->conn);
 				/* Closed meanwhile: the mark came too late. */
 				if (!sip_transport_conn_open(q->t,
 							     q->from->conn))
-					drop_conn(q->r, q->src, rq.transport);
+					drop_conn_later(q->r, q->src,
+							rs->rq.transport);
 				break;
 			}
 		}
@@ -541,7 +583,7 @@ static void register_store(struct req *q, const char *key, size_t keylen,
 	} else {
 		reply_errno(q, key, keylen, err);
 	}
-	free(w);
+	free(rs);
 }
 
 /* A realm we can quote: lower-case letters, digits, '-' and '.'. */
@@ -622,41 +664,107 @@ static void source_of(struct req *q, const struct sip_peer *from)
 		 q->src_ip, q->src_port);
 }
 
+/* Answers 503 at once: the store cannot take a REGISTER now. Frees j. */
+static void store_refused(struct reg_job *j, const char *why)
+{
+	LOG_WARN("sip_store_unavailable", "src=%s error=\"%s\"", j->q.src, why);
+	reply_unavailable(&j->q, j->key, j->keylen);
+	free(j);
+}
+
 /* A worker: the store work of a REGISTER, prepared by the transport. */
 static void register_job(struct base_pool_job *job)
 {
 	struct reg_job *j = (struct reg_job *)job;
+	struct reg_store *rs;
+	int err;
 
 	if (base_time_mono_ms() >= j->q.deadline_ms) {
 		/* Waited in the queue past its deadline: no store work. */
-		LOG_WARN("sip_store_unavailable", "src=%s error=\"%s\"",
-			 j->q.src, "queued past store_timeout");
-		reply_unavailable(&j->q, j->key, j->keylen);
-	} else {
-		base_deadline_set(j->q.deadline_ms);
-		register_store(&j->q, j->key, j->keylen, &j->p);
-		base_deadline_set(0);
+		store_refused(j, "queued past store_timeout");
+		return;
 	}
+	rs = store_begin(j);
+	if (!rs) {
+		free(j);
+		return;
+	}
+	base_deadline_set(j->q.deadline_ms);
+	err = svc_register(j->q.r->svc, j->p.user, j->p.realm, check_cred,
+			   &rs->c, &rs->rq, &j->q.r->o.limits, &rs->w.bs);
+	base_deadline_set(0);
+	store_end(rs, err);
 	free(j);
 }
 
+/* On the store's writer thread: a queued REGISTER's transaction is done. */
+static void register_done(void *arg, int err)
+{
+	struct reg_store *rs = arg;
+	struct reg_job *j = rs->j;
+	struct registrar *r = j->q.r;
+
+	store_end(rs, err);
+	free(j);
+	pthread_mutex_lock(&r->mu);
+	if (--r->queued == 0)
+		pthread_cond_broadcast(&r->idle);
+	pthread_mutex_unlock(&r->mu);
+}
+
 /*
- * Hands a REGISTER that needs the store to a worker, marking its
- * transaction in progress so that retransmissions are absorbed meanwhile;
- * a full queue is answered 503 at once. Takes j (freed here or by the
- * worker).
+ * Queues a REGISTER's transaction for the store's writer thread (SQLite's
+ * lazy group commit: one transaction and one wake-up a group, not a worker
+ * thread blocked per REGISTER); register_done answers. Takes j.
+ */
+static void register_queue(struct reg_job *j)
+{
+	struct registrar *r = j->q.r;
+	struct reg_store *rs;
+	bool stopping;
+	int err;
+
+	pthread_mutex_lock(&r->mu);
+	stopping = r->stopping;
+	if (!stopping)
+		r->queued++;
+	pthread_mutex_unlock(&r->mu);
+	if (stopping) {
+		store_refused(j, "stopping");
+		return;
+	}
+	rs = store_begin(j);
+	err = rs ? svc_register_async(r->svc, j->p.user, j->p.realm, check_cred,
+				      &rs->c, &rs->rq, &r->o.limits, &rs->w.bs,
+				      register_done, rs, j->q.deadline_ms,
+				      r->o.queue_max)
+		 : ENOMEM;
+	if (err) {
+		free(rs);
+		pthread_mutex_lock(&r->mu);
+		if (--r->queued == 0)
+			pthread_cond_broadcast(&r->idle);
+		pthread_mutex_unlock(&r->mu);
+		store_refused(j, err == EAGAIN ? "store queue full"
+					       : strerror(err));
+	}
+}
+
+/*
+ * Hands a REGISTER that needs the store on (queued for the store's writer
+ * thread, or to a worker), marking its transaction in progress so that
+ * retransmissions are absorbed meanwhile; a full queue is answered 503 at
+ * once. Takes j (freed here or once answered).
  */
 static void register_submit(struct reg_job *j)
 {
 	if (j->keylen)
 		sip_txn_begin(j->q.r->txns, j->key, j->keylen,
 			      base_time_mono_s());
-	if (base_pool_submit(j->q.r->pool, &j->job, register_job)) {
-		LOG_WARN("sip_store_unavailable", "src=%s error=\"%s\"",
-			 j->q.src, "worker queue full");
-		reply_unavailable(&j->q, j->key, j->keylen);
-		free(j);
-	}
+	if (svc_register_queues(j->q.r->svc))
+		register_queue(j);
+	else if (base_pool_submit(j->q.r->pool, &j->job, register_job))
+		store_refused(j, "worker queue full");
 }
 
 void registrar_on_message(void *ctx, struct sip_transport *t,
@@ -758,27 +866,33 @@ static void closed_job(struct base_pool_job *job)
 	free(j);
 }
 
-void registrar_on_closed(void *ctx, const struct sip_peer *peer)
+/* Hands the end of a closed connection's bindings to a worker. */
+static void drop_conn_later(struct registrar *r, const char *src,
+			    const char *transport)
 {
-	struct registrar *r = ctx;
 	struct closed_job *j = calloc(1, sizeof(*j));
-	struct req q;
 
 	if (!j) {
 		LOG_WARN("sip_bindings_closed", "error=\"out of memory\"");
 		return;
 	}
 	j->r = r;
-	source_of(&q, peer);
-	memcpy(j->src, q.src, sizeof(j->src));
-	snprintf(j->transport, sizeof(j->transport), "%s",
-		 sip_proto_name(peer->proto));
+	snprintf(j->src, sizeof(j->src), "%s", src);
+	snprintf(j->transport, sizeof(j->transport), "%s", transport);
 	if (base_pool_submit(r->pool, &j->job, closed_job)) {
 		LOG_WARN("sip_bindings_closed",
 			 "src=%s transport=%s error=\"worker queue full\"",
 			 j->src, j->transport);
 		free(j);
 	}
+}
+
+void registrar_on_closed(void *ctx, const struct sip_peer *peer)
+{
+	struct req q;
+
+	source_of(&q, peer);
+	drop_conn_later(ctx, q.src, sip_proto_name(peer->proto));
 }
 
 /* A worker: one sweep of expired bindings, logged whatever its outcome. */

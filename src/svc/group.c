@@ -17,6 +17,7 @@
 struct job {
 	svc_group_fn fn;
 	void *arg;
+	svc_group_done_fn done_fn; /* queued by svc_group_submit; else NULL */
 	int err;
 	int64_t deadline_ms; /* the caller's (base_deadline), 0 for none */
 	bool taken;	     /* off the queue, in a group */
@@ -54,6 +55,13 @@ static void run_group(struct svc_group *g, struct job *jobs)
 			j->err = 0;
 		err = st->ops->begin(st, true);
 		for (struct job *j = jobs; !err && j; j = j->next) {
+			/* A queued job whose caller's deadline passed while it
+			 * waited is not run. */
+			if (j->done_fn && j->deadline_ms &&
+			    base_time_mono_ms() >= j->deadline_ms) {
+				j->err = ETIMEDOUT;
+				continue;
+			}
 			j->err = st->ops->savepoint(st, STORE_SP_SET);
 			if (!j->err)
 				j->err = j->fn(st, j->arg);
@@ -134,6 +142,7 @@ static void *writer(void *arg)
 
 		base_deadline_set(deadline);
 		run_group(g, jobs);
+		base_deadline_set(0);
 		g->groups++;
 		g->jobs += n;
 		if (g->groups % 1000 == 0)
@@ -141,6 +150,17 @@ static void *writer(void *arg)
 				  (unsigned long long)g->groups,
 				  (unsigned long long)g->jobs);
 
+		/* Queued jobs hear here, on this thread; waiting callers
+		 * are woken. */
+		for (struct job **pp = &jobs, *j; (j = *pp);) {
+			if (!j->done_fn) {
+				pp = &j->next;
+				continue;
+			}
+			*pp = j->next;
+			j->done_fn(j->arg, j->err);
+			free(j);
+		}
 		pthread_mutex_lock(&g->mu);
 		for (struct job *j = jobs, *nx; j; j = nx) {
 			nx = j->next;
@@ -212,6 +232,37 @@ static void unqueue(struct svc_group *g, struct job *j)
 		g->queued--;
 		return;
 	}
+}
+
+int svc_group_submit(struct svc_group *g, svc_group_fn fn, void *arg,
+		     svc_group_done_fn done, int64_t deadline_ms,
+		     unsigned queue_max)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	int err = 0;
+
+	if (!j)
+		return ENOMEM;
+	j->fn = fn;
+	j->arg = arg;
+	j->done_fn = done;
+	j->deadline_ms = deadline_ms;
+	pthread_mutex_lock(&g->mu);
+	if (g->queued >= queue_max || g->stop) {
+		err = EAGAIN;
+	} else {
+		if (g->tail)
+			g->tail->next = j;
+		else
+			g->head = j;
+		g->tail = j;
+		g->queued++;
+		pthread_cond_signal(&g->work);
+	}
+	pthread_mutex_unlock(&g->mu);
+	if (err)
+		free(j);
+	return err;
 }
 
 int svc_group_run(struct svc_group *g, svc_group_fn fn, void *arg)

@@ -38,4 +38,20 @@ void svc_group_stop(struct svc_group *g);
  */
 int svc_group_run(struct svc_group *g, svc_group_fn fn, void *arg);
 
+/* What a queued job's caller hears: fn's result, or the commit's error. */
+typedef void (*svc_group_done_fn)(void *arg, int err);
+
+/*
+ * Queues fn(st, arg) for the writer's next transaction and returns at once,
+ * without waiting (the SIP transport thread submits this way): 0, or
+ * EAGAIN when queue_max jobs wait already (or the writer is stopping),
+ * ENOMEM. Once the transaction has committed, done(arg, err) runs on the
+ * writer's thread (it must not wait for this group); a job still queued at
+ * deadline_ms (base_time_mono_ms units, 0 for none) is not run and hears
+ * ETIMEDOUT.
+ */
+int svc_group_submit(struct svc_group *g, svc_group_fn fn, void *arg,
+		     svc_group_done_fn done, int64_t deadline_ms,
+		     unsigned queue_max);
+
 #endif

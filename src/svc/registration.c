@@ -10,6 +10,7 @@
 
 #include "base/crypto.h"
 #include "base/time.h"
+#include "svc/group.h"
 #include "svc/internal.h"
 
 struct reg {
@@ -20,6 +21,8 @@ struct reg {
 	const struct model_reg_limits *lim;
 	struct svc_bindings cur;
 	struct svc_bindings *out;
+	svc_done_fn done; /* svc_register_async's */
+	void *done_arg;
 };
 
 static int do_register(struct store *st, void *arg)
@@ -60,17 +63,18 @@ static int do_register(struct store *st, void *arg)
 	return err;
 }
 
-int svc_register(struct svc *s, const char *username, const char *domain,
-		 svc_cred_check_fn check, void *arg,
-		 const struct model_reg_request *req,
-		 const struct model_reg_limits *lim, struct svc_bindings *out)
+/* The work of a REGISTER (80 KiB: not zeroed, do_register sets what it
+ * reads), and for a queued one whom to tell. */
+static struct reg *reg_new(const char *username, const char *domain,
+			   svc_cred_check_fn check, void *arg,
+			   const struct model_reg_request *req,
+			   const struct model_reg_limits *lim,
+			   struct svc_bindings *out)
 {
-	/* Not zeroed (80 KiB): do_register sets what it reads. */
 	struct reg *r = malloc(sizeof(*r));
-	int err;
 
 	if (!r)
-		return ENOMEM;
+		return NULL;
 	r->cur.n = 0;
 	r->username = username;
 	r->domain = domain;
@@ -79,8 +83,63 @@ int svc_register(struct svc *s, const char *username, const char *domain,
 	r->req = req;
 	r->lim = lim;
 	r->out = out;
+	r->done = NULL;
+	r->done_arg = NULL;
+	return r;
+}
+
+int svc_register(struct svc *s, const char *username, const char *domain,
+		 svc_cred_check_fn check, void *arg,
+		 const struct model_reg_request *req,
+		 const struct model_reg_limits *lim, struct svc_bindings *out)
+{
+	struct reg *r = reg_new(username, domain, check, arg, req, lim, out);
+	int err;
+
+	if (!r)
+		return ENOMEM;
 	err = svc_txn_run(s, SVC_TXN_LAZY, do_register, r);
 	free(r);
+	return err;
+}
+
+bool svc_register_queues(const struct svc *s)
+{
+	return s->lazy != NULL;
+}
+
+/* On the writer's thread, once the group has committed. */
+static void register_done(void *arg, int err)
+{
+	struct reg *r = arg;
+	svc_done_fn done = r->done;
+	void *done_arg = r->done_arg;
+
+	free(r);
+	done(done_arg, err);
+}
+
+int svc_register_async(struct svc *s, const char *username, const char *domain,
+		       svc_cred_check_fn check, void *arg,
+		       const struct model_reg_request *req,
+		       const struct model_reg_limits *lim,
+		       struct svc_bindings *out, svc_done_fn done,
+		       void *done_arg, int64_t deadline_ms, unsigned queue_max)
+{
+	struct reg *r;
+	int err;
+
+	if (!s->lazy)
+		return ENOTSUP;
+	r = reg_new(username, domain, check, arg, req, lim, out);
+	if (!r)
+		return ENOMEM;
+	r->done = done;
+	r->done_arg = done_arg;
+	err = svc_group_submit(s->lazy, do_register, r, register_done,
+			       deadline_ms, queue_max);
+	if (err)
+		free(r);
 	return err;
 }
 

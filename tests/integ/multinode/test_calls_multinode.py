@@ -361,7 +361,10 @@ def test_tcp_binding_through_a_reached_through_b(two_nodes, phones):
     alice.answered(d, ok)
     ack = bob.wait_request("ACK", MSG_TIMEOUT)
     assert ack.get("Route") is None
-    assert live_uuids(b) != [] and live_uuids(a) == live_uuids(b)
+    # the call in progress is written behind the signalling: wait for it
+    live = wait_until(lambda: live_uuids(b), MSG_TIMEOUT,
+                      "node B to list the answered call")
+    assert live_uuids(a) == live
     assert alice.bye(d).status == 200
     bye = bob.wait_request("BYE", MSG_TIMEOUT)
     bob.respond(bye, 200, "OK")

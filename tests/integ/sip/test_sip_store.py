@@ -107,7 +107,9 @@ def test_full_worker_queue_is_503_at_once(sip_make_server):
             for r in quick:
                 check_503(r)
             assert len(quick) <= 2, "the queue held none: %r" % quick
-        srv.wait_log(r"event=sip_store_unavailable .*worker queue full")
+        # a worker's queue (PostgreSQL), the writer thread's (SQLite)
+        srv.wait_log(r"event=sip_store_unavailable "
+                     r".*(worker|store) queue full")
     finally:
         for ua in uas:
             ua.c.close()
