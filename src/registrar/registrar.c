@@ -409,16 +409,17 @@ static void reply_errno(struct req *q, const char *key, size_t keylen, int err)
 }
 
 /* The Contact values of the 200 OK: every live binding, its time left. */
-static void contacts_out(struct out *o, const struct svc_bindings *bs)
+static void contacts_out(struct out *o, const struct model_binding *b,
+			 unsigned n)
 {
 	int64_t now = base_time_now_ms();
 
-	for (unsigned i = 0; i < bs->n; i++) {
-		int64_t left = (bs->b[i].expires_ms - now + 999) / 1000;
-		outf(o, "Contact: <%s>;expires=%lld", bs->b[i].contact,
+	for (unsigned i = 0; i < n; i++) {
+		int64_t left = (b[i].expires_ms - now + 999) / 1000;
+		outf(o, "Contact: <%s>;expires=%lld", b[i].contact,
 		     (long long)(left > 0 ? left : 0));
-		if (bs->b[i].q[0])
-			outf(o, ";q=%s", bs->b[i].q);
+		if (b[i].q[0])
+			outf(o, ";q=%s", b[i].q);
 		outf(o, "\r\n");
 	}
 }
@@ -429,8 +430,6 @@ struct reg_work {
 	char qs[SIP_CONTACT_MAX][MODEL_Q_MAX];
 	char call_id[MODEL_CALL_ID_MAX + 1];
 	char ua[MODEL_UA_MAX + 1];
-	struct svc_bindings bs;
-	struct out o;
 };
 
 /*
@@ -443,9 +442,10 @@ struct reg_work {
  */
 static void answer_replay(struct req *q, const char *key, size_t keylen,
 			  const struct sip_auth_req *p,
-			  const struct model_reg_request *rq, struct out *o)
+			  const struct model_reg_request *rq)
 {
 	struct svc_sip_party *party = malloc(sizeof(*party));
+	struct out *o = malloc(sizeof(*o));
 	bool again = false;
 
 	if (party &&
@@ -457,14 +457,15 @@ static void answer_replay(struct req *q, const char *key, size_t keylen,
 				0)
 				again = true;
 	}
-	if (again) {
+	if (again && o) {
 		LOG_DEBUG("sip_register_again", "src=%s", q->src);
 		begin(o, q, 200, "OK");
-		contacts_out(o, &party->bindings);
+		contacts_out(o, party->bindings.b, party->bindings.n);
 		finish(o, q, key, keylen);
 	} else {
 		challenge(q, key, keylen, p, false);
 	}
+	free(o);
 	free(party);
 }
 
@@ -475,7 +476,7 @@ struct reg_store {
 	struct check c;
 	struct model_reg_request rq;
 	char path[SIP_PATH_URI_MAX];
-	struct reg_work w; /* 80 KiB: not zeroed, every field used is set */
+	struct reg_work w; /* 9 KiB: not zeroed, every field used is set */
 };
 
 /*
@@ -534,15 +535,19 @@ static struct reg_store *store_begin(struct reg_job *j)
 	return rs;
 }
 
-/* Answers a REGISTER after svc_register (its result err); frees rs. */
-static void store_end(struct reg_store *rs, int err)
+/*
+ * Answers a REGISTER after svc_register: its result err and the n live
+ * bindings b (when err is 0); frees rs.
+ */
+static void store_end(struct reg_store *rs, int err,
+		      const struct model_binding *b, unsigned n)
 {
 	struct req *q = &rs->j->q;
 	const char *key = rs->j->key;
 	size_t keylen = rs->j->keylen;
 	struct sip_auth_req *p = &rs->j->p;
 	struct check *c = &rs->c;
-	struct reg_work *w = &rs->w;
+	struct out *o;
 	char extra[64];
 
 	base_wipe(&c->cred, sizeof(c->cred));
@@ -551,7 +556,7 @@ static void store_end(struct reg_store *rs, int err)
 	} else if (c->v == SIP_AUTH_STALE || c->v == SIP_AUTH_FAIL) {
 		challenge(q, key, keylen, p, c->v == SIP_AUTH_STALE);
 	} else if (c->v == SIP_AUTH_REPLAY) {
-		answer_replay(q, key, keylen, p, &rs->rq, &w->o);
+		answer_replay(q, key, keylen, p, &rs->rq);
 	} else if (c->v == SIP_AUTH_ERROR) {
 		reply_errno(q, key, keylen, p->err);
 	} else if (c->bad) {
@@ -559,11 +564,9 @@ static void store_end(struct reg_store *rs, int err)
 	} else if (err == 0) {
 		/* A connection that carries a live binding is kept, and
 		 * its bindings end when it closes (registrar_on_closed). */
-		for (unsigned i = 0; q->from->proto != SIP_UDP && i < w->bs.n;
-		     i++) {
-			if (strcmp(w->bs.b[i].received, q->src) == 0 &&
-			    strcmp(w->bs.b[i].transport, rs->rq.transport) ==
-				0) {
+		for (unsigned i = 0; q->from->proto != SIP_UDP && i < n; i++) {
+			if (strcmp(b[i].received, q->src) == 0 &&
+			    strcmp(b[i].transport, rs->rq.transport) == 0) {
 				sip_transport_conn_mark(q->t, q->from->conn);
 				/* Closed meanwhile: the mark came too late. */
 				if (!sip_transport_conn_open(q->t,
@@ -573,9 +576,13 @@ static void store_end(struct reg_store *rs, int err)
 				break;
 			}
 		}
-		begin(&w->o, q, 200, "OK");
-		contacts_out(&w->o, &w->bs);
-		finish(&w->o, q, key, keylen);
+		o = malloc(sizeof(*o));
+		if (o) {
+			begin(o, q, 200, "OK");
+			contacts_out(o, b, n);
+			finish(o, q, key, keylen);
+			free(o);
+		}
 	} else if (err == ERANGE) {
 		snprintf(extra, sizeof(extra), "Min-Expires: %u\r\n",
 			 q->r->o.limits.min_expires);
@@ -676,6 +683,7 @@ static void store_refused(struct reg_job *j, const char *why)
 static void register_job(struct base_pool_job *job)
 {
 	struct reg_job *j = (struct reg_job *)job;
+	struct svc_bindings *bs;
 	struct reg_store *rs;
 	int err;
 
@@ -685,26 +693,31 @@ static void register_job(struct base_pool_job *job)
 		return;
 	}
 	rs = store_begin(j);
-	if (!rs) {
+	bs = malloc(sizeof(*bs)); /* 45 KiB, not zeroed: svc sets n */
+	if (!rs || !bs) {
+		free(rs);
+		free(bs);
 		free(j);
 		return;
 	}
 	base_deadline_set(j->q.deadline_ms);
 	err = svc_register(j->q.r->svc, j->p.user, j->p.realm, check_cred,
-			   &rs->c, &rs->rq, &j->q.r->o.limits, &rs->w.bs);
+			   &rs->c, &rs->rq, &j->q.r->o.limits, bs);
 	base_deadline_set(0);
-	store_end(rs, err);
+	store_end(rs, err, bs->b, err ? 0 : bs->n);
+	free(bs);
 	free(j);
 }
 
 /* On the store's writer thread: a queued REGISTER's transaction is done. */
-static void register_done(void *arg, int err)
+static void register_done(void *arg, int err, const struct model_binding *b,
+			  unsigned n)
 {
 	struct reg_store *rs = arg;
 	struct reg_job *j = rs->j;
 	struct registrar *r = j->q.r;
 
-	store_end(rs, err);
+	store_end(rs, err, b, n);
 	free(j);
 	pthread_mutex_lock(&r->mu);
 	if (--r->queued == 0)
@@ -735,7 +748,7 @@ static void register_queue(struct reg_job *j)
 	}
 	rs = store_begin(j);
 	err = rs ? svc_register_async(r->svc, j->p.user, j->p.realm, check_cred,
-				      &rs->c, &rs->rq, &r->o.limits, &rs->w.bs,
+				      &rs->c, &rs->rq, &r->o.limits,
 				      register_done, rs, j->q.deadline_ms,
 				      r->o.queue_max)
 		 : ENOMEM;

@@ -19,9 +19,10 @@ struct reg {
 	void *arg;
 	const struct model_reg_request *req;
 	const struct model_reg_limits *lim;
-	struct svc_bindings cur;
-	struct svc_bindings *out;
-	svc_done_fn done; /* svc_register_async's */
+	struct svc_bindings *out;   /* the caller's; NULL when queued: */
+	struct model_binding *kept; /* a copy of the result, for done */
+	unsigned nkept;
+	svc_reg_done_fn done; /* svc_register_async's */
 	void *done_arg;
 };
 
@@ -30,6 +31,10 @@ static int do_register(struct store *st, void *arg)
 	struct reg *r = arg;
 	struct model_endpoint ep;
 	struct svc_sip_cred cred;
+	/* 45 KiB each, on the writer's or worker's stack: nothing that waits
+	 * in a queue holds them. Not zeroed: n is set, and b up to it. */
+	struct svc_bindings cur, res;
+	struct svc_bindings *out = r->out ? r->out : &res;
 	int64_t ref = 0;
 	int err;
 
@@ -49,22 +54,29 @@ static int do_register(struct store *st, void *arg)
 	}
 	if (err)
 		return err;
-	r->cur.n = 0;
+	cur.n = 0;
 	err = st->ops->binding_list(st, ref, r->req->now_ms, svc_bindings_add,
-				    &r->cur);
-	if (err)
-		return err;
-	err = model_register_apply(r->cur.b, r->cur.n, r->req, r->lim,
-				   r->out->b, &r->out->n);
-	for (unsigned i = 0; !err && i < r->out->n; i++)
-		r->out->b[i].endpoint_ref = ref;
+				    &cur);
 	if (!err)
-		err = st->ops->binding_replace(st, ref, r->out->b, r->out->n);
+		err = model_register_apply(cur.b, cur.n, r->req, r->lim, out->b,
+					   &out->n);
+	for (unsigned i = 0; !err && i < out->n; i++)
+		out->b[i].endpoint_ref = ref;
+	if (!err)
+		err = st->ops->binding_replace(st, ref, out->b, out->n);
+	if (!err && !r->out) {
+		/* Only the bindings there are, for the answer after commit. */
+		free(r->kept);
+		r->nkept = out->n;
+		r->kept = malloc((out->n ? out->n : 1) * sizeof(*r->kept));
+		if (!r->kept)
+			return ENOMEM;
+		memcpy(r->kept, out->b, out->n * sizeof(*r->kept));
+	}
 	return err;
 }
 
-/* The work of a REGISTER (80 KiB: not zeroed, do_register sets what it
- * reads), and for a queued one whom to tell. */
+/* The work of a REGISTER, and for a queued one whom to tell. */
 static struct reg *reg_new(const char *username, const char *domain,
 			   svc_cred_check_fn check, void *arg,
 			   const struct model_reg_request *req,
@@ -75,7 +87,6 @@ static struct reg *reg_new(const char *username, const char *domain,
 
 	if (!r)
 		return NULL;
-	r->cur.n = 0;
 	r->username = username;
 	r->domain = domain;
 	r->check = check;
@@ -83,6 +94,8 @@ static struct reg *reg_new(const char *username, const char *domain,
 	r->req = req;
 	r->lim = lim;
 	r->out = out;
+	r->kept = NULL;
+	r->nkept = 0;
 	r->done = NULL;
 	r->done_arg = NULL;
 	return r;
@@ -112,18 +125,16 @@ bool svc_register_queues(const struct svc *s)
 static void register_done(void *arg, int err)
 {
 	struct reg *r = arg;
-	svc_done_fn done = r->done;
-	void *done_arg = r->done_arg;
 
+	r->done(r->done_arg, err, err ? NULL : r->kept, err ? 0 : r->nkept);
+	free(r->kept);
 	free(r);
-	done(done_arg, err);
 }
 
 int svc_register_async(struct svc *s, const char *username, const char *domain,
 		       svc_cred_check_fn check, void *arg,
 		       const struct model_reg_request *req,
-		       const struct model_reg_limits *lim,
-		       struct svc_bindings *out, svc_done_fn done,
+		       const struct model_reg_limits *lim, svc_reg_done_fn done,
 		       void *done_arg, int64_t deadline_ms, unsigned queue_max)
 {
 	struct reg *r;
@@ -131,7 +142,7 @@ int svc_register_async(struct svc *s, const char *username, const char *domain,
 
 	if (!s->lazy)
 		return ENOTSUP;
-	r = reg_new(username, domain, check, arg, req, lim, out);
+	r = reg_new(username, domain, check, arg, req, lim, NULL);
 	if (!r)
 		return ENOMEM;
 	r->done = done;

@@ -250,24 +250,26 @@ int svc_register(struct svc *s, const char *username, const char *domain,
  * running on the caller's thread. */
 bool svc_register_queues(const struct svc *s);
 
-/* What svc_register_async's caller hears, with svc_register's result. */
-typedef void (*svc_done_fn)(void *arg, int err);
+/* What svc_register_async's caller hears: svc_register's result and, when
+ * it is 0, the n live bindings after it (svc's, valid during the call). */
+typedef void (*svc_reg_done_fn)(void *arg, int err,
+				const struct model_binding *b, unsigned n);
 
 /*
  * svc_register without waiting, for a store whose writers take turns
  * (svc_register_queues): queues the transaction for the lazy group commit
- * and returns at once; done(done_arg, err) runs on the writer's thread
- * when it has committed (it must not call svc writes itself). Everything
- * passed must live until then. A transaction still queued at deadline_ms
- * (base_time_mono_ms units) is not run: ETIMEDOUT. Returns 0 (done will
- * run), EAGAIN (queue_max transactions wait already) or ENOMEM; then done
+ * and returns at once; done(done_arg, err, bindings) runs on the writer's
+ * thread when it has committed (it must not call svc writes itself).
+ * Everything passed must live until then; what waits in the queue is
+ * small (the bindings are made when it runs). A transaction still queued at
+ * deadline_ms (base_time_mono_ms units) is not run: ETIMEDOUT. Returns 0 (done
+ * will run), EAGAIN (queue_max transactions wait already) or ENOMEM; then done
  * does not run. Without such a store: ENOTSUP.
  */
 int svc_register_async(struct svc *s, const char *username, const char *domain,
 		       svc_cred_check_fn check, void *arg,
 		       const struct model_reg_request *req,
-		       const struct model_reg_limits *lim,
-		       struct svc_bindings *out, svc_done_fn done,
+		       const struct model_reg_limits *lim, svc_reg_done_fn done,
 		       void *done_arg, int64_t deadline_ms, unsigned queue_max);
 
 /* A SIP party for the call engine: the endpoint (HA1s included: the
