@@ -709,6 +709,15 @@ static void register_job(struct base_pool_job *job)
 	free(j);
 }
 
+/* One REGISTER fewer queued for the writer thread. */
+static void unqueued(struct registrar *r)
+{
+	pthread_mutex_lock(&r->mu);
+	if (--r->queued == 0)
+		pthread_cond_broadcast(&r->idle);
+	pthread_mutex_unlock(&r->mu);
+}
+
 /* On the store's writer thread: a queued REGISTER's transaction is done. */
 static void register_done(void *arg, int err, const struct model_binding *b,
 			  unsigned n)
@@ -719,10 +728,7 @@ static void register_done(void *arg, int err, const struct model_binding *b,
 
 	store_end(rs, err, b, n);
 	free(j);
-	pthread_mutex_lock(&r->mu);
-	if (--r->queued == 0)
-		pthread_cond_broadcast(&r->idle);
-	pthread_mutex_unlock(&r->mu);
+	unqueued(r);
 }
 
 /*
@@ -754,10 +760,7 @@ static void register_queue(struct reg_job *j)
 		 : ENOMEM;
 	if (err) {
 		free(rs);
-		pthread_mutex_lock(&r->mu);
-		if (--r->queued == 0)
-			pthread_cond_broadcast(&r->idle);
-		pthread_mutex_unlock(&r->mu);
+		unqueued(r);
 		store_refused(j, err == EAGAIN ? "store queue full"
 					       : strerror(err));
 	}
