@@ -42,13 +42,18 @@ struct thread_ctx {
 	EVP_MAC_CTX *mac; /* HMAC-SHA-256, its key set per use */
 };
 
+static __thread struct thread_ctx *mine; /* this thread's */
+
+/* The key's destructor, at thread exit (also on a failed setup). */
 static void ctx_free(void *p)
 {
 	struct thread_ctx *c = p;
 
 	EVP_MD_CTX_free(c->md);
-	EVP_MAC_CTX_free(c->mac);
+	EVP_MAC_CTX_free(c->mac); /* cleanses the key it holds */
 	free(c);
+	if (mine == c)
+		mine = NULL;
 }
 
 static void algs_fetch(void)
@@ -56,14 +61,15 @@ static void algs_fetch(void)
 	alg_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
 	alg_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (pthread_key_create(&ctx_key, ctx_free))
-		alg_hmac = NULL; /* every use then fails with EIO */
+	if (pthread_key_create(&ctx_key, ctx_free)) {
+		EVP_MAC_free(alg_hmac);
+		alg_hmac = NULL; /* no contexts: every use fails with EIO */
+	}
 }
 
 /* This thread's contexts, made on first use; NULL when that fails. */
 static struct thread_ctx *thread_ctx(void)
 {
-	static __thread struct thread_ctx *mine;
 	char digest[] = "SHA256";
 	OSSL_PARAM params[] = {
 	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
@@ -72,7 +78,7 @@ static struct thread_ctx *thread_ctx(void)
 	if (mine)
 		return mine;
 	pthread_once(&algs_once, algs_fetch);
-	if (!alg_md5 || !alg_sha256 || !alg_hmac)
+	if (!alg_hmac)
 		return NULL;
 	mine = calloc(1, sizeof(*mine));
 	if (!mine)
@@ -94,13 +100,13 @@ int base_digest_hex(enum base_digest_alg alg, const void *data, size_t len,
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	struct thread_ctx *c = thread_ctx();
+	struct thread_ctx *c = thread_ctx(); /* fetches the algorithms */
+	const EVP_MD *type = alg == BASE_DIGEST_MD5 ? alg_md5 : alg_sha256;
 
 	if (cap <= base_digest_hexlen(alg))
 		return ERANGE;
-	if (!c ||
-	    !EVP_DigestInit_ex2(
-		c->md, alg == BASE_DIGEST_MD5 ? alg_md5 : alg_sha256, NULL) ||
+	/* An algorithm a provider refused (MD5 under FIPS) fails alone. */
+	if (!c || !type || !EVP_DigestInit_ex2(c->md, type, NULL) ||
 	    !EVP_DigestUpdate(c->md, data, len) ||
 	    !EVP_DigestFinal_ex(c->md, md, &mdlen))
 		return EIO;

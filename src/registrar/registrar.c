@@ -169,6 +169,8 @@ int registrar_new(struct registrar **out, struct svc *svc,
 	r->svc = svc;
 	r->o = *o;
 	r->o.secret = NULL; /* the caller's; sip_auth keeps a copy */
+	if (!r->o.queue_max)
+		r->o.queue_max = 1;
 	atomic_init(&r->sweeping, false);
 	r->sweep.r = r;
 	pthread_mutex_init(&r->mu, NULL);
@@ -224,6 +226,7 @@ void registrar_free(struct registrar *r)
 {
 	if (!r)
 		return;
+	registrar_stop_workers(r);
 	base_pool_stop(r->pool);
 	pthread_cond_destroy(&r->idle);
 	pthread_mutex_destroy(&r->mu);

@@ -92,7 +92,7 @@ static void *writer(void *arg)
 	pthread_mutex_lock(&g->mu);
 	for (;;) {
 		struct job *jobs, *last;
-		int64_t deadline;
+		int64_t deadline, now;
 		unsigned n = 0;
 
 		while (!g->head && !g->stop)
@@ -119,13 +119,17 @@ static void *writer(void *arg)
 		}
 		/*
 		 * Take up to GROUP_MAX jobs off the queue. The group waits for
-		 * the store no longer than its most pressing job may.
+		 * the store no longer than its most pressing job may; a queued
+		 * job already past its deadline is skipped (run_group), not
+		 * allowed to fail the others.
 		 */
 		jobs = last = g->head;
 		deadline = 0;
+		now = base_time_mono_ms();
 		for (n = 1;; n++) {
 			last->taken = true;
 			if (last->deadline_ms &&
+			    !(last->done_fn && last->deadline_ms <= now) &&
 			    (!deadline || last->deadline_ms < deadline))
 				deadline = last->deadline_ms;
 			if (n == GROUP_MAX || !last->next)

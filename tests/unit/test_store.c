@@ -5,6 +5,7 @@
  * without either every test is skipped).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,6 +27,7 @@
 #include "model/field.h"
 #include "store/sql.h"
 #include "store/store.h"
+#include "svc/group.h"
 #include "svc/internal.h"
 #include "svc/svc.h"
 
@@ -1753,6 +1755,98 @@ static int conflict_fn(struct store *st, void *arg)
 	return ++c->calls <= c->busy ? EBUSY : 0;
 }
 
+/* Queued (svc_group_submit) jobs of one test, and what they heard. */
+struct queued {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool blocking, released;
+	int ran[3], err[3], done;
+};
+
+struct queued_job {
+	struct queued *q;
+	int i;
+};
+
+static int queued_fn(struct store *st, void *arg)
+{
+	struct queued_job *j = arg;
+	struct queued *q = j->q;
+
+	(void)st;
+	pthread_mutex_lock(&q->mu);
+	q->ran[j->i]++;
+	if (j->i == 0) { /* holds the writer until the others are queued */
+		q->blocking = true;
+		pthread_cond_broadcast(&q->cv);
+		while (!q->released)
+			pthread_cond_wait(&q->cv, &q->mu);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return 0;
+}
+
+static void queued_done(void *arg, int err)
+{
+	struct queued_job *j = arg;
+	struct queued *q = j->q;
+
+	pthread_mutex_lock(&q->mu);
+	q->err[j->i] = err;
+	q->done++;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/*
+ * A queued job still waiting at its deadline is not run and hears
+ * ETIMEDOUT; the others of its group run and commit all the same (a
+ * REGISTER that waited too long must not fail the fresh ones beside it).
+ */
+static void test_group_queued_deadline(void **state)
+{
+	struct fixture *f = *state;
+	struct svc_group *g = NULL;
+	struct queued q = {.done = 0};
+	struct queued_job jobs[3] = {{&q, 0}, {&q, 1}, {&q, 2}};
+
+	if (on_pg)
+		skip(); /* the writer thread is SQLite's */
+	pthread_mutex_init(&q.mu, NULL);
+	pthread_cond_init(&q.cv, NULL);
+	assert_int_equal(svc_group_start(&g, ops, f->url, false), 0);
+	assert_int_equal(
+	    svc_group_submit(g, queued_fn, &jobs[0], queued_done, 0, 16), 0);
+	pthread_mutex_lock(&q.mu);
+	while (!q.blocking)
+		pthread_cond_wait(&q.cv, &q.mu);
+	pthread_mutex_unlock(&q.mu);
+	/* Both wait behind job 0, so they share the next group. */
+	assert_int_equal(svc_group_submit(g, queued_fn, &jobs[1], queued_done,
+					  base_time_mono_ms() - 1, 16),
+			 0);
+	assert_int_equal(
+	    svc_group_submit(g, queued_fn, &jobs[2], queued_done, 0, 16), 0);
+	/* A full queue refuses at once. */
+	assert_int_equal(
+	    svc_group_submit(g, queued_fn, &jobs[2], queued_done, 0, 2),
+	    EAGAIN);
+	pthread_mutex_lock(&q.mu);
+	q.released = true;
+	pthread_cond_broadcast(&q.cv);
+	while (q.done < 3)
+		pthread_cond_wait(&q.cv, &q.mu);
+	pthread_mutex_unlock(&q.mu);
+	svc_group_stop(g);
+	assert_int_equal(q.err[0], 0);
+	assert_int_equal(q.err[1], ETIMEDOUT);
+	assert_int_equal(q.ran[1], 0);
+	assert_int_equal(q.err[2], 0);
+	assert_int_equal(q.ran[2], 1);
+	pthread_cond_destroy(&q.cv);
+	pthread_mutex_destroy(&q.mu);
+}
+
 /*
  * A conflicting transaction is retried for as long as its caller's
  * deadline allows (not a fixed count), a fixed number of times without a
@@ -1981,6 +2075,7 @@ int main(int argc, char **argv)
 	    T(test_signing_token_no_key),
 	    T(test_txn),
 	    T(test_txn_retries),
+	    T(test_group_queued_deadline),
 	    T(test_failure_outputs_untouched),
 	    T(test_every_statement),
 	};
