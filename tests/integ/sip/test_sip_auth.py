@@ -121,6 +121,14 @@ def check_registered(ep, ua, transport, received_host):
     return obj
 
 
+def check_one_contact(r, ua):
+    """The 200 lists ua's one contact with the time left when it was built:
+    3600 unless the store took a second (ASan, a loaded machine)."""
+    got = r.contacts()
+    assert list(got) == [ua.contact_uri()], r.raw
+    assert 3590 <= got[ua.contact_uri()] <= 3600, r.raw
+
+
 @pytest.mark.parametrize("alg", ["MD5", "SHA-256"])
 @pytest.mark.parametrize("proto", ["udp", "tcp"])
 def test_register_ipv4(sip_server, sip_ep, alg, proto):
@@ -129,7 +137,7 @@ def test_register_ipv4(sip_server, sip_ep, alg, proto):
     with ua.c:
         assert sip_ep.get()["sip_registered"] == "false"
         r = ua.register_ok(expires=3600)
-        assert r.contacts() == {ua.contact_uri(): 3600}, r.raw
+        check_one_contact(r, ua)
         v = r.get("Via")
         assert "received=127.0.0.1" in v and "rport=%d" % ua.c.local[1] in v
         check_registered(sip_ep, ua, proto.upper(), "127.0.0.1")
@@ -142,7 +150,7 @@ def test_register_ipv6(sip_server6, alg, proto):
     ua = ep.ua(proto, alg=alg, user_agent="sipclient-v6/%s" % alg)
     with ua.c:
         r = ua.register_ok()
-        assert r.contacts() == {ua.contact_uri(): 3600}, r.raw
+        check_one_contact(r, ua)
         assert "received=::1" in r.get("Via"), r.raw
         obj = check_registered(ep, ua, proto.upper(), "::1")
         assert obj["sip_registrations"][0]["received"].startswith("[::1]:")
