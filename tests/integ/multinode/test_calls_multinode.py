@@ -190,7 +190,9 @@ def test_call_through_b_reaches_udp_phone_registered_through_a(two_nodes,
     assert sorted(o["call_uuid"] for o in b.get(
         "Call/", params={"limit": 20}).json()["objects"]) == \
         sorted(o["call_uuid"] for o in objs)
-    assert live_uuids(a) == [] and live_uuids(b) == []
+    # calls in progress are written behind the signalling: wait for it
+    wait_until(lambda: live_uuids(a) == [] and live_uuids(b) == [],
+               MSG_TIMEOUT, "no call in progress listed on A and B")
 
 
 # --------------------------------------------------------------------------
@@ -200,7 +202,9 @@ def test_live_calls_of_b_listed_on_a(two_nodes, phones):
     c, na, nb, a, b = two_nodes
     bob = phones(na, a, connect=False)
     alice = phones(nb, b)
-    assert live_uuids(a) == [] and live_uuids(b) == []
+    # calls in progress are written behind the signalling: wait for it
+    wait_until(lambda: live_uuids(a) == [] and live_uuids(b) == [],
+               MSG_TIMEOUT, "no call in progress listed on A and B")
     d = alice.call(bob.user)
     db = bob.incoming(MSG_TIMEOUT)
     assert db.invite.source == addr(nb)
@@ -395,7 +399,9 @@ def test_tcp_binding_through_a_reached_through_b(two_nodes, phones):
         ["Callee", "Callee", "Caller", "Caller"], objs
     for o in objs:
         assert o["hangup_cause_name"] == "NORMAL_CLEARING", o
-    assert live_uuids(a) == [] and live_uuids(b) == []
+    # calls in progress are written behind the signalling: wait for it
+    wait_until(lambda: live_uuids(a) == [] and live_uuids(b) == [],
+               MSG_TIMEOUT, "no call in progress listed on A and B")
 
 
 def test_websocket_binding_through_a_reached_through_b(mn_cluster, phones):
@@ -464,7 +470,9 @@ def test_tcp_binding_through_a_cancel_and_busy(two_nodes, phones):
     bob.wait_request("ACK", MSG_TIMEOUT)
     r = alice.wait_response("INVITE", final=True, timeout=MSG_TIMEOUT)
     assert r.status == 486, (r.status, r.reason)
-    assert live_uuids(a) == [] and live_uuids(b) == []
+    # calls in progress are written behind the signalling: wait for it
+    wait_until(lambda: live_uuids(a) == [] and live_uuids(b) == [],
+               MSG_TIMEOUT, "no call in progress listed on A and B")
 
 
 def forged(na, user, tok):
