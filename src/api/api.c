@@ -834,7 +834,11 @@ void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp)
 	/* The store may take this long for the request, then 503. */
 	base_deadline_set((req->t0_ms ? req->t0_ms : base_time_mono_ms()) +
 			  c.api->cfg->store_timeout * 1000);
+	/* A read authenticates and reads in one store transaction. */
+	if (strcmp(req->method, "GET") == 0)
+		svc_read_begin(c.api->svc);
 	dispatch(&c);
+	svc_read_end(c.api->svc);
 	base_deadline_set(0);
 	LOG_INFO("http_request",
 		 "api_id=%s method=%s path=%s status=%d ms=%lld", c.api_id,

@@ -53,6 +53,8 @@
 #define OUT_HEAD_MAX 1024
 #define ACCEPT_BATCH 64
 #define LOOPS_MAX 64
+/* Connections resumed per turn of a loop before it looks at new events. */
+#define READY_BATCH 64
 
 enum { L_IDLE, L_READING, L_WRITING, L_LINGER, L_BUSY, L_COUNT, L_NONE };
 
@@ -73,6 +75,8 @@ struct http_conn {
 	int64_t since;		       /* when the list's timeout started */
 	uint64_t idle_seq;	       /* order of becoming idle, server-wide */
 	struct http_conn *done_next;
+	struct http_conn *ready_next; /* in loop->ready */
+	bool is_ready;
 	struct base_pool_job job;
 	unsigned char akey[17];
 	/* input */
@@ -115,6 +119,8 @@ struct loop {
 			      peers at the global limit */
 	atomic_bool acked; /* saw srv->stopping */
 	atomic_bool exit;
+	/* answered: to resume (next request or idle) after this batch */
+	struct http_conn *ready, *ready_tail;
 };
 
 struct addr_slot {
@@ -129,6 +135,7 @@ struct http_server {
 	void *ctx;
 	size_t body_max;
 	unsigned conn_max, per_addr;
+	bool inline_reads;
 	int64_t idle_ms, request_ms;
 	struct base_pool *rpool, *wpool;
 	struct loop *loops;
@@ -467,11 +474,19 @@ static void conn_close(struct http_conn *c)
 
 static void reap(struct loop *l)
 {
+	struct http_conn *keep = NULL;
+
 	while (l->dead) {
 		struct http_conn *c = l->dead;
 		l->dead = c->done_next;
-		free(c);
+		if (c->is_ready) { /* still queued in l->ready: next time */
+			c->done_next = keep;
+			keep = c;
+		} else {
+			free(c);
+		}
 	}
+	l->dead = keep;
 }
 
 /* Starts a new request: resets what the last one set. */
@@ -566,7 +581,44 @@ static void conn_linger(struct http_conn *c)
 	conn_close(c);
 }
 
-/* Writes what is left of the response. Returns -1 if c was closed. */
+/*
+ * Queues c, its response sent, to be resumed by its loop after the current
+ * batch: the next request is never read from inside the last one's send,
+ * so requests answered inline (inline_reads) do not nest on the stack.
+ */
+static void ready_put(struct http_conn *c)
+{
+	struct loop *l = c->loop;
+
+	if (c->is_ready)
+		return;
+	c->is_ready = true;
+	c->ready_next = NULL;
+	if (l->ready_tail)
+		l->ready_tail->ready_next = c;
+	else
+		l->ready = c;
+	l->ready_tail = c;
+}
+
+/* Resumes up to READY_BATCH queued connections; returns whether some wait. */
+static bool ready_run(struct loop *l)
+{
+	for (int i = 0; i < READY_BATCH && l->ready; i++) {
+		struct http_conn *c = l->ready;
+
+		l->ready = c->ready_next;
+		if (!l->ready)
+			l->ready_tail = NULL;
+		c->is_ready = false;
+		if (c->state != CS_DEAD)
+			conn_resume(c);
+	}
+	return l->ready != NULL;
+}
+
+/* Writes what is left of the response. Returns -1 if c was closed or is
+ * done. */
 static int conn_flush(struct http_conn *c)
 {
 	size_t total = c->ohead_len + c->obody_len;
@@ -609,7 +661,7 @@ static int conn_flush(struct http_conn *c)
 		conn_linger(c);
 		return -1;
 	}
-	conn_resume(c);
+	ready_put(c);
 	return -1;
 }
 
@@ -674,12 +726,17 @@ static void job_run(struct base_pool_job *job)
 	}
 }
 
-/* Hands the complete request to a worker (or answers it inline). */
+/*
+ * Hands the complete request to a worker, or answers it inline: a read when
+ * the server was told reads never wait (inline_reads), or any request the
+ * server cannot queue.
+ */
 static void dispatch(struct http_conn *c)
 {
-	struct http_server *srv = c->loop->srv;
-	struct base_pool *p =
-	    strcmp(c->req.method, "GET") == 0 ? srv->rpool : srv->wpool;
+	struct loop *l = c->loop;
+	struct http_server *srv = l->srv;
+	bool read = strcmp(c->req.method, "GET") == 0;
+	struct base_pool *p = read ? srv->rpool : srv->wpool;
 
 	c->state = CS_BUSY;
 	list_put(c, L_BUSY, 0);
@@ -687,6 +744,10 @@ static void dispatch(struct http_conn *c)
 	if (!c->req.body_too_large && c->req.has_body) {
 		c->req.body = c->body;
 		c->req.body_len = c->body_len;
+	}
+	if (read && srv->inline_reads) {
+		run_inline(c);
+		return;
 	}
 	if (atomic_load_explicit(&srv->stopping, memory_order_relaxed) ||
 	    base_pool_submit(p, &c->job, job_run) == EAGAIN) {
@@ -1054,6 +1115,7 @@ static void *loop_run(void *arg)
 	struct http_server *srv = l->srv;
 	struct epoll_event evs[64];
 	int wait = 1000;
+	bool more;
 
 	while (!atomic_load(&l->exit)) {
 		int n = epoll_wait(l->ep, evs, 64, wait);
@@ -1073,7 +1135,10 @@ static void *loop_run(void *arg)
 				on_conn(p, evs[i].events);
 			}
 		}
+		more = ready_run(l);
 		wait = timers_run(l, base_time_mono_ms());
+		if (more)
+			wait = 0;
 		reap(l);
 	}
 	/* Answers posted by the last workers go out before the loop ends. */
@@ -1107,6 +1172,9 @@ static void srv_free(struct http_server *srv)
 	base_pool_stop(srv->wpool);
 	for (unsigned i = 0; i < srv->nloops; i++) {
 		struct loop *l = &srv->loops[i];
+		for (struct http_conn *c = l->ready; c; c = c->ready_next)
+			c->is_ready = false;
+		l->ready = l->ready_tail = NULL;
 		for (int k = 0; k < L_COUNT; k++)
 			while (l->lists[k].head)
 				conn_close(l->lists[k].head);
@@ -1197,6 +1265,7 @@ int http_server_start(struct http_server **out, const struct http_opts *o,
 	srv->body_max = o->body_max;
 	srv->conn_max = o->conn_max;
 	srv->per_addr = o->conn_per_addr;
+	srv->inline_reads = o->inline_reads;
 	srv->idle_ms = (int64_t)(o->timeout_s ? o->timeout_s : 60) * 1000;
 	srv->request_ms =
 	    (int64_t)(o->request_timeout_s ? o->request_timeout_s : 10) * 1000;

@@ -75,7 +75,7 @@ int http_req_query_each(const struct http_req *req, http_query_cb cb,
 /*
  * Fills resp for req. Runs on one of the server's worker threads; on an
  * event-loop thread (and so must not block) when req->error or
- * req->overloaded is set.
+ * req->overloaded is set, and for GET requests with inline_reads.
  */
 typedef void (*http_handler)(void *ctx, const struct http_req *req,
 			     struct http_resp *resp);
@@ -90,6 +90,9 @@ struct http_opts {
 	unsigned conn_per_addr;
 	unsigned timeout_s;	    /* idle keep-alive */
 	unsigned request_timeout_s; /* whole request, from its first byte */
+	/* GET runs on the loop thread, no hand-off to a worker: for handlers
+	 * whose reads never wait on a lock or a network (SQLite in WAL). */
+	bool inline_reads;
 };
 
 /* Starts listening and serving. Returns 0, EINVAL (bad address) or EIO. */

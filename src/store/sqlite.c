@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,8 +230,20 @@ static int on_busy(void *arg, int count)
 	return 1;
 }
 
+/*
+ * Before SQLite's first use: no memory statistics (sqlite3_status), which
+ * otherwise take one process-wide mutex on every allocation of every
+ * connection (the HTTP loops' reads queued on it).
+ */
+static void sq_configure(void)
+{
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+		LOG_DEBUG("store_config", "backend=sqlite what=memstatus");
+}
+
 static int sq_open(const char *url, struct store **out)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	static const char pragmas[] = "PRAGMA journal_mode=WAL;"
 				      "PRAGMA synchronous=FULL;"
 				      "PRAGMA foreign_keys=ON;"
@@ -242,6 +255,7 @@ static int sq_open(const char *url, struct store **out)
 	if (strncmp(url, "sqlite:", 7) != 0 || url[7] == '\0')
 		return EINVAL;
 	path = url + 7;
+	pthread_once(&once, sq_configure);
 	/*
 	 * The file holds credential hashes: create it private (SQLite gives
 	 * its -wal and -shm files the same mode). Only when it does not exist:

@@ -47,14 +47,46 @@ static int thread_store(struct svc *s, struct store **out)
 	return 0;
 }
 
+/* The service whose read transaction the calling thread holds open. */
+static _Thread_local struct svc *held;
+
 /* Drops the calling thread's connection so the next call reconnects. */
 static void drop_store(struct svc *s)
 {
 	struct store *st = pthread_getspecific(s->key);
 
+	if (held == s)
+		held = NULL;
 	if (st) {
 		pthread_setspecific(s->key, NULL);
 		st->ops->close(st);
+	}
+}
+
+void svc_read_begin(struct svc *s)
+{
+	struct store *st;
+
+	if (held)
+		return;
+	if (thread_store(s, &st) || st->ops->begin(st, false)) {
+		/* a dead connection is reopened by the next transaction */
+		drop_store(s);
+		return;
+	}
+	held = s;
+}
+
+void svc_read_end(struct svc *s)
+{
+	struct store *st = pthread_getspecific(s->key);
+
+	if (held != s)
+		return;
+	held = NULL;
+	if (st && st->ops->commit(st)) {
+		st->ops->rollback(st);
+		drop_store(s);
 	}
 }
 
@@ -98,6 +130,12 @@ int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 	 * REGISTERs pays for a transaction's locks and WAL writes a group at
 	 * a time, not a REGISTER at a time.
 	 */
+	if (held == s) {
+		struct store *open = pthread_getspecific(s->key);
+		if (!write && open)
+			return fn(open, arg);
+		svc_read_end(s); /* a write: on its own transaction */
+	}
 	if (mode == SVC_TXN_WRITE && s->group)
 		return svc_group_run(s->group, fn, arg);
 	if (mode == SVC_TXN_LAZY && s->lazy)

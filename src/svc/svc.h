@@ -30,6 +30,18 @@ int svc_open(struct svc **out, const struct store_ops *ops, const char *url);
 void svc_close(struct svc *s);
 
 /*
+ * Opens one read transaction on the calling thread that every read of s
+ * until svc_read_end shares: one snapshot and one transaction's locks for
+ * a request that reads several times (an API GET authenticates, then
+ * reads). Reads inside it are not retried on their own; a write ends it
+ * first. When it cannot begin, each read runs in its own transaction as
+ * without it.
+ */
+void svc_read_begin(struct svc *s);
+/* Ends the calling thread's read transaction, if it has one. */
+void svc_read_end(struct svc *s);
+
+/*
  * Gives the service the server key (len = 32 bytes, BASE_KEY_LEN) that
  * seals account tokens at rest (AES-256-GCM), copied into s. Call it once,
  * after svc_open and before any other thread uses s. Without a key, tokens
