@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -918,8 +919,17 @@ int main(int argc, char **argv)
 		printf("sipward %s\n", SIPWARD_VERSION);
 		return 0;
 	}
-	if (strcmp(argv[1], "serve") == 0)
+	if (strcmp(argv[1], "serve") == 0) {
+		/*
+		 * Fixed malloc thresholds: with glibc's moving ones, a
+		 * thread's arena gave its top back to the kernel (madvise)
+		 * after most requests and grew it again on the next, a third
+		 * of a list page's CPU. Up to 1 MiB free stays per arena.
+		 */
+		mallopt(M_MMAP_THRESHOLD, 1 << 20);
+		mallopt(M_TRIM_THRESHOLD, 1 << 20);
 		return cmd_serve(argc - 2, argv + 2);
+	}
 	if (strcmp(argv[1], "db") == 0 && argc >= 3 &&
 	    strcmp(argv[2], "copy") == 0)
 		return cmd_db_copy(argc - 3, argv + 3);

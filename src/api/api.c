@@ -17,6 +17,7 @@
 #include "base/crypto.h"
 #include "base/id.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/time.h"
 
 #define TOKEN_MAX 256
@@ -55,44 +56,77 @@ void api_free(struct api *a)
 
 /* ---- replies ---- */
 
-/* A growing output buffer for api_json_dump. */
-struct jbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void jput(struct jbuf *b, const char *s, size_t n)
+/* Makes room for n more bytes and the NUL; false when out of memory. */
+static bool jroom(struct api_jw *b, size_t n)
 {
+	size_t cap = b->cap ? b->cap : 4096;
+	char *np;
+
 	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *np;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (!np) {
-			b->failed = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
+		return false;
+	if (b->len + n + 1 <= b->cap)
+		return true;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	np = realloc(b->p, cap);
+	if (!np) {
+		b->failed = true;
+		return false;
 	}
+	b->p = np;
+	b->cap = cap;
+	return true;
+}
+
+static void jput(struct api_jw *b, const char *s, size_t n)
+{
+	if (!jroom(b, n))
+		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
 }
 
+/* Whether s (n bytes) needs no escape in a JSON string. */
+static bool jplain(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+/* Writes pre, s (n bytes, nothing to escape), post: one copy. */
+static void jput3(struct api_jw *b, char pre, const char *s, size_t n,
+		  const char *post, size_t np)
+{
+	char *p;
+
+	if (!jroom(b, 1 + n + np))
+		return;
+	p = b->p + b->len;
+	*p++ = pre;
+	memcpy(p, s, n);
+	memcpy(p + n, post, np);
+	b->len += 1 + n + np;
+	b->p[b->len] = '\0';
+}
+
 /*
- * Writes s (valid UTF-8, as jansson guarantees) as a JSON string, escaped
- * as jansson escapes it.
+ * Writes s (valid UTF-8: jansson's strings are; the writer's are checked
+ * first) as a JSON string, escaped as jansson escapes it.
  */
-static void jstr(struct jbuf *b, const char *s, size_t n)
+static void jstr(struct api_jw *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t run = 0;
 
+	if (jplain(s, n)) {
+		jput3(b, '"', s, n, "\"", 1);
+		return;
+	}
 	jput(b, "\"", 1);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -138,11 +172,18 @@ static void jstr(struct jbuf *b, const char *s, size_t n)
 	jput(b, "\"", 1);
 }
 
-static void jvalue(struct jbuf *b, const json_t *v, int depth)
+static void jint(struct api_jw *b, long long v)
 {
 	char num[32];
+	int n = snprintf(num, sizeof(num), "%lld", v);
+
+	jput(b, num, (size_t)n);
+}
+
+static void jvalue(struct api_jw *b, const json_t *v, int depth)
+{
 	const char *key;
-	size_t i, n;
+	size_t i;
 	json_t *item;
 	bool first = true;
 
@@ -178,9 +219,7 @@ static void jvalue(struct jbuf *b, const json_t *v, int depth)
 		jstr(b, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
-		n = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-				     json_integer_value(v));
-		jput(b, num, n);
+		jint(b, (long long)json_integer_value(v));
 		break;
 	case JSON_TRUE:
 		jput(b, "true", 4);
@@ -195,7 +234,7 @@ static void jvalue(struct jbuf *b, const json_t *v, int depth)
 
 char *api_json_dump(const json_t *v, size_t *len)
 {
-	struct jbuf b = {0};
+	struct api_jw b = {0};
 
 	jvalue(&b, v, 0);
 	if (b.failed || !b.p) {
@@ -204,6 +243,119 @@ char *api_json_dump(const json_t *v, size_t *len)
 	}
 	*len = b.len;
 	return b.p;
+}
+
+/* ---- the writer: JSON straight into a buffer ---- */
+
+/* The separator before a value, and its key when in an object. */
+static void jkey(struct api_jw *w, const char *key)
+{
+	size_t n;
+
+	if (w->comma)
+		jput(w, ",", 1);
+	w->comma = true;
+	if (!key)
+		return;
+	n = strlen(key);
+	if (jplain(key, n)) {
+		jput3(w, '"', key, n, "\":", 2);
+	} else {
+		jstr(w, key, n);
+		jput(w, ":", 1);
+	}
+}
+
+void api_jw_open(struct api_jw *w, const char *key, char open)
+{
+	jkey(w, key);
+	jput(w, &open, 1);
+	w->comma = false;
+}
+
+void api_jw_close(struct api_jw *w, char close)
+{
+	jput(w, &close, 1);
+	w->comma = true;
+}
+
+void api_jw_str(struct api_jw *w, const char *key, const char *s)
+{
+	size_t n, count;
+	bool printable;
+
+	if (!s) {
+		api_jw_null(w, key);
+		return;
+	}
+	n = strlen(s);
+	jkey(w, key);
+	/* what jansson refuses (json_string() is NULL) is written as null */
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] >= 0x80) {
+			if (base_text_scan(s, n, &count, &printable)) {
+				jput(w, "null", 4);
+				return;
+			}
+			break;
+		}
+	}
+	jstr(w, s, n);
+}
+
+void api_jw_null(struct api_jw *w, const char *key)
+{
+	jkey(w, key);
+	jput(w, "null", 4);
+}
+
+void api_jw_bool(struct api_jw *w, const char *key, bool v)
+{
+	jkey(w, key);
+	jput(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void api_jw_int(struct api_jw *w, const char *key, long long v)
+{
+	jkey(w, key);
+	jint(w, v);
+}
+
+void api_jw_time(struct api_jw *w, const char *key, int64_t ms)
+{
+	char buf[32];
+
+	api_jw_str(w, key, base_time_iso(ms, buf, sizeof(buf)));
+}
+
+void api_jw_value(struct api_jw *w, const char *key, const json_t *v)
+{
+	jkey(w, key);
+	jvalue(w, v, 1);
+}
+
+void api_jw_raw(struct api_jw *w, const char *s, size_t n)
+{
+	jput(w, s, n);
+}
+
+void api_jw_free(struct api_jw *w)
+{
+	free(w->p);
+	memset(w, 0, sizeof(*w));
+}
+
+void api_reply_jw(struct api_ctx *c, int status, struct api_jw *w)
+{
+	c->resp->status = status;
+	if (w->failed || !w->p) {
+		c->resp->status = 500;
+		api_jw_free(w);
+		return;
+	}
+	c->resp->body = w->p;
+	c->resp->body_len = w->len;
+	memset(w, 0, sizeof(*w));
 }
 
 static void set_body(struct api_ctx *c, int status, json_t *obj)

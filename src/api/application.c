@@ -114,8 +114,7 @@ static void list(struct api_ctx *c)
 	if (err)
 		api_reply_errno(c, err, "Application", NULL);
 	else
-		api_reply_json(c, 200,
-			       api_page_envelope(p, "Application", total));
+		api_page_reply(p, "Application", total);
 out:
 	api_page_fini(p);
 	free(p);

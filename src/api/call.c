@@ -212,8 +212,7 @@ static void cdr_list(struct api_ctx *c, struct list_q *q)
 	if (err)
 		api_reply_errno(c, err, "Call", NULL);
 	else
-		api_reply_json(c, 200,
-			       api_page_envelope(&q->page, "Call", total));
+		api_page_reply(&q->page, "Call", total);
 	free(rows);
 }
 

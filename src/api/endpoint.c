@@ -7,80 +7,77 @@
 #include "api/internal.h"
 #include "base/crypto.h"
 
-static json_t *app_ref_json(const struct model_endpoint *ep)
+static void app_ref_write(struct api_jw *w, const struct model_endpoint *ep)
 {
-	if (!ep->app_ref || !ep->app.app_id[0])
-		return json_null();
-	return json_pack("{s:s, s:s, s:s, s:s}", "app_id", ep->app.app_id,
-			 "app_name", ep->app.app_name, "answer_url",
-			 ep->app.answer_url, "answer_method",
-			 ep->app.answer_method);
+	if (!ep->app_ref || !ep->app.app_id[0]) {
+		api_jw_null(w, "application");
+		return;
+	}
+	api_jw_open(w, "application", '{');
+	api_jw_str(w, "app_id", ep->app.app_id);
+	api_jw_str(w, "app_name", ep->app.app_name);
+	api_jw_str(w, "answer_url", ep->app.answer_url);
+	api_jw_str(w, "answer_method", ep->app.answer_method);
+	api_jw_close(w, '}');
 }
 
-/* One live binding as shown in sip_registrations. */
-static json_t *binding_json(const struct model_binding *b)
-{
-	return json_pack("{s:s, s:o, s:s, s:s, s:s}", "contact", b->contact,
-			 "expires", api_json_time(b->expires_ms), "user_agent",
-			 b->user_agent, "received", b->received, "transport",
-			 b->transport);
-}
-
-/* Sets the sip_* fields from the endpoint's live bindings. */
-static void registrations_json(json_t *o, const struct svc_bindings *bs)
+/* Writes the sip_* fields from the endpoint's live bindings. */
+static void registrations_write(struct api_jw *w, const struct svc_bindings *bs)
 {
 	const struct model_binding *newest = NULL;
-	json_t *all = json_array();
 
-	for (unsigned i = 0; bs && i < bs->n; i++) {
-		json_array_append_new(all, binding_json(&bs->b[i]));
+	for (unsigned i = 0; bs && i < bs->n; i++)
 		if (!newest || bs->b[i].updated_ms >= newest->updated_ms)
 			newest = &bs->b[i];
+	api_jw_str(w, "sip_registered", newest ? "true" : "false");
+	api_jw_str(w, "sip_contact", newest ? newest->contact : NULL);
+	if (newest)
+		api_jw_time(w, "sip_expires", newest->expires_ms);
+	else
+		api_jw_null(w, "sip_expires");
+	api_jw_str(w, "sip_user_agent", newest ? newest->user_agent : NULL);
+	api_jw_open(w, "sip_registrations", '[');
+	for (unsigned i = 0; bs && i < bs->n; i++) {
+		const struct model_binding *b = &bs->b[i];
+		api_jw_open(w, NULL, '{');
+		api_jw_str(w, "contact", b->contact);
+		api_jw_time(w, "expires", b->expires_ms);
+		api_jw_str(w, "user_agent", b->user_agent);
+		api_jw_str(w, "received", b->received);
+		api_jw_str(w, "transport", b->transport);
+		api_jw_close(w, '}');
 	}
-	json_object_set_new(o, "sip_registered",
-			    json_string(newest ? "true" : "false"));
-	json_object_set_new(o, "sip_contact",
-			    newest ? json_string(newest->contact)
-				   : json_null());
-	json_object_set_new(o, "sip_expires",
-			    newest ? api_json_time(newest->expires_ms)
-				   : json_null());
-	json_object_set_new(o, "sip_user_agent",
-			    newest ? json_string(newest->user_agent)
-				   : json_null());
-	json_object_set_new(o, "sip_registrations", all);
+	api_jw_close(w, ']');
 }
 
 /* The endpoint object of api-contract.md; api_id when with_api_id. */
-static json_t *endpoint_json(struct api_ctx *c, const struct model_endpoint *ep,
-			     const struct svc_bindings *bs, bool with_api_id)
+static void endpoint_write(struct api_jw *w, struct api_ctx *c,
+			   const struct model_endpoint *ep,
+			   const struct svc_bindings *bs, bool with_api_id)
 {
 	char buf[MODEL_USERNAME_MAX + MODEL_DOMAIN_MAX + 64];
-	json_t *o = json_object();
 
-	if (!o)
-		return NULL;
+	api_jw_open(w, NULL, '{');
 	if (with_api_id)
-		json_object_set_new(o, "api_id", json_string(c->api_id));
-	json_object_set_new(o, "endpoint_id", json_string(ep->endpoint_id));
-	json_object_set_new(o, "username", json_string(ep->username));
-	json_object_set_new(o, "alias", json_string(ep->alias));
-	json_object_set_new(o, "domain", json_string(ep->domain));
+		api_jw_str(w, "api_id", c->api_id);
+	api_jw_str(w, "endpoint_id", ep->endpoint_id);
+	api_jw_str(w, "username", ep->username);
+	api_jw_str(w, "alias", ep->alias);
+	api_jw_str(w, "domain", ep->domain);
 	snprintf(buf, sizeof(buf), "sip:%s@%s", ep->username, ep->domain);
-	json_object_set_new(o, "sip_uri", json_string(buf));
-	json_object_set_new(o, "application", app_ref_json(ep));
+	api_jw_str(w, "sip_uri", buf);
+	app_ref_write(w, ep);
 	for (int i = 0; i < MODEL_ALLOW_COUNT; i++)
-		json_object_set_new(
-		    o, model_endpoint_fields[MODEL_EP_ALLOW(i)].name,
-		    json_boolean(ep->allow[i]));
-	registrations_json(o, bs);
-	json_object_set_new(o, "sub_account", json_null());
+		api_jw_bool(w, model_endpoint_fields[MODEL_EP_ALLOW(i)].name,
+			    ep->allow[i]);
+	registrations_write(w, bs);
+	api_jw_null(w, "sub_account");
 	snprintf(buf, sizeof(buf), "/v1/Account/%s/Endpoint/%s/",
 		 c->acct.auth_id, ep->endpoint_id);
-	json_object_set_new(o, "resource_uri", json_string(buf));
-	json_object_set_new(o, "created_at", api_json_time(ep->created_ms));
-	json_object_set_new(o, "updated_at", api_json_time(ep->updated_ms));
-	return o;
+	api_jw_str(w, "resource_uri", buf);
+	api_jw_time(w, "created_at", ep->created_ms);
+	api_jw_time(w, "updated_at", ep->updated_ms);
+	api_jw_close(w, '}');
 }
 
 /* Decodes the body of a create (create) or an update into in. */
@@ -136,7 +133,9 @@ static void create(struct api_ctx *c)
 	api_reply_json(c, 201, o);
 out:
 	if (ep)
-		base_wipe(ep, sizeof(*ep)); /* holds the HA1 values */
+		/* the HA1 values are its only secret */
+		base_wipe(ep->ha1_md5, sizeof(ep->ha1_md5));
+	base_wipe(ep->ha1_sha256, sizeof(ep->ha1_sha256));
 	free(ep);
 	api_json_wipe(body);
 	json_decref(body);
@@ -226,9 +225,10 @@ static int list_one(void *ctx, const struct model_endpoint *ep,
 		    const struct svc_bindings *bs)
 {
 	struct list_q *q = ctx;
-	json_t *o = endpoint_json(q->page.c, ep, bs, false);
+	struct api_jw *w = api_page_writer(&q->page);
 
-	if (!o || json_array_append_new(q->page.objects, o))
+	endpoint_write(w, q->page.c, ep, bs, false);
+	if (w->failed)
 		return ENOMEM;
 	memcpy(q->page.last, ep->endpoint_id, sizeof(q->page.last));
 	return 0;
@@ -260,7 +260,7 @@ static void list(struct api_ctx *c)
 		api_reply_errno(c, err, "Endpoint", NULL);
 		goto out;
 	}
-	api_reply_json(c, 200, api_page_envelope(&q->page, "Endpoint", total));
+	api_page_reply(&q->page, "Endpoint", total);
 out:
 	api_page_fini(&q->page);
 	free(q);
@@ -340,9 +340,14 @@ void api_endpoint_item(struct api_ctx *c)
 		update(c);
 	else if (strcmp(c->req->method, "DELETE") == 0)
 		destroy(c);
-	else if (!api_body_unused(c))
-		api_reply_json(c, 200, endpoint_json(c, ep, bs, true));
-	base_wipe(ep, sizeof(*ep)); /* holds the HA1 values */
+	else if (!api_body_unused(c)) {
+		struct api_jw w = {0};
+		endpoint_write(&w, c, ep, bs, true);
+		api_reply_jw(c, 200, &w);
+	}
+	/* the HA1 values are its only secret */
+	base_wipe(ep->ha1_md5, sizeof(ep->ha1_md5));
+	base_wipe(ep->ha1_sha256, sizeof(ep->ha1_sha256));
 out:
 	free(bs);
 	free(ep);

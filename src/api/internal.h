@@ -71,6 +71,39 @@ int api_body_unused(struct api_ctx *c);
  */
 char *api_json_dump(const json_t *v, size_t *len);
 
+/*
+ * A JSON writer straight into a growing buffer, for the answers served
+ * most (an endpoint, a page of them): no jansson tree to build and free.
+ * Values in an object take their key; in an array (or at the top) key is
+ * NULL. Output is byte for byte what api_json_dump writes for the same
+ * tree. A string that is not valid UTF-8 is written as null (jansson
+ * would refuse it). Out of memory: failed, and the reply is a 500.
+ */
+struct api_jw {
+	char *p;
+	size_t len, cap;
+	bool failed;
+	bool comma; /* a value precedes: the next one needs a ',' */
+};
+
+/* Opens an object ('{') or array ('['); api_jw_close with '}' or ']'. */
+void api_jw_open(struct api_jw *w, const char *key, char open);
+void api_jw_close(struct api_jw *w, char close);
+/* A string, or null when s is NULL. */
+void api_jw_str(struct api_jw *w, const char *key, const char *s);
+void api_jw_null(struct api_jw *w, const char *key);
+void api_jw_bool(struct api_jw *w, const char *key, bool v);
+void api_jw_int(struct api_jw *w, const char *key, long long v);
+/* A time as api_json_time writes it. */
+void api_jw_time(struct api_jw *w, const char *key, int64_t ms);
+/* A jansson value. */
+void api_jw_value(struct api_jw *w, const char *key, const json_t *v);
+/* n bytes of JSON written elsewhere, as they are. */
+void api_jw_raw(struct api_jw *w, const char *s, size_t n);
+void api_jw_free(struct api_jw *w);
+/* Replies status with what w holds (taken; w is left empty). */
+void api_reply_jw(struct api_ctx *c, int status, struct api_jw *w);
+
 /* Overwrites every string value of obj (recursively) before it is freed. */
 void api_json_wipe(json_t *obj);
 
@@ -124,6 +157,9 @@ struct api_page {
 	const char *vals[API_PAGE_PARAMS_MAX];
 	struct model_errors errs;
 	json_t *objects;
+	/* or the objects written straight (api_page_writer) */
+	struct api_jw objs;
+	bool direct;
 };
 
 /* Sets the defaults (limit 20, offset 0) and an empty objects array. */
@@ -139,9 +175,14 @@ void api_page_fini(struct api_page *p);
  */
 bool api_page_param(struct api_page *p, const char *key, const char *value);
 
-/* {"api_id", "meta": {...}, "objects": [...]}; takes p->objects. */
-json_t *api_page_envelope(struct api_page *p, const char *resource,
-			  int64_t total);
+/*
+ * The writer that the page's objects go to instead, one api_jw_open(w,
+ * NULL, '{') .. api_jw_close per object.
+ */
+struct api_jw *api_page_writer(struct api_page *p);
+
+/* Replies 200 {"api_id", "meta": {...}, "objects": [...]}. */
+void api_page_reply(struct api_page *p, const char *resource, int64_t total);
 
 /* Handlers. */
 void api_endpoint_collection(struct api_ctx *c);

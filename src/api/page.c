@@ -1,4 +1,5 @@
 /* page.c - limit/offset paging and the list envelope, for every resource. */
+#include <stdio.h>
 #include <string.h>
 
 #include "api/internal.h"
@@ -15,6 +16,7 @@ void api_page_fini(struct api_page *p)
 {
 	json_decref(p->objects);
 	p->objects = NULL;
+	api_jw_free(&p->objs);
 	model_errors_free(&p->errs);
 }
 
@@ -72,44 +74,58 @@ static bool paging_key(const char *key)
  * A relative page URL keeping the request's prefix and filters; after (or
  * NULL) is the object the page comes after.
  */
-static json_t *page_url(struct api_page *p, const char *res, long long offset,
-			const char *after)
+static void page_url(struct api_page *p, const char *res, long long offset,
+		     const char *after, char *buf, size_t cap)
 {
-	char buf[4096];
-
-	snprintf(buf, sizeof(buf), "%s/Account/%s/%s/?limit=%lld&offset=%lld",
+	snprintf(buf, cap, "%s/Account/%s/%s/?limit=%lld&offset=%lld",
 		 p->c->prefix, p->c->acct.auth_id, res, p->limit, offset);
 	for (unsigned i = 0; i < p->n; i++)
 		if (!paging_key(p->keys[i]))
-			api_query_append(buf, sizeof(buf), p->keys[i],
-					 p->vals[i]);
+			api_query_append(buf, cap, p->keys[i], p->vals[i]);
 	if (after)
-		api_query_append(buf, sizeof(buf), "after", after);
-	return json_string(buf);
+		api_query_append(buf, cap, "after", after);
 }
 
-json_t *api_page_envelope(struct api_page *p, const char *resource,
-			  int64_t total)
+struct api_jw *api_page_writer(struct api_page *p)
 {
-	json_t *meta, *o;
-	long long prev = p->offset - p->limit < 0 ? 0 : p->offset - p->limit;
+	p->direct = true;
+	return &p->objs;
+}
 
-	meta = json_object();
-	json_object_set_new(meta, "limit", json_integer(p->limit));
-	json_object_set_new(meta, "offset", json_integer(p->offset));
-	json_object_set_new(meta, "total_count", json_integer(total));
-	json_object_set_new(meta, "next",
-			    (p->keyset ? p->more : p->offset + p->limit < total)
-				? page_url(p, resource, p->offset + p->limit,
-					   p->keyset ? p->last : NULL)
-				: json_null());
-	json_object_set_new(meta, "previous",
-			    p->offset > 0 ? page_url(p, resource, prev, NULL)
-					  : json_null());
-	o = json_object();
-	json_object_set_new(o, "api_id", json_string(p->c->api_id));
-	json_object_set_new(o, "meta", meta);
-	json_object_set_new(o, "objects", p->objects);
-	p->objects = NULL;
-	return o;
+void api_page_reply(struct api_page *p, const char *resource, int64_t total)
+{
+	struct api_jw w = {0};
+	long long prev = p->offset - p->limit < 0 ? 0 : p->offset - p->limit;
+	char buf[4096];
+
+	api_jw_open(&w, NULL, '{');
+	api_jw_str(&w, "api_id", p->c->api_id);
+	api_jw_open(&w, "meta", '{');
+	api_jw_int(&w, "limit", p->limit);
+	api_jw_int(&w, "offset", p->offset);
+	api_jw_int(&w, "total_count", total);
+	if (p->keyset ? p->more : p->offset + p->limit < total) {
+		page_url(p, resource, p->offset + p->limit,
+			 p->keyset ? p->last : NULL, buf, sizeof(buf));
+		api_jw_str(&w, "next", buf);
+	} else {
+		api_jw_null(&w, "next");
+	}
+	if (p->offset > 0) {
+		page_url(p, resource, prev, NULL, buf, sizeof(buf));
+		api_jw_str(&w, "previous", buf);
+	} else {
+		api_jw_null(&w, "previous");
+	}
+	api_jw_close(&w, '}');
+	if (p->direct) {
+		api_jw_open(&w, "objects", '[');
+		api_jw_raw(&w, p->objs.p ? p->objs.p : "", p->objs.len);
+		w.failed |= p->objs.failed;
+		api_jw_close(&w, ']');
+	} else {
+		api_jw_value(&w, "objects", p->objects);
+	}
+	api_jw_close(&w, '}');
+	api_reply_jw(p->c, 200, &w);
 }

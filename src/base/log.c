@@ -1,8 +1,10 @@
-/* log.c - logfmt lines on stderr, one write(2) per event. */
+/* log.c - logfmt lines on stderr, one write(2) per event (or per batch of
+ * an event loop that holds them). */
 #include "base/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +12,14 @@
 #include "base/time.h"
 
 static enum base_log_level min_level = BASE_LOG_INFO;
+
+/* Lines the calling thread holds for one write(2) (base_log_hold). */
+#define HOLD_CAP 8192
+static _Thread_local struct {
+	bool on;
+	size_t len;
+	char buf[HOLD_CAP];
+} hold;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void base_log_level_set(enum base_log_level level)
@@ -52,8 +62,38 @@ void base_log_write(enum base_log_level level, const char *event,
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
+	if (hold.on) {
+		if (hold.len + (size_t)n > HOLD_CAP)
+			base_log_flush();
+		memcpy(hold.buf + hold.len, line, (size_t)n);
+		hold.len += (size_t)n;
+		if (level >= BASE_LOG_WARN)
+			base_log_flush();
+		return;
+	}
 	if (write(STDERR_FILENO, line, (size_t)n) < 0)
 		return;
+}
+
+void base_log_hold(void)
+{
+	hold.on = true;
+}
+
+void base_log_flush(void)
+{
+	size_t off = 0;
+
+	while (off < hold.len) {
+		ssize_t n =
+		    write(STDERR_FILENO, hold.buf + off, hold.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	hold.len = 0;
 }
 
 const char *base_log_quote(const char *src, char *out, unsigned cap)

@@ -23,6 +23,15 @@ void base_log_write(enum base_log_level level, const char *event,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
+ * From base_log_hold on, the calling thread's lines wait in a buffer (8 KiB,
+ * written when full) until base_log_flush: an event loop writes the lines
+ * of a batch of events with one write(2). Warnings and errors flush at
+ * once. A thread that holds must flush before it blocks.
+ */
+void base_log_hold(void);
+void base_log_flush(void);
+
+/*
  * Copies src into out (cap bytes) as a logfmt value: double-quoted, with
  * quotes, backslashes and control bytes escaped, truncated to fit.
  */

@@ -30,8 +30,9 @@ int64_t base_deadline_get(void);
 int64_t base_deadline_left_ms(int64_t none);
 
 /*
- * Writes ms as "YYYY-MM-DDThh:mm:ss.mmmZ" (UTC) into out; cap must be at
- * least 25. Returns out.
+ * Writes ms as "YYYY-MM-DDThh:mm:ss.mmmZ" (UTC, proleptic Gregorian; ms
+ * below 0 or past year 9999 clamped to those ends) into out; cap must be
+ * at least 25. Returns out.
  */
 char *base_time_iso(int64_t ms, char *out, size_t cap);
 

@@ -1117,6 +1117,7 @@ static void *loop_run(void *arg)
 	int wait = 1000;
 	bool more;
 
+	base_log_hold(); /* one write(2) of the request lines per batch */
 	while (!atomic_load(&l->exit)) {
 		int n = epoll_wait(l->ep, evs, 64, wait);
 
@@ -1140,10 +1141,12 @@ static void *loop_run(void *arg)
 		if (more)
 			wait = 0;
 		reap(l);
+		base_log_flush();
 	}
 	/* Answers posted by the last workers go out before the loop ends. */
 	on_wake(l);
 	reap(l);
+	base_log_flush();
 	return NULL;
 }
 

@@ -456,6 +456,21 @@ static void test_page_too_many(void **state)
 	api_page_fini(&p);
 }
 
+/* The page's reply, parsed back; the body is freed. */
+static json_t *page_reply(struct fixture *f, struct api_page *p,
+			  const char *res, int64_t total)
+{
+	json_t *o;
+
+	api_page_reply(p, res, total);
+	assert_int_equal(f->resp.status, 200);
+	assert_non_null(f->resp.body);
+	o = json_loadb(f->resp.body, f->resp.body_len, 0, NULL);
+	free(f->resp.body);
+	f->resp.body = NULL;
+	return o;
+}
+
 static void test_page_envelope(void **state)
 {
 	struct fixture *f = *state;
@@ -468,7 +483,7 @@ static void test_page_envelope(void **state)
 	api_page_param(&p, "offset", "10");
 	api_page_param(&p, "username__contains", "a b");
 	json_array_append_new(p.objects, json_string("x"));
-	o = api_page_envelope(&p, "Endpoint", 25);
+	o = page_reply(f, &p, "Endpoint", 25);
 	api_page_fini(&p);
 	assert_non_null(o);
 	assert_string_equal(str_of(o, "api_id"), API_ID);
@@ -491,7 +506,7 @@ static void test_page_envelope(void **state)
 	/* First and last page: null links. */
 	f->c.prefix = "/v1";
 	api_page_init(&p, &f->c);
-	o = api_page_envelope(&p, "Application", 20);
+	o = page_reply(f, &p, "Application", 20);
 	api_page_fini(&p);
 	meta = json_object_get(o, "meta");
 	assert_true(json_is_null(json_object_get(meta, "next")));
@@ -501,7 +516,7 @@ static void test_page_envelope(void **state)
 	/* An offset inside the first page: previous goes to 0. */
 	api_page_init(&p, &f->c);
 	api_page_param(&p, "offset", "5");
-	o = api_page_envelope(&p, "Application", 21);
+	o = page_reply(f, &p, "Application", 21);
 	api_page_fini(&p);
 	meta = json_object_get(o, "meta");
 	assert_true(json_is_null(json_object_get(meta, "next")));
@@ -532,6 +547,68 @@ static void test_json_dump_matches_jansson(void **state)
 	free(ours);
 	free(theirs);
 	json_decref(o);
+}
+
+/* The writer writes byte for byte what api_json_dump writes for the same
+ * tree; a string that is not UTF-8 becomes null; objects written straight
+ * into a page come out as its objects. */
+static void test_json_writer_matches_dump(void **state)
+{
+	struct fixture *f = *state;
+	struct api_jw w = {0};
+	struct api_page p;
+	json_t *o = json_pack("{s:s, s:i, s:b, s:n, s:[s, {s:s}], s:{}, s:[]}",
+			      "k \"q\"", "ctl \x01\x1f é \\", "n", -42, "t", 1,
+			      "nul", "arr", "x", "k", "\n\t", "eo", "ea");
+	json_t *page, *objs;
+	char *dump;
+	size_t len;
+
+	assert_non_null(o);
+	api_jw_open(&w, NULL, '{');
+	api_jw_str(&w, "k \"q\"", "ctl \x01\x1f é \\");
+	api_jw_int(&w, "n", -42);
+	api_jw_bool(&w, "t", true);
+	api_jw_str(&w, "nul", NULL);
+	api_jw_open(&w, "arr", '[');
+	api_jw_str(&w, NULL, "x");
+	api_jw_open(&w, NULL, '{');
+	api_jw_str(&w, "k", "\n\t");
+	api_jw_close(&w, '}');
+	api_jw_close(&w, ']');
+	api_jw_open(&w, "eo", '{');
+	api_jw_close(&w, '}');
+	api_jw_value(&w, "ea", json_object_get(o, "ea"));
+	api_jw_close(&w, '}');
+	dump = api_json_dump(o, &len);
+	assert_false(w.failed);
+	assert_string_equal(w.p, dump);
+	assert_int_equal(w.len, len);
+	free(dump);
+	api_jw_free(&w);
+	json_decref(o);
+
+	api_jw_open(&w, NULL, '[');
+	api_jw_str(&w, NULL, "bad \xc3\x28 utf-8");
+	api_jw_str(&w, NULL, "ok \xc3\xa9");
+	api_jw_close(&w, ']');
+	assert_string_equal(w.p, "[null,\"ok \xc3\xa9\"]");
+	api_jw_free(&w);
+
+	api_page_init(&p, &f->c);
+	for (int i = 0; i < 2; i++) {
+		api_jw_open(api_page_writer(&p), NULL, '{');
+		api_jw_int(api_page_writer(&p), "i", i);
+		api_jw_close(api_page_writer(&p), '}');
+	}
+	page = page_reply(f, &p, "Endpoint", 2);
+	api_page_fini(&p);
+	objs = json_object_get(page, "objects");
+	assert_int_equal(json_array_size(objs), 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_array_get(objs, 1), "i")),
+	    1);
+	json_decref(page);
 }
 
 /* ---- api_fields_decode ---- */
@@ -704,6 +781,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json_dump_matches_jansson),
+	    cmocka_unit_test_setup_teardown(test_json_writer_matches_dump,
+					    setup, teardown),
 	    cmocka_unit_test(test_fields_decode_create),
 	    cmocka_unit_test(test_fields_decode_locked),
 	    cmocka_unit_test(test_fields_decode_synonym),

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -398,6 +399,25 @@ static void test_time_iso(void **state)
 	/* 24 characters + NUL fit in 25 bytes. */
 	assert_string_equal(base_time_iso(1700000000123LL, buf, 25),
 			    "2023-11-14T22:13:20.123Z");
+	/* The same as gmtime_r from 1970 to 9999 (a step of 11 days, 1 s
+	 * and 7 ms meets every day of the month, month and leap rule). */
+	for (int64_t ms = 0; ms < 253402300799999LL;
+	     ms += 11 * 86400000LL + 1007) {
+		char want[96];
+		time_t t = (time_t)(ms / 1000);
+		struct tm tm;
+
+		assert_non_null(gmtime_r(&t, &tm));
+		snprintf(want, sizeof(want),
+			 "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+		assert_string_equal(base_time_iso(ms, buf, sizeof(buf)), want);
+	}
+	assert_string_equal(base_time_iso(-5, buf, sizeof(buf)),
+			    "1970-01-01T00:00:00.000Z");
+	assert_string_equal(base_time_iso(INT64_MAX, buf, sizeof(buf)),
+			    "9999-12-31T23:59:59.999Z");
 	/* Returns out, NUL-terminated, when the cap is short. */
 	memset(buf, 'x', sizeof(buf));
 	assert_ptr_equal(base_time_iso(0, buf, 5), buf);
