@@ -30,6 +30,14 @@ machine are noise. Parts (each may be chosen with --only):
   callgrind_calls
              instructions per call, one call at a time, sipward under
              callgrind: (I(N2 calls) - I(N1 calls)) / (N2 - N1).
+  scaling    (only with --only) three sipward nodes on one PostgreSQL
+             (scripts/pg-cluster.sh), 30,000 endpoints: a registration
+             storm split over the nodes (256 in flight, register round
+             and refresh round) and 2,000 calls at 100/s from node 1 to
+             callees registered through nodes 2 and 3; PostgreSQL's
+             commits, write transactions, tuples and WAL bytes per
+             REGISTER and per call, and its commit rate, read from
+             pg_stat_database, the XID counter and the WAL position.
 
 Raw results go to bench/results/<date>/ (results.json, one file per tool
 run), the summary to bench/results/<date>/summary.md.
@@ -56,14 +64,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import provision as pv  # noqa: E402
-from common import Proc, free_port, log, run, save_json  # noqa: E402
+from common import (Proc, cpu_seconds, free_port, log, run,  # noqa: E402
+                    save_json, tree)
 from servers import (DOMAIN, Kamailio, Nginx, Sipward,  # noqa: E402
                      sipward_db)
 import httpload  # noqa: E402
 from sipclient import RegClient  # noqa: E402
 
 PARTS = ["sip", "storm", "calls", "http", "durable", "growth", "callgrind",
-         "callgrind_calls"]
+         "callgrind_calls", "scaling"]
+# What runs without --only: every part but scaling, which needs PostgreSQL
+# and answers another question (a capacity model's store writes, not a
+# ratio against a peer).
+DEFAULT_PARTS = [p for p in PARTS if p != "scaling"]
 SCENARIO = os.path.join(HERE, "sip", "register.xml")
 CALL_REG = os.path.join(HERE, "sip", "callee-register.xml")
 CALL_UAC = os.path.join(HERE, "sip", "uac.xml")
@@ -89,7 +102,9 @@ def settings(quick):
             call_users=10, call_ladder=[20, 40], call_step_s=1,
             call_hold_s=1, call_quiet_s=0, call_hold_tries=1,
             call_closed_l=32, call_closed_m=100, call_closed_rounds=1,
-            cg_call_users=5, cg_call_n=(5, 15), storm_users=200)
+            cg_call_users=5, cg_call_n=(5, 15), storm_users=200,
+            scal_users=300, scal_call_users=50, scal_calls=100,
+            scal_call_rate=50, scal_idle_s=2, scal_storm_timeout=60)
     return dict(
         users=10000,
         ladder=[250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 10000,
@@ -105,7 +120,9 @@ def settings(quick):
         call_step_s=5, call_hold_s=45, call_quiet_s=35, call_hold_tries=4,
         call_closed_l=256, call_closed_m=10000,
         call_closed_rounds=2, cg_call_users=100, cg_call_n=(100, 500),
-        storm_users=100000)
+        storm_users=100000,
+        scal_users=30000, scal_call_users=1000, scal_calls=2000,
+        scal_call_rate=100, scal_idle_s=5, scal_storm_timeout=300)
 
 
 # ---------------------------------------------------------------- helpers
@@ -1187,6 +1204,426 @@ def drive(op, sw, tmpl, n):
         rc.close()
 
 
+# ---------------------------------------------------------------- scaling
+
+PG_CLUSTER = os.path.join(os.path.dirname(HERE), "scripts", "pg-cluster.sh")
+SCAL_DB = "sipward"  # the nodes' database; the counters are read from
+#                      "postgres", so that reading them adds no transaction
+SCAL_NONCE = "bench-scaling-shared-nonce-secret"
+
+
+def pg_bindir():
+    """The PostgreSQL server binaries scripts/pg-cluster.sh uses (the
+    newest /usr/lib/postgresql/*/bin), or None."""
+    def key(d):
+        return [int(x) for x in re.findall(r"\d+", d)]
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=key)
+    if not dirs or "postgresql" in HIDDEN:
+        return None
+    d = dirs[-1]
+    if not all(os.access(os.path.join(d, b), os.X_OK)
+               for b in ("initdb", "pg_ctl", "psql")):
+        return None
+    return d
+
+
+class Pg:
+    """A throwaway PostgreSQL cluster (scripts/pg-cluster.sh: fsync on,
+    the unprivileged postgres user, 127.0.0.1 on a free port), removed by
+    stop(). Its directory is a fresh one under /tmp: the cluster runs as
+    postgres, which must reach it."""
+
+    def __init__(self, bindir, outdir):
+        import tempfile
+        self.psql_bin = os.path.join(bindir, "psql")
+        self.outdir = outdir
+        self.dir = tempfile.mkdtemp(prefix="sipward-bench-pg-")
+        rc, out, err = run(["sh", PG_CLUSTER, "start", self.dir], 180,
+                           outdir, "pg-cluster-start")
+        if rc != 0:
+            self.stop()
+            raise RuntimeError("pg-cluster.sh start failed (%s): %s" %
+                               (rc, (out + err)[-400:]))
+        with open(os.path.join(self.dir, "url")) as f:
+            self.url = f.read().strip()
+        self.base = self.url.rsplit("/", 1)[0]
+        log("PostgreSQL cluster in %s: %s" % (self.dir, self.url))
+
+    def db_url(self, db):
+        return "%s/%s" % (self.base, db)
+
+    def psql(self, sql, db="postgres", timeout=60):
+        """Rows of one statement, each a list of strings."""
+        rc, out, err = run([self.psql_bin, "-X", "-A", "-t", "-q", "-F", "|",
+                            "-v", "ON_ERROR_STOP=1", "-d", self.db_url(db),
+                            "-c", sql], timeout)
+        if rc != 0:
+            raise RuntimeError("psql %r: %s" % (sql[:60], err[-300:]))
+        return [line.split("|") for line in out.splitlines() if line]
+
+    def log_end(self):
+        return os.path.getsize(os.path.join(self.dir, "server.log"))
+
+    def log_errors(self, start, end):
+        """The ERROR lines of the server log between two of its sizes,
+        counted by message (numbers replaced by N)."""
+        counts = {}
+        with open(os.path.join(self.dir, "server.log"), "rb") as f:
+            f.seek(start)
+            data = f.read(max(0, end - start))
+        for line in data.decode(errors="replace").splitlines():
+            m = re.search(r"\bERROR:\s+(.*)", line)
+            if m:
+                msg = re.sub(r"\d+", "N", m.group(1))[:120]
+                counts[msg] = counts.get(msg, 0) + 1
+        return counts
+
+    def pids(self):
+        """The postmaster and its children (backends, walwriter, ...)."""
+        try:
+            with open(os.path.join(self.dir, "data", "postmaster.pid")) as f:
+                pid = int(f.readline())
+        except (OSError, ValueError):
+            return []
+        return tree(pid)
+
+    def cpu(self):
+        return cpu_seconds(self.pids())
+
+    def stop(self):
+        log_path = os.path.join(self.dir, "server.log")
+        if os.path.exists(log_path):
+            shutil.copyfile(log_path, os.path.join(self.outdir,
+                                                   "postgresql.log"))
+        run(["sh", PG_CLUSTER, "stop", self.dir], 120, self.outdir,
+            "pg-cluster-stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# What pg_counters() reads. xact_commit counts every transaction of the
+# nodes' database, the read-only ones too (each node polls its store four
+# times a second for API hangups); the XID counter (the xmax of a snapshot)
+# moves only for transactions that wrote, and reading it assigns none.
+# WAL bytes, records and full-page images are the cluster's.
+PG_COUNTERS = ("xact_commit", "xact_rollback", "tup_inserted",
+               "tup_updated", "tup_deleted", "xids", "wal_bytes",
+               "wal_records", "wal_fpi", "checkpoints")
+PG_QUERY = (
+    "SELECT d.xact_commit, d.xact_rollback, d.tup_inserted, d.tup_updated,"
+    " d.tup_deleted, pg_snapshot_xmax(pg_current_snapshot()),"
+    " pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,"
+    " w.wal_records, w.wal_fpi, b.checkpoints_timed + b.checkpoints_req"
+    " FROM pg_stat_database d, pg_stat_wal w, pg_stat_bgwriter b"
+    " WHERE d.datname = '%s'" % SCAL_DB)
+# Counters that only move when something is written.
+PG_WRITES = ("tup_inserted", "tup_updated", "tup_deleted", "xids",
+             "wal_records")
+
+
+def pg_counters(pg):
+    rows = pg.psql(PG_QUERY)
+    if len(rows) != 1:
+        raise RuntimeError("pg_stat_database has no row for %s" % SCAL_DB)
+    c = dict(zip(PG_COUNTERS, (int(x) for x in rows[0])))
+    c["t"] = time.monotonic()
+    c["log_pos"] = pg.log_end()
+    return c
+
+
+# PostgreSQL 15's PGSTAT_IDLE_INTERVAL: a backend flushes its statistics
+# to pg_stat_database at most once a second (PGSTAT_MIN_INTERVAL) when it
+# runs commands; one that goes idle less than a second after its last
+# flush keeps them until a timer 10 s later. So a write made by a pooled
+# connection that then idles shows up to 10 s late.
+PGSTAT_IDLE_S = 10.0
+
+
+def pg_settled(pg, quiet_s=PGSTAT_IDLE_S + 1.5, timeout=120.0):
+    """The counters once the writes have all reached them: no write
+    counter (tuples, XIDs, WAL records) has moved for quiet_s, longer than
+    a flush can be held back (PGSTAT_IDLE_S), polling every 0.25 s; fails
+    when they still move after timeout. (pg_stat_force_next_flush() only
+    flushes the calling session's statistics, not the nodes'.)"""
+    end = time.monotonic() + timeout
+    last = pg_counters(pg)
+    since = last["t"]
+    while True:
+        time.sleep(0.25)
+        cur = pg_counters(pg)
+        if any(cur[k] != last[k] for k in PG_WRITES):
+            since = cur["t"]
+        elif cur["t"] - since >= quiet_s:
+            return cur
+        if time.monotonic() > end:
+            raise RuntimeError(
+                "PostgreSQL write counters still moving %.0fs after the "
+                "load: %s" % (timeout, {k: cur[k] - last[k]
+                                        for k in PG_WRITES}))
+        last = cur
+
+
+def pg_phase(pg, before, after, ops, wall_s, idle_commit_rate):
+    """The counters' differences over a phase, per operation (a REGISTER
+    round trip or a call) and per second of the load's wall time."""
+    d = {k: after[k] - before[k] for k in PG_COUNTERS}
+    # The server log's ERRORs between the snapshots (serialization
+    # failures the nodes retried, unique conflicts ...), by message.
+    d["log_errors"] = pg.log_errors(before["log_pos"], after["log_pos"])
+    d["tuples"] = d["tup_inserted"] + d["tup_updated"] + d["tup_deleted"]
+    # The nodes' read-only polling goes on between the two snapshots,
+    # load or not: commits net of it, at the rate measured idle.
+    d["idle_commits"] = idle_commit_rate * (after["t"] - before["t"])
+    d["commits_net"] = d["xact_commit"] - d["idle_commits"]
+    d["span_s"] = after["t"] - before["t"]
+    per = {}
+    for k in ("xact_commit", "commits_net", "xact_rollback", "xids",
+              "tuples",
+              "tup_inserted", "tup_updated", "tup_deleted", "wal_bytes",
+              "wal_records", "wal_fpi"):
+        per[k] = d[k] / ops if ops else None
+    rate = {k: (d[k] / wall_s if wall_s > 0 else None)
+            for k in ("xact_commit", "commits_net", "xact_rollback",
+                      "xids", "wal_bytes")}
+    return {"delta": d, "per_op": per, "per_s": rate}
+
+
+def sipp_media_ports(n):
+    """n distinct sipp media (-mp) ports, 4 apart (sipp binds the port and
+    the one 2 above it)."""
+    out = []
+    for _ in range(200):
+        p = free_port()
+        if all(abs(p - q) >= 4 for q in out):
+            out.append(p)
+            if len(out) == n:
+                return out
+    raise RuntimeError("no %d free media ports" % n)
+
+
+class NodeGroup:
+    """Several sipward nodes seen as one server by call_run(): SIP to the
+    first, CPU time summed over all."""
+
+    def __init__(self, nodes):
+        self.nodes = nodes
+        self.sip_port = nodes[0].sip_port
+
+    def cpu(self):
+        return sum(n.cpu() for n in self.nodes)
+
+
+def part_scaling(ctx):
+    """Three sipward nodes on one PostgreSQL (scripts/pg-cluster.sh) under
+    a registration storm and a call load, with PostgreSQL's own counters
+    (pg_stat_database, the XID counter, WAL) read before and after each
+    phase: commits, write transactions, tuples and WAL bytes per REGISTER
+    and per call, and the commit rate, for a capacity model to be checked
+    against."""
+    from concurrent.futures import ThreadPoolExecutor
+    S = ctx.s
+    if not which("sipp"):
+        raise Skip("sipp (package sip-tester) is not installed")
+    bindir = pg_bindir()
+    if not bindir:
+        raise Skip("PostgreSQL server not installed (/usr/lib/postgresql/"
+                   "*/bin: initdb, pg_ctl, psql)")
+    if not os.path.exists(PG_CLUSTER):
+        raise Skip("no %s" % PG_CLUSTER)
+    n = S["scal_users"]
+    k = S["scal_call_users"]
+    n_nodes = 3
+    in_flight = 256
+    out = ctx.part_dir("scaling")
+    # Users 0..n-1 storm; n..n+k-1 call n+k..n+2k-1 (callers and callees
+    # outside the storm, so that no callee has a stale storm binding).
+    tmpl = ctx.template(n + 2 * k)
+    res = {"nodes": n_nodes, "users": n, "in_flight": in_flight,
+           "call_users": k, "calls": S["scal_calls"],
+           "call_rate": S["scal_call_rate"], "endpoints": tmpl.n}
+    pg = Pg(bindir, out)
+    nodes = []
+    try:
+        res["postgresql"] = pg.psql("SHOW server_version")[0][0]
+        res["pg_settings"] = {r[0]: r[1] for r in pg.psql(
+            "SELECT name, setting FROM pg_settings WHERE name IN "
+            "('fsync', 'synchronous_commit', 'wal_level', 'shared_buffers',"
+            " 'max_connections', 'full_page_writes', 'checkpoint_timeout',"
+            " 'max_wal_size', 'commit_delay')")}
+        pg.psql("CREATE DATABASE %s" % SCAL_DB)
+        t = time.monotonic()
+        rc, cout, cerr = run([ctx.binary, "db", "copy", "--from",
+                              "sqlite:" + tmpl.path, "--to",
+                              pg.db_url(SCAL_DB)], 600, out, "db-copy")
+        if rc != 0:
+            raise RuntimeError("db copy failed (%s): %s" % (rc, cerr[-400:]))
+        res["copy"] = json.loads(cout.strip().splitlines()[-1])
+        res["copy_s"] = time.monotonic() - t
+        if res["copy"].get("endpoints") != tmpl.n:
+            raise RuntimeError("db copy: %r, %d endpoints expected" %
+                               (res["copy"], tmpl.n))
+        log("scaling: %d endpoints copied into PostgreSQL in %.1fs" %
+            (tmpl.n, res["copy_s"]))
+        # Every node: the same nonce secret (a nonce of one node is good on
+        # another) and the SQLite file's server key (the copied tokens are
+        # sealed with it), as docs/operations.md says for several nodes.
+        env = {"SIPWARD_SIP_NONCE_SECRET": SCAL_NONCE}
+        if os.path.exists(tmpl.path + ".key"):
+            env["SIPWARD_KEY_FILE"] = tmpl.path + ".key"
+        for i in range(n_nodes):
+            nodes.append(Sipward(ctx.binary, tmpl.path, out,
+                                 name="node%d" % (i + 1), env=env,
+                                 db_url=pg.db_url(SCAL_DB),
+                                 start_timeout=60))
+        # Idle: the commits the nodes make without load (read-only polls).
+        a = pg_settled(pg)
+        time.sleep(S["scal_idle_s"])
+        b = pg_counters(pg)
+        idle = (b["xact_commit"] - a["xact_commit"]) / (b["t"] - a["t"])
+        res["idle"] = {"seconds": b["t"] - a["t"],
+                       "commits": b["xact_commit"] - a["xact_commit"],
+                       "xids": b["xids"] - a["xids"],
+                       "commit_rate": idle}
+        log("scaling idle: %.1f commits/s, %d write transactions in %.1fs"
+            % (idle, res["idle"]["xids"], res["idle"]["seconds"]))
+
+        # The storm: the users split in three, one sipp per node, all at
+        # once, 256 calls in flight in all; a round of first registrations,
+        # then one of refreshes.
+        parts = [list(range(i * n // n_nodes, (i + 1) * n // n_nodes))
+                 for i in range(n_nodes)]
+        limits = [in_flight // n_nodes + (1 if i < in_flight % n_nodes
+                                          else 0) for i in range(n_nodes)]
+        csvs = []
+        for i, p in enumerate(parts):
+            path = os.path.join(out, "users-node%d.csv" % (i + 1))
+            pv.sipp_users(path, DOMAIN, p)
+            csvs.append(path)
+        before = pg_settled(pg)
+        for rnd in ("register", "refresh"):
+            c0 = [x.cpu() for x in nodes]
+            p0 = pg.cpu()
+            mps = sipp_media_ports(n_nodes)
+            t = time.monotonic()
+            with ThreadPoolExecutor(n_nodes) as ex:
+                futs = [ex.submit(sipp, nodes[i].sip_port, csvs[i], out,
+                                  "%s-node%d" % (rnd, i + 1), 1000000,
+                                  limits[i], len(parts[i]),
+                                  timeout=S["scal_storm_timeout"],
+                                  extra=["-mp", str(mps[i])])
+                        for i in range(n_nodes)]
+                sts = [f.result() for f in futs]
+            wall = time.monotonic() - t
+            cpu = [x.cpu() - c for x, c in zip(nodes, c0)]
+            after = pg_settled(pg)
+            pcpu = pg.cpu() - p0
+            ok = sum(st["success"] for st in sts)
+            r = {"success": ok, "failed": sum(st["failed"] for st in sts),
+                 "retrans": sum(st["retrans"] for st in sts),
+                 "wall_s": wall, "rate": ok / wall if wall > 0 else 0,
+                 "rate_sum": sum(st["rate"] for st in sts),
+                 "per_node": sts, "node_cpu_s": cpu, "pg_cpu_s": pcpu,
+                 "cpu_us_per_op": ((sum(cpu) + pcpu) * 1e6 / ok
+                                   if ok else None)}
+            r["pg"] = pg_phase(pg, before, after, ok, wall, idle)
+            res[rnd] = r
+            before = after  # nothing ran in between
+            log("scaling storm %s: %d ok, %d failed, %d retrans, %.0f/s in "
+                "%.1fs; per REGISTER %.2f commits, %.2f rollbacks, %.2f "
+                "write txns, %.2f tuples, %.0f WAL bytes; %.0f commits/s" % (
+                    rnd, ok, r["failed"], r["retrans"], r["rate"], wall,
+                    r["pg"]["per_op"]["xact_commit"] or 0,
+                    r["pg"]["per_op"]["xact_rollback"] or 0,
+                    r["pg"]["per_op"]["xids"] or 0,
+                    r["pg"]["per_op"]["tuples"] or 0,
+                    r["pg"]["per_op"]["wal_bytes"] or 0,
+                    r["pg"]["per_s"]["xact_commit"] or 0))
+        res["registered"] = int(pg.psql(
+            "SELECT count(DISTINCT endpoint_ref) FROM registrations WHERE "
+            "expires_ms > (extract(epoch FROM now()) * 1000)::bigint",
+            db=SCAL_DB)[0][0])
+
+        # The calls: callees registered through nodes 2 and 3 from the
+        # port of one sipp UAS; the caller sends every INVITE to node 1,
+        # which rings the callee's UDP binding itself.
+        callees = list(range(n + k, n + 2 * k))
+        uas_port = free_port()
+        half = (len(callees) + 1) // 2
+        regs = []
+        for j, (node, who) in enumerate(((nodes[1], callees[:half]),
+                                         (nodes[2 % n_nodes],
+                                          callees[half:]))):
+            if not who:
+                continue
+            path = os.path.join(out, "callees-%d.csv" % (j + 2))
+            pv.sipp_users(path, DOMAIN, who)
+            r = sipp(node.sip_port, path, out, "callee-register-node%d" %
+                     (j + 2), 1000, 64, len(who), scenario=CALL_REG,
+                     extra=["-p", str(uas_port), "-mp", str(free_port())],
+                     timeout=120)
+            if r["success"] != len(who):
+                raise RuntimeError("node %d: %d of %d callees registered" %
+                                   (j + 2, r["success"], len(who)))
+            regs.append(r)
+        res["callee_register"] = regs
+        calls_csv = os.path.join(out, "calls.csv")
+        pv.sipp_calls(calls_csv, DOMAIN, [(n + i, n + k + i)
+                                          for i in range(k)])
+        m, rate = S["scal_calls"], S["scal_call_rate"]
+        before = pg_settled(pg)
+        c0 = [x.cpu() for x in nodes]
+        p0 = pg.cpu()
+        t = time.monotonic()
+        st = call_run(NodeGroup(nodes), uas_port, calls_csv, out, "calls",
+                      rate, max(1000, 3 * rate), m,
+                      timeout=int(m / rate) * 4 + 60)
+        wall = time.monotonic() - t
+        cpu = [x.cpu() - c for x, c in zip(nodes, c0)]
+        after = pg_settled(pg)
+        pcpu = pg.cpu() - p0
+        ok = st["success"]
+        r = {"success": ok, "failed": st["failed"], "retrans": st["retrans"],
+             "uas_success": st["uas_success"],
+             "failed_all": st["failed_all"],
+             "retrans_all": st["retrans_all"], "offered": rate, "calls": m,
+             "elapsed": st["elapsed"], "rate": st["rate"], "wall_s": wall,
+             "node_cpu_s": cpu, "pg_cpu_s": pcpu,
+             "cpu_us_per_op": ((sum(cpu) + pcpu) * 1e6 / ok if ok else None),
+             "caller": {kk: st[kk] for kk in ("success", "failed", "retrans",
+                                               "created", "elapsed", "rc")},
+             "uas": st["uas"]}
+        # Commit rate over the caller's run (sipp's elapsed), not the
+        # wall time around it, which includes the UAS's start and end.
+        r["pg"] = pg_phase(pg, before, after, ok, st["elapsed"],
+                           idle)
+        r["cdrs"] = int(pg.psql("SELECT count(*) FROM cdrs",
+                                db=SCAL_DB)[0][0])
+        r["cdrs_expected_min"] = 2 * ok
+        res["calls_run"] = r
+        log("scaling calls: %d ok (callees %d), %d failed, %d retrans at "
+            "%d/s; per call %.2f commits, %.2f rollbacks, %.2f write txns, "
+            "%.2f tuples, %.0f WAL bytes; %.0f commits/s; %d CDRs" % (
+                ok, st["uas_success"], st["failed_all"], st["retrans_all"],
+                rate, r["pg"]["per_op"]["xact_commit"] or 0,
+                r["pg"]["per_op"]["xact_rollback"] or 0,
+                r["pg"]["per_op"]["xids"] or 0,
+                r["pg"]["per_op"]["tuples"] or 0,
+                r["pg"]["per_op"]["wal_bytes"] or 0,
+                r["pg"]["per_s"]["xact_commit"] or 0, r["cdrs"]))
+        warns = {}
+        for x in nodes:
+            with open(x.proc.err_path, errors="replace") as f:
+                for line in f:
+                    mm = re.search(r"level=(?:warn|error) event=(\S+)", line)
+                    if mm:
+                        warns[mm.group(1)] = warns.get(mm.group(1), 0) + 1
+        res["log_warnings"] = warns
+    finally:
+        for x in nodes:
+            x.stop()
+        pg.stop()
+    return res
+
+
 # ---------------------------------------------------------------- context
 
 class Ctx:
@@ -1303,8 +1740,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
                     help="the smoke: tiny sizes, 1 s runs, < 60 s")
-    ap.add_argument("--only", default=",".join(PARTS),
-                    help="comma-separated parts: " + ",".join(PARTS))
+    ap.add_argument("--only", default=",".join(DEFAULT_PARTS),
+                    help="comma-separated parts: " + ",".join(PARTS) +
+                    " (default: all but scaling)")
     ap.add_argument("--bin", default=os.path.join(os.path.dirname(HERE),
                                                   "build", "sipward"))
     ap.add_argument("--out", default=None,

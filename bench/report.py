@@ -460,6 +460,105 @@ def part_callgrind_calls(p):
     return "\n".join(L)
 
 
+def part_scaling(p):
+    pgv = p.get("postgresql", "?")
+    st = p.get("pg_settings", {})
+    L = ["## Scaling: %d sipward nodes on one PostgreSQL" % p["nodes"], "",
+         "PostgreSQL %s (`scripts/pg-cluster.sh`: fsync=%s, "
+         "synchronous_commit=%s, shared_buffers=%s x 8 kB) with %s endpoints "
+         "copied from SQLite (`sipward db copy`, %s s); %d nodes on it, the "
+         "same `sip_nonce_secret` and server key. Storm: the first %s users "
+         "split in %d, one sipp (`sip/register.xml`) per node, all at once, "
+         "%d calls in flight in all, as fast as the nodes answer; a round of "
+         "first registrations, then one of refreshes. Calls: %s calls at %s/s "
+         "(`sip/uac.xml`, %s callers) sent to node 1, to %s callees "
+         "registered through nodes 2 and 3 from one sipp UAS "
+         "(`sip/uas.xml`), which node 1 rings itself over UDP." % (
+             pgv, st.get("fsync", "?"), st.get("synchronous_commit", "?"),
+             st.get("shared_buffers", "?"), f0(p["endpoints"]),
+             f1(p.get("copy_s")), p["nodes"], f0(p["users"]), p["nodes"],
+             p["in_flight"], f0(p["calls"]), f0(p["call_rate"]),
+             f0(p["call_users"]), f0(p["call_users"])), "",
+         "| phase | ok | failed | retransmissions | wall s | calls/s | "
+         "node CPU s (%s) | PostgreSQL CPU s | CPU us per op, all |" %
+         ", ".join(str(i + 1) for i in range(p["nodes"])),
+         "|---|---|---|---|---|---|---|---|---|"]
+    phases = [("storm: register", p.get("register")),
+              ("storm: refresh", p.get("refresh")),
+              ("calls", p.get("calls_run"))]
+    for name, r in phases:
+        if not r:
+            continue
+        failed = r.get("failed_all", r["failed"])
+        retrans = r.get("retrans_all", r["retrans"])
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, f0(r["success"]), f0(failed), f0(retrans),
+            f1(r["wall_s"]), f0(r["rate"]),
+            ", ".join(f1(c) for c in r["node_cpu_s"]), f1(r["pg_cpu_s"]),
+            f0(r.get("cpu_us_per_op"))))
+    L += ["", "PostgreSQL per operation (a REGISTER round trip: 401 and "
+          "authenticated REGISTER; a call: both legs, CDRs included) and per "
+          "second of load. Commits: `pg_stat_database.xact_commit` of the "
+          "nodes' database, read-only transactions included (idle, the "
+          "nodes made %s a second; \"net\" subtracts that rate over the "
+          "phase); rollbacks: `xact_rollback` (transactions the nodes "
+          "retried, e.g. after a serialization failure); write "
+          "transactions: XIDs assigned (the snapshot's xmax), rolled-back "
+          "ones included; "
+          "tuples: inserted + updated + deleted; WAL: `pg_current_wal_lsn()` "
+          "difference, the whole cluster's. Counters read once they stopped "
+          "moving for longer than PostgreSQL holds them back (up to 10 s "
+          "for a connection that goes idle)."
+          % f1(p.get("idle", {}).get("commit_rate")), "",
+          "| phase | commits / op (net) | rollbacks / op | write txns / op "
+          "| tuples / op (ins / upd / del) | WAL bytes / op | WAL FPI / op "
+          "| commits/s (net) | rollbacks/s | write txns/s | WAL MB/s |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in phases:
+        if not r:
+            continue
+        q = r["pg"]
+        po, ps = q["per_op"], q["per_s"]
+        L.append("| %s | %s (%s) | %s | %s | %s (%s / %s / %s) | %s | %s "
+                 "| %s (%s) | %s | %s | %s |" % (
+                     name, f2(po["xact_commit"]), f2(po["commits_net"]),
+                     f2(po["xact_rollback"]), f2(po["xids"]),
+                     f2(po["tuples"]),
+                     f2(po["tup_inserted"]), f2(po["tup_updated"]),
+                     f2(po["tup_deleted"]), f0(po["wal_bytes"]),
+                     f2(po["wal_fpi"]), f0(ps["xact_commit"]),
+                     f0(ps["commits_net"]), f0(ps["xact_rollback"]),
+                     f0(ps["xids"]),
+                     f2(ps["wal_bytes"] / 1e6
+                        if ps["wal_bytes"] is not None else None)))
+    L.append("")
+    notes = []
+    if "registered" in p:
+        notes.append("endpoints registered in the store after the storm: "
+                     "%s of %s" % (f0(p["registered"]), f0(p["users"])))
+    c = p.get("calls_run")
+    if c:
+        notes.append("calls: callees completed %s; CDRs in the store %s "
+                     "(two legs per successful call: %s)" % (
+                         f0(c["uas_success"]), f0(c.get("cdrs")),
+                         f0(c.get("cdrs_expected_min"))))
+    ck = [r["pg"]["delta"]["checkpoints"] for _, r in phases if r]
+    if any(ck):
+        notes.append("checkpoints during the phases: %s (their full-page "
+                     "images are in the WAL figures)" %
+                     ", ".join(str(x) for x in ck))
+    for name, r in phases:
+        if r and r["pg"]["delta"].get("log_errors"):
+            notes.append("PostgreSQL ERRORs during %s: %s" % (
+                name, "; ".join("%s x %s" % (f0(v), m) for m, v in sorted(
+                    r["pg"]["delta"]["log_errors"].items(),
+                    key=lambda kv: -kv[1]))))
+    notes.append("warnings in the nodes' logs: %s" %
+                 (p.get("log_warnings") or "none"))
+    L += ["- " + x for x in notes]
+    return "\n".join(L)
+
+
 def summary(res):
     m = res["machine"]
     L = ["# sipward benchmark, %s" % m.get("date"), "",
@@ -481,9 +580,10 @@ def summary(res):
         L.append("")
     fns = {"sip": part_sip, "storm": part_storm, "http": part_http, "durable": part_durable,
            "growth": part_growth, "callgrind": part_callgrind,
-           "calls": part_calls, "callgrind_calls": part_callgrind_calls}
+           "calls": part_calls, "callgrind_calls": part_callgrind_calls,
+           "scaling": part_scaling}
     order = ["sip", "storm", "http", "durable", "growth", "callgrind", "calls",
-             "callgrind_calls"]
+             "callgrind_calls", "scaling"]
     for name in sorted(res["parts"], key=lambda k: (order.index(k)
                                                   if k in order else 99)):
         p = res["parts"][name]

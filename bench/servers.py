@@ -35,17 +35,21 @@ SIPWARD_ENV = {
 class Sipward:
     """sipward serve on a SQLite file. The first start on an empty file
     prints the first account (auth_id, auth_token) on stdout; it is saved
-    next to the database so later starts on the same file can reuse it."""
+    next to the database so later starts on the same file can reuse it.
+    db_url: serve that store instead (a postgresql:// URL); the account is
+    then read from db_path + ".account.json", which must exist (e.g. the
+    SQLite file the store was copied from)."""
 
     def __init__(self, binary, db_path, outdir, name="sipward", env=None,
-                 wrapper=None, start_timeout=20.0):
+                 wrapper=None, start_timeout=20.0, db_url=None):
         self.db_path = db_path
+        self.db_url = db_url or "sqlite:" + db_path
         self.http_port = free_port(udp_too=False)
         self.sip_port = free_port(udp_too=True)
         e = dict(SIPWARD_ENV)
         if env:
             e.update(env)
-        argv = [binary, "serve", "--db", "sqlite:" + db_path,
+        argv = [binary, "serve", "--db", self.db_url,
                 "--http", "127.0.0.1:%d" % self.http_port,
                 "--sip", "127.0.0.1:%d" % self.sip_port]
         self.proc = Proc(name, (wrapper or []) + argv, outdir, env=e)

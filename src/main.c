@@ -806,18 +806,17 @@ static int cmd_serve(int argc, char **argv)
 		cpus = 1;
 	threads = c.http_threads ? c.http_threads : 4 * cpus;
 	wthreads = c.http_write_threads ? c.http_write_threads : 16 * cpus;
-	ho = (struct http_opts){
-	    .listen = c.http,
-	    .body_max = (size_t)c.body_max,
-	    .threads = (unsigned)threads,
-	    .write_threads = (unsigned)wthreads,
-	    .conn_max = (unsigned)c.http_conn_max,
-	    .conn_per_addr = (unsigned)c.http_conn_per_addr,
-	    .timeout_s = (unsigned)c.http_timeout,
-	    .request_timeout_s = (unsigned)c.http_request_timeout,
-	    /* SQLite reads in WAL never wait for a
-	     * writer: no hand-off for them */
-	    .inline_reads = backend(c.db) == &store_sqlite_ops};
+	ho = (struct http_opts){.listen = c.http,
+				.body_max = (size_t)c.body_max,
+				.threads = (unsigned)threads,
+				.write_threads = (unsigned)wthreads,
+				.conn_max = (unsigned)c.http_conn_max,
+				.conn_per_addr = (unsigned)c.http_conn_per_addr,
+				.timeout_s = (unsigned)c.http_timeout,
+				.request_timeout_s =
+				    (unsigned)c.http_request_timeout,
+				/* what never blocks runs on the loops */
+				.inline_ok = api_inline};
 	if (http_server_start(&srv, &ho, api_handle, a)) {
 		fprintf(stderr, "sipward: cannot listen on %s\n", c.http);
 		rc = 1;

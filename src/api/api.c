@@ -972,28 +972,66 @@ static void dispatch(struct api_ctx *c)
 		api_app_collection(c);
 }
 
+/* The access line of every request. */
+static void log_request(const struct api_ctx *c)
+{
+	char q[300];
+
+	LOG_INFO("http_request",
+		 "api_id=%s method=%s path=%s status=%d ms=%lld", c->api_id,
+		 c->req->method, base_log_quote(c->req->path, q, sizeof(q)),
+		 c->resp->status, (long long)(base_time_now_ms() - c->t0_ms));
+}
+
+void api_defer(struct api_ctx *c)
+{
+	c->deferred = true;
+	http_req_defer(c->req);
+}
+
+void api_deferred_done(struct api_ctx *c)
+{
+	const struct http_req *req = c->req;
+
+	log_request(c);
+	http_req_done(req);
+}
+
+bool api_inline(void *ctx, const struct http_req *req)
+{
+	struct api *a = ctx;
+	struct route rt;
+
+	/* Reads that never wait, and the update that is queued (SQLite). */
+	if (!svc_writes_queue(a->svc))
+		return false;
+	if (strcmp(req->method, "GET") == 0)
+		return true;
+	if (strcmp(req->method, "POST") != 0)
+		return false;
+	route_parse(req->path, &rt);
+	return rt.known && rt.res == R_ENDPOINT && rt.has_id;
+}
+
 void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp)
 {
 	struct api_ctx c = {.api = ctx, .req = req, .resp = resp};
-	int64_t t0 = base_time_now_ms();
-	char q[300];
 
 	if (base_id_uuid(c.api_id, sizeof(c.api_id)) != 0) {
 		resp->status = 500;
 		return;
 	}
+	c.t0_ms = base_time_now_ms();
 	snprintf(resp->request_id, sizeof(resp->request_id), "%s", c.api_id);
 	/* The store may take this long for the request, then 503. */
 	base_deadline_set((req->t0_ms ? req->t0_ms : base_time_mono_ms()) +
 			  c.api->cfg->store_timeout * 1000);
-	/* A read authenticates and reads in one store transaction. */
-	if (strcmp(req->method, "GET") == 0)
-		svc_read_begin(c.api->svc);
+	/* Authentication and the reads before any write share one store
+	 * transaction (a write ends it first). */
+	svc_read_begin(c.api->svc);
 	dispatch(&c);
 	svc_read_end(c.api->svc);
 	base_deadline_set(0);
-	LOG_INFO("http_request",
-		 "api_id=%s method=%s path=%s status=%d ms=%lld", c.api_id,
-		 req->method, base_log_quote(req->path, q, sizeof(q)),
-		 resp->status, (long long)(base_time_now_ms() - t0));
+	if (!c.deferred) /* else resp is another thread's now */
+		log_request(&c);
 }

@@ -15,4 +15,9 @@ void api_free(struct api *a);
 /* The http_handler: answers one request (ctx is the struct api). */
 void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp);
 
+/* The http_inline_fn: reads, and the endpoint update (queued, answered
+ * once durable), when the store's reads never wait and its writes queue
+ * (SQLite). */
+bool api_inline(void *ctx, const struct http_req *req);
+
 #endif

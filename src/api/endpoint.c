@@ -6,6 +6,7 @@
 
 #include "api/internal.h"
 #include "base/crypto.h"
+#include "base/time.h"
 
 static void app_ref_write(struct api_jw *w, const struct model_endpoint *ep)
 {
@@ -275,6 +276,57 @@ void api_endpoint_collection(struct api_ctx *c)
 		create(c);
 }
 
+/* An update queued for the writer thread, and what its answer needs. */
+struct queued_update {
+	struct api_ctx c;
+	char id[MODEL_ID_MAX];
+	json_t *body;
+	struct svc_endpoint_input in;
+	struct model_errors errs;
+};
+
+/* Once the update is durable, or failed (the writer's thread). */
+static void update_done(void *arg, int err)
+{
+	struct queued_update *u = arg;
+
+	if (err)
+		api_reply_errno(&u->c, err, "Endpoint", &u->errs);
+	else
+		api_reply_empty(&u->c, 202);
+	api_json_wipe(u->body);
+	json_decref(u->body);
+	model_errors_free(&u->errs);
+	api_deferred_done(&u->c);
+	free(u);
+}
+
+/* The update of a store whose writes queue: answered when durable. */
+static void update_queued(struct api_ctx *c, json_t *body)
+{
+	struct queued_update *u = calloc(1, sizeof(*u));
+	int err;
+
+	if (!u) {
+		api_json_wipe(body);
+		json_decref(body);
+		api_reply_errno(c, ENOMEM, "Endpoint", NULL);
+		return;
+	}
+	u->c = *c;
+	snprintf(u->id, sizeof(u->id), "%s", c->id);
+	u->c.id = u->id;
+	u->body = body;
+	decode_endpoint(&u->c, body, false, &u->in, &u->errs);
+	api_defer(c);
+	u->c.deferred = true;
+	err = svc_endpoint_update_async(c->api->svc, &u->c.acct, u->id, &u->in,
+					&u->errs, update_done, u,
+					base_deadline_get(), API_QUEUE_MAX);
+	if (err) /* not queued: answered now (503 for a full queue) */
+		update_done(u, err == EAGAIN ? EBUSY : err);
+}
+
 static void update(struct api_ctx *c)
 {
 	struct svc_endpoint_input in;
@@ -284,6 +336,10 @@ static void update(struct api_ctx *c)
 
 	if (api_body_object(c, true, &body))
 		return;
+	if (svc_writes_queue(c->api->svc)) {
+		update_queued(c, body);
+		return;
+	}
 	decode_endpoint(c, body, false, &in, &errs);
 	err = svc_endpoint_update(c->api->svc, &c->acct, c->id, &in, &errs);
 	if (err)

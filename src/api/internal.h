@@ -29,7 +29,22 @@ struct api_ctx {
 	const char *prefix; /* "/v1" or "/api/v1", as the client used */
 	const char *id;	    /* the item id in the path, or NULL */
 	char api_id[40];
+	int64_t t0_ms; /* base_time_now_ms() at the start, for the log */
+	/* answered later, from another thread (api_defer) */
+	bool deferred;
 };
+
+/* Most writes queued at once for the writer thread (then 503). */
+#define API_QUEUE_MAX 1024
+
+/*
+ * For a handler that answers c later (a write queued for the writer
+ * thread): from now on c->resp is filled by api_deferred_done, once.
+ */
+void api_defer(struct api_ctx *c);
+/* Logs the request, as every answer is, and sends c's answer (any thread;
+ * c may be freed after). */
+void api_deferred_done(struct api_ctx *c);
 
 /* Error phrases ("error" in the body). */
 #define API_E_PARAMS "invalid request parameters"

@@ -60,6 +60,8 @@ enum { L_IDLE, L_READING, L_WRITING, L_LINGER, L_BUSY, L_COUNT, L_NONE };
 
 enum { CS_HEAD, CS_BODY, CS_BUSY, CS_WRITE, CS_LINGER, CS_DEAD };
 
+enum { DEF_NONE, DEF_PENDING, DEF_RETURNED, DEF_DONE };
+
 struct loop;
 
 struct qpair {
@@ -91,6 +93,9 @@ struct http_conn {
 	size_t body_len, body_cap;
 	bool close_after;
 	bool q_done;
+	/* A deferred answer (http_req_defer): DEF_*, between the handler's
+	 * return and http_req_done, whichever comes second sends. */
+	atomic_int def;
 	struct qpair *q;
 	unsigned nq, qcap;
 	/* the response */
@@ -135,7 +140,8 @@ struct http_server {
 	void *ctx;
 	size_t body_max;
 	unsigned conn_max, per_addr;
-	bool inline_reads;
+	http_inline_fn inline_ok;
+	atomic_uint deferred; /* requests a handler answers later */
 	int64_t idle_ms, request_ms;
 	struct base_pool *rpool, *wpool;
 	struct loop *loops;
@@ -673,15 +679,71 @@ static void conn_send(struct http_conn *c)
 	conn_flush(c);
 }
 
-/* Runs the handler on the loop thread (errors, overload) and sends. */
+/*
+ * After the handler returned: true when its answer comes later, false when
+ * it is there to send (it never deferred, or http_req_done came first).
+ */
+static bool handler_deferred(struct http_conn *c)
+{
+	if (atomic_load(&c->def) == DEF_NONE)
+		return false;
+	if (atomic_exchange(&c->def, DEF_RETURNED) != DEF_DONE)
+		return true; /* http_req_done sends */
+	atomic_store(&c->def, DEF_NONE);
+	return false;
+}
+
+/* Runs the handler on the loop thread and sends, unless it deferred. */
 static void run_inline(struct http_conn *c)
 {
 	struct http_server *srv = c->loop->srv;
 
 	c->req.t0_ms = base_time_mono_ms();
 	srv->handler(srv->ctx, &c->req, &c->resp);
+	if (handler_deferred(c))
+		return;
 	resp_build(c);
 	conn_send(c);
+}
+
+/* Hands c, its answer built, to its loop to send (any thread). */
+static void post_done(struct http_conn *c)
+{
+	struct loop *l = c->loop;
+	bool wake;
+
+	pthread_mutex_lock(&l->mu);
+	wake = !l->done;
+	c->done_next = l->done;
+	l->done = c;
+	pthread_mutex_unlock(&l->mu);
+	if (wake) {
+		uint64_t one = 1;
+		ssize_t n = write(l->efd, &one, sizeof(one));
+		(void)n; /* a full counter means a wakeup is pending anyway */
+	}
+}
+
+void http_req_defer(const struct http_req *req)
+{
+	struct http_conn *c = req->conn;
+
+	atomic_fetch_add(&c->loop->srv->deferred, 1);
+	atomic_store(&c->def, DEF_PENDING);
+}
+
+void http_req_done(const struct http_req *req)
+{
+	struct http_conn *c = req->conn;
+	struct http_server *srv = c->loop->srv;
+
+	if (atomic_exchange(&c->def, DEF_DONE) == DEF_RETURNED) {
+		atomic_store(&c->def, DEF_NONE);
+		resp_build(c);
+		post_done(c);
+	}
+	/* last: http_server_stop waits for this to reach 0 */
+	atomic_fetch_sub(&srv->deferred, 1);
 }
 
 /* Answers an error the server found itself, through the handler. */
@@ -709,34 +771,25 @@ static void job_run(struct base_pool_job *job)
 {
 	struct http_conn *c =
 	    (struct http_conn *)((char *)job - offsetof(struct http_conn, job));
-	struct loop *l = c->loop;
-	bool wake;
+	struct http_server *srv = c->loop->srv;
 
-	l->srv->handler(l->srv->ctx, &c->req, &c->resp);
+	srv->handler(srv->ctx, &c->req, &c->resp);
+	if (handler_deferred(c))
+		return;
 	resp_build(c);
-	pthread_mutex_lock(&l->mu);
-	wake = !l->done;
-	c->done_next = l->done;
-	l->done = c;
-	pthread_mutex_unlock(&l->mu);
-	if (wake) {
-		uint64_t one = 1;
-		ssize_t n = write(l->efd, &one, sizeof(one));
-		(void)n; /* a full counter means a wakeup is pending anyway */
-	}
+	post_done(c);
 }
 
 /*
- * Hands the complete request to a worker, or answers it inline: a read when
- * the server was told reads never wait (inline_reads), or any request the
+ * Hands the complete request to a worker, or answers it inline: a request
+ * the handler answers without blocking (inline_ok), or any request the
  * server cannot queue.
  */
 static void dispatch(struct http_conn *c)
 {
-	struct loop *l = c->loop;
-	struct http_server *srv = l->srv;
-	bool read = strcmp(c->req.method, "GET") == 0;
-	struct base_pool *p = read ? srv->rpool : srv->wpool;
+	struct http_server *srv = c->loop->srv;
+	struct base_pool *p =
+	    strcmp(c->req.method, "GET") == 0 ? srv->rpool : srv->wpool;
 
 	c->state = CS_BUSY;
 	list_put(c, L_BUSY, 0);
@@ -745,7 +798,8 @@ static void dispatch(struct http_conn *c)
 		c->req.body = c->body;
 		c->req.body_len = c->body_len;
 	}
-	if (read && srv->inline_reads) {
+	if (!c->req.body_too_large && srv->inline_ok &&
+	    srv->inline_ok(srv->ctx, &c->req)) {
 		run_inline(c);
 		return;
 	}
@@ -1268,7 +1322,7 @@ int http_server_start(struct http_server **out, const struct http_opts *o,
 	srv->body_max = o->body_max;
 	srv->conn_max = o->conn_max;
 	srv->per_addr = o->conn_per_addr;
-	srv->inline_reads = o->inline_reads;
+	srv->inline_ok = o->inline_ok;
 	srv->idle_ms = (int64_t)(o->timeout_s ? o->timeout_s : 60) * 1000;
 	srv->request_ms =
 	    (int64_t)(o->request_timeout_s ? o->request_timeout_s : 10) * 1000;
@@ -1327,5 +1381,10 @@ void http_server_stop(struct http_server *srv)
 	base_pool_stop(srv->rpool);
 	base_pool_stop(srv->wpool);
 	srv->rpool = srv->wpool = NULL;
+	/* Deferred answers come within their handler's deadline. */
+	while (atomic_load(&srv->deferred)) {
+		struct timespec ms = {0, 1000000};
+		nanosleep(&ms, NULL);
+	}
 	srv_free(srv);
 }

@@ -75,10 +75,26 @@ int http_req_query_each(const struct http_req *req, http_query_cb cb,
 /*
  * Fills resp for req. Runs on one of the server's worker threads; on an
  * event-loop thread (and so must not block) when req->error or
- * req->overloaded is set, and for GET requests with inline_reads.
+ * req->overloaded is set, and for the requests http_inline_fn chose.
  */
 typedef void (*http_handler)(void *ctx, const struct http_req *req,
 			     struct http_resp *resp);
+
+/*
+ * Whether the handler answers req without blocking (reads that never wait
+ * on a lock or a network, writes it queues and defers): then it runs on
+ * the event loop, with no hand-off to a worker.
+ */
+typedef bool (*http_inline_fn)(void *ctx, const struct http_req *req);
+
+/*
+ * Called by the handler that will answer req later, from another thread:
+ * the server sends nothing when the handler returns. The handler then
+ * fills resp and calls http_req_done, exactly once.
+ */
+void http_req_defer(const struct http_req *req);
+/* Sends the answer of a deferred request (any thread). */
+void http_req_done(const struct http_req *req);
 
 struct http_opts {
 	const char *listen; /* HOST:PORT, [v6]:PORT */
@@ -90,9 +106,7 @@ struct http_opts {
 	unsigned conn_per_addr;
 	unsigned timeout_s;	    /* idle keep-alive */
 	unsigned request_timeout_s; /* whole request, from its first byte */
-	/* GET runs on the loop thread, no hand-off to a worker: for handlers
-	 * whose reads never wait on a lock or a network (SQLite in WAL). */
-	bool inline_reads;
+	http_inline_fn inline_ok;   /* NULL: every request to a worker */
 };
 
 /* Starts listening and serving. Returns 0, EINVAL (bad address) or EIO. */

@@ -12,6 +12,7 @@
 #include "base/id.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "svc/group.h"
 #include "svc/internal.h"
 
 /* The application field, for its name in errors. */
@@ -261,6 +262,68 @@ int svc_endpoint_update(struct svc *s, const struct model_account *acct,
 			 endpoint_id);
 	base_wipe(w, sizeof(*w));
 	free(w);
+	return err;
+}
+
+bool svc_writes_queue(const struct svc *s)
+{
+	return s->group != NULL;
+}
+
+/* A queued update and whom to tell. */
+struct ep_update {
+	struct ep_write w;
+	svc_done_fn done;
+	void *arg;
+};
+
+static int do_update_job(struct store *st, void *arg)
+{
+	struct ep_update *u = arg;
+
+	return do_endpoint_update(st, &u->w);
+}
+
+/* On the writer's thread, once the group is durable. */
+static void update_done(void *arg, int err)
+{
+	struct ep_update *u = arg;
+
+	if (!err && memcmp(&u->w.cur.ha1_md5, &u->w.next.ha1_md5,
+			   sizeof(u->w.cur.ha1_md5)) != 0)
+		LOG_INFO("endpoint_password_changed",
+			 "auth_id=%s endpoint_id=%s", u->w.acct->auth_id,
+			 u->w.endpoint_id);
+	u->done(u->arg, err);
+	base_wipe(u, sizeof(*u));
+	free(u);
+}
+
+int svc_endpoint_update_async(struct svc *s, const struct model_account *acct,
+			      const char *endpoint_id,
+			      const struct svc_endpoint_input *in,
+			      struct model_errors *errs, svc_done_fn done,
+			      void *arg, int64_t deadline_ms,
+			      unsigned queue_max)
+{
+	struct ep_update *u;
+	int err;
+
+	if (!s->group)
+		return ENOTSUP;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return ENOMEM;
+	u->w.acct = acct;
+	u->w.endpoint_id = endpoint_id;
+	u->w.in = in;
+	u->w.errs = errs;
+	u->done = done;
+	u->arg = arg;
+	err = svc_group_submit(s->group, do_update_job, u, update_done,
+			       deadline_ms, queue_max);
+	if (err)
+		free(u);
 	return err;
 }
 

@@ -193,6 +193,32 @@ int svc_endpoint_update(struct svc *s, const struct model_account *acct,
 			const char *endpoint_id,
 			const struct svc_endpoint_input *in,
 			struct model_errors *errs);
+
+/* Whether API writes queue for a writer thread (svc_endpoint_update_async)
+ * rather than running on the caller's thread: a store whose writers take
+ * turns (SQLite). */
+bool svc_writes_queue(const struct svc *s);
+
+/* What svc_endpoint_update_async's caller hears: svc_endpoint_update's
+ * result. */
+typedef void (*svc_done_fn)(void *arg, int err);
+
+/*
+ * svc_endpoint_update without waiting (svc_writes_queue): queues the
+ * transaction for the durable group commit and returns at once; done(arg,
+ * err) runs on the writer's thread once the commit is fsynced (or the
+ * update failed; errs filled as svc_endpoint_update fills it). Everything
+ * passed must live until then. Still queued at deadline_ms
+ * (base_time_mono_ms units): not run, ETIMEDOUT. Returns 0 (done will run),
+ * EAGAIN (queue_max transactions wait already) or ENOMEM, and then done
+ * does not run; ENOTSUP without such a store.
+ */
+int svc_endpoint_update_async(struct svc *s, const struct model_account *acct,
+			      const char *endpoint_id,
+			      const struct svc_endpoint_input *in,
+			      struct model_errors *errs, svc_done_fn done,
+			      void *arg, int64_t deadline_ms,
+			      unsigned queue_max);
 /*
  * Calls cb for each endpoint of a page, with its live registrations: limit
  * rows from offset, or when after names an endpoint of the account (the
