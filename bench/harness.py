@@ -1315,9 +1315,10 @@ PG_QUERY = (
     " w.wal_records, w.wal_fpi, b.checkpoints_timed + b.checkpoints_req"
     " FROM pg_stat_database d, pg_stat_wal w, pg_stat_bgwriter b"
     " WHERE d.datname = '%s'" % SCAL_DB)
-# Counters that only move when something is written.
+# Counters that only move when the nodes' database is written (the WAL
+# moves for the whole cluster, background processes included).
 PG_WRITES = ("tup_inserted", "tup_updated", "tup_deleted", "xids",
-             "wal_records")
+             "xact_rollback")
 
 
 def pg_counters(pg):
@@ -1340,7 +1341,7 @@ PGSTAT_IDLE_S = 10.0
 
 def pg_settled(pg, quiet_s=PGSTAT_IDLE_S + 1.5, timeout=120.0):
     """The counters once the writes have all reached them: no write
-    counter (tuples, XIDs, WAL records) has moved for quiet_s, longer than
+    counter (tuples, XIDs, rollbacks) has moved for quiet_s, longer than
     a flush can be held back (PGSTAT_IDLE_S), polling every 0.25 s; fails
     when they still move after timeout. (pg_stat_force_next_flush() only
     flushes the calling session's statistics, not the nodes'.)"""
@@ -1514,8 +1515,8 @@ def part_scaling(ctx):
                 sts = [f.result() for f in futs]
             wall = time.monotonic() - t
             cpu = [x.cpu() - c for x, c in zip(nodes, c0)]
-            after = pg_settled(pg)
             pcpu = pg.cpu() - p0
+            after = pg_settled(pg)
             ok = sum(st["success"] for st in sts)
             r = {"success": ok, "failed": sum(st["failed"] for st in sts),
                  "retrans": sum(st["retrans"] for st in sts),
@@ -1578,8 +1579,8 @@ def part_scaling(ctx):
                       timeout=int(m / rate) * 4 + 60)
         wall = time.monotonic() - t
         cpu = [x.cpu() - c for x, c in zip(nodes, c0)]
-        after = pg_settled(pg)
         pcpu = pg.cpu() - p0
+        after = pg_settled(pg)
         ok = st["success"]
         r = {"success": ok, "failed": st["failed"], "retrans": st["retrans"],
              "uas_success": st["uas_success"],

@@ -236,6 +236,39 @@ def test_pipelined_requests_answered_in_order(api, server):
     assert r3.status == 200 and r3.json()["meta"]["limit"] == 2
 
 
+def test_pipelined_updates_and_reads_answered_in_order(api, server):
+    """Updates answered later (queued for the writer thread, 202 once
+    durable) keep their place among pipelined requests: each read after an
+    update sees it, each answer comes in request order, and an update that
+    fails (a bad field) is answered in its place too."""
+    ep = api.create_endpoint()
+    hdr = ("X-Auth-ID: %s\r\nX-Auth-Token: %s\r\n"
+           "Content-Type: application/json\r\n" % (api.auth_id, api.token))
+    path = "/api/v1/Account/%s/Endpoint/%s/" % (api.auth_id,
+                                                 ep["endpoint_id"])
+    reqs, want = [], []
+    for i in range(5):
+        body = json.dumps({"alias": "pipe%d" % i})
+        reqs.append("POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d"
+                    "\r\n\r\n%s" % (path, hdr, len(body), body))
+        want.append(("POST", 202, None))
+        reqs.append("GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (path, hdr))
+        want.append(("GET", 200, "pipe%d" % i))
+    body = json.dumps({"alias": 5})
+    reqs.append("POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d"
+                "\r\n\r\n%s" % (path, hdr, len(body), body))
+    want.append(("POST", 400, None))
+    reqs.append("GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (path, hdr))
+    want.append(("GET", 200, "pipe4"))
+    with RawConn(server.port) as c:
+        c.send("".join(reqs).encode())
+        for method, status, alias in want:
+            r = c.read_response(method)
+            assert r.status == status, (method, r.status, r.body)
+            if alias:
+                assert r.json()["alias"] == alias
+
+
 def test_bad_chunked_encoding_is_400_and_closes(api, server):
     """A malformed chunk: 400 with the JSON error body (api_id,
     X-Request-Id), the connection closes, and nothing is created."""
