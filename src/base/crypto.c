@@ -37,9 +37,15 @@ static EVP_MD *alg_md5, *alg_sha256;
 static EVP_MAC *alg_hmac;
 static pthread_key_t ctx_key;
 
+/* Keys up to this long are remembered: the same key again is not set up
+ * again (HMAC's inner and outer pads are kept by the context). */
+#define MAC_KEY_KEEP 64
+
 struct thread_ctx {
 	EVP_MD_CTX *md;
-	EVP_MAC_CTX *mac; /* HMAC-SHA-256, its key set per use */
+	EVP_MAC_CTX *mac;		 /* HMAC-SHA-256 */
+	unsigned char key[MAC_KEY_KEEP]; /* mac's key, when keylen > 0 */
+	size_t keylen;
 };
 
 static __thread struct thread_ctx *mine; /* this thread's */
@@ -51,6 +57,7 @@ static void ctx_free(void *p)
 
 	EVP_MD_CTX_free(c->md);
 	EVP_MAC_CTX_free(c->mac); /* cleanses the key it holds */
+	OPENSSL_cleanse(c->key, sizeof(c->key));
 	free(c);
 	if (mine == c)
 		mine = NULL;
@@ -124,9 +131,21 @@ int base_hmac_sha256(const void *key, size_t keylen, const void *data,
 {
 	struct thread_ctx *c = thread_ctx();
 	size_t n = 0;
+	bool same;
 
-	if (!c || !EVP_MAC_init(c->mac, key, keylen, NULL) ||
-	    !EVP_MAC_update(c->mac, data, len) ||
+	if (!c)
+		return EIO;
+	same =
+	    keylen && keylen == c->keylen && memcmp(key, c->key, keylen) == 0;
+	if (!EVP_MAC_init(c->mac, same ? NULL : key, same ? 0 : keylen, NULL)) {
+		c->keylen = 0;
+		return EIO;
+	}
+	if (!same) {
+		c->keylen = keylen <= MAC_KEY_KEEP ? keylen : 0;
+		memcpy(c->key, key, c->keylen);
+	}
+	if (!EVP_MAC_update(c->mac, data, len) ||
 	    !EVP_MAC_final(c->mac, out, &n, BASE_HMAC_LEN) ||
 	    n != BASE_HMAC_LEN)
 		return EIO;

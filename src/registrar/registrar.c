@@ -256,7 +256,7 @@ static void begin(struct out *o, const struct req *q, unsigned code,
 /* Ends the response, sends it and remembers it for retransmissions. */
 static void finish(struct out *o, struct req *q, const char *key, size_t keylen)
 {
-	outf(o, "Server: sipward/%s\r\n", SIPWARD_VERSION);
+	sip_buf_puts(&o->b, "Server: sipward/" SIPWARD_VERSION "\r\n");
 	if (sip_build_end(&o->b, NULL, (struct sip_str){0})) {
 		LOG_WARN("sip_response_too_large", "src=%s", q->src);
 		return;
@@ -419,11 +419,15 @@ static void contacts_out(struct out *o, const struct model_binding *b,
 
 	for (unsigned i = 0; i < n; i++) {
 		int64_t left = (b[i].expires_ms - now + 999) / 1000;
-		outf(o, "Contact: <%s>;expires=%lld", b[i].contact,
-		     (long long)(left > 0 ? left : 0));
-		if (b[i].q[0])
-			outf(o, ";q=%s", b[i].q);
-		outf(o, "\r\n");
+		sip_buf_puts(&o->b, "Contact: <");
+		sip_buf_puts(&o->b, b[i].contact);
+		sip_buf_puts(&o->b, ">;expires=");
+		sip_buf_putu(&o->b, (unsigned long long)(left > 0 ? left : 0));
+		if (b[i].q[0]) {
+			sip_buf_puts(&o->b, ";q=");
+			sip_buf_puts(&o->b, b[i].q);
+		}
+		sip_buf_puts(&o->b, "\r\n");
 	}
 }
 

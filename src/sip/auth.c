@@ -316,14 +316,16 @@ int sip_auth_challenge(struct sip_auth *a, const struct sip_auth_req *q,
 			/* One pass in order; or the others, then MD5. */
 			if (q->md5_last ? md5 != (pass == 1) : pass == 1)
 				continue;
-			sip_buf_printf(b,
-				       "%s: Digest realm=\"%s\", nonce=\"%s\", "
-				       "algorithm=%s, qop=\"auth\"%s\r\n",
-				       q->proxy ? "Proxy-Authenticate"
-						: "WWW-Authenticate",
-				       q->realm, nonce,
-				       sip_digest_alg_name(a->o.algs[i]),
-				       stale ? ", stale=true" : "");
+			sip_buf_puts(b, q->proxy ? "Proxy-Authenticate"
+						 : "WWW-Authenticate");
+			sip_buf_puts(b, ": Digest realm=\"");
+			sip_buf_puts(b, q->realm);
+			sip_buf_puts(b, "\", nonce=\"");
+			sip_buf_puts(b, nonce);
+			sip_buf_puts(b, "\", algorithm=");
+			sip_buf_puts(b, sip_digest_alg_name(a->o.algs[i]));
+			sip_buf_puts(b, stale ? ", qop=\"auth\", stale=true\r\n"
+					      : ", qop=\"auth\"\r\n");
 		}
 	return 0;
 }

@@ -51,6 +51,18 @@ void sip_buf_puts(struct sip_buf *b, const char *s)
 	sip_buf_put(b, (struct sip_str){s, strlen(s)});
 }
 
+void sip_buf_putu(struct sip_buf *b, unsigned long long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sip_buf_put(b, (struct sip_str){d + i, sizeof(d) - i});
+}
+
 bool sip_build_value_ok(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -299,9 +311,12 @@ static void top_via(struct sip_buf *b, const struct sip_via *v,
 		first = false;
 		p = semi ? semi + 1 : end;
 	}
-	sip_buf_printf(b, ";received=%s", src_ip);
-	if (v->rport)
-		sip_buf_printf(b, ";rport=%u", src_port);
+	sip_buf_puts(b, ";received=");
+	sip_buf_puts(b, src_ip);
+	if (v->rport) {
+		sip_buf_puts(b, ";rport=");
+		sip_buf_putu(b, src_port);
+	}
 	sip_buf_puts(b, "\r\n");
 }
 
@@ -321,8 +336,11 @@ int sip_build_response_start(struct sip_buf *b, const struct sip_msg *m,
 	if (code < 100 || code > 699 || !m->nvia || !ok(reason, false) ||
 	    !ok(to_tag, false) || !ok(src_ip, false))
 		return b->err = EINVAL;
-	sip_buf_printf(b, "SIP/2.0 %u %s\r\n", code,
-		       reason ? reason : sip_build_reason(code));
+	sip_buf_puts(b, "SIP/2.0 ");
+	sip_buf_putu(b, code);
+	sip_buf_puts(b, " ");
+	sip_buf_puts(b, reason ? reason : sip_build_reason(code));
+	sip_buf_puts(b, "\r\n");
 	top_via(b, &m->via[0], src_ip, src_port);
 	for (unsigned i = 1; i < m->nvia; i++) {
 		sip_buf_puts(b, "Via: ");
@@ -333,11 +351,15 @@ int sip_build_response_start(struct sip_buf *b, const struct sip_msg *m,
 	sip_buf_put(b, m->from.raw);
 	sip_buf_puts(b, "\r\nTo: ");
 	sip_buf_put(b, m->to.raw);
-	if (!m->to.tag.p && code > 100 && to_tag && *to_tag)
-		sip_buf_printf(b, ";tag=%s", to_tag);
+	if (!m->to.tag.p && code > 100 && to_tag && *to_tag) {
+		sip_buf_puts(b, ";tag=");
+		sip_buf_puts(b, to_tag);
+	}
 	sip_buf_puts(b, "\r\nCall-ID: ");
 	sip_buf_put(b, m->call_id);
-	sip_buf_printf(b, "\r\nCSeq: %u ", m->cseq);
+	sip_buf_puts(b, "\r\nCSeq: ");
+	sip_buf_putu(b, m->cseq);
+	sip_buf_puts(b, " ");
 	sip_buf_put(b, m->cseq_method);
 	sip_buf_puts(b, "\r\n");
 	return b->err;
@@ -351,7 +373,9 @@ int sip_build_end(struct sip_buf *b, const char *content_type,
 		return b->err ? b->err : (b->err = EINVAL);
 	if (body.n)
 		sip_buf_printf(b, "Content-Type: %s\r\n", content_type);
-	sip_buf_printf(b, "Content-Length: %zu\r\n\r\n", body.n);
+	sip_buf_puts(b, "Content-Length: ");
+	sip_buf_putu(b, body.n);
+	sip_buf_puts(b, "\r\n\r\n");
 	sip_buf_put(b, body);
 	return b->err;
 }

@@ -46,6 +46,8 @@ void sip_buf_put(struct sip_buf *b, struct sip_str s);
 
 /* Appends the NUL-terminated s. */
 void sip_buf_puts(struct sip_buf *b, const char *s);
+/* Appends v in decimal. */
+void sip_buf_putu(struct sip_buf *b, unsigned long long v);
 
 /*
  * Writes a fresh RFC 3261 branch ("z9hG4bK" + 22 random letters and

@@ -465,6 +465,46 @@ static void test_key_file_race(void **state)
 	}
 }
 
+/* HMAC-SHA-256 against RFC 4231's vectors, with keys alternating on one
+ * thread (a key set up once is reused only while it is the same key). */
+static void test_hmac_rfc4231(void **state)
+{
+	static const struct {
+		unsigned char key[131];
+		size_t keylen;
+		const char *data, *want;
+	} v[] = {
+	    {{[0 ... 19] = 0x0b},
+	     20,
+	     "Hi There",
+	     "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff"
+	     "7"},
+	    {"Jefe", 4, "what do ya want for nothing?",
+	     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec384"
+	     "3"},
+	    {{[0 ... 130] = 0xaa},
+	     131,
+	     "Test Using Larger Than Block-Size Key - Hash Key First",
+	     "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f5"
+	     "4"},
+	};
+	static const int order[] = {0, 0, 1, 0, 2, 2, 1, 1, 0, 2};
+	unsigned char out[BASE_HMAC_LEN];
+	char hex[2 * BASE_HMAC_LEN + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		int k = order[i];
+		assert_int_equal(base_hmac_sha256(v[k].key, v[k].keylen,
+						  v[k].data, strlen(v[k].data),
+						  out),
+				 0);
+		for (int b = 0; b < BASE_HMAC_LEN; b++)
+			snprintf(hex + 2 * b, 3, "%02x", out[b]);
+		assert_string_equal(hex, v[k].want);
+	}
+}
+
 int main(void)
 {
 #define K(fn) cmocka_unit_test_setup_teardown(fn, dir_setup, dir_teardown)
@@ -477,6 +517,7 @@ int main(void)
 	    cmocka_unit_test(test_aead_caps),
 	    cmocka_unit_test(test_aead_known_answer),
 	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_hmac_rfc4231),
 	    cmocka_unit_test(test_key_parse),
 	    K(test_key_file_created),
 	    K(test_key_file_mode_refused),
