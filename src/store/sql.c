@@ -718,15 +718,21 @@ int store_endpoint_delete(struct store *st, int64_t id)
  * account and filters (?1-?8; unfiltered, ?1 alone). Returns the number
  * of the page's limit parameter (the offset follows it) in *page.
  */
-static int get_list(struct store *st, bool count, int64_t account_id,
+/* What get_list prepares: the count, the page, or the page's bindings. */
+enum list_q { LQ_COUNT, LQ_PAGE, LQ_BINDINGS };
+
+static int get_list(struct store *st, enum list_q what, int64_t account_id,
 		    const struct store_endpoint_filter *f, struct sql_q **q,
 		    int *page)
 {
+	static const enum sql_id ids[3][2] = {
+	    [LQ_COUNT] = {SQL_EP_COUNT, SQL_EP_COUNT_ALL},
+	    [LQ_PAGE] = {SQL_EP_LIST, SQL_EP_LIST_ALL},
+	    [LQ_BINDINGS] = {SQL_BIND_PAGE, SQL_BIND_PAGE_ALL},
+	};
 	const struct sql_drv *d = drv_of(st);
 	bool all = store_filter_none(f);
-	enum sql_id id = all ? (count ? SQL_EP_COUNT_ALL : SQL_EP_LIST_ALL)
-			     : (count ? SQL_EP_COUNT : SQL_EP_LIST);
-	int err = get_int(st, id, account_id, q);
+	int err = get_int(st, ids[what][all], account_id, q);
 
 	*page = all ? 2 : 9;
 	if (err || all)
@@ -753,12 +759,12 @@ int store_endpoint_list(struct store *st, int64_t account_id,
 	struct model_endpoint *ep;
 	struct sql_q *q;
 	int64_t n;
-	int page, err = get_list(st, true, account_id, f, &q, &page);
+	int page, err = get_list(st, LQ_COUNT, account_id, f, &q, &page);
 
 	if (!err)
 		err = scalar(d, q, &n);
 	if (!err)
-		err = get_list(st, false, account_id, f, &q, &page);
+		err = get_list(st, LQ_PAGE, account_id, f, &q, &page);
 	if (err)
 		return err;
 	ep = malloc(sizeof(*ep));
@@ -778,6 +784,36 @@ int store_endpoint_list(struct store *st, int64_t account_id,
 	free(ep);
 	if (!err)
 		*total = n;
+	return err;
+}
+
+int store_binding_list_page(struct store *st, int64_t account_id,
+			    const struct store_endpoint_filter *f,
+			    int64_t limit, int64_t offset, int64_t now_ms,
+			    store_binding_cb cb, void *ctx)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct model_binding *b;
+	struct sql_q *q;
+	int page, err = get_list(st, LQ_BINDINGS, account_id, f, &q, &page);
+
+	if (err)
+		return err;
+	b = malloc(sizeof(*b));
+	if (!b)
+		return ENOMEM;
+	d->bind_int(q, page, limit);
+	d->bind_int(q, page + 1, offset);
+	d->bind_int(q, page + 2, f->after_ref);
+	d->bind_int(q, page + 3, now_ms);
+	while ((err = d->step(q)) == SQL_ROW) {
+		read_binding(d, q, b);
+		err = cb(ctx, b);
+		if (err)
+			break;
+	}
+	d->reset(q);
+	free(b);
 	return err;
 }
 

@@ -108,6 +108,10 @@ int store_endpoints_reassign(struct store *st, int64_t from_app, int64_t to_app,
 int store_endpoints_delete_by_app(struct store *st, int64_t app_ref);
 int store_binding_list(struct store *st, int64_t endpoint_ref, int64_t now_ms,
 		       store_binding_cb cb, void *ctx);
+int store_binding_list_page(struct store *st, int64_t account_id,
+			    const struct store_endpoint_filter *f,
+			    int64_t limit, int64_t offset, int64_t now_ms,
+			    store_binding_cb cb, void *ctx);
 int store_binding_replace(struct store *st, int64_t endpoint_ref,
 			  const struct model_binding *b, unsigned n);
 int store_binding_sweep(struct store *st, int64_t now_ms, int64_t max,
@@ -161,6 +165,7 @@ int store_live_sweep(struct store *st, int64_t before_ms, int64_t *n);
 	.endpoints_reassign = store_endpoints_reassign,                     \
 	.endpoints_delete_by_app = store_endpoints_delete_by_app,           \
 	.binding_list = store_binding_list,                                 \
+	.binding_list_page = store_binding_list_page,                       \
 	.binding_replace = store_binding_replace,                           \
 	.binding_sweep = store_binding_sweep,                               \
 	.binding_drop_conn = store_binding_drop_conn,                       \

@@ -154,6 +154,20 @@
 			"AND e.id > ?11 ORDER BY e.id LIMIT ?9 OFFSET ?10)"   \
 			" ORDER BY e.id"
 
+/*
+ * The live bindings of the page EP_LIST reads (its subquery, its parameters;
+ * ?12: now), in endpoint and row order: one query for a page, not one per
+ * endpoint.
+ */
+#define BIND_PAGE(FILTER)                                               \
+	"SELECT " BINDING_FIELDS(                                       \
+	    SQL_COLUMN,                                                 \
+	    ", ") " FROM registrations"                                 \
+		  " WHERE endpoint_ref IN (SELECT e.id FROM endpoints " \
+		  "e " FILTER                                           \
+		  "AND e.id > ?11 ORDER BY e.id LIMIT ?9 OFFSET ?10)"   \
+		  " AND expires_ms > ?12 ORDER BY endpoint_ref, id"
+
 #define CDR_SELECT "SELECT " CDR_FIELDS(SQL_COLUMN, ", ") " FROM cdrs "
 #define LIVE_SELECT "SELECT " LIVE_FIELDS(SQL_COLUMN, ", ") " FROM live_calls "
 
@@ -249,6 +263,18 @@ STMT(EP_LIST_ALL, "endpoint_list",
      ENDPOINT_SELECT "WHERE e.id IN (SELECT id FROM endpoints WHERE"
 		     " account_id = ?1 AND id > ?4 ORDER BY id LIMIT ?2"
 		     " OFFSET ?3) ORDER BY e.id")
+STMT_D(BIND_PAGE, "binding_page", BIND_PAGE(EP_FILTER_SQLITE),
+       BIND_PAGE(EP_FILTER_PG))
+/* The same for EP_LIST_ALL's page (?5: now). */
+STMT(
+    BIND_PAGE_ALL, "binding_page",
+    "SELECT " BINDING_FIELDS(
+	SQL_COLUMN,
+	", ") " FROM registrations"
+	      " WHERE endpoint_ref IN (SELECT id FROM endpoints WHERE "
+	      "account_id = ?1"
+	      " AND id > ?4 ORDER BY id LIMIT ?2 OFFSET ?3) AND expires_ms > ?5"
+	      " ORDER BY endpoint_ref, id")
 /*
  * SQLite's triggers keep a counter per account (schema 3); in PostgreSQL
  * an index-only count serves, and a counter row would make concurrent

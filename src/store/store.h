@@ -154,6 +154,15 @@ struct store_ops {
 	/* Calls cb for each binding of the endpoint live at now_ms. */
 	int (*binding_list)(struct store *st, int64_t endpoint_ref,
 			    int64_t now_ms, store_binding_cb cb, void *ctx);
+	/*
+	 * Calls cb for each binding live at now_ms of the endpoints that
+	 * endpoint_list with the same account, filter, limit and offset
+	 * lists, in endpoint order, then row order (one query a page).
+	 */
+	int (*binding_list_page)(struct store *st, int64_t account_id,
+				 const struct store_endpoint_filter *f,
+				 int64_t limit, int64_t offset, int64_t now_ms,
+				 store_binding_cb cb, void *ctx);
 	/* Replaces every binding of the endpoint with b[0..n). */
 	int (*binding_replace)(struct store *st, int64_t endpoint_ref,
 			       const struct model_binding *b, unsigned n);

@@ -336,22 +336,48 @@ struct ep_list {
 	svc_endpoint_cb cb;
 	void *ctx;
 	int64_t *total;
-	struct store *st;
 	struct svc_bindings bs;
+	/* the page's live bindings, in endpoint order (read first) */
+	struct model_binding *pb;
+	size_t npb, cappb, next;
 };
 
-/* Adds each listed endpoint's bindings, read in the same transaction. */
+/* A store_binding_cb: keeps one of the page's bindings. */
+static int page_binding_add(void *ctx, const struct model_binding *b)
+{
+	struct ep_list *l = ctx;
+
+	if (l->npb == l->cappb) {
+		size_t cap = l->cappb ? 2 * l->cappb : 32;
+		struct model_binding *nb = realloc(l->pb, cap * sizeof(*nb));
+		if (!nb)
+			return ENOMEM;
+		l->pb = nb;
+		l->cappb = cap;
+	}
+	l->pb[l->npb++] = *b;
+	return 0;
+}
+
+/* Hands each listed endpoint over with its bindings (read before it, in
+ * the same transaction). */
 static int list_one(void *arg, const struct model_endpoint *ep)
 {
 	struct ep_list *l = arg;
-	int err;
 
 	if (l->seen++ == l->limit) {
 		*l->more = true; /* the one row read past the page */
 		return 0;
 	}
-	err = svc_bindings_read(l->st, ep->id, &l->bs);
-	return err ? err : l->cb(l->ctx, ep, &l->bs);
+	l->bs.n = 0;
+	while (l->next < l->npb && l->pb[l->next].endpoint_ref < ep->id)
+		l->next++;
+	while (l->next < l->npb && l->pb[l->next].endpoint_ref == ep->id) {
+		if (l->bs.n < MODEL_BINDINGS_MAX)
+			l->bs.b[l->bs.n++] = l->pb[l->next];
+		l->next++;
+	}
+	return l->cb(l->ctx, ep, &l->bs);
 }
 
 static int do_endpoint_list(struct store *st, void *arg)
@@ -360,8 +386,8 @@ static int do_endpoint_list(struct store *st, void *arg)
 	int64_t offset = l->offset;
 	int err;
 
-	l->st = st;
 	l->seen = 0;
+	l->npb = l->next = 0;
 	*l->more = false;
 	l->f.after_ref = 0;
 	if (l->after) {
@@ -379,8 +405,14 @@ static int do_endpoint_list(struct store *st, void *arg)
 			return err;
 	}
 	/* One row more than the page: whether another follows. */
-	return st->ops->endpoint_list(st, l->acct->id, &l->f, l->limit + 1,
-				      offset, list_one, l, l->total);
+	err = st->ops->binding_list_page(st, l->acct->id, &l->f, l->limit + 1,
+					 offset, base_time_now_ms(),
+					 page_binding_add, l);
+	if (!err)
+		err =
+		    st->ops->endpoint_list(st, l->acct->id, &l->f, l->limit + 1,
+					   offset, list_one, l, l->total);
+	return err;
 }
 
 int svc_endpoint_list(struct svc *s, const struct model_account *acct,
@@ -409,9 +441,11 @@ int svc_endpoint_list(struct svc *s, const struct model_account *acct,
 	l->cb = cb;
 	l->ctx = ctx;
 	l->total = total;
-	l->st = NULL;
 	l->bs.n = 0;
+	l->pb = NULL;
+	l->npb = l->cappb = l->next = 0;
 	err = svc_txn_run(s, SVC_TXN_READ, do_endpoint_list, l);
+	free(l->pb);
 	free(l);
 	return err;
 }
