@@ -1293,8 +1293,16 @@ class Pg:
     def stop(self):
         log_path = os.path.join(self.dir, "server.log")
         if os.path.exists(log_path):
-            shutil.copyfile(log_path, os.path.join(self.outdir,
-                                                   "postgresql.log"))
+            # Large under a storm (each serialization failure is logged
+            # with its statement): compressed as tidy() does.
+            dest = os.path.join(self.outdir, "postgresql.log")
+            if os.path.getsize(log_path) > (1 << 20):
+                import gzip
+                with open(log_path, "rb") as src, \
+                        gzip.open(dest + ".gz", "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            else:
+                shutil.copyfile(log_path, dest)
         run(["sh", PG_CLUSTER, "stop", self.dir], 120, self.outdir,
             "pg-cluster-stop")
         shutil.rmtree(self.dir, ignore_errors=True)
