@@ -458,14 +458,18 @@ out:
  * (statement_timeout), so that a statement waiting for a lock ends without
  * costing the connection.
  */
-static int pg_begin(struct store *st, bool write)
+static int pg_begin(struct store *st, enum store_txn kind)
 {
+	static const char *const begin[] = {
+	    [STORE_TXN_READ] =
+		"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	    [STORE_TXN_WRITE] = "BEGIN ISOLATION LEVEL SERIALIZABLE",
+	    [STORE_TXN_ROWS] = "BEGIN ISOLATION LEVEL READ COMMITTED",
+	};
 	char cmd[128];
 	int64_t left = base_deadline_left_ms(-1);
 
-	snprintf(cmd, sizeof(cmd), "%s",
-		 write ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-		       : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	snprintf(cmd, sizeof(cmd), "%s", begin[kind]);
 	if (left >= 0)
 		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd),
 			 "; SET LOCAL statement_timeout = %lld",

@@ -245,9 +245,11 @@ STMT(EP_GET, "endpoint_get",
 STMT(EP_GET_BY_USER, "endpoint_get_by_user",
      ENDPOINT_SELECT "WHERE e.username = ?1 AND e.domain = ?2")
 /* What a digest check needs, and nothing more (no join). */
-STMT(EP_CRED, "endpoint_cred",
-     "SELECT id, ha1_md5, ha1_sha256 FROM endpoints"
-     " WHERE username = ?1 AND domain = ?2")
+/* In PostgreSQL it locks the row: see store_ops.endpoint_cred. */
+#define EP_CRED_SQL                                     \
+	"SELECT id, ha1_md5, ha1_sha256 FROM endpoints" \
+	" WHERE username = ?1 AND domain = ?2"
+STMT_D(EP_CRED, "endpoint_cred", EP_CRED_SQL, EP_CRED_SQL " FOR NO KEY UPDATE")
 STMT(EP_UPDATE, "endpoint_update",
      "UPDATE endpoints SET alias = ?2, ha1_md5 = ?3, ha1_sha256 = ?4,"
      " app_ref = ?5, allow_voice = ?6, allow_message = ?7, allow_video = ?8,"

@@ -377,9 +377,11 @@ out:
 	return err;
 }
 
-static int sq_begin(struct store *st, bool write)
+static int sq_begin(struct store *st, enum store_txn kind)
 {
-	return ctl(sq_of(st), write ? C_BEGIN_W : C_BEGIN_R, "begin");
+	/* one writer at a time: every write is serial */
+	return ctl(sq_of(st), kind != STORE_TXN_READ ? C_BEGIN_W : C_BEGIN_R,
+		   "begin");
 }
 
 static int sq_commit(struct store *st)

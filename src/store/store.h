@@ -62,6 +62,14 @@ typedef int (*store_account_cb)(void *ctx, const struct model_account *a);
 typedef int (*store_binding_cb)(void *ctx, const struct model_binding *b);
 typedef int (*store_app_cb)(void *ctx, const struct model_app *app);
 
+/*
+ * What a transaction is: a read; a write whose conflicts the store settles
+ * (serializable); or a write that settles its own by locking the rows it
+ * depends on first (PostgreSQL: read committed, so that writers of
+ * different rows never fail each other on shared index pages).
+ */
+enum store_txn { STORE_TXN_READ, STORE_TXN_WRITE, STORE_TXN_ROWS };
+
 /* Savepoint operations, for running several jobs in one transaction. */
 enum store_sp { STORE_SP_SET, STORE_SP_RELEASE, STORE_SP_ROLLBACK };
 
@@ -84,8 +92,8 @@ struct store_ops {
 	/* Creates or upgrades the schema; refuses a newer one (EPROTO). */
 	int (*migrate)(struct store *st);
 
-	/* Transactions: write=true takes the write lock at once. */
-	int (*begin)(struct store *st, bool write);
+	/* Transactions: a write takes the write lock at once (SQLite). */
+	int (*begin)(struct store *st, enum store_txn kind);
 	int (*commit)(struct store *st);
 	void (*rollback)(struct store *st);
 	/*
@@ -136,7 +144,13 @@ struct store_ops {
 	int (*endpoint_get_by_user)(struct store *st, const char *username,
 				    const char *domain,
 				    struct model_endpoint *out);
-	/* Only id, ha1_md5 and ha1_sha256 of it, for a digest check. */
+	/*
+	 * Only id, ha1_md5 and ha1_sha256 of it, for a digest check (in a
+	 * write transaction: a REGISTER's). In PostgreSQL it also locks the
+	 * endpoint's row until the transaction ends: REGISTERs of one
+	 * endpoint take turns, and a password change or a delete waits for
+	 * them, or they for it and then read what it wrote.
+	 */
 	int (*endpoint_cred)(struct store *st, const char *username,
 			     const char *domain, struct model_endpoint *out);
 	int (*endpoint_update)(struct store *st,

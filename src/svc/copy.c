@@ -105,9 +105,9 @@ int svc_db_copy(const struct store_ops *from_ops, const char *from_url,
 	if (!err)
 		err = to_ops->migrate(c->to);
 	if (!err)
-		err = c->from->ops->begin(c->from, false);
+		err = c->from->ops->begin(c->from, STORE_TXN_READ);
 	if (!err) {
-		err = c->to->ops->begin(c->to, true);
+		err = c->to->ops->begin(c->to, STORE_TXN_WRITE);
 		if (!err)
 			err = c->to->ops->account_count(c->to, &n);
 		if (!err && n > 0)

@@ -69,7 +69,7 @@ void svc_read_begin(struct svc *s)
 
 	if (held)
 		return;
-	if (thread_store(s, &st) || st->ops->begin(st, false)) {
+	if (thread_store(s, &st) || st->ops->begin(st, STORE_TXN_READ)) {
 		/* a dead connection is reopened by the next transaction */
 		drop_store(s);
 		return;
@@ -119,6 +119,9 @@ static void backoff(int attempt)
 int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 {
 	bool write = mode != SVC_TXN_READ, reconnected = false;
+	enum store_txn kind = mode == SVC_TXN_READ	  ? STORE_TXN_READ
+			      : mode == SVC_TXN_LAZY_ROWS ? STORE_TXN_ROWS
+							  : STORE_TXN_WRITE;
 	bool bounded = base_deadline_left_ms(-1) >= 0; /* retry till then */
 	struct store *st;
 	int err = EBUSY;
@@ -138,7 +141,7 @@ int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 	}
 	if (mode == SVC_TXN_WRITE && s->group)
 		return svc_group_run(s->group, fn, arg);
-	if (mode == SVC_TXN_LAZY && s->lazy)
+	if ((mode == SVC_TXN_LAZY || mode == SVC_TXN_LAZY_ROWS) && s->lazy)
 		return svc_group_run(s->lazy, fn, arg);
 
 	for (int attempt = 0;
@@ -157,7 +160,7 @@ int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 			break;
 		err = write ? st->ops->durable(st, mode == SVC_TXN_WRITE) : 0;
 		if (!err)
-			err = st->ops->begin(st, write);
+			err = st->ops->begin(st, kind);
 		if (err == EIO && !fresh && !reconnected) {
 			/*
 			 * The connection died while idle (the database

@@ -53,7 +53,7 @@ static void run_group(struct svc_group *g, struct job *jobs)
 		}
 		for (struct job *j = jobs; j; j = j->next)
 			j->err = 0;
-		err = st->ops->begin(st, true);
+		err = st->ops->begin(st, STORE_TXN_WRITE);
 		for (struct job *j = jobs; !err && j; j = j->next) {
 			/* A queued job whose caller's deadline passed while it
 			 * waited is not run. */

@@ -37,6 +37,10 @@ enum svc_txn_mode {
 	SVC_TXN_READ,
 	SVC_TXN_WRITE, /* durable when committed: API writes */
 	SVC_TXN_LAZY,  /* may be lost in a crash: registrations, sweeps */
+	/* lazy, and it locks the rows it depends on before it reads them
+	 * (a REGISTER: its endpoint's row), so it needs no serializable
+	 * isolation (store_txn STORE_TXN_ROWS) */
+	SVC_TXN_LAZY_ROWS,
 };
 
 /*

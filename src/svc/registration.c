@@ -111,7 +111,7 @@ int svc_register(struct svc *s, const char *username, const char *domain,
 
 	if (!r)
 		return ENOMEM;
-	err = svc_txn_run(s, SVC_TXN_LAZY, do_register, r);
+	err = svc_txn_run(s, SVC_TXN_LAZY_ROWS, do_register, r);
 	free(r);
 	return err;
 }
