@@ -372,6 +372,15 @@ void api_reply_json(struct api_ctx *c, int status, json_t *obj)
 	set_body(c, status, obj);
 }
 
+void api_reply_reset(struct api_ctx *c)
+{
+	free(c->resp->body);
+	c->resp->body = NULL;
+	c->resp->body_len = 0;
+	c->resp->nheaders = 0;
+	c->resp->status = 0;
+}
+
 void api_reply_empty(struct api_ctx *c, int status)
 {
 	c->resp->status = status;
@@ -1022,7 +1031,9 @@ void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	c.t0_ms = base_time_now_ms();
-	snprintf(resp->request_id, sizeof(resp->request_id), "%s", c.api_id);
+	_Static_assert(sizeof(resp->request_id) == sizeof(c.api_id),
+		       "the request id is the api_id");
+	memcpy(resp->request_id, c.api_id, sizeof(resp->request_id));
 	/* The store may take this long for the request, then 503. */
 	base_deadline_set((req->t0_ms ? req->t0_ms : base_time_mono_ms()) +
 			  c.api->cfg->store_timeout * 1000);

@@ -301,12 +301,30 @@ static void update_done(void *arg, int err)
 	free(u);
 }
 
-/* The update of a store whose writes queue: answered when durable. */
-static void update_queued(struct api_ctx *c, json_t *body)
+/*
+ * The update of a store whose writes queue: the body is checked here, the
+ * endpoint read and written by the writer thread (404 then), and the answer
+ * goes out once durable. A bad body of an endpoint that does not exist is
+ * still a 404 (the resource is checked before the body).
+ */
+static void update_queued(struct api_ctx *c)
 {
-	struct queued_update *u = calloc(1, sizeof(*u));
+	struct queued_update *u;
+	struct model_endpoint ep;
+	json_t *body;
 	int err;
 
+	if (api_body_object(c, true, &body)) {
+		err = svc_endpoint_get(c->api->svc, &c->acct, c->id, &ep, NULL);
+		base_wipe(ep.ha1_md5, sizeof(ep.ha1_md5));
+		base_wipe(ep.ha1_sha256, sizeof(ep.ha1_sha256));
+		if (err == ENOENT) {
+			api_reply_reset(c);
+			api_reply_errno(c, ENOENT, "Endpoint", NULL);
+		}
+		return;
+	}
+	u = calloc(1, sizeof(*u));
 	if (!u) {
 		api_json_wipe(body);
 		json_decref(body);
@@ -336,10 +354,6 @@ static void update(struct api_ctx *c)
 
 	if (api_body_object(c, true, &body))
 		return;
-	if (svc_writes_queue(c->api->svc)) {
-		update_queued(c, body);
-		return;
-	}
 	decode_endpoint(c, body, false, &in, &errs);
 	err = svc_endpoint_update(c->api->svc, &c->acct, c->id, &in, &errs);
 	if (err)
@@ -377,12 +391,19 @@ static void destroy(struct api_ctx *c)
 
 void api_endpoint_item(struct api_ctx *c)
 {
-	/* Filled by svc_endpoint_get: no need to zero them (38 KiB). */
-	struct model_endpoint *ep = malloc(sizeof(*ep));
-	struct svc_bindings *bs = malloc(sizeof(*bs));
+	struct model_endpoint *ep;
+	struct svc_bindings *bs;
 	bool get = strcmp(c->req->method, "GET") == 0;
 	int err;
 
+	if (strcmp(c->req->method, "POST") == 0 &&
+	    svc_writes_queue(c->api->svc)) {
+		update_queued(c); /* the writer reads the endpoint itself */
+		return;
+	}
+	/* Filled by svc_endpoint_get: no need to zero them (38 KiB). */
+	ep = malloc(sizeof(*ep));
+	bs = malloc(sizeof(*bs));
 	if (!ep || !bs) {
 		api_reply_errno(c, ENOMEM, "Endpoint", NULL);
 		goto out;

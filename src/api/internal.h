@@ -61,6 +61,9 @@ void api_reply_errno(struct api_ctx *c, int err, const char *what,
 /* Replies status with obj as the body (takes ownership; may add api_id). */
 void api_reply_json(struct api_ctx *c, int status, json_t *obj);
 
+/* Forgets the reply set so far (to answer something else). */
+void api_reply_reset(struct api_ctx *c);
+
 /* Replies status with no body. */
 void api_reply_empty(struct api_ctx *c, int status);
 

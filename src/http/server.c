@@ -519,39 +519,73 @@ static void req_reset(struct http_conn *c)
 	c->ohead_len = c->obody_len = c->osent = 0;
 }
 
+/* Appends s, up to its NUL or max bytes, to the head at *p (cut at e). */
+static void head_put(char **p, const char *e, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	if (n > (size_t)(e - *p))
+		n = (size_t)(e - *p);
+	memcpy(*p, s, n);
+	*p += n;
+}
+
+/* A string literal appended whole. */
+#define HEAD_LIT(p, e, s) head_put(p, e, s, sizeof(s) - 1)
+
 /* Formats the status line and headers of c->resp (on the worker). */
 static void resp_build(struct http_conn *c)
 {
 	struct http_resp *r = &c->resp;
 	struct http_server *srv = c->loop->srv;
 	char *p = c->ohead, *e = c->ohead + sizeof(c->ohead);
-	int n;
+	const char *why, *date = http_date();
+	char num[24];
 
-	if (!r->status)
+	if (r->status < 100 || r->status > 599)
 		r->status = 500;
+	why = reason(r->status);
 	if (r->close || c->h.close || c->req.error || c->req.body_too_large ||
 	    atomic_load_explicit(&srv->stopping, memory_order_relaxed))
 		c->close_after = true;
-	n = snprintf(p, (size_t)(e - p), "HTTP/1.1 %d %s\r\nDate: %s\r\n",
-		     r->status, reason(r->status), http_date());
-	p += n;
+	/* No printf: this runs for every response. The fixed parts fit
+	 * OUT_HEAD_MAX whatever the handler set; extra headers are cut. */
+	snprintf(num, sizeof(num), "%d", r->status);
+	HEAD_LIT(&p, e, "HTTP/1.1 ");
+	head_put(&p, e, num, sizeof(num));
+	HEAD_LIT(&p, e, " ");
+	head_put(&p, e, why, strlen(why));
+	HEAD_LIT(&p, e, "\r\nDate: ");
+	head_put(&p, e, date, strlen(date));
+	HEAD_LIT(&p, e, "\r\n");
 	if (r->status != 204 && r->status != 304) {
-		n = snprintf(p, (size_t)(e - p), "Content-Length: %zu\r\n",
-			     r->body ? r->body_len : 0);
-		p += n;
+		size_t v = r->body ? r->body_len : 0, i = sizeof(num) - 1;
+		num[i] = '\0';
+		do {
+			num[--i] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		HEAD_LIT(&p, e, "Content-Length: ");
+		head_put(&p, e, num + i, sizeof(num));
+		HEAD_LIT(&p, e, "\r\n");
 	}
 	if (r->body)
-		p += snprintf(p, (size_t)(e - p),
-			      "Content-Type: application/json\r\n");
-	if (r->request_id[0])
-		p += snprintf(p, (size_t)(e - p), "X-Request-Id: %.40s\r\n",
-			      r->request_id);
-	for (unsigned i = 0; i < r->nheaders && i < HTTP_RESP_HEADERS; i++)
-		p += snprintf(p, (size_t)(e - p), "%s: %.64s\r\n",
-			      r->headers[i].name, r->headers[i].value);
+		HEAD_LIT(&p, e, "Content-Type: application/json\r\n");
+	if (r->request_id[0]) {
+		HEAD_LIT(&p, e, "X-Request-Id: ");
+		head_put(&p, e, r->request_id, sizeof(r->request_id));
+		HEAD_LIT(&p, e, "\r\n");
+	}
+	for (unsigned i = 0; i < r->nheaders && i < HTTP_RESP_HEADERS; i++) {
+		head_put(&p, e, r->headers[i].name, strlen(r->headers[i].name));
+		HEAD_LIT(&p, e, ": ");
+		head_put(&p, e, r->headers[i].value,
+			 sizeof(r->headers[i].value));
+		HEAD_LIT(&p, e, "\r\n");
+	}
 	if (c->close_after)
-		p += snprintf(p, (size_t)(e - p), "Connection: close\r\n");
-	p += snprintf(p, (size_t)(e - p), "\r\n");
+		HEAD_LIT(&p, e, "Connection: close\r\n");
+	HEAD_LIT(&p, e, "\r\n");
 	c->ohead_len = (size_t)(p - c->ohead);
 	if (c->req.head || !r->body) {
 		free(r->body);

@@ -95,12 +95,17 @@ static int nonce_mac(const void *secret, size_t secret_len,
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[BASE_HMAC_LEN];
 	char in[512];
-	int n;
+	size_t lt = strnlen(text, 33), li = strlen(b->ip);
+	size_t lr = strlen(b->realm), n = lt + 1 + li + 1 + lr;
 
-	n = snprintf(in, sizeof(in), "%.33s|%s|%s", text, b->ip, b->realm);
-	if (n < 0 || (size_t)n >= sizeof(in))
+	if (n >= sizeof(in))
 		return ERANGE;
-	if (base_hmac_sha256(secret, secret_len, in, (size_t)n, md))
+	memcpy(in, text, lt);
+	in[lt] = '|';
+	memcpy(in + lt + 1, b->ip, li);
+	in[lt + 1 + li] = '|';
+	memcpy(in + lt + 2 + li, b->realm, lr);
+	if (base_hmac_sha256(secret, secret_len, in, n, md))
 		return EIO;
 	for (int i = 0; i < 16; i++) {
 		out[2 * i] = hex[md[i] >> 4];
@@ -114,6 +119,7 @@ int sip_nonce_make(const void *secret, size_t secret_len,
 		   const struct sip_nonce_bind *b, int64_t now_ms, char *out,
 		   size_t cap)
 {
+	static const char hex[] = "0123456789abcdef";
 	unsigned char rnd[8];
 	char mac[33];
 	int err;
@@ -123,9 +129,16 @@ int sip_nonce_make(const void *secret, size_t secret_len,
 	err = base_rand_fill(rnd, sizeof(rnd));
 	if (err)
 		return err;
-	snprintf(out, cap, "%016llx.%02x%02x%02x%02x%02x%02x%02x%02x.",
-		 (unsigned long long)now_ms, rnd[0], rnd[1], rnd[2], rnd[3],
-		 rnd[4], rnd[5], rnd[6], rnd[7]);
+	/* "%016llx.%02x x 8." without printf */
+	for (int i = 0; i < 16; i++)
+		out[i] = hex[((unsigned long long)now_ms >> (60 - 4 * i)) & 15];
+	out[16] = '.';
+	for (int i = 0; i < 8; i++) {
+		out[17 + 2 * i] = hex[rnd[i] >> 4];
+		out[18 + 2 * i] = hex[rnd[i] & 15];
+	}
+	out[33] = '.';
+	out[34] = '\0';
 	err = nonce_mac(secret, secret_len, b, out, mac);
 	if (err)
 		return err;
