@@ -109,7 +109,7 @@ def settings(quick):
         users=10000,
         ladder=[250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 10000,
                 12000, 16000, 20000, 25000],
-        step_s=5, closed_m=20000, closed_rounds=2, http_s=5, rounds=2,
+        step_s=5, closed_m=100000, closed_rounds=2, http_s=5, rounds=2,
         conns=32, durable_conns=64, growth_sizes=[1000, 100000, 1000000],
         growth_mem_size=100000, growth_s=5, growth_reg_m=5000,
         sample=10000, cg_n=(500, 2500), sqlite_max=20000,
