@@ -787,36 +787,6 @@ int store_endpoint_list(struct store *st, int64_t account_id,
 	return err;
 }
 
-int store_binding_list_page(struct store *st, int64_t account_id,
-			    const struct store_endpoint_filter *f,
-			    int64_t limit, int64_t offset, int64_t now_ms,
-			    store_binding_cb cb, void *ctx)
-{
-	const struct sql_drv *d = drv_of(st);
-	struct model_binding *b;
-	struct sql_q *q;
-	int page, err = get_list(st, LQ_BINDINGS, account_id, f, &q, &page);
-
-	if (err)
-		return err;
-	b = malloc(sizeof(*b));
-	if (!b)
-		return ENOMEM;
-	d->bind_int(q, page, limit);
-	d->bind_int(q, page + 1, offset);
-	d->bind_int(q, page + 2, f->after_ref);
-	d->bind_int(q, page + 3, now_ms);
-	while ((err = d->step(q)) == SQL_ROW) {
-		read_binding(d, q, b);
-		err = cb(ctx, b);
-		if (err)
-			break;
-	}
-	d->reset(q);
-	free(b);
-	return err;
-}
-
 int store_endpoints_reassign(struct store *st, int64_t from_app, int64_t to_app,
 			     int64_t now_ms)
 {
@@ -838,20 +808,17 @@ int store_endpoints_delete_by_app(struct store *st, int64_t app_ref)
 
 /* ---- registrations ---- */
 
-int store_binding_list(struct store *st, int64_t endpoint_ref, int64_t now_ms,
-		       store_binding_cb cb, void *ctx)
+/* Steps q (bound) and hands each row, a binding, to cb; resets q. */
+static int each_binding(const struct sql_drv *d, struct sql_q *q,
+			store_binding_cb cb, void *ctx)
 {
-	const struct sql_drv *d = drv_of(st);
-	struct model_binding *b;
-	struct sql_q *q;
-	int err = get_int(st, SQL_BIND_LIST, endpoint_ref, &q);
+	struct model_binding *b = malloc(sizeof(*b));
+	int err;
 
-	if (err)
-		return err;
-	b = malloc(sizeof(*b));
-	if (!b)
+	if (!b) {
+		d->reset(q);
 		return ENOMEM;
-	d->bind_int(q, 2, now_ms);
+	}
 	while ((err = d->step(q)) == SQL_ROW) {
 		read_binding(d, q, b);
 		err = cb(ctx, b);
@@ -861,6 +828,37 @@ int store_binding_list(struct store *st, int64_t endpoint_ref, int64_t now_ms,
 	d->reset(q);
 	free(b);
 	return err;
+}
+
+int store_binding_list(struct store *st, int64_t endpoint_ref, int64_t now_ms,
+		       store_binding_cb cb, void *ctx)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int err = get_int(st, SQL_BIND_LIST, endpoint_ref, &q);
+
+	if (err)
+		return err;
+	d->bind_int(q, 2, now_ms);
+	return each_binding(d, q, cb, ctx);
+}
+
+int store_binding_list_page(struct store *st, int64_t account_id,
+			    const struct store_endpoint_filter *f,
+			    int64_t limit, int64_t offset, int64_t now_ms,
+			    store_binding_cb cb, void *ctx)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int page, err = get_list(st, LQ_BINDINGS, account_id, f, &q, &page);
+
+	if (err)
+		return err;
+	d->bind_int(q, page, limit);
+	d->bind_int(q, page + 1, offset);
+	d->bind_int(q, page + 2, f->after_ref);
+	d->bind_int(q, page + 3, now_ms);
+	return each_binding(d, q, cb, ctx);
 }
 
 /* Binds b as parameters 2 to 11 of an insert into registrations. */
