@@ -247,7 +247,11 @@ static int sq_open(const char *url, struct store **out)
 	static const char pragmas[] = "PRAGMA journal_mode=WAL;"
 				      "PRAGMA synchronous=FULL;"
 				      "PRAGMA foreign_keys=ON;"
-				      "PRAGMA cache_size=-1024;";
+				      "PRAGMA cache_size=-1024;"
+				      /* svc's checkpointer keeps the log
+				       * short; a commit checkpoints only
+				       * past 64 MiB of it */
+				      "PRAGMA wal_autocheckpoint=16384;";
 	const char *path;
 	struct sq *s;
 	int fd, rc, err = 0;
@@ -384,6 +388,17 @@ static int sq_begin(struct store *st, enum store_txn kind)
 		   "begin");
 }
 
+static int sq_checkpoint(struct store *st)
+{
+	struct sq *s = sq_of(st);
+	int rc = sqlite3_wal_checkpoint_v2(
+	    s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+	return rc == SQLITE_OK || rc == SQLITE_BUSY
+		   ? 0
+		   : map_rc(s, rc, "checkpoint");
+}
+
 static int sq_commit(struct store *st)
 {
 	return ctl(sq_of(st), C_COMMIT, "commit");
@@ -434,5 +449,6 @@ const struct store_ops store_sqlite_ops = {
     .rollback = sq_rollback,
     .durable = sq_durable,
     .savepoint = sq_savepoint,
+    .checkpoint = sq_checkpoint,
     SQL_STORE_OPS,
 };

@@ -101,6 +101,13 @@ struct store_ops {
 	 * (fsync) or may be lost in a crash (and are much cheaper).
 	 */
 	int (*durable)(struct store *st, bool on);
+	/*
+	 * Copies what the log holds into the database file without waiting
+	 * for a reader or a writer (SQLite: a passive WAL checkpoint), on a
+	 * connection of its own, so that writers do not do it in their
+	 * commits. NULL where the server does it (PostgreSQL).
+	 */
+	int (*checkpoint)(struct store *st);
 	/* Sets, releases or rolls back to the one savepoint of a job. */
 	int (*savepoint)(struct store *st, enum store_sp op);
 

@@ -22,6 +22,8 @@
  */
 #define TXN_ATTEMPTS 20
 #define TXN_BACKOFF_MAX_MS 32
+/* How often the checkpointer copies the log into the database file. */
+#define CKPT_PERIOD_MS 200
 
 static void close_store(void *p)
 {
@@ -219,6 +221,8 @@ int svc_open(struct svc **out, const struct store_ops *ops, const char *url)
 		err = svc_group_start(&s->group, ops, url, true);
 	if (!err && ops->serial_writes)
 		err = svc_group_start(&s->lazy, ops, url, false);
+	if (!err)
+		err = svc_ckpt_start(&s->ckpt, ops, url, CKPT_PERIOD_MS);
 	if (err) {
 		svc_close(s);
 		return err;
@@ -231,6 +235,7 @@ void svc_close(struct svc *s)
 {
 	if (!s)
 		return;
+	svc_ckpt_stop(s->ckpt);
 	svc_group_stop(s->group);
 	svc_group_stop(s->lazy);
 	drop_store(s);

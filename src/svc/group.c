@@ -307,3 +307,90 @@ int svc_group_run(struct svc_group *g, svc_group_fn fn, void *arg)
 	pthread_cond_destroy(&j.cv);
 	return j.err;
 }
+
+/* ---- the checkpointer ---- */
+
+struct svc_ckpt {
+	const struct store_ops *ops;
+	struct store *st;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* CLOCK_MONOTONIC */
+	bool stop;
+	unsigned period_ms;
+};
+
+static void *checkpointer(void *arg)
+{
+	struct svc_ckpt *c = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += (long)(c->period_ms % 1000) * 1000000L;
+		until.tv_sec +=
+		    c->period_ms / 1000 + until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		while (!c->stop &&
+		       pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+			;
+		pthread_mutex_unlock(&c->mu);
+		if (c->ops->checkpoint(c->st))
+			LOG_DEBUG("store_checkpoint_failed", "backend=%s",
+				  c->ops->name);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+int svc_ckpt_start(struct svc_ckpt **out, const struct store_ops *ops,
+		   const char *url, unsigned period_ms)
+{
+	struct svc_ckpt *c;
+	pthread_condattr_t ca;
+	int err;
+
+	*out = NULL;
+	if (!ops->checkpoint)
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->ops = ops;
+	c->period_ms = period_ms ? period_ms : 1;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	err = ops->open(url, &c->st);
+	if (!err)
+		err = pthread_create(&c->thread, NULL, checkpointer, c);
+	if (err) {
+		if (c->st)
+			ops->close(c->st);
+		pthread_cond_destroy(&c->cv);
+		pthread_mutex_destroy(&c->mu);
+		free(c);
+		return err;
+	}
+	*out = c;
+	return 0;
+}
+
+void svc_ckpt_stop(struct svc_ckpt *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stop = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	c->ops->close(c->st);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}

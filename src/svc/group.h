@@ -54,4 +54,16 @@ int svc_group_submit(struct svc_group *g, svc_group_fn fn, void *arg,
 		     svc_group_done_fn done, int64_t deadline_ms,
 		     unsigned queue_max);
 
+struct svc_ckpt;
+
+/*
+ * For a store with a checkpoint operation: a thread with its own
+ * connection that checkpoints every period_ms, so that the writer threads
+ * never stop for it in a commit. *out is NULL for a store without one.
+ */
+int svc_ckpt_start(struct svc_ckpt **out, const struct store_ops *ops,
+		   const char *url, unsigned period_ms);
+/* Stops the thread (one last checkpoint first) and closes its connection. */
+void svc_ckpt_stop(struct svc_ckpt *c);
+
 #endif

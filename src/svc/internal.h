@@ -23,6 +23,7 @@ struct svc {
 	pthread_key_t key;
 	struct svc_group *group; /* write funnel, for serial_writes stores */
 	struct svc_group *lazy;	 /* the same for writes without fsync */
+	struct svc_ckpt *ckpt;	 /* checkpoints off the writers' commits */
 	/* Constant-time stand-in for unknown accounts' token hash. */
 	char dummy_hash[MODEL_HASH_MAX];
 	/* The server key that seals tokens (svc_key_set); wiped at close. */

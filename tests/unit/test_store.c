@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1848,6 +1849,54 @@ static void test_group_queued_deadline(void **state)
 }
 
 /*
+ * svc's checkpointer copies a durable write into the database file itself
+ * soon after its commit (a commit checkpoints only past 64 MiB of log):
+ * the file opened immutable, which ignores the log, shows the account.
+ */
+static void test_checkpointer(void **state)
+{
+	struct fixture *f = *state;
+	struct svc *s;
+	struct model_account a;
+	char tok[128], uri[600];
+	int64_t until;
+	int n = 0;
+
+	if (on_pg)
+		skip(); /* PostgreSQL checkpoints itself */
+	s = open_svc(f, NULL);
+	assert_int_equal(svc_account_create(s, "ckpt", "ckpt.example.com", &a,
+					    tok, sizeof(tok)),
+			 0);
+	snprintf(uri, sizeof(uri), "file:%s?immutable=1", f->url + 7);
+	until = base_time_mono_ms() + 20000;
+	while (n != 1 && base_time_mono_ms() < until) {
+		sqlite3 *db = NULL;
+		sqlite3_stmt *q = NULL;
+		struct timespec ms = {0, 20000000};
+
+		if (sqlite3_open_v2(uri, &db,
+				    SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+				    NULL) == SQLITE_OK &&
+		    sqlite3_prepare_v2(db,
+				       "SELECT count(*) FROM accounts"
+				       " WHERE auth_id = ?1",
+				       -1, &q, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(q, 1, a.auth_id, -1, SQLITE_STATIC);
+			if (sqlite3_step(q) == SQLITE_ROW)
+				n = sqlite3_column_int(q, 0);
+		}
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+		if (n != 1)
+			nanosleep(&ms, NULL);
+	}
+	if (n != 1)
+		fail_msg("the account never reached the database file: %d", n);
+	svc_close(s);
+}
+
+/*
  * A conflicting transaction is retried for as long as its caller's
  * deadline allows (not a fixed count), a fixed number of times without a
  * deadline, and never past the deadline. (On the caller's connection: with
@@ -2076,6 +2125,7 @@ int main(int argc, char **argv)
 	    T(test_txn),
 	    T(test_txn_retries),
 	    T(test_group_queued_deadline),
+	    T(test_checkpointer),
 	    T(test_failure_outputs_untouched),
 	    T(test_every_statement),
 	};
