@@ -89,6 +89,9 @@ static void *writer(void *arg)
 {
 	struct svc_group *g = arg;
 
+	/* the lines the jobs' callers log (an API update's access line): one
+	 * write(2) a group */
+	base_log_hold();
 	pthread_mutex_lock(&g->mu);
 	for (;;) {
 		struct job *jobs, *last;
@@ -165,6 +168,7 @@ static void *writer(void *arg)
 			j->done_fn(j->arg, j->err);
 			free(j);
 		}
+		base_log_flush();
 		pthread_mutex_lock(&g->mu);
 		for (struct job *j = jobs, *nx; j; j = nx) {
 			nx = j->next;
@@ -173,6 +177,7 @@ static void *writer(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&g->mu);
+	base_log_flush();
 	return NULL;
 }
 
