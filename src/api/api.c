@@ -349,8 +349,9 @@ void api_reply_jw(struct api_ctx *c, int status, struct api_jw *w)
 {
 	c->resp->status = status;
 	if (w->failed || !w->p) {
-		c->resp->status = 500;
 		api_jw_free(w);
+		api_reply_error(c, 500, "internal error", "Out of memory",
+				NULL);
 		return;
 	}
 	c->resp->body = w->p;

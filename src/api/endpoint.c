@@ -133,10 +133,10 @@ static void create(struct api_ctx *c)
 	json_object_set_new(o, "resource_uri", json_string(buf));
 	api_reply_json(c, 201, o);
 out:
-	if (ep)
-		/* the HA1 values are its only secret */
+	if (ep) { /* the HA1 values are its only secret */
 		base_wipe(ep->ha1_md5, sizeof(ep->ha1_md5));
-	base_wipe(ep->ha1_sha256, sizeof(ep->ha1_sha256));
+		base_wipe(ep->ha1_sha256, sizeof(ep->ha1_sha256));
+	}
 	free(ep);
 	api_json_wipe(body);
 	json_decref(body);

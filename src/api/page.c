@@ -123,8 +123,10 @@ void api_page_reply(struct api_page *p, const char *resource, int64_t total)
 		api_jw_raw(&w, p->objs.p ? p->objs.p : "", p->objs.len);
 		w.failed |= p->objs.failed;
 		api_jw_close(&w, ']');
-	} else {
+	} else if (p->objects) {
 		api_jw_value(&w, "objects", p->objects);
+	} else {
+		w.failed = true; /* json_array() failed: 500 */
 	}
 	api_jw_close(&w, '}');
 	api_reply_jw(p->c, 200, &w);

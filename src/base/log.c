@@ -14,7 +14,7 @@
 static enum base_log_level min_level = BASE_LOG_INFO;
 
 /* Lines the calling thread holds for one write(2) (base_log_hold). */
-#define HOLD_CAP 8192
+#define HOLD_CAP 4096 /* PIPE_BUF: one write to a pipe stays whole */
 static _Thread_local struct {
 	bool on;
 	size_t len;

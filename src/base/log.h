@@ -23,7 +23,7 @@ void base_log_write(enum base_log_level level, const char *event,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
- * From base_log_hold on, the calling thread's lines wait in a buffer (8 KiB,
+ * From base_log_hold on, the calling thread's lines wait in a buffer (4 KiB,
  * written when full) until base_log_flush: an event loop writes the lines
  * of a batch of events with one write(2). Warnings and errors flush at
  * once. A thread that holds must flush before it blocks.

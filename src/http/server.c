@@ -832,8 +832,9 @@ static void dispatch(struct http_conn *c)
 		c->req.body = c->body;
 		c->req.body_len = c->body_len;
 	}
-	if (!c->req.body_too_large && srv->inline_ok &&
-	    srv->inline_ok(srv->ctx, &c->req)) {
+	/* Once stopping nothing new is handled (nor deferred): 503. */
+	if (!atomic_load(&srv->stopping) && !c->req.body_too_large &&
+	    srv->inline_ok && srv->inline_ok(srv->ctx, &c->req)) {
 		run_inline(c);
 		return;
 	}

@@ -245,11 +245,16 @@ STMT(EP_GET, "endpoint_get",
 STMT(EP_GET_BY_USER, "endpoint_get_by_user",
      ENDPOINT_SELECT "WHERE e.username = ?1 AND e.domain = ?2")
 /* What a digest check needs, and nothing more (no join). */
-/* In PostgreSQL it locks the row: see store_ops.endpoint_cred. */
-#define EP_CRED_SQL                                     \
-	"SELECT id, ha1_md5, ha1_sha256 FROM endpoints" \
-	" WHERE username = ?1 AND domain = ?2"
-STMT_D(EP_CRED, "endpoint_cred", EP_CRED_SQL, EP_CRED_SQL " FOR NO KEY UPDATE")
+/*
+ * In PostgreSQL it writes the row (nothing changes: a new version of it)
+ * and so locks it: see store_ops.endpoint_cred.
+ */
+STMT_D(EP_CRED, "endpoint_cred",
+       "SELECT id, ha1_md5, ha1_sha256 FROM endpoints"
+       " WHERE username = ?1 AND domain = ?2",
+       "UPDATE endpoints SET ha1_md5 = ha1_md5"
+       " WHERE username = ?1 AND domain = ?2"
+       " RETURNING id, ha1_md5, ha1_sha256")
 STMT(EP_UPDATE, "endpoint_update",
      "UPDATE endpoints SET alias = ?2, ha1_md5 = ?3, ha1_sha256 = ?4,"
      " app_ref = ?5, allow_voice = ?6, allow_message = ?7, allow_video = ?8,"
@@ -313,8 +318,15 @@ STMT(BIND_UPSERT, "binding_upsert",
 /* Every contact the endpoint has rows for, live or not (the index alone). */
 STMT(BIND_CONTACTS, "binding_contacts",
      "SELECT contact FROM registrations WHERE endpoint_ref = ?1")
-STMT(BIND_DROP_CONN, "binding_drop_conn",
-     "DELETE FROM registrations WHERE received = ?1 AND transport = ?2")
+/* In PostgreSQL it first locks the endpoints it deletes rows of, so that
+ * it takes turns with their REGISTERs (see store_ops.endpoint_cred). */
+STMT_D(BIND_DROP_CONN, "binding_drop_conn",
+       "DELETE FROM registrations WHERE received = ?1 AND transport = ?2",
+       "WITH l AS (SELECT id FROM endpoints WHERE id IN"
+       " (SELECT endpoint_ref FROM registrations"
+       " WHERE received = ?1 AND transport = ?2) FOR NO KEY UPDATE)"
+       " DELETE FROM registrations WHERE received = ?1 AND transport = ?2"
+       " AND endpoint_ref IN (SELECT id FROM l)")
 STMT(BIND_SWEEP, "binding_sweep",
      "DELETE FROM registrations WHERE id IN (SELECT id FROM registrations"
      " WHERE expires_ms <= ?1 LIMIT ?2)")

@@ -153,10 +153,13 @@ struct store_ops {
 				    struct model_endpoint *out);
 	/*
 	 * Only id, ha1_md5 and ha1_sha256 of it, for a digest check (in a
-	 * write transaction: a REGISTER's). In PostgreSQL it also locks the
-	 * endpoint's row until the transaction ends: REGISTERs of one
-	 * endpoint take turns, and a password change or a delete waits for
-	 * them, or they for it and then read what it wrote.
+	 * REGISTER's STORE_TXN_ROWS transaction). In PostgreSQL it also
+	 * writes the endpoint's row (a new version, nothing changed), which
+	 * locks it until the transaction ends: REGISTERs of one endpoint
+	 * take turns (and with binding_drop_conn); a password change or a
+	 * delete that comes first is waited for and its new HA1 read; one
+	 * that read the row before the REGISTER committed fails to write it
+	 * (a serialization failure) and runs again, seeing the new binding.
 	 */
 	int (*endpoint_cred)(struct store *st, const char *username,
 			     const char *domain, struct model_endpoint *out);

@@ -49,8 +49,9 @@ static int thread_store(struct svc *s, struct store **out)
 	return 0;
 }
 
-/* The service whose read transaction the calling thread holds open. */
-static _Thread_local struct svc *held;
+/* The service whose read transaction the calling thread holds open, and
+ * the one it asked to (svc_read_begin: opened at the first read). */
+static _Thread_local struct svc *held, *wanted;
 
 /* Drops the calling thread's connection so the next call reconnects. */
 static void drop_store(struct svc *s)
@@ -65,24 +66,35 @@ static void drop_store(struct svc *s)
 	}
 }
 
-void svc_read_begin(struct svc *s)
+/* Opens the read transaction svc_read_begin asked for; false if not. */
+static bool hold_read(struct svc *s)
 {
 	struct store *st;
 
-	if (held)
-		return;
+	wanted = NULL; /* one try a request */
 	if (thread_store(s, &st) || st->ops->begin(st, STORE_TXN_READ)) {
 		/* a dead connection is reopened by the next transaction */
 		drop_store(s);
-		return;
+		return false;
 	}
 	held = s;
+	return true;
+}
+
+void svc_read_begin(struct svc *s)
+{
+	/* Nothing touches the store until a read does: a request answered
+	 * without one (an error, an overload) costs the store nothing. */
+	if (!held)
+		wanted = s;
 }
 
 void svc_read_end(struct svc *s)
 {
 	struct store *st = pthread_getspecific(s->key);
 
+	if (wanted == s)
+		wanted = NULL;
 	if (held != s)
 		return;
 	held = NULL;
@@ -135,12 +147,15 @@ int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 	 * REGISTERs pays for a transaction's locks and WAL writes a group at
 	 * a time, not a REGISTER at a time.
 	 */
+	if (!write && wanted == s && !held)
+		hold_read(s);
 	if (held == s) {
 		struct store *open = pthread_getspecific(s->key);
 		if (!write && open)
 			return fn(open, arg);
 		svc_read_end(s); /* a write: on its own transaction */
 	}
+	wanted = NULL; /* a write first: no read transaction after it */
 	if (mode == SVC_TXN_WRITE && s->group)
 		return svc_group_run(s->group, fn, arg);
 	if ((mode == SVC_TXN_LAZY || mode == SVC_TXN_LAZY_ROWS) && s->lazy)

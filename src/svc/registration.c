@@ -189,5 +189,5 @@ int svc_bindings_drop_conn(struct svc *s, const char *received,
 {
 	struct drop w = {received, transport, n};
 
-	return svc_txn_run(s, SVC_TXN_LAZY, do_drop, &w);
+	return svc_txn_run(s, SVC_TXN_LAZY_ROWS, do_drop, &w);
 }
