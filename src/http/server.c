@@ -1146,8 +1146,11 @@ static void on_wake(struct loop *l)
 		next = c->done_next;
 		conn_send(c);
 	}
+	/* Evictions asked by a peer at the limit: only while still over it
+	 * (a connection that closed meanwhile made the room already). */
 	n = atomic_exchange(&l->evict, 0);
-	while (n-- && l->lists[L_IDLE].head)
+	while (n-- && l->lists[L_IDLE].head &&
+	       atomic_load(&l->srv->total) > l->srv->conn_max)
 		conn_close(l->lists[L_IDLE].head);
 }
 
