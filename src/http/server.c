@@ -624,7 +624,7 @@ static void conn_linger(struct http_conn *c)
 /*
  * Queues c, its response sent, to be resumed by its loop after the current
  * batch: the next request is never read from inside the last one's send,
- * so requests answered inline (inline_reads) do not nest on the stack.
+ * so requests answered inline (http_inline_fn) do not nest on the stack.
  */
 static void ready_put(struct http_conn *c)
 {
