@@ -1,8 +1,8 @@
 #!/bin/sh
 # bench/run.sh - entry point of `make bench`: the sipward benchmark harness.
 #   bench/run.sh [--quick]
-#       [--only sip,storm,calls,http,durable,growth,callgrind,callgrind_calls]
-#       [--only scaling]   (three nodes on PostgreSQL; not run by default)
+#       [--only sip,storm,calls,http,durable,growth,callgrind,callgrind_calls,
+#               scaling]   (default: all; --quick: all but scaling)
 #       [--bin build/sipward] [--out DIR] [--keep]
 # Loopback only. Raw results and summary.md go to bench/results/<date>/
 # (gitignored); summary.md is what goes into docs/BENCHMARKS.md. See
