@@ -17,11 +17,13 @@
 
 #include <jansson.h>
 
+#include "api/admin.h"
 #include "api/api.h"
 #include "base/addr.h"
 #include "base/crypto.h"
 #include "base/id.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "call/engine.h"
 #include "cfg/cfg.h"
 #include "http/server.h"
@@ -750,13 +752,45 @@ static int start_calls(const struct cfg *c, struct svc *s,
 	return rc;
 }
 
+/*
+ * The admin listener (admin_http; none when empty): one loop and one
+ * worker, since a scrape or a probe every few seconds is all it serves.
+ */
+static int start_admin(const struct cfg *c, struct svc *s,
+		       struct api_admin **admin, struct http_server **srv)
+{
+	struct http_opts o = {.listen = c->admin_http,
+			      .body_max = 4096,
+			      .threads = 1,
+			      .write_threads = 1,
+			      .loops = 1,
+			      .conn_max = 64,
+			      .conn_per_addr = 16,
+			      .timeout_s = 60,
+			      .request_timeout_s = 10};
+
+	*admin = NULL;
+	*srv = NULL;
+	if (!c->admin_http[0])
+		return 0;
+	if (api_admin_new(admin, s, (unsigned)c->ready_timeout * 1000))
+		return 1;
+	if (http_server_start(srv, &o, api_admin_handle, *admin)) {
+		fprintf(stderr, "sipward: cannot listen on %s (admin_http)\n",
+			c->admin_http);
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct flags f = {0};
 	struct cfg c;
 	struct svc *s = NULL;
 	struct api *a = NULL;
-	struct http_server *srv = NULL;
+	struct http_server *srv = NULL, *admin_srv = NULL;
+	struct api_admin *admin = NULL;
 	struct http_opts ho;
 	struct registrar *reg = NULL;
 	struct registrar_opts ro;
@@ -822,6 +856,9 @@ static int cmd_serve(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	rc = start_admin(&c, s, &admin, &admin_srv);
+	if (rc)
+		goto out;
 	rc = registrar_opts(&c, &ro, secret, sizeof(secret));
 	if (!rc)
 		rc = shared_auth(&ro, &auth) ? 1 : 0;
@@ -863,6 +900,8 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	registrar_set_port(reg, sip_transport_port(sip));
+	if (admin)
+		api_admin_set_sip_bound(admin, true);
 	path_key(&c, &ro, sip_transport_port(sip), &pk);
 	base_wipe(secret, sizeof(secret));
 	registrar_set_path(reg, &pk);
@@ -874,10 +913,11 @@ static int cmd_serve(int argc, char **argv)
 			goto out;
 	}
 	LOG_INFO("started",
-		 "version=%s http=%s http_port=%u sip=%s sip_port=%u "
-		 "sip_tls_port=%u sip_ws_port=%u sip_wss_port=%u "
+		 "version=%s http=%s http_port=%u admin_port=%u sip=%s "
+		 "sip_port=%u sip_tls_port=%u sip_ws_port=%u sip_wss_port=%u "
 		 "db_backend=%s threads=%ld write_threads=%ld sip_workers=%u",
-		 SIPWARD_VERSION, c.http, http_server_port(srv), c.sip,
+		 SIPWARD_VERSION, c.http, http_server_port(srv),
+		 admin_srv ? http_server_port(admin_srv) : 0, c.sip,
 		 sip_transport_port(sip), sip_transport_port_of(sip, SIP_TLS),
 		 sip_transport_port_of(sip, SIP_WS),
 		 sip_transport_port_of(sip, SIP_WSS), backend(c.db)->name,
@@ -885,7 +925,10 @@ static int cmd_serve(int argc, char **argv)
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		tls_reload(&c, sip);
 	LOG_INFO("stopping", "signal=%d", sig);
+	if (admin)
+		api_admin_set_draining(admin);
 out:
+	http_server_stop(admin_srv); /* its gauges read what stops below */
 	registrar_stop_workers(reg); /* they send on sip */
 	call_engine_stop(calls);
 	sip_transport_stop(sip);
@@ -894,6 +937,7 @@ out:
 	registrar_free(reg);
 	sip_auth_free(auth);
 	http_server_stop(srv);
+	api_admin_free(admin);
 	api_free(a);
 	svc_close(s);
 	return rc;
@@ -912,6 +956,17 @@ int main(int argc, char **argv)
 	/* Not in the usage: what `make docs` puts in docs/config.md. */
 	if (strcmp(argv[1], "--config-doc") == 0) {
 		cfg_print_markdown(stdout);
+		return 0;
+	}
+	/* Not in the usage either: the metric table of docs/operations.md. */
+	if (strcmp(argv[1], "--metrics-doc") == 0) {
+		char *doc;
+		size_t len;
+
+		if (metric_doc(&doc, &len))
+			return 1;
+		fwrite(doc, 1, len, stdout);
+		free(doc);
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {

@@ -17,6 +17,7 @@
 #include "base/crypto.h"
 #include "base/id.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/text.h"
 #include "base/time.h"
 
@@ -809,6 +810,92 @@ static int authenticate(struct api_ctx *c)
 	return err;
 }
 
+/* ---- metrics ---- */
+
+/*
+ * Route templates, the label of the HTTP metrics: a method and a path
+ * with its ids as {placeholders}, so that no request creates a series.
+ */
+enum api_route {
+	AR_OTHER, /* refused, unknown path, wrong method */
+	AR_HEALTH,
+	AR_EP_LIST,
+	AR_EP_CREATE,
+	AR_EP_GET,
+	AR_EP_UPDATE,
+	AR_EP_DELETE,
+	AR_APP_LIST,
+	AR_APP_CREATE,
+	AR_APP_GET,
+	AR_APP_UPDATE,
+	AR_APP_DELETE,
+	AR_CALL_LIST,
+	AR_CALL_GET,
+	AR_CALL_HANGUP,
+	AR__N
+};
+
+#define AR_ACCT "/v1/Account/{auth_id}/"
+static const char *const ROUTES[AR__N] = {
+    "other",
+    "GET /health",
+    "GET " AR_ACCT "Endpoint/",
+    "POST " AR_ACCT "Endpoint/",
+    "GET " AR_ACCT "Endpoint/{endpoint_id}/",
+    "POST " AR_ACCT "Endpoint/{endpoint_id}/",
+    "DELETE " AR_ACCT "Endpoint/{endpoint_id}/",
+    "GET " AR_ACCT "Application/",
+    "POST " AR_ACCT "Application/",
+    "GET " AR_ACCT "Application/{app_id}/",
+    "POST " AR_ACCT "Application/{app_id}/",
+    "DELETE " AR_ACCT "Application/{app_id}/",
+    "GET " AR_ACCT "Call/",
+    "GET " AR_ACCT "Call/{call_uuid}/",
+    "DELETE " AR_ACCT "Call/{call_uuid}/",
+};
+
+static _Atomic uint64_t http_req_v[AR__N * 5];
+static struct metric_family http_requests = {
+    .name = "sipward_http_requests_total",
+    .help = "API requests answered, by route template and status class "
+	    "(HEAD counted as GET).",
+    .kind = METRIC_COUNTER,
+    .label = {"route", "code"},
+    .values = {ROUTES, METRIC_STATUS_CLASS},
+    .nvalues = {AR__N, 5}, /* 1xx-5xx */
+    .v = http_req_v};
+METRIC_REGISTER(http_requests)
+
+static _Atomic uint64_t http_lat_v[METRIC_HCELLS(AR__N, 14)];
+static struct metric_family http_latency = {
+    .name = "sipward_http_request_duration_seconds",
+    .help = "API requests from the handler's start to the answer, by route "
+	    "template.",
+    .kind = METRIC_HISTOGRAM,
+    .label = {"route"},
+    .values = {ROUTES},
+    .nvalues = {AR__N},
+    METRIC_LATENCY,
+    .v = http_lat_v};
+METRIC_REGISTER(http_latency)
+
+/* The route template of a request to resource res (see ROUTES). */
+static unsigned route_of(const char *m, unsigned res, bool item)
+{
+	/* rows: endpoint, application, call; columns: GET, POST, DELETE */
+	static const unsigned t[3][2][3] = {
+	    {{AR_EP_LIST, AR_EP_CREATE, AR_OTHER},
+	     {AR_EP_GET, AR_EP_UPDATE, AR_EP_DELETE}},
+	    {{AR_APP_LIST, AR_APP_CREATE, AR_OTHER},
+	     {AR_APP_GET, AR_APP_UPDATE, AR_APP_DELETE}},
+	    {{AR_CALL_LIST, AR_OTHER, AR_OTHER},
+	     {AR_CALL_GET, AR_OTHER, AR_CALL_HANGUP}},
+	};
+	unsigned k = m[0] == 'G' ? 0 : m[0] == 'P' ? 1 : 2;
+
+	return res >= 1 && res <= 3 ? t[res - 1][item][k] : AR_OTHER;
+}
+
 /* ---- routing ---- */
 
 enum resource { R_NONE, R_ENDPOINT, R_APPLICATION, R_CALL };
@@ -941,6 +1028,7 @@ static void dispatch(struct api_ctx *c)
 	}
 	if (strcmp(r->path, "/health") == 0) {
 		json_t *o = json_pack("{s:s}", "status", "ok");
+		c->route = AR_HEALTH;
 		api_reply_json(c, 200, o);
 		return;
 	}
@@ -968,6 +1056,7 @@ static void dispatch(struct api_ctx *c)
 	}
 	c->prefix = rt.prefix;
 	c->id = rt.has_id ? rt.id : NULL;
+	c->route = route_of(r->method, rt.res, rt.has_id);
 	if (rt.res == R_CALL && rt.has_id)
 		api_call_item(c);
 	else if (rt.res == R_CALL)
@@ -982,11 +1071,14 @@ static void dispatch(struct api_ctx *c)
 		api_app_collection(c);
 }
 
-/* The access line of every request. */
+/* The access line and the metrics of every request. */
 static void log_request(const struct api_ctx *c)
 {
 	char q[300];
 
+	metric_add(&http_requests, c->route,
+		   metric_status_class((unsigned)c->resp->status), 1);
+	metric_observe(&http_latency, c->route, 0, metric_now_us() - c->t0_us);
 	LOG_INFO("http_request",
 		 "api_id=%s method=%s path=%s status=%d ms=%lld", c->api_id,
 		 c->req->method, base_log_quote(c->req->path, q, sizeof(q)),
@@ -1032,6 +1124,7 @@ void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	c.t0_ms = base_time_now_ms();
+	c.t0_us = metric_now_us();
 	_Static_assert(sizeof(resp->request_id) == sizeof(c.api_id),
 		       "the request id is the api_id");
 	memcpy(resp->request_id, c.api_id, sizeof(resp->request_id));

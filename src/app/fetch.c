@@ -28,6 +28,7 @@
 #include "app/fetch.h"
 #include "base/crypto.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "model/model.h"
 
 #ifndef SIPWARD_VERSION
@@ -46,7 +47,79 @@ struct job {
 	char errbuf[CURL_ERROR_SIZE];
 	app_fetch_cb cb;
 	void *arg;
+	uint64_t t0_us; /* queued at, for the latency metric */
 };
+
+/* ---- metrics ---- */
+
+static const char *const OUTCOMES[] = {"2xx",
+				       "3xx",
+				       "4xx",
+				       "5xx",
+				       "other_status",
+				       "timeout",
+				       "connect_failed",
+				       "refused",
+				       "too_large",
+				       "cancelled",
+				       "error"};
+enum {
+	O_STATUS = 0, /* + the class, 1xx counted as other_status */
+	O_OTHER_STATUS = 4,
+	O_TIMEOUT,
+	O_CONNECT,
+	O_REFUSED,
+	O_TOO_LARGE,
+	O_CANCELLED,
+	O_ERROR,
+	O__N
+};
+
+static _Atomic uint64_t fetch_v[O__N];
+static struct metric_family fetches = {
+    .name = "sipward_webhook_fetches_total",
+    .help = "Application requests (answer_url, hangup_url, message_url ...) "
+	    "by outcome: the answer's status class, or why there was none "
+	    "(refused: an address webhook_allow_private forbids).",
+    .kind = METRIC_COUNTER,
+    .label = {"outcome"},
+    .values = {OUTCOMES},
+    .nvalues = {O__N},
+    .v = fetch_v};
+METRIC_REGISTER(fetches)
+
+static _Atomic uint64_t fetch_lat_v[METRIC_HCELLS(1, 14)];
+static struct metric_family fetch_latency = {
+    .name = "sipward_webhook_fetch_duration_seconds",
+    .help = "Application requests from queued to answered or failed.",
+    .kind = METRIC_HISTOGRAM,
+    METRIC_LATENCY,
+    .v = fetch_lat_v};
+METRIC_REGISTER(fetch_latency)
+
+static void count_fetch(const struct job *j, const struct app_fetch_result *r)
+{
+	unsigned o;
+
+	if (r->err == ECANCELED)
+		o = O_CANCELLED;
+	else if (r->err == EACCES)
+		o = O_REFUSED;
+	else if (r->err == ETIMEDOUT)
+		o = O_TIMEOUT;
+	else if (r->err == ECONNREFUSED || r->err == EHOSTUNREACH)
+		o = O_CONNECT;
+	else if (r->err == EFBIG)
+		o = O_TOO_LARGE;
+	else if (r->err)
+		o = O_ERROR;
+	else if (r->status >= 200 && r->status < 600)
+		o = O_STATUS + (unsigned)(r->status / 100 - 2);
+	else
+		o = O_OTHER_STATUS;
+	metric_add(&fetches, o, 0, 1);
+	metric_observe(&fetch_latency, 0, 0, metric_now_us() - j->t0_us);
+}
 
 struct app_fetcher {
 	CURLM *multi;
@@ -258,6 +331,7 @@ static void finish(struct app_fetcher *f, struct job *j, CURLcode rc,
 		r.body_len = 0;
 	}
 	(void)f;
+	count_fetch(j, &r);
 	j->cb(&r, j->arg);
 	job_free(j);
 }
@@ -514,6 +588,7 @@ int app_fetch(struct app_fetcher *f, const struct app_fetch_req *req,
 		return ENOMEM;
 	j->cb = cb;
 	j->arg = arg;
+	j->t0_us = metric_now_us();
 	j->allow_private = req->allow_private;
 	j->max = req->body_max ? req->body_max : APP_FETCH_BODY_MAX;
 	err = app_form_encode(req->params, req->nparams, &form, NULL);

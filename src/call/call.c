@@ -21,12 +21,48 @@
 #include "base/crypto.h"
 #include "base/id.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/time.h"
 #include "call/internal.h"
 #include "call/outcome.h"
 #include "sip/build.h"
 #include "sip/digest.h"
 #include "sip/sdp.h"
+
+/* ---- metrics ---- */
+
+static const char *const CALL_KINDS[2] = {"call", "message"};
+
+static _Atomic uint64_t setups_v[2];
+static struct metric_family call_setups = {
+    .name = "sipward_call_setups_total",
+    .help = "Calls (INVITE) and messages (MESSAGE) of registered endpoints "
+	    "accepted for routing, after their digest check.",
+    .kind = METRIC_COUNTER,
+    .label = {"kind"},
+    .values = {CALL_KINDS},
+    .nvalues = {2},
+    .v = setups_v};
+METRIC_REGISTER(call_setups)
+
+static const char *cause_names[MODEL_CAUSE_COUNT];
+static _Atomic uint64_t hangups_v[2 * MODEL_CAUSE_COUNT];
+static struct metric_family call_hangups = {
+    .name = "sipward_call_hangups_total",
+    .help = "Calls and messages that ended, by hangup cause (the CDR's "
+	    "hangup_cause_name).",
+    .kind = METRIC_COUNTER,
+    .label = {"kind", "cause"},
+    .values = {CALL_KINDS, cause_names},
+    .nvalues = {2, MODEL_CAUSE_COUNT},
+    .v = hangups_v};
+
+__attribute__((constructor)) static void call_hangups_register(void)
+{
+	for (unsigned i = 0; i < MODEL_CAUSE_COUNT; i++)
+		cause_names[i] = model_cause_name((enum model_cause)i);
+	metric_register(&call_hangups);
+}
 
 #define MESSAGE_MAX 65536 /* bytes of a MESSAGE body (contract: 413) */
 /* The largest message the engine builds: a MESSAGE of MESSAGE_MAX with
@@ -275,6 +311,7 @@ void call_end(struct call *c, enum model_cause cause, enum model_source source)
 	for (struct call_leg *l = c->b; l; l = l->next)
 		call_dmap_del(e, l);
 	__atomic_sub_fetch(&e->ncalls, 1, __ATOMIC_RELAXED);
+	metric_add(&call_hangups, c->is_message, (unsigned)cause, 1);
 	LOG_INFO("call_ended",
 		 "call_uuid=%s from=%s domain=%s cause=%s source=\"%s\" "
 		 "duration_ms=%lld",
@@ -1563,6 +1600,7 @@ static void on_invite(struct call_engine *e, struct sip_tsx *tx,
 	c->a.invite_len = rawlen;
 	link_call(&e->calls, c);
 	__atomic_add_fetch(&e->ncalls, 1, __ATOMIC_RELAXED);
+	metric_add(&call_setups, c->is_message, 0, 1);
 	sip_tsx_set_user(tx, &c->a);
 	c->refs++; /* the A leg's transaction */
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/id.h"
+#include "base/metrics.h"
 #include "base/log.h"
 #include "base/time.h"
 #include "call/internal.h"
@@ -340,6 +341,20 @@ static void *loop(void *arg)
 	return NULL;
 }
 
+static struct metric_family calls_active = {
+    .name = "sipward_calls_active",
+    .help = "Calls and messages in progress on this node.",
+    .kind = METRIC_GAUGE};
+METRIC_REGISTER(calls_active)
+
+static int read_active(void *ctx, unsigned i, unsigned j, double *out)
+{
+	(void)i;
+	(void)j;
+	*out = call_engine_count(ctx);
+	return 0;
+}
+
 int call_engine_new(struct call_engine **out, struct svc *svc,
 		    const struct call_opts *o)
 {
@@ -391,6 +406,7 @@ int call_engine_new(struct call_engine **out, struct svc *svc,
 								    : AF_INET});
 	if (err)
 		goto fail;
+	metric_bind(&calls_active, read_active, e);
 	*out = e;
 	return 0;
 fail:
@@ -440,6 +456,8 @@ void call_engine_free(struct call_engine *e)
 
 	if (!e)
 		return;
+	if (calls_active.read_ctx == e)
+		metric_bind(&calls_active, NULL, NULL);
 	call_engine_stop(e);
 	if (e->fetcher)
 		call_app_engine_stop(e); /* its callbacks queue their ends */

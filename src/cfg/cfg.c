@@ -110,6 +110,24 @@ static int check_addr_opt(const struct cfg *c, const struct opt *o, char *err,
 	return str_of(c, o)[0] ? check_addr(c, o, err, cap) : 0;
 }
 
+/* Like check_addr_opt, and never the API's own address. */
+static int check_admin(const struct cfg *c, const struct opt *o, char *err,
+		       size_t cap)
+{
+	const char *v = str_of(c, o), *port = strrchr(v, ':');
+	int rc = check_addr_opt(c, o, err, cap);
+
+	if (!rc && v[0] && strcmp(v, c->http) == 0 && port &&
+	    strcmp(port, ":0") != 0) {
+		snprintf(err, cap,
+			 "%s: the admin listener cannot share the API's "
+			 "address '%.64s'",
+			 o->name, v);
+		rc = EINVAL;
+	}
+	return rc;
+}
+
 static int check_log_level(const struct cfg *c, const struct opt *o, char *err,
 			   size_t cap)
 {
@@ -470,6 +488,25 @@ static const struct opt opts[] = {
      .max = 65536,
      .doc = "most concurrent HTTP connections from one client address; more "
 	    "are closed at once"},
+    {.name = "admin_http",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, admin_http),
+     .def = "127.0.0.1:9091",
+     .empty = true,
+     .form = "empty, or same form as `http`",
+     .check = check_admin,
+     .doc = "admin listen address: `GET /metrics` (Prometheus), `/healthz`, "
+	    "`/readyz`, without authentication, so keep it on loopback or a "
+	    "private network; empty: none. Must differ from `http`. Port 0 "
+	    "picks a free port (`admin_port` in the `event=started` line)"},
+    {.name = "ready_timeout",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, ready_timeout),
+     .def = "2",
+     .min = 1,
+     .max = 60,
+     .doc = "seconds the store has to answer `/readyz`'s query before the "
+	    "node is reported not ready (`503`)"},
     {.name = "http_timeout",
      .type = OPT_INT,
      .off = offsetof(struct cfg, http_timeout),

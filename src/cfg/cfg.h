@@ -14,6 +14,8 @@
 struct cfg {
 	char db[CFG_STR_MAX];
 	char http[CFG_STR_MAX];
+	char admin_http[CFG_STR_MAX];
+	long ready_timeout;
 	char sip[CFG_STR_MAX];
 	char sip_advertise[CFG_STR_MAX];
 	char sip_tls[CFG_STR_MAX];

@@ -569,8 +569,13 @@ static void resp_build(struct http_conn *c)
 		head_put(&p, e, num + i, sizeof(num));
 		HEAD_LIT(&p, e, "\r\n");
 	}
-	if (r->body)
+	if (r->body && !r->content_type) {
 		HEAD_LIT(&p, e, "Content-Type: application/json\r\n");
+	} else if (r->body) {
+		HEAD_LIT(&p, e, "Content-Type: ");
+		head_put(&p, e, r->content_type, strlen(r->content_type));
+		HEAD_LIT(&p, e, "\r\n");
+	}
 	if (r->request_id[0]) {
 		HEAD_LIT(&p, e, "X-Request-Id: ");
 		head_put(&p, e, r->request_id, sizeof(r->request_id));

@@ -43,8 +43,9 @@ struct http_req {
 
 struct http_resp {
 	int status;
-	char *body; /* malloc'd JSON, freed by the server; NULL for none */
+	char *body; /* malloc'd, freed by the server; NULL for none */
 	size_t body_len;
+	const char *content_type; /* static; NULL: application/json */
 	char request_id[40];
 	struct {
 		const char *name;

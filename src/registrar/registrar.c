@@ -20,6 +20,7 @@
 
 #include "base/addr.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/pool.h"
 #include "base/time.h"
 #include "sip/auth.h"
@@ -156,6 +157,37 @@ static void auth_opts(const struct registrar_opts *o, struct sip_auth_opts *ao)
 	ao->nlisten = o->nlisten;
 }
 
+/* ---- metrics ---- */
+
+static const char *const REG_KINDS[2] = {"endpoints", "bindings"};
+
+static struct metric_family registrations = {
+    .name = "sipward_registrations",
+    .help = "Live registrations in the store (every node's): endpoints with "
+	    "at least one live binding, and live bindings (contacts).",
+    .kind = METRIC_GAUGE,
+    .label = {"kind"},
+    .values = {REG_KINDS},
+    .nvalues = {2}};
+METRIC_REGISTER(registrations)
+
+/*
+ * Read at a scrape, series 0 then 1: one query for both (a scrape runs on
+ * the admin listener's one worker, so the values read at 0 are at hand).
+ */
+static int read_registrations(void *ctx, unsigned i, unsigned j, double *out)
+{
+	static int64_t n[2];
+	static int err;
+	struct registrar *r = ctx;
+
+	(void)j;
+	if (i == 0)
+		err = svc_bindings_count(r->svc, &n[0], &n[1]);
+	*out = (double)n[i];
+	return err;
+}
+
 int registrar_new(struct registrar **out, struct svc *svc,
 		  const struct registrar_opts *o)
 {
@@ -195,6 +227,7 @@ out:
 		return err;
 	}
 	r->last_sweep_s = base_time_mono_s();
+	metric_bind(&registrations, read_registrations, r);
 	*out = r;
 	return 0;
 }
@@ -226,6 +259,8 @@ void registrar_free(struct registrar *r)
 {
 	if (!r)
 		return;
+	if (registrations.read_ctx == r)
+		metric_bind(&registrations, NULL, NULL);
 	registrar_stop_workers(r);
 	base_pool_stop(r->pool);
 	pthread_cond_destroy(&r->idle);

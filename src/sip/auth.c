@@ -15,6 +15,7 @@
 #include "base/crypto.h"
 #include "base/id.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/throttle.h"
 #include "base/time.h"
 #include "sip/digest.h"
@@ -117,6 +118,52 @@ static void user_key(const char *src_ip, const char *user, char *key)
 	key[40] = '\0';
 }
 
+/* ---- metrics ---- */
+
+static const char *const FAIL_REASONS[] = {
+    "bad_response", "unknown_user",  "nonce_count_replay",
+    "bad_nonce",    "bad_algorithm", "bad_parameters",
+    "uri_mismatch", "user_mismatch", "other"};
+#define NREASONS (sizeof(FAIL_REASONS) / sizeof(FAIL_REASONS[0]))
+
+static _Atomic uint64_t fail_v[NREASONS];
+static struct metric_family digest_failures = {
+    .name = "sipward_sip_digest_failures_total",
+    .help = "Digest credentials that failed the check (REGISTER and "
+	    "calls), by reason.",
+    .kind = METRIC_COUNTER,
+    .label = {"reason"},
+    .values = {FAIL_REASONS},
+    .nvalues = {NREASONS},
+    .v = fail_v};
+METRIC_REGISTER(digest_failures)
+
+static const char *const THROTTLE_EVENTS[] = {
+    "source_ignored", "request_ignored", "challenge_limited"};
+enum { T_SOURCE, T_REQUEST, T_CHALLENGE };
+
+static _Atomic uint64_t thr_v[3];
+static struct metric_family throttled = {
+    .name = "sipward_sip_throttled_total",
+    .help = "Throttling: a source (address, or address and user) ignored "
+	    "after too many failures, a request dropped because its source "
+	    "is ignored, a challenge not sent (sip_challenge_rate).",
+    .kind = METRIC_COUNTER,
+    .label = {"event"},
+    .values = {THROTTLE_EVENTS},
+    .nvalues = {3},
+    .v = thr_v};
+METRIC_REGISTER(throttled)
+
+static void count_failure(const char *reason)
+{
+	unsigned i = 0;
+
+	while (i < NREASONS - 1 && strcmp(FAIL_REASONS[i], reason) != 0)
+		i++;
+	metric_add(&digest_failures, i, 0, 1);
+}
+
 /* How a failed check counts against its source (see log_failed). */
 enum count {
 	NOT_COUNTED, /* anyone could forge it from someone else's address */
@@ -140,6 +187,7 @@ static void log_failed(struct sip_auth *a, const struct sip_auth_req *q,
 	char u[160], name[128], key[THROTTLE_KEY_MAX];
 	int64_t now = base_time_mono_s();
 
+	count_failure(reason);
 	snprintf(name, sizeof(name), "%.*s", (int)(user.n < 120 ? user.n : 120),
 		 user.p ? user.p : "");
 	/* Those anyone can send from a forged address go at debug level,
@@ -156,23 +204,33 @@ static void log_failed(struct sip_auth *a, const struct sip_auth_req *q,
 	user_key(q->src_ip, name, key);
 	base_throttle_fail(a->user_fails, key, now);
 	base_throttle_fail(a->addr_fails, q->src_ip, now);
-	if (base_throttle_check(a->addr_fails, q->src_ip, now))
+	if (base_throttle_check(a->addr_fails, q->src_ip, now)) {
+		metric_add(&throttled, T_SOURCE, 0, 1);
 		LOG_WARN("sip_source_ignored", "src=%s seconds=%ld", q->src_ip,
 			 a->o.fail_penalty_s);
-	else if (base_throttle_check(a->user_fails, key, now))
+	} else if (base_throttle_check(a->user_fails, key, now)) {
+		metric_add(&throttled, T_SOURCE, 0, 1);
 		LOG_WARN("sip_source_ignored", "src=%s user=%s seconds=%ld",
 			 q->src_ip, u, a->o.fail_penalty_s);
+	}
 }
 
 bool sip_auth_ignored(struct sip_auth *a, const char *src_ip, const char *user)
 {
 	char key[THROTTLE_KEY_MAX];
+	bool ignored;
 
-	if (!user)
-		return base_throttle_check(a->addr_fails, src_ip,
-					   base_time_mono_s()) != 0;
-	user_key(src_ip, user, key);
-	return base_throttle_check(a->user_fails, key, base_time_mono_s()) != 0;
+	if (!user) {
+		ignored = base_throttle_check(a->addr_fails, src_ip,
+					      base_time_mono_s()) != 0;
+	} else {
+		user_key(src_ip, user, key);
+		ignored = base_throttle_check(a->user_fails, key,
+					      base_time_mono_s()) != 0;
+	}
+	if (ignored)
+		metric_add(&throttled, T_REQUEST, 0, 1);
+	return ignored;
 }
 
 /* Whether alg is one of the challenges we offer. */
@@ -303,6 +361,7 @@ int sip_auth_challenge(struct sip_auth *a, const struct sip_auth_req *q,
 		base_throttle_fail(a->challenges, q->src_ip, now);
 	pthread_mutex_unlock(&a->ch_mu);
 	if (limited) {
+		metric_add(&throttled, T_CHALLENGE, 0, 1);
 		LOG_DEBUG("sip_challenge_limited", "src=%s", q->src);
 		return EAGAIN;
 	}

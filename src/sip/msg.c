@@ -1181,3 +1181,21 @@ int sip_msg_parse(struct sip_msg *m, char *buf, size_t len)
 		m->body = str(buf + body, buf + len);
 	return 0;
 }
+
+const char *const SIP_METHOD_NAMES[SIP_METHODS_N] = {
+    "REGISTER",	 "INVITE",  "ACK",   "BYE",	"CANCEL",
+    "OPTIONS",	 "MESSAGE", "INFO",  "UPDATE",	"PRACK",
+    "SUBSCRIBE", "NOTIFY",  "REFER", "PUBLISH", "other"};
+
+unsigned sip_method_index(const char *msg, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && n < 10 && msg[n] != ' ')
+		n++;
+	for (unsigned i = 0; i < SIP_METHOD_OTHER; i++)
+		if (strlen(SIP_METHOD_NAMES[i]) == n &&
+		    memcmp(SIP_METHOD_NAMES[i], msg, n) == 0)
+			return i;
+	return SIP_METHOD_OTHER;
+}

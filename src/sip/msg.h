@@ -167,6 +167,14 @@ struct sip_msg {
  */
 int sip_msg_parse(struct sip_msg *m, char *buf, size_t len);
 
+/* The methods the metrics count by name; any other is SIP_METHOD_OTHER. */
+#define SIP_METHODS_N 15
+#define SIP_METHOD_OTHER (SIP_METHODS_N - 1)
+extern const char *const SIP_METHOD_NAMES[SIP_METHODS_N];
+
+/* Index in SIP_METHOD_NAMES of the method a message starts with. */
+unsigned sip_method_index(const char *msg, size_t len);
+
 /*
  * Stream framing (TCP, RFC 3261 18.3): looks at the len bytes at buf and
  * always sets *skip to the number of leading CRLF/LF keep-alive bytes

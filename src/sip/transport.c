@@ -19,10 +19,50 @@
 
 #include "base/addr.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/text.h"
 #include "base/time.h"
 #include "sip/msg.h"
 #include "sip/ws.h"
+
+/* ---- metrics: every message received and sent, whatever its fate ---- */
+
+static const char *const DIRECTION[2] = {"in", "out"};
+
+static _Atomic uint64_t req_v[2 * SIP_METHODS_N];
+static struct metric_family sip_requests = {
+    .name = "sipward_sip_requests_total",
+    .help = "SIP requests received (in) and sent (out, retransmissions "
+	    "included), by method.",
+    .kind = METRIC_COUNTER,
+    .label = {"direction", "method"},
+    .values = {DIRECTION, SIP_METHOD_NAMES},
+    .nvalues = {2, SIP_METHODS_N},
+    .v = req_v};
+METRIC_REGISTER(sip_requests)
+
+static _Atomic uint64_t resp_v[2 * 6];
+static struct metric_family sip_responses = {
+    .name = "sipward_sip_responses_total",
+    .help = "SIP responses received (in) and sent (out, retransmissions "
+	    "included), by status class.",
+    .kind = METRIC_COUNTER,
+    .label = {"direction", "code"},
+    .values = {DIRECTION, METRIC_STATUS_CLASS},
+    .nvalues = {2, 6},
+    .v = resp_v};
+METRIC_REGISTER(sip_responses)
+
+/* Counts a message by its start line (dir 0: received, 1: sent). */
+static void count_msg(unsigned dir, const char *m, size_t len)
+{
+	if (len > 8 && memcmp(m, "SIP/2.0 ", 8) == 0)
+		metric_add(
+		    &sip_responses, dir,
+		    m[8] >= '1' && m[8] <= '6' ? (unsigned)(m[8] - '1') : 4, 1);
+	else
+		metric_add(&sip_requests, dir, sip_method_index(m, len), 1);
+}
 
 /* epoll tags: TAG_LISTEN + proto for a listener, TAG_CONN + slot. */
 enum {
@@ -459,6 +499,7 @@ static bool conn_deliver(struct sip_transport *t, struct conn *c)
 			return c->len < t->o.msg_max;
 		if (err)
 			return false;
+		count_msg(0, c->buf, msglen);
 		t->recv(t->ctx, t, &from, c->buf, msglen);
 		if (!conn_find(t, from.conn))
 			return true; /* closed by a send failure */
@@ -540,6 +581,7 @@ static bool ws_deliver(struct sip_transport *t, struct conn *c)
 			case SIP_WS_KA_PONG:
 				break;
 			case SIP_WS_KA_NONE:
+				count_msg(0, (char *)ev.data, ev.len);
 				t->recv(t->ctx, t, &from, (char *)ev.data,
 					ev.len);
 				if (!conn_find(t, from.conn))
@@ -663,6 +705,7 @@ static void on_udp(struct sip_transport *t)
 			return;
 		if ((size_t)n > t->o.msg_max || n < 4)
 			continue; /* too large (truncated) or a bare ping */
+		count_msg(0, t->dgram, (size_t)n);
 		t->recv(t->ctx, t, &from, t->dgram, (size_t)n);
 	}
 }
@@ -1094,6 +1137,7 @@ int sip_transport_send(struct sip_transport *t, const struct sip_peer *to,
 	struct outq_item *it;
 	ssize_t n;
 
+	count_msg(1, buf, len);
 	if (to->proto == SIP_UDP) {
 		n = sendto(t->udp, buf, len, 0,
 			   (const struct sockaddr *)&to->addr, to->addrlen);

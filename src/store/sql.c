@@ -943,6 +943,27 @@ int store_binding_sweep(struct store *st, int64_t now_ms, int64_t max,
 	return run(d, q, n);
 }
 
+int store_binding_count(struct store *st, int64_t now_ms, int64_t *endpoints,
+			int64_t *bindings)
+{
+	const struct sql_drv *d = drv_of(st);
+	struct sql_q *q;
+	int err = get_int(st, SQL_BIND_COUNT, now_ms, &q);
+
+	if (err)
+		return err;
+	err = d->step(q);
+	if (err == SQL_ROW) {
+		*endpoints = d->col_int(q, 0);
+		*bindings = d->col_int(q, 1);
+		err = 0;
+	} else if (!err) {
+		*endpoints = *bindings = 0;
+	}
+	d->reset(q);
+	return err;
+}
+
 int store_binding_drop_conn(struct store *st, const char *received,
 			    const char *transport, int64_t *n)
 {

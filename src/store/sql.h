@@ -77,6 +77,8 @@ int store_account_token_set(struct store *st, const char *auth_id,
 			    const char *token_sha256, const char *token_enc);
 int store_account_get_sealed(struct store *st, struct model_account *out);
 int store_account_count(struct store *st, int64_t *n);
+int store_binding_count(struct store *st, int64_t now_ms, int64_t *endpoints,
+			int64_t *bindings);
 int store_account_list(struct store *st, store_account_cb cb, void *ctx);
 int store_app_insert(struct store *st, struct model_app *app);
 int store_app_get(struct store *st, int64_t account_id, const char *app_id,
@@ -149,6 +151,7 @@ int store_live_sweep(struct store *st, int64_t before_ms, int64_t *n);
 	.account_token_set = store_account_token_set,                       \
 	.account_get_sealed = store_account_get_sealed,                     \
 	.account_count = store_account_count,                               \
+	.binding_count = store_binding_count,                               \
 	.account_list = store_account_list, .app_insert = store_app_insert, \
 	.app_get = store_app_get, .app_get_default = store_app_get_default, \
 	.app_update = store_app_update,                                     \

@@ -327,6 +327,10 @@ STMT_D(BIND_DROP_CONN, "binding_drop_conn",
        " WHERE received = ?1 AND transport = ?2) FOR NO KEY UPDATE)"
        " DELETE FROM registrations WHERE received = ?1 AND transport = ?2"
        " AND endpoint_ref IN (SELECT id FROM l)")
+/* The live registrations, for the metrics (a scrape, not a request). */
+STMT(BIND_COUNT, "binding_count",
+     "SELECT count(DISTINCT endpoint_ref), count(*) FROM registrations"
+     " WHERE expires_ms > ?1")
 STMT(BIND_SWEEP, "binding_sweep",
      "DELETE FROM registrations WHERE id IN (SELECT id FROM registrations"
      " WHERE expires_ms <= ?1 LIMIT ?2)")

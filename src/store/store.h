@@ -191,6 +191,9 @@ struct store_ops {
 	int (*binding_replace)(struct store *st, int64_t endpoint_ref,
 			       const struct model_binding *b, unsigned n);
 	/* Deletes up to `max` bindings expired at now_ms; *n says how many. */
+	/* Endpoints with a live binding, and live bindings, at now_ms. */
+	int (*binding_count)(struct store *st, int64_t now_ms,
+			     int64_t *endpoints, int64_t *bindings);
 	int (*binding_sweep)(struct store *st, int64_t now_ms, int64_t max,
 			     int64_t *n);
 	/* Deletes the bindings made over the connection from `received`

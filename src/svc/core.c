@@ -12,6 +12,7 @@
 
 #include "base/crypto.h"
 #include "base/id.h"
+#include "base/metrics.h"
 #include "base/time.h"
 #include "svc/group.h"
 #include "svc/internal.h"
@@ -101,6 +102,8 @@ void svc_read_end(struct svc *s)
 	if (st && st->ops->commit(st)) {
 		st->ops->rollback(st);
 		drop_store(s);
+	} else if (st) {
+		svc_metric_commit(s->ops, SVC_M_READ, 1);
 	}
 }
 
@@ -128,6 +131,99 @@ static void backoff(int attempt)
 	ts.tv_sec = 0;
 	ts.tv_nsec = (long)cap_us * 1000L;
 	nanosleep(&ts, NULL);
+}
+
+/* ---- metrics ---- */
+
+static const char *const BACKENDS[2] = {"sqlite", "postgresql"};
+static const char *const TXN_KINDS[3] = {"read", "write", "lazy"};
+
+static _Atomic uint64_t txn_v[2 * 3];
+static struct metric_family store_txns = {
+    .name = "sipward_store_transactions_total",
+    .help = "Store transactions committed, by backend and kind (write: "
+	    "durable, the API's; lazy: registrations, sweeps, call records).",
+    .kind = METRIC_COUNTER,
+    .label = {"backend", "kind"},
+    .values = {BACKENDS, TXN_KINDS},
+    .nvalues = {2, 3},
+    .v = txn_v};
+METRIC_REGISTER(store_txns)
+
+static _Atomic uint64_t retry_v[2];
+static struct metric_family store_retries = {
+    .name = "sipward_store_retries_total",
+    .help = "Store transactions (or SQLite groups of them) run again after "
+	    "a conflict: SQLite busy, PostgreSQL serialization failure or "
+	    "deadlock.",
+    .kind = METRIC_COUNTER,
+    .label = {"backend"},
+    .values = {BACKENDS},
+    .nvalues = {2},
+    .v = retry_v};
+METRIC_REGISTER(store_retries)
+
+static const char *const STORE_ERRORS[3] = {"io", "timeout", "busy"};
+static _Atomic uint64_t err_v[2 * 3];
+static struct metric_family store_errors = {
+    .name = "sipward_store_errors_total",
+    .help = "Store transactions that failed on the store's side: io (a "
+	    "broken connection, a disk error), timeout (past the request's "
+	    "store_timeout), busy (conflicts past the last retry).",
+    .kind = METRIC_COUNTER,
+    .label = {"backend", "error"},
+    .values = {BACKENDS, STORE_ERRORS},
+    .nvalues = {2, 3},
+    .v = err_v};
+METRIC_REGISTER(store_errors)
+
+static const double GROUP_BOUNDS[11] = {1,  2,	 4,   8,   16,	32,
+					64, 128, 256, 512, 1024};
+static const char *const GROUPS[2] = {"durable", "lazy"};
+static _Atomic uint64_t group_v[METRIC_HCELLS(2, 11)];
+static struct metric_family store_group = {
+    .name = "sipward_store_group_commit_transactions",
+    .help = "Transactions per SQLite group commit (durable: API writes, one "
+	    "fsync a group; lazy: registrations and call records).",
+    .kind = METRIC_HISTOGRAM,
+    .label = {"group"},
+    .values = {GROUPS},
+    .nvalues = {2},
+    .bounds = GROUP_BOUNDS,
+    .nbounds = 11,
+    .scale = 1,
+    .v = group_v};
+METRIC_REGISTER(store_group)
+
+static unsigned backend_of(const struct store_ops *ops)
+{
+	return ops->name[0] == 'p'; /* "postgresql" */
+}
+
+void svc_metric_commit(const struct store_ops *ops, enum svc_metric_kind k,
+		       unsigned n)
+{
+	metric_add(&store_txns, backend_of(ops), (unsigned)k, n);
+}
+
+void svc_metric_retry(const struct store_ops *ops)
+{
+	metric_add(&store_retries, backend_of(ops), 0, 1);
+}
+
+void svc_metric_error(const struct store_ops *ops, int err)
+{
+	unsigned e = err == EIO		? 0
+		     : err == ETIMEDOUT ? 1
+		     : err == EBUSY	? 2
+					: 3;
+
+	metric_add(&store_errors, backend_of(ops), e, 1); /* 3: ignored */
+}
+
+void svc_metric_group(bool durable, unsigned n)
+{
+	metric_observe(&store_group, durable ? 0 : 1, 0, n);
 }
 
 int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
@@ -170,8 +266,10 @@ int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 			err = ETIMEDOUT;
 			break;
 		}
-		if (attempt)
+		if (attempt) {
 			backoff(attempt);
+			svc_metric_retry(s->ops);
+		}
 		err = thread_store(s, &st);
 		if (err)
 			break;
@@ -197,6 +295,12 @@ int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 			err = st->ops->commit(st);
 		if (err)
 			st->ops->rollback(st);
+		else
+			svc_metric_commit(s->ops,
+					  mode == SVC_TXN_READ	  ? SVC_M_READ
+					  : mode == SVC_TXN_WRITE ? SVC_M_WRITE
+								  : SVC_M_LAZY,
+					  1);
 	failed:
 		/*
 		 * A deadline that passed leaves the connection usable (the
@@ -206,6 +310,7 @@ int svc_txn_run(struct svc *s, enum svc_txn_mode mode, svc_txn_fn fn, void *arg)
 		if (err == EIO)
 			drop_store(s);
 	}
+	svc_metric_error(s->ops, err);
 	return err;
 }
 

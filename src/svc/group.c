@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "base/time.h"
+#include "svc/internal.h"
 
 #define GROUP_MAX 256	     /* jobs in one transaction */
 #define GROUP_ATTEMPTS 8     /* of a whole group, on EBUSY */
@@ -34,8 +35,9 @@ struct svc_group {
 	pthread_cond_t work;
 	struct job *head, *tail;
 	bool stop;
-	unsigned queued;		 /* jobs in the queue */
-	unsigned last_n;		 /* jobs in the last group */
+	bool durable;	 /* fsync a commit: the metrics' label */
+	unsigned queued; /* jobs in the queue */
+	unsigned last_n; /* jobs in the last group */
 	unsigned long long groups, jobs; /* for the debug log */
 };
 
@@ -44,9 +46,12 @@ static void run_group(struct svc_group *g, struct job *jobs)
 {
 	struct store *st = g->st;
 	int err = EBUSY;
+	unsigned n = 0, ok = 0;
 
 	for (int attempt = 0; attempt < GROUP_ATTEMPTS && err == EBUSY;
 	     attempt++) {
+		if (attempt)
+			svc_metric_retry(g->ops);
 		if (base_deadline_left_ms(1) == 0) {
 			err = ETIMEDOUT; /* rolled back: nothing changed */
 			break;
@@ -80,9 +85,18 @@ static void run_group(struct svc_group *g, struct job *jobs)
 	if (err)
 		LOG_ERROR("svc_group_failed", "error=%d", err);
 	/* A failed commit fails every job that had succeeded. */
-	for (struct job *j = jobs; j; j = j->next)
+	for (struct job *j = jobs; j; j = j->next) {
 		if (err && !j->err)
 			j->err = err;
+		n++;
+		ok += !j->err;
+	}
+	svc_metric_error(g->ops, err);
+	if (!err) {
+		svc_metric_commit(g->ops, g->durable ? SVC_M_WRITE : SVC_M_LAZY,
+				  ok);
+		svc_metric_group(g->durable, n);
+	}
 }
 
 static void *writer(void *arg)
@@ -190,6 +204,7 @@ int svc_group_start(struct svc_group **out, const struct store_ops *ops,
 	if (!g)
 		return ENOMEM;
 	g->ops = ops;
+	g->durable = durable;
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->work, NULL);
 	err = ops->open(url, &g->st);

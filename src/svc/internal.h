@@ -31,6 +31,18 @@ struct svc {
 	bool has_key;
 };
 
+/* The store metrics (core.c): what a transaction did, by backend. */
+enum svc_metric_kind { SVC_M_READ, SVC_M_WRITE, SVC_M_LAZY };
+/* n transactions of kind committed (ops: the backend). */
+void svc_metric_commit(const struct store_ops *ops, enum svc_metric_kind k,
+		       unsigned n);
+/* A transaction (or a group of them) run again after a conflict. */
+void svc_metric_retry(const struct store_ops *ops);
+/* A transaction that failed on the store's side (EIO, ETIMEDOUT, EBUSY). */
+void svc_metric_error(const struct store_ops *ops, int err);
+/* One group commit of n transactions (durable: the API's, else lazy). */
+void svc_metric_group(bool durable, unsigned n);
+
 /* The work of one transaction; must have no effects outside the store. */
 typedef int (*svc_txn_fn)(struct store *st, void *arg);
 

@@ -172,6 +172,25 @@ int svc_bindings_sweep(struct svc *s, int64_t max, int64_t *n)
 	return svc_txn_run(s, SVC_TXN_LAZY, do_sweep, &w);
 }
 
+struct count {
+	int64_t *endpoints, *bindings;
+};
+
+static int do_count(struct store *st, void *arg)
+{
+	struct count *c = arg;
+
+	return st->ops->binding_count(st, base_time_now_ms(), c->endpoints,
+				      c->bindings);
+}
+
+int svc_bindings_count(struct svc *s, int64_t *endpoints, int64_t *bindings)
+{
+	struct count c = {endpoints, bindings};
+
+	return svc_txn_run(s, SVC_TXN_READ, do_count, &c);
+}
+
 struct drop {
 	const char *received, *transport;
 	int64_t *n;

@@ -379,6 +379,10 @@ int svc_cdr_list(struct svc *s, const struct model_account *acct,
 		 const struct svc_cdr_filter *f, int64_t limit, int64_t offset,
 		 struct model_cdr *out, unsigned *n, int64_t *total);
 
+/* Endpoints with a live registration and live bindings, of every account
+ * (the metrics). */
+int svc_bindings_count(struct svc *s, int64_t *endpoints, int64_t *bindings);
+
 /*
  * Retention: deletes up to max CDRs (of every account) that ended before
  * before_ms; *n says how many went. Not durable on its own (as a

@@ -192,9 +192,12 @@ def udomain(prefix="d"):
 
 
 def clean_env(extra=None):
-    """The environment for a child: no SIPWARD_* leaking in from outside."""
+    """The environment for a child: no SIPWARD_* leaking in from outside,
+    and the admin listener on a free port (its default, 127.0.0.1:9091,
+    would be shared by every server a test run starts)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("SIPWARD_")}
+    env["SIPWARD_ADMIN_HTTP"] = "127.0.0.1:0"
     if extra:
         env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -258,6 +261,7 @@ class PortTaken(Exception):
 
 STARTED_RE = re.compile(
     r"event=started .*\bhttp_port=(\d+) .*\bsip_port=(\d+)")
+ADMIN_PORT_RE = re.compile(r"event=started .*\badmin_port=(\d+)")
 
 
 class Server:
@@ -435,6 +439,8 @@ class Server:
             raise AssertionError("sipward not ready within %ss; stderr:\n%s"
                                  % (READY_TIMEOUT, self._tail()))
         self.port, self.sip_port = int(m.group(1)), int(m.group(2))
+        a = ADMIN_PORT_RE.search(m.group(0))
+        self.admin_port = int(a.group(1)) if a else 0
         r = requests.get(self.base + "/health", timeout=HTTP_TIMEOUT)
         assert r.status_code == 200, "/health answered %d" % r.status_code
 
@@ -776,6 +782,43 @@ def assert_unchanged(before, after, ignore=("api_id",)):
             continue
         assert before.get(k) == after.get(k), "%s changed: %r -> %r" % (
             k, before.get(k), after.get(k))
+
+
+METRIC_LINE_RE = re.compile(
+    r'^([a-z_:][a-z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+]+|\+Inf|NaN)$')
+METRIC_LABEL_RE = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text):
+    """Prometheus text exposition -> {(name, ((label, value), ...)): float}.
+    Fails on any line that is neither a comment nor a sample, and on a
+    sample given twice."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("# HELP ") or \
+                line.startswith("# TYPE "):
+            continue
+        m = METRIC_LINE_RE.match(line)
+        assert m, "not a sample line: %r" % line
+        labels = tuple(sorted(METRIC_LABEL_RE.findall(m.group(2) or "")))
+        key = (m.group(1), labels)
+        assert key not in out, "sample given twice: %r" % line
+        out[key] = float(m.group(3))
+    return out
+
+
+def scrape(srv):
+    """GET /metrics on srv's admin listener, parsed (parse_metrics)."""
+    r = requests.get("http://127.0.0.1:%d/metrics" % srv.admin_port,
+                     timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    return parse_metrics(r.text)
+
+
+def metric(samples, name, **labels):
+    """One sample's value (0 when absent) from scrape()'s dict."""
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def wait_until(pred, timeout=10.0, what="condition", step=0.02):
