@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -13,17 +14,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <systemd/sd-daemon.h>
 
 #include "api/admin.h"
 #include "api/api.h"
 #include "base/addr.h"
+#include "base/beat.h"
 #include "base/crypto.h"
 #include "base/id.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/time.h"
 #include "call/engine.h"
 #include "cfg/cfg.h"
 #include "http/server.h"
@@ -753,6 +758,126 @@ static int start_calls(const struct cfg *c, struct svc *s,
 }
 
 /*
+ * log_file: the log (standard error) appended to that file from now on;
+ * called again on SIGHUP, after logrotate moved the file away. Returns 0
+ * or an errno (the log stays where it was).
+ */
+static int log_open(const struct cfg *c)
+{
+	int fd, err = 0;
+
+	if (!c->log_file[0])
+		return 0;
+	fd = open(c->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return errno;
+	if (dup2(fd, STDERR_FILENO) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* SIGHUP: the log file and the TLS certificate again. */
+static void reload(const struct cfg *c, struct sip_transport *sip)
+{
+	int err;
+
+	sd_notify(0, "RELOADING=1\nSTATUS=reloading");
+	err = log_open(c);
+	if (err)
+		LOG_WARN("log_reopen_failed", "file=\"%s\" error=\"%s\"",
+			 c->log_file, strerror(err));
+	else if (c->log_file[0])
+		LOG_INFO("log_reopened", "file=\"%s\"", c->log_file);
+	tls_reload(c, sip);
+	sd_notify(0, "READY=1\nSTATUS=serving");
+}
+
+/*
+ * Feeds systemd's watchdog (WatchdogSec) while every event loop turns: a
+ * loop whose last beat is older than half the watchdog period is stuck,
+ * and the watchdog then starves, so that systemd restarts the process.
+ */
+static void watchdog_feed(int64_t period_ms, bool *starving)
+{
+	const char *stuck = base_beat_stale(base_time_mono_ms(), period_ms / 2);
+
+	if (!stuck) {
+		sd_notify(0, "WATCHDOG=1");
+		*starving = false;
+		return;
+	}
+	if (!*starving)
+		LOG_ERROR("loop_stuck",
+			  "loop=%s msg=\"an event loop has not turned for %lld "
+			  "ms: the watchdog is no longer fed\"",
+			  stuck, (long long)(period_ms / 2));
+	*starving = true;
+}
+
+/*
+ * Waits for SIGTERM or SIGINT (returned), handling SIGHUP meanwhile and
+ * feeding the watchdog when systemd asked for one (WATCHDOG_USEC).
+ */
+static int serve_until_stopped(const struct cfg *c, const sigset_t *set,
+			       struct sip_transport *sip)
+{
+	uint64_t wd_us = 0;
+	int64_t period_ms = 0, next_ms = 0;
+	bool starving = false;
+	int sig;
+
+	if (sd_watchdog_enabled(0, &wd_us) > 0 && wd_us >= 2000)
+		period_ms = (int64_t)(wd_us / 1000);
+	for (;;) {
+		struct timespec ts;
+		int64_t now = base_time_mono_ms();
+
+		if (period_ms && now >= next_ms) {
+			watchdog_feed(period_ms, &starving);
+			next_ms = now + period_ms / 3;
+		}
+		ts.tv_sec = period_ms ? (next_ms - now) / 1000 : 3600;
+		ts.tv_nsec =
+		    period_ms ? (long)((next_ms - now) % 1000) * 1000000L : 0;
+		sig = sigtimedwait(set, NULL, &ts);
+		if (sig < 0)
+			continue; /* the timeout (EAGAIN), or EINTR */
+		if (sig != SIGHUP)
+			return sig;
+		reload(c, sip);
+	}
+}
+
+static long shutdown_s;
+
+/* Ends the process when SIGTERM's drain takes over shutdown_timeout. */
+static void *shutdown_guard(void *arg)
+{
+	struct timespec ts = {.tv_sec = shutdown_s};
+
+	(void)arg;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	LOG_ERROR("shutdown_timeout",
+		  "seconds=%ld msg=\"the drain did not end in time: exiting\"",
+		  shutdown_s);
+	base_log_flush();
+	_exit(1);
+	return NULL;
+}
+
+/* Starts shutdown_guard (detached: exiting first ends it). */
+static void guard_shutdown(long seconds)
+{
+	pthread_t t;
+
+	shutdown_s = seconds;
+	if (pthread_create(&t, NULL, shutdown_guard, NULL) == 0)
+		pthread_detach(t);
+}
+
+/*
  * The admin listener (admin_http; none when empty): one loop and one
  * worker, since a scrape or a probe every few seconds is all it serves.
  */
@@ -812,6 +937,12 @@ static int cmd_serve(int argc, char **argv)
 		rc = load_cfg(&f, &c);
 	if (rc)
 		return rc;
+	rc = log_open(&c);
+	if (rc) {
+		fprintf(stderr, "sipward: log_file %s: %s\n", c.log_file,
+			strerror(rc));
+		return 1;
+	}
 	/* Block the stop signals before any thread starts. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -922,9 +1053,12 @@ static int cmd_serve(int argc, char **argv)
 		 sip_transport_port_of(sip, SIP_WS),
 		 sip_transport_port_of(sip, SIP_WSS), backend(c.db)->name,
 		 threads, wthreads, ro.workers);
-	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		tls_reload(&c, sip);
-	LOG_INFO("stopping", "signal=%d", sig);
+	sd_notify(0, "READY=1\nSTATUS=serving");
+	sig = serve_until_stopped(&c, &set, sip);
+	LOG_INFO("stopping", "signal=%d shutdown_timeout=%ld", sig,
+		 c.shutdown_timeout);
+	sd_notify(0, "STOPPING=1\nSTATUS=draining");
+	guard_shutdown(c.shutdown_timeout);
 	if (admin)
 		api_admin_set_draining(admin);
 out:

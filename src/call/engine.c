@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/beat.h"
 #include "base/id.h"
 #include "base/metrics.h"
 #include "base/log.h"
@@ -288,6 +289,7 @@ out:
 static void *loop(void *arg)
 {
 	struct call_engine *e = arg;
+	struct base_beat *beat = base_beat_add("call_engine");
 	bool stop = false;
 
 	while (!stop || e->ncalls > 0) {
@@ -329,6 +331,7 @@ static void *loop(void *arg)
 			free(it);
 		}
 		now = base_time_mono_ms();
+		base_beat(beat, now);
 		sip_tsx_timers(e->tsx, now);
 		call_run_timers(e, now);
 		if (!stop)
@@ -338,6 +341,7 @@ static void *loop(void *arg)
 		    base_time_mono_ms() > e->stop_deadline_ms)
 			break; /* peers that never answer: give up */
 	}
+	base_beat_del(beat);
 	return NULL;
 }
 

@@ -128,6 +128,18 @@ static int check_admin(const struct cfg *c, const struct opt *o, char *err,
 	return rc;
 }
 
+/* "" or an absolute path. */
+static int check_log_file(const struct cfg *c, const struct opt *o, char *err,
+			  size_t cap)
+{
+	const char *v = str_of(c, o);
+
+	if (!v[0] || v[0] == '/')
+		return 0;
+	snprintf(err, cap, "%s: must be an absolute path: '%.64s'", o->name, v);
+	return EINVAL;
+}
+
 static int check_log_level(const struct cfg *c, const struct opt *o, char *err,
 			   size_t cap)
 {
@@ -507,6 +519,26 @@ static const struct opt opts[] = {
      .max = 60,
      .doc = "seconds the store has to answer `/readyz`'s query before the "
 	    "node is reported not ready (`503`)"},
+    {.name = "shutdown_timeout",
+     .type = OPT_INT,
+     .off = offsetof(struct cfg, shutdown_timeout),
+     .def = "30",
+     .min = 1,
+     .max = 3600,
+     .doc = "seconds `SIGTERM` may take: the listeners stop accepting, "
+	    "requests and SIP transactions in progress finish, queued writes "
+	    "commit, then the process exits 0; past this it exits 1 at once "
+	    "(logged as `event=shutdown_timeout`)"},
+    {.name = "log_file",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, log_file),
+     .def = "",
+     .empty = true,
+     .form = "empty, or an absolute path",
+     .check = check_log_file,
+     .doc = "file the log is appended to, reopened on `SIGHUP` (after "
+	    "logrotate moved it); empty: standard error (journald under "
+	    "systemd)"},
     {.name = "http_timeout",
      .type = OPT_INT,
      .off = offsetof(struct cfg, http_timeout),

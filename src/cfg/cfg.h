@@ -16,6 +16,8 @@ struct cfg {
 	char http[CFG_STR_MAX];
 	char admin_http[CFG_STR_MAX];
 	long ready_timeout;
+	long shutdown_timeout;
+	char log_file[CFG_STR_MAX];
 	char sip[CFG_STR_MAX];
 	char sip_advertise[CFG_STR_MAX];
 	char sip_tls[CFG_STR_MAX];

@@ -25,11 +25,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "base/addr.h"
+#include "base/beat.h"
 #include "base/crypto.h"
 #include "base/log.h"
 #include "base/pool.h"
@@ -120,9 +122,10 @@ struct loop {
 	struct list lists[L_COUNT];
 	/* idle_seq of the idle head (idle longest here), or UINT64_MAX */
 	_Atomic uint64_t idle_oldest;
-	atomic_uint evict; /* idle connections to close, asked by
-			      peers at the global limit */
-	atomic_bool acked; /* saw srv->stopping */
+	atomic_uint evict;   /* idle connections to close, asked by
+				peers at the global limit */
+	atomic_bool acked;   /* saw srv->stopping */
+	atomic_bool drained; /* stopping, and no connection left */
 	atomic_bool exit;
 	/* answered: to resume (next request or idle) after this batch */
 	struct http_conn *ready, *ready_tail;
@@ -1116,9 +1119,10 @@ refuse:
 	atomic_fetch_sub(&srv->total, 1);
 }
 
-static void on_listen(struct loop *l)
+/* Accepts up to batch connections; false once the backlog is empty. */
+static bool on_listen(struct loop *l, int batch)
 {
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
+	for (int i = 0; i < batch; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(l->srv->lfd, (struct sockaddr *)&ss, &sl,
@@ -1129,10 +1133,11 @@ static void on_listen(struct loop *l)
 			if (errno != EAGAIN)
 				LOG_WARN("http_accept_failed", "errno=%d",
 					 errno);
-			return;
+			return false;
 		}
 		accept_one(l, fd, &ss);
 	}
+	return true;
 }
 
 static void on_wake(struct loop *l)
@@ -1206,19 +1211,50 @@ static int timers_run(struct loop *l, int64_t now)
 	return next < 0 ? 0 : (int)next;
 }
 
+/*
+ * Stopping: closes the idle connections that have nothing to read (a
+ * request that arrived is read and answered first), and says when no
+ * connection is left.
+ */
+static void drain(struct loop *l)
+{
+	struct http_conn *c, *next;
+	bool empty = true;
+
+	for (c = l->lists[L_IDLE].head; c; c = next) {
+		int n = 0;
+
+		next = c->next;
+		if (ioctl(c->fd, FIONREAD, &n) == 0 && n == 0)
+			conn_close(c);
+	}
+	reap(l);
+	for (int k = 0; k < L_COUNT; k++)
+		empty = empty && !l->lists[k].head;
+	if (empty)
+		atomic_store(&l->drained, true);
+}
+
 static void *loop_run(void *arg)
 {
 	struct loop *l = arg;
 	struct http_server *srv = l->srv;
 	struct epoll_event evs[64];
+	struct base_beat *beat = base_beat_add("http_loop");
 	int wait = 1000;
 	bool more;
+	int64_t now;
 
 	base_log_hold(); /* one write(2) of the request lines per batch */
 	while (!atomic_load(&l->exit)) {
 		int n = epoll_wait(l->ep, evs, 64, wait);
 
 		if (atomic_load(&srv->stopping) && !atomic_load(&l->acked)) {
+			/* Connections the kernel completed already are taken
+			 * (their requests answered 503), not reset when the
+			 * listener closes. */
+			while (on_listen(l, 1024))
+				;
 			epoll_ctl(l->ep, EPOLL_CTL_DEL, srv->lfd, NULL);
 			atomic_store(&l->acked, true);
 		}
@@ -1226,7 +1262,7 @@ static void *loop_run(void *arg)
 			void *p = evs[i].data.ptr;
 			if (p == &tag_listen) {
 				if (!atomic_load(&srv->stopping))
-					on_listen(l);
+					on_listen(l, ACCEPT_BATCH);
 			} else if (p == &tag_wake) {
 				on_wake(l);
 			} else {
@@ -1234,12 +1270,22 @@ static void *loop_run(void *arg)
 			}
 		}
 		more = ready_run(l);
-		wait = timers_run(l, base_time_mono_ms());
+		now = base_time_mono_ms();
+		base_beat(beat, now);
+		wait = timers_run(l, now);
+		if (wait > 1000)
+			wait = 1000; /* a beat a second at least */
 		if (more)
 			wait = 0;
 		reap(l);
+		if (atomic_load(&l->acked) && !atomic_load(&l->drained)) {
+			drain(l);
+			if (wait > 20)
+				wait = 20;
+		}
 		base_log_flush();
 	}
+	base_beat_del(beat);
 	/* Answers posted by the last workers go out before the loop ends. */
 	on_wake(l);
 	reap(l);
@@ -1409,6 +1455,8 @@ int http_server_start(struct http_server **out, const struct http_opts *o,
 
 void http_server_stop(struct http_server *srv)
 {
+	int64_t deadline;
+
 	if (!srv)
 		return;
 	/* No loop submits to a pool once it has seen `stopping`. */
@@ -1420,6 +1468,9 @@ void http_server_stop(struct http_server *srv)
 		while (!atomic_load(&l->acked))
 			nanosleep(&ms, NULL);
 	}
+	/* New connections are refused from now on, not queued unanswered. */
+	close(srv->lfd);
+	srv->lfd = -1;
 	/* In-flight requests finish; the loops still send their answers. */
 	base_pool_stop(srv->rpool);
 	base_pool_stop(srv->wpool);
@@ -1428,6 +1479,17 @@ void http_server_stop(struct http_server *srv)
 	while (atomic_load(&srv->deferred)) {
 		struct timespec ms = {0, 1000000};
 		nanosleep(&ms, NULL);
+	}
+	/* Requests already sent are answered (503 when they came after the
+	 * stop) and the answers written, within a request's time. */
+	deadline = base_time_mono_ms() + srv->request_ms;
+	for (unsigned i = 0; i < srv->nloops; i++) {
+		struct loop *l = &srv->loops[i];
+		struct timespec ms = {0, 1000000};
+		wake(l);
+		while (!atomic_load(&l->drained) &&
+		       base_time_mono_ms() < deadline)
+			nanosleep(&ms, NULL);
 	}
 	srv_free(srv);
 }

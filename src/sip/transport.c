@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/addr.h"
+#include "base/beat.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/text.h"
@@ -855,16 +856,21 @@ static void *loop(void *arg)
 	struct epoll_event ev[64];
 	int64_t last_tick = base_time_mono_s();
 
+	struct base_beat *beat = base_beat_add("sip_transport");
+
 	on_loop = true;
 
 	for (;;) {
 		int n = epoll_wait(t->ep, ev, 64, 1000);
 		int64_t now;
 
+		base_beat(beat, base_time_mono_ms());
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = ev[i].data.u64;
-			if (tag == TAG_WAKE)
+			if (tag == TAG_WAKE) {
+				base_beat_del(beat);
 				return NULL;
+			}
 			if (tag == TAG_UDP)
 				on_udp(t);
 			else if (tag == TAG_OUTQ)
