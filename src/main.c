@@ -1062,15 +1062,17 @@ static int cmd_serve(int argc, char **argv)
 	if (admin)
 		api_admin_set_draining(admin);
 out:
-	http_server_stop(admin_srv); /* its gauges read what stops below */
+	/* The API drains first (its requests need the store only), then
+	 * SIP; /readyz answers 503 (draining) until both are done. */
+	http_server_stop(srv);
 	registrar_stop_workers(reg); /* they send on sip */
 	call_engine_stop(calls);
 	sip_transport_stop(sip);
+	http_server_stop(admin_srv); /* its gauges read what is freed below */
 	sip_tls_ctx_free(tls);
 	call_engine_free(calls);
 	registrar_free(reg);
 	sip_auth_free(auth);
-	http_server_stop(srv);
 	api_admin_free(admin);
 	api_free(a);
 	svc_close(s);
