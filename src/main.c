@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +57,8 @@ static void usage(FILE *out)
 		     "       sipward account rotate-token AUTH_ID [--config "
 		     "FILE] [--db URL]\n"
 		     "       sipward db copy --from URL --to URL\n"
+		     "       sipward db backup --db sqlite:PATH --to FILE "
+		     "[--force]\n"
 		     "       sipward --help | --version\n\n"
 		     "--db takes sqlite:PATH (default sqlite:sipward.db) or a "
 		     "postgresql:// URL.\n"
@@ -71,9 +75,13 @@ static int bad_usage(const char *why, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* The flags that take no value. */
+#define BARE_FLAGS "force"
+
 struct flags {
 	const char *config;
 	const char *db, *http, *sip, *domain, *name, *from, *to;
+	const char *force; /* "yes" when given: it takes no value */
 };
 
 /* Whether word is one of the space-separated words of list. */
@@ -111,6 +119,7 @@ static int parse_flags(int argc, char **argv, const char *allowed,
 	    {"name", offsetof(struct flags, name)},
 	    {"from", offsetof(struct flags, from)},
 	    {"to", offsetof(struct flags, to)},
+	    {"force", offsetof(struct flags, force)},
 	};
 
 	for (int i = 0; i < argc; i++) {
@@ -136,7 +145,11 @@ static int parse_flags(int argc, char **argv, const char *allowed,
 				break;
 		if (k == n || !word_in(allowed, name))
 			return bad_usage("unknown flag", arg);
-		if (eq) {
+		if (word_in(BARE_FLAGS, name)) {
+			if (eq)
+				return bad_usage("flag takes no value", arg);
+			value = "yes";
+		} else if (eq) {
 			value = eq + 1;
 		} else {
 			if (i + 1 >= argc)
@@ -516,6 +529,85 @@ static int cmd_db_copy(int argc, char **argv)
 	       (long long)st.accounts, (long long)st.applications,
 	       (long long)st.endpoints, (long long)st.registrations);
 	return 0;
+}
+
+/*
+ * Prints db backup's line: where the copy is, its size, how long it took,
+ * and the key file beside the database that it left out (a secret, backed
+ * up on its own: docs/backup-and-logs.md).
+ */
+static int print_backup(const char *to, const struct svc_backup_stats *st,
+			const char *key)
+{
+	json_t *o;
+	char *text;
+
+	o = json_pack("{s:s, s:I, s:I, s:f}", "to", to, "pages",
+		      (json_int_t)st->pages, "bytes", (json_int_t)st->bytes,
+		      "seconds", (double)st->ms / 1000.0);
+	if (o && key)
+		json_object_set_new(o, "key_file_not_copied", json_string(key));
+	text = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(4))
+		 : NULL;
+	json_decref(o);
+	if (!text)
+		return 1;
+	printf("%s\n", text);
+	free(text);
+	if (key)
+		fprintf(stderr,
+			"sipward: the server key %s is not in the backup: it "
+			"is a secret, back it up separately\n",
+			key);
+	return 0;
+}
+
+/* sipward db backup --db sqlite:PATH --to FILE [--force] */
+static int cmd_db_backup(int argc, char **argv)
+{
+	struct flags f = {0};
+	const struct store_ops *ops;
+	struct svc_backup_stats st;
+	char why[PATH_MAX * 2 + 256], key[PATH_MAX + 8];
+	const char *to;
+	struct stat sb;
+	int err, rc;
+
+	rc = parse_flags(argc, argv, "db to force", &f, NULL);
+	if (rc)
+		return rc;
+	if (!f.db || !f.to)
+		return bad_usage("db backup needs both flags:", "--db --to");
+	ops = backend(f.db);
+	if (!ops)
+		return bad_usage("unsupported database URL:", f.db);
+	/* --to is a file: a path, or sqlite:PATH as --db names one. */
+	to = strncmp(f.to, "sqlite:", 7) == 0 ? f.to + 7 : f.to;
+	if (!to[0] || (backend(f.to) && backend(f.to) != &store_sqlite_ops))
+		return bad_usage("--to takes a file path, not", f.to);
+	err = svc_db_backup(ops, f.db, to, f.force != NULL, &st, why,
+			    sizeof(why));
+	if (err == ENOTSUP) {
+		fprintf(stderr, "sipward: db backup copies SQLite databases "
+				"only; back up PostgreSQL with pg_dump "
+				"(docs/backup-and-logs.md)\n");
+		return EXIT_USAGE;
+	}
+	if (err == EEXIST) {
+		fprintf(stderr,
+			"sipward: %s exists; nothing was written (--force "
+			"replaces it)\n",
+			to);
+		return 1;
+	}
+	if (err) {
+		fprintf(stderr,
+			"sipward: backup failed: %s; %s was not written\n", why,
+			to);
+		return 1;
+	}
+	snprintf(key, sizeof(key), "%s.key", f.db + 7);
+	return print_backup(to, &st, stat(key, &sb) == 0 ? key : NULL);
 }
 
 /*
@@ -1123,6 +1215,9 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "db") == 0 && argc >= 3 &&
 	    strcmp(argv[2], "copy") == 0)
 		return cmd_db_copy(argc - 3, argv + 3);
+	if (strcmp(argv[1], "db") == 0 && argc >= 3 &&
+	    strcmp(argv[2], "backup") == 0)
+		return cmd_db_backup(argc - 3, argv + 3);
 	if (strcmp(argv[1], "account") == 0 && argc >= 3 &&
 	    strcmp(argv[2], "create") == 0)
 		return cmd_account_create(argc - 3, argv + 3);

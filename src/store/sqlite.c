@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -241,9 +243,10 @@ static void sq_configure(void)
 		LOG_DEBUG("store_config", "backend=sqlite what=memstatus");
 }
 
+static pthread_once_t sq_once = PTHREAD_ONCE_INIT;
+
 static int sq_open(const char *url, struct store **out)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	static const char pragmas[] = "PRAGMA journal_mode=WAL;"
 				      "PRAGMA synchronous=FULL;"
 				      "PRAGMA foreign_keys=ON;"
@@ -259,7 +262,7 @@ static int sq_open(const char *url, struct store **out)
 	if (strncmp(url, "sqlite:", 7) != 0 || url[7] == '\0')
 		return EINVAL;
 	path = url + 7;
-	pthread_once(&once, sq_configure);
+	pthread_once(&sq_once, sq_configure);
 	/*
 	 * The file holds credential hashes: create it private (SQLite gives
 	 * its -wal and -shm files the same mode). Only when it does not exist:
@@ -437,6 +440,321 @@ static int sq_savepoint(struct store *st, enum store_sp op)
 	return ctl(sq_of(st), ids[op], "savepoint");
 }
 
+/* ---- online backup (sipward db backup) ---- */
+
+/* Pages copied by one backup step (4 MiB of 4 KiB pages). */
+#define BACKUP_STEP_PAGES 1024
+
+/* The busy handler's state: a deadline shared by every wait. */
+struct bk {
+	int64_t deadline_ms;
+	bool told;
+};
+
+/*
+ * While the source or the copy is locked, wait 10 ms at a time until the
+ * backup's deadline; the first wait is logged once.
+ */
+static int bk_busy(void *arg, int count)
+{
+	struct bk *b = arg;
+	struct timespec ts = {.tv_nsec = 10 * 1000000L};
+
+	(void)count;
+	if (base_time_mono_ms() >= b->deadline_ms)
+		return 0;
+	if (!b->told)
+		LOG_INFO("backup_busy",
+			 "msg=\"the database is locked: waiting for it\"");
+	b->told = true;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* Whether a and b name the same file (both exist). */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Removes the temporary copy and what SQLite may have made beside it. */
+static void bk_remove(const char *tmp)
+{
+	static const char *const sfx[] = {"", "-journal", "-wal", "-shm"};
+	char p[PATH_MAX + 16];
+
+	for (unsigned i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", tmp, sfx[i]);
+		unlink(p);
+	}
+}
+
+/* fsyncs the file or directory at path; 0 or an errno. */
+static int bk_fsync(const char *path, int flags, int64_t *size)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (fsync(fd) || (size && fstat(fd, &sb)))
+		err = errno;
+	else if (size)
+		*size = (int64_t)sb.st_size;
+	close(fd);
+	return err;
+}
+
+/* Moves tmp to path, never over an existing path unless replace. */
+static int bk_rename(const char *tmp, const char *path, bool replace)
+{
+	if (replace)
+		return rename(tmp, path) ? errno : 0;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return errno;
+	/* A file system without RENAME_NOREPLACE: link fails on EEXIST. */
+	if (link(tmp, path))
+		return errno;
+	unlink(tmp);
+	return 0;
+}
+
+/* Maps a failed SQLite call on db to an errno, with its message in why. */
+static int bk_error(sqlite3 *db, int rc, const char *what, char *why,
+		    size_t cap)
+{
+	snprintf(why, cap, "%s: %s", what,
+		 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return EBUSY;
+	case SQLITE_NOMEM:
+		return ENOMEM;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return EBADMSG;
+	case SQLITE_FULL:
+		return ENOSPC;
+	case SQLITE_PERM:
+	case SQLITE_READONLY:
+		return EACCES;
+	default:
+		return EIO;
+	}
+}
+
+/*
+ * Opens the source and begins a read transaction on it: the snapshot that
+ * every backup step copies from. In WAL mode a reader never blocks the
+ * writer, and a step-by-step backup without it would start again after
+ * each commit of another process (so, under steady writes, never end).
+ */
+static int bk_source(const char *path, struct bk *b, sqlite3 **out, char *why,
+		     size_t cap)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	int rc, err = 0;
+
+	rc = sqlite3_open_v2(path, &db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		err = bk_error(db, rc, "cannot open the database", why, cap);
+		goto out;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_handler(db, bk_busy, b);
+	/* Only reads: closing it must not checkpoint the server's log. */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(
+		    db, "SELECT version FROM schema_version", -1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q);
+		rc = rc == SQLITE_ROW ? SQLITE_OK : rc;
+	}
+	sqlite3_finalize(q);
+	if (rc == SQLITE_ERROR) {
+		snprintf(why, cap, "%s is not a sipward database", path);
+		err = EBADMSG;
+	} else if (rc != SQLITE_OK) {
+		err = bk_error(db, rc, "cannot read the database", why, cap);
+	}
+out:
+	if (err)
+		sqlite3_close(db);
+	else
+		*out = db;
+	return err;
+}
+
+/* Copies every page of src into the new database file tmp. */
+static int bk_copy(sqlite3 *src, const char *tmp, struct bk *b, int64_t *pages,
+		   char *why, size_t cap)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *bk = NULL;
+	int rc, err = 0;
+
+	rc = sqlite3_open_v2(tmp, &dst,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_handler(dst, bk_busy, b);
+		/* A failed copy is deleted: it needs no journal. */
+		rc = sqlite3_exec(dst,
+				  "PRAGMA journal_mode=OFF;"
+				  "PRAGMA synchronous=OFF;",
+				  NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		err = bk_error(dst, rc, "cannot write the copy", why, cap);
+		goto out;
+	}
+	bk = sqlite3_backup_init(dst, "main", src, "main");
+	if (!bk) {
+		err = bk_error(dst, sqlite3_errcode(dst),
+			       "cannot start the copy", why, cap);
+		goto out;
+	}
+	for (;;) {
+		rc = sqlite3_backup_step(bk, BACKUP_STEP_PAGES);
+		if (rc == SQLITE_OK)
+			continue;
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+		if (!bk_busy(b, 0))
+			break;
+	}
+	*pages = sqlite3_backup_pagecount(bk);
+	sqlite3_backup_finish(bk);
+	if (rc != SQLITE_DONE) {
+		err = bk_error(NULL, rc, "copy", why, cap);
+		goto out;
+	}
+	/*
+	 * The copy took the source's header, which says WAL: make it a
+	 * rollback-journal database, whole in its one file, that opens
+	 * read-only too (a WAL database needs its -shm file written).
+	 */
+	rc = sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		err = bk_error(dst, rc, "cannot finish the copy", why, cap);
+out:
+	rc = sqlite3_close(dst);
+	if (!err && rc != SQLITE_OK)
+		err = bk_error(NULL, rc, "cannot close the copy", why, cap);
+	return err;
+}
+
+static int sq_backup(const char *url, const char *path, bool replace,
+		     int64_t busy_ms, struct store_backup_stats *out, char *why,
+		     size_t cap)
+{
+	static const char *const own[] = {"", "-wal", "-shm", "-journal",
+					  ".key"};
+	struct bk b = {.deadline_ms = base_time_mono_ms() + busy_ms};
+	struct store_backup_stats st = {0};
+	char tmp[PATH_MAX + 8], dir[PATH_MAX + 8], p[PATH_MAX + 16], *slash;
+	const char *src;
+	sqlite3 *db = NULL;
+	struct stat sb;
+	bool made = false;
+	int fd, err = 0;
+
+	if (strncmp(url, "sqlite:", 7) != 0 || !url[7] || !path[0]) {
+		snprintf(why, cap, "not an SQLite database URL and a path");
+		return EINVAL;
+	}
+	src = url + 7;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= PATH_MAX) {
+		snprintf(why, cap, "the path is too long");
+		return ENAMETOOLONG;
+	}
+	if (stat(src, &sb)) {
+		err = errno;
+		snprintf(why, cap, "no database at %s (%s)", src,
+			 strerror(err));
+		return err;
+	}
+	pthread_once(&sq_once, sq_configure);
+	/* Never over the database or a file of its own (--force). */
+	for (unsigned i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", src, own[i]);
+		if (same_file(p, path) || same_file(p, tmp)) {
+			snprintf(why, cap,
+				 "%s is %s, a file of the database itself",
+				 path, p);
+			return EINVAL;
+		}
+	}
+	if (!replace && lstat(path, &sb) == 0) {
+		snprintf(why, cap, "%s exists", path);
+		return EEXIST;
+	}
+	/* Private, like the database: it holds credential hashes. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST && replace) {
+		bk_remove(tmp); /* left by a backup that was killed */
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (fd < 0) {
+		err = errno;
+		snprintf(why, cap, "cannot create %s (%s)%s", tmp,
+			 strerror(err),
+			 err == EEXIST ? ": another backup is writing it, or "
+					 "one was killed (remove it, or use "
+					 "--force)"
+				       : "");
+		return err == EEXIST ? EBUSY : err;
+	}
+	close(fd);
+	made = true;
+	err = bk_source(src, &b, &db, why, cap);
+	if (!err)
+		err = bk_copy(db, tmp, &b, &st.pages, why, cap);
+	sqlite3_close(db); /* ends the read transaction */
+	if (err)
+		goto out;
+	err = bk_fsync(tmp, 0, &st.bytes);
+	if (err) {
+		snprintf(why, cap, "cannot fsync %s (%s)", tmp, strerror(err));
+		goto out;
+	}
+	err = bk_rename(tmp, path, replace);
+	if (err) {
+		snprintf(why, cap, "cannot rename %s to %s (%s)", tmp, path,
+			 strerror(err));
+		goto out;
+	}
+	made = false;
+	/* The rename itself on disk: fsync the directory. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0'; /* "/" */
+	else
+		*slash = '\0';
+	err = bk_fsync(dir, O_DIRECTORY, NULL);
+	if (err)
+		snprintf(why, cap, "cannot fsync the directory of %s (%s)",
+			 path, strerror(err));
+	if (!err)
+		*out = st;
+out:
+	if (made)
+		bk_remove(tmp);
+	return err;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .serial_writes = true,
@@ -450,5 +768,6 @@ const struct store_ops store_sqlite_ops = {
     .durable = sq_durable,
     .savepoint = sq_savepoint,
     .checkpoint = sq_checkpoint,
+    .backup = sq_backup,
     SQL_STORE_OPS,
 };

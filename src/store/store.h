@@ -9,6 +9,7 @@
 #define STORE_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model/binding.h"
@@ -70,6 +71,12 @@ typedef int (*store_app_cb)(void *ctx, const struct model_app *app);
  */
 enum store_txn { STORE_TXN_READ, STORE_TXN_WRITE, STORE_TXN_ROWS };
 
+/* What a backup copied (store_ops.backup). */
+struct store_backup_stats {
+	int64_t pages; /* database pages */
+	int64_t bytes; /* size of the copy */
+};
+
 /* Savepoint operations, for running several jobs in one transaction. */
 enum store_sp { STORE_SP_SET, STORE_SP_RELEASE, STORE_SP_ROLLBACK };
 
@@ -110,6 +117,22 @@ struct store_ops {
 	int (*checkpoint)(struct store *st);
 	/* Sets, releases or rolls back to the one savepoint of a job. */
 	int (*savepoint)(struct store *st, enum store_sp op);
+	/*
+	 * Copies the database at url into a new file at path while other
+	 * processes go on writing it: one consistent snapshot, checkpointed
+	 * into a single file (no -wal beside it). The copy is written to
+	 * path.tmp, fsynced and renamed to path, so that path is either the
+	 * whole copy or untouched. Returns 0, EEXIST when path exists and
+	 * !replace, ENOENT without a database at url, EBADMSG for a file
+	 * that is not a sipward database, EBUSY when the database stayed
+	 * locked for busy_ms in all, EINVAL when path is the database or
+	 * one of its files, or another errno; on error, one sentence in why
+	 * (cap bytes). NULL where the database server has its own tools
+	 * (PostgreSQL: pg_dump).
+	 */
+	int (*backup)(const char *url, const char *path, bool replace,
+		      int64_t busy_ms, struct store_backup_stats *out,
+		      char *why, size_t cap);
 
 	int (*account_insert)(struct store *st, struct model_account *a);
 	int (*account_get)(struct store *st, const char *auth_id,

@@ -1,9 +1,11 @@
 /*
  * copy.c - `sipward db copy`: everything in one store copied into an empty
- * one, ids, token hashes and HA1 values kept, in one transaction.
+ * one, ids, token hashes and HA1 values kept, in one transaction; and
+ * `sipward db backup`: the backend's online copy into a file.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,4 +129,27 @@ int svc_db_copy(const struct store_ops *from_ops, const char *from_url,
 		c->to->ops->close(c->to);
 	free(c);
 	return err;
+}
+
+int svc_db_backup(const struct store_ops *ops, const char *url,
+		  const char *path, bool replace,
+		  struct svc_backup_stats *stats, char *why, size_t cap)
+{
+	struct store_backup_stats st;
+	int64_t t0 = base_time_mono_ms();
+	int err;
+
+	if (!ops->backup) {
+		snprintf(why, cap, "the %s backend has no online backup",
+			 ops->name);
+		return ENOTSUP;
+	}
+	err =
+	    ops->backup(url, path, replace, SVC_BACKUP_BUSY_MS, &st, why, cap);
+	if (err)
+		return err;
+	stats->pages = st.pages;
+	stats->bytes = st.bytes;
+	stats->ms = base_time_mono_ms() - t0;
+	return 0;
 }

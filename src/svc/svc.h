@@ -252,6 +252,26 @@ int svc_db_copy(const struct store_ops *from_ops, const char *from_url,
 		const struct store_ops *to_ops, const char *to_url,
 		struct svc_copy_stats *stats);
 
+struct svc_backup_stats {
+	int64_t pages, bytes; /* database pages, bytes of the copy */
+	int64_t ms;	      /* how long it took */
+};
+
+/* How long a backup waits in all for a locked database: 30 s. */
+#define SVC_BACKUP_BUSY_MS 30000
+
+/*
+ * Copies the database at url into a new file at path while servers go on
+ * writing it (the backend's online backup): one consistent snapshot in
+ * one file, written to path.tmp then renamed, never over an existing path
+ * unless replace. Returns 0, ENOTSUP for a backend without it
+ * (PostgreSQL: pg_dump), EEXIST when path exists, or another errno with
+ * one sentence in why (cap bytes): see store_ops.backup.
+ */
+int svc_db_backup(const struct store_ops *ops, const char *url,
+		  const char *path, bool replace,
+		  struct svc_backup_stats *stats, char *why, size_t cap);
+
 /* ---- for the registrar ---- */
 
 /* What the registrar needs to check a REGISTER's credentials. */

@@ -1743,6 +1743,155 @@ static void test_txn(void **state)
 	assert_int_equal(ops->commit(f->st), 0);
 }
 
+/* ---- online backup ---- */
+
+/* Removes a backup made in f's directory, with what SQLite left beside. */
+static void backup_remove(const char *path)
+{
+	static const char *const sfx[] = {"",	  ".tmp", "-journal",
+					  "-wal", "-shm", ".tmp-journal"};
+	char p[256];
+
+	for (unsigned i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		unlink(p);
+	}
+}
+
+static void test_backup(void **state)
+{
+	struct fixture *f = *state;
+	struct store_backup_stats bs = {0};
+	struct model_account a;
+	struct model_endpoint got;
+	struct store *st2 = NULL;
+	char to[200], url[220], why[512], tmp[220];
+	unsigned char head[20];
+	struct stat sb;
+	int64_t n = -1;
+	FILE *fp;
+
+	if (on_pg) {
+		/* PostgreSQL has pg_dump. */
+		assert_null(ops->backup);
+		return;
+	}
+	snprintf(to, sizeof(to), "%s/backup.db", f->dir);
+	snprintf(url, sizeof(url), "sqlite:%s", to);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
+	insert_ep(f, "100000000000009", "bk", "bk", 0);
+	/* A write in progress on the source is not in the copy. */
+	assert_int_equal(ops->begin(f->st, STORE_TXN_WRITE), 0);
+	account(&a, "MA_CCCCCCCC", "c.example.com");
+	assert_int_equal(ops->account_insert(f->st, &a), 0);
+	assert_int_equal(
+	    ops->backup(f->url, to, false, 1000, &bs, why, sizeof(why)), 0);
+	assert_int_equal(ops->commit(f->st), 0);
+	assert_true(bs.pages > 0);
+	assert_int_equal(stat(to, &sb), 0);
+	assert_int_equal(bs.bytes, sb.st_size);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(stat(tmp, &sb), -1);
+	/* A rollback-journal database: bytes 18 and 19 of the header. */
+	fp = fopen(to, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(head, 1, sizeof(head), fp), sizeof(head));
+	fclose(fp);
+	assert_int_equal(head[18], 1);
+	assert_int_equal(head[19], 1);
+	assert_int_equal(ops->open(url, &st2), 0);
+	assert_int_equal(ops->migrate(st2), 0);
+	assert_int_equal(ops->account_count(st2, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(
+	    ops->endpoint_get(st2, f->acct.id, "100000000000009", &got), 0);
+	assert_string_equal(got.username, "bk");
+	ops->close(st2);
+
+	/* Never over an existing file, unless replace. */
+	assert_int_equal(
+	    ops->backup(f->url, to, false, 1000, &bs, why, sizeof(why)),
+	    EEXIST);
+	assert_int_equal(stat(tmp, &sb), -1);
+	backup_remove(to); /* what the server left beside it */
+	fp = fopen(to, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(
+	    ops->backup(f->url, to, true, 1000, &bs, why, sizeof(why)), 0);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM accounts"), 3);
+	snprintf(url, sizeof(url), "sqlite:%s", to);
+	assert_int_equal(ops->open(url, &st2), 0);
+	assert_int_equal(ops->account_count(st2, &n), 0);
+	assert_int_equal(n, 3);
+	ops->close(st2);
+
+	/* Never over the database itself, even with replace. */
+	assert_int_equal(
+	    ops->backup(f->url, f->path, true, 1000, &bs, why, sizeof(why)),
+	    EINVAL);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM accounts"), 3);
+	backup_remove(to);
+}
+
+static void test_backup_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct store_backup_stats bs = {0};
+	char from[200], url[220], to[200], why[512];
+	sqlite3 *db;
+	struct stat sb;
+	int64_t t0;
+
+	if (on_pg)
+		skip();
+	snprintf(from, sizeof(from), "%s/first.db", f->dir);
+	snprintf(to, sizeof(to), "%s/second.db", f->dir);
+	/* No database there: ENOENT, nothing written. */
+	snprintf(url, sizeof(url), "sqlite:%s/none.db", f->dir);
+	assert_int_equal(
+	    ops->backup(url, to, false, 1000, &bs, why, sizeof(why)), ENOENT);
+	assert_non_null(strstr(why, "none.db"));
+	assert_int_equal(stat(to, &sb), -1);
+	snprintf(url, sizeof(url), "%s.tmp", to);
+	assert_int_equal(stat(url, &sb), -1);
+	/* A database that is not sipward's. */
+	assert_int_equal(sqlite3_open(from, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	snprintf(url, sizeof(url), "sqlite:%s", from);
+	assert_int_equal(
+	    ops->backup(url, to, false, 1000, &bs, why, sizeof(why)), EBADMSG);
+	assert_int_equal(stat(to, &sb), -1);
+	backup_remove(from);
+
+	/*
+	 * A locked database (a rollback-journal one, as a backup is:
+	 * readers wait for an exclusive lock there) is waited for busy_ms
+	 * in all, then EBUSY, nothing written.
+	 */
+	assert_int_equal(
+	    ops->backup(f->url, from, false, 1000, &bs, why, sizeof(why)), 0);
+	assert_int_equal(sqlite3_open(from, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
+			 SQLITE_OK);
+	t0 = base_time_mono_ms();
+	assert_int_equal(
+	    ops->backup(url, to, false, 300, &bs, why, sizeof(why)), EBUSY);
+	assert_true(base_time_mono_ms() - t0 >= 300);
+	assert_int_equal(stat(to, &sb), -1);
+	snprintf(url, sizeof(url), "%s.tmp", to);
+	assert_int_equal(stat(url, &sb), -1);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	snprintf(url, sizeof(url), "sqlite:%s", from);
+	assert_int_equal(
+	    ops->backup(url, to, false, 1000, &bs, why, sizeof(why)), 0);
+	backup_remove(from);
+	backup_remove(to);
+}
+
 /* A transaction that conflicts (EBUSY) its first `busy` times. */
 struct conflicting {
 	int busy, calls;
@@ -2128,6 +2277,8 @@ int main(int argc, char **argv)
 	    T(test_checkpointer),
 	    T(test_failure_outputs_untouched),
 	    T(test_every_statement),
+	    T(test_backup),
+	    T(test_backup_errors),
 	};
 	const struct CMUnitTest none[] = {
 	    cmocka_unit_test(skipped),
