@@ -3,12 +3,13 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+DEB_BUILD ?= build-deb
 JOBS ?= $(shell nproc)
 DB ?= sqlite:sipward.db
 HTTP ?= 127.0.0.1:8080
 SIP ?= 127.0.0.1:5060
 
-.PHONY: all deps build run test asan fuzz format format-check clean bench docs
+.PHONY: all deps build run test asan fuzz format format-check clean bench docs deb
 
 all: build
 
@@ -71,6 +72,22 @@ bench: build
 docs: build
 	@/usr/bin/python3 scripts/config-doc.py --write $(BUILD)/sipward docs/config.md
 
+# The Debian package (debian/, docs/package.md), built by debhelper in
+# $(DEB_BUILD)/cmake: $(DEB_BUILD)/sipward_<version>_<arch>.deb, with its
+# .buildinfo and .changes beside it (nothing is written to ..).
+deb: deps
+	@rm -f $(DEB_BUILD)/sipward_*
+	@mkdir -p $(DEB_BUILD)
+	@v=$$(dpkg-parsechangelog -S Version) && a=$$(dpkg-architecture -qDEB_HOST_ARCH) && \
+		SIPWARD_DEB_DIR=$(CURDIR)/$(DEB_BUILD) \
+		DEB_BUILD_OPTIONS="parallel=$(JOBS) $${DEB_BUILD_OPTIONS:-}" \
+		dpkg-buildpackage -us -uc -b \
+		--buildinfo-option=-u$(CURDIR)/$(DEB_BUILD) \
+		--changes-option=-u$(CURDIR)/$(DEB_BUILD) \
+		--buildinfo-file=$(CURDIR)/$(DEB_BUILD)/sipward_$${v}_$${a}.buildinfo \
+		--changes-file=$(CURDIR)/$(DEB_BUILD)/sipward_$${v}_$${a}.changes
+	@ls $(DEB_BUILD)/sipward_*.deb
+
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i
 
@@ -78,4 +95,4 @@ format-check:
 	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(DEB_BUILD)
