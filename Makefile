@@ -52,7 +52,7 @@ fuzz: deps
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	@for f in fuzz_body fuzz_sip_msg fuzz_sip_auth fuzz_http fuzz_sip_txn \
 		fuzz_app_doc fuzz_sip_sdp fuzz_sip_resolve fuzz_sip_ws \
-		fuzz_media_bencode; do \
+		fuzz_media_bencode fuzz_log_json; do \
 		mkdir -p $(FUZZ_BUILD)/corpus/$$f && \
 		./$(FUZZ_BUILD)/tests/fuzz/$$f -max_total_time=$${FUZZ_SECONDS:-60} \
 			-max_len=4096 $(FUZZ_BUILD)/corpus/$$f \

@@ -172,6 +172,7 @@ static int load_cfg(const struct flags *f, struct cfg *c)
 		    {"sip", f->sip},
 		    {"domain", f->domain}};
 	enum base_log_level lvl;
+	enum base_log_format fmt;
 
 	cfg_defaults(c);
 	if (f->config && cfg_load_file(c, f->config, err, sizeof(err))) {
@@ -196,6 +197,8 @@ static int load_cfg(const struct flags *f, struct cfg *c)
 	}
 	base_log_level_parse(c->log_level, &lvl);
 	base_log_level_set(lvl);
+	base_log_format_parse(c->log_format, &fmt);
+	base_log_format_set(fmt);
 	return 0;
 }
 

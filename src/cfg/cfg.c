@@ -151,6 +151,17 @@ static int check_log_level(const struct cfg *c, const struct opt *o, char *err,
 	return EINVAL;
 }
 
+static int check_log_format(const struct cfg *c, const struct opt *o, char *err,
+			    size_t cap)
+{
+	enum base_log_format f;
+
+	if (base_log_format_parse(str_of(c, o), &f) == 0)
+		return 0;
+	snprintf(err, cap, "log_format: must be logfmt or json");
+	return EINVAL;
+}
+
 static int check_nonce_secret(const struct cfg *c, const struct opt *o,
 			      char *err, size_t cap)
 {
@@ -456,7 +467,20 @@ static const struct opt opts[] = {
      .def = "info",
      .form = "`debug`, `info`, `warn`, `error`",
      .check = check_log_level,
-     .doc = "lowest level written. Logs are logfmt lines on stderr"},
+     .doc = "lowest level written. Logs are logfmt lines on stderr (or "
+	    "JSON: `log_format`)"},
+    {.name = "log_format",
+     .type = OPT_STR,
+     .off = offsetof(struct cfg, log_format),
+     .def = "logfmt",
+     .form = "`logfmt`, `json`",
+     .check = check_log_format,
+     .doc = "how log lines are written: `logfmt` (`ts=... level=info "
+	    "event=http_request api_id=...`) or `json`, one object a line "
+	    "with the same keys in the same order (`ts`, `level`, `event`, "
+	    "then the event's fields), every value a string, control bytes "
+	    "escaped and invalid UTF-8 as U+FFFD; a line stays one `write` "
+	    "of at most 4096 bytes"},
     {.name = "body_max",
      .type = OPT_INT,
      .off = offsetof(struct cfg, body_max),

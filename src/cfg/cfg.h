@@ -32,6 +32,7 @@ struct cfg {
 	long rtpengine_timeout;
 	char domain[CFG_STR_MAX];
 	char log_level[CFG_STR_MAX];
+	char log_format[CFG_STR_MAX];
 	long body_max;
 	long http_threads;
 	long http_write_threads;
