@@ -534,6 +534,14 @@ static int cmd_db_copy(int argc, char **argv)
 	return 0;
 }
 
+/* A path as a JSON string (one that is not UTF-8 cannot be one). */
+static json_t *path_json(const char *path)
+{
+	json_t *j = json_string(path);
+
+	return j ? j : json_string("(a path that is not UTF-8)");
+}
+
 /*
  * Prints db backup's line: where the copy is, its size, how long it took,
  * and the key file beside the database that it left out (a secret, backed
@@ -545,11 +553,11 @@ static int print_backup(const char *to, const struct svc_backup_stats *st,
 	json_t *o;
 	char *text;
 
-	o = json_pack("{s:s, s:I, s:I, s:f}", "to", to, "pages",
+	o = json_pack("{s:o, s:I, s:I, s:f}", "to", path_json(to), "pages",
 		      (json_int_t)st->pages, "bytes", (json_int_t)st->bytes,
 		      "seconds", (double)st->ms / 1000.0);
 	if (o && key)
-		json_object_set_new(o, "key_file_not_copied", json_string(key));
+		json_object_set_new(o, "key_file_not_copied", path_json(key));
 	text = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(4))
 		 : NULL;
 	json_decref(o);

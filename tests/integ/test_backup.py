@@ -286,3 +286,14 @@ def test_waits_for_a_locked_database(make_server, tmp_path):
     assert p.returncode == 0, err_path.read_text()
     assert json.loads(out)["pages"] > 0
     check_copy(tmp_path / "second.db")
+
+
+def test_path_not_utf8(make_server, tmp_path):
+    """A FILE whose name is not UTF-8 is written, and the line stays
+    JSON."""
+    import os
+    srv = make_server()
+    to = os.fsdecode(os.fsencode(str(tmp_path)) + b"/b\xff.db")
+    out = parse_line(backup(srv.db, to))
+    assert out["to"] == "(a path that is not UTF-8)", out
+    assert os.path.exists(to)
