@@ -68,9 +68,11 @@ bench: build
 	./bench/run.sh --bin $(BUILD)/sipward $(BENCH_ARGS)
 
 # Regenerates what docs/ derives from the code: the option table of
-# docs/config.md (from src/cfg/cfg.c).
+# docs/config.md (from src/cfg/cfg.c) and the metric table of
+# docs/operations.md (sipward --metrics-doc).
 docs: build
 	@/usr/bin/python3 scripts/config-doc.py --write $(BUILD)/sipward docs/config.md
+	@/usr/bin/python3 scripts/config-doc.py --write $(BUILD)/sipward docs/operations.md
 
 # The Debian package (debian/, docs/package.md), built by debhelper in
 # $(DEB_BUILD)/cmake: $(DEB_BUILD)/sipward_<version>_<arch>.deb, with its

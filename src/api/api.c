@@ -1131,11 +1131,17 @@ void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp)
 	/* The store may take this long for the request, then 503. */
 	base_deadline_set((req->t0_ms ? req->t0_ms : base_time_mono_ms()) +
 			  c.api->cfg->store_timeout * 1000);
+	/* Every line this request causes here names it; its access line
+	 * has the id already. */
+	memcpy(c.log_ctx, "api_id=", 7);
+	memcpy(c.log_ctx + 7, c.api_id, sizeof(c.api_id));
+	base_log_context(c.log_ctx);
 	/* Authentication and the reads before any write share one store
 	 * transaction (a write ends it first). */
 	svc_read_begin(c.api->svc);
 	dispatch(&c);
 	svc_read_end(c.api->svc);
+	base_log_context(NULL);
 	base_deadline_set(0);
 	if (!c.deferred) /* else resp is another thread's now */
 		log_request(&c);

@@ -29,9 +29,10 @@ struct api_ctx {
 	const char *prefix; /* "/v1" or "/api/v1", as the client used */
 	const char *id;	    /* the item id in the path, or NULL */
 	char api_id[40];
-	int64_t t0_ms;	/* base_time_now_ms() at the start, for the log */
-	uint64_t t0_us; /* metric_now_us() at the start, for the metrics */
-	unsigned route; /* enum api_route: the metrics' route template */
+	char log_ctx[48]; /* "api_id=...", on the lines the request causes */
+	int64_t t0_ms;	  /* base_time_now_ms() at the start, for the log */
+	uint64_t t0_us;	  /* metric_now_us() at the start, for the metrics */
+	unsigned route;	  /* enum api_route: the metrics' route template */
 	/* answered later, from another thread (api_defer) */
 	bool deferred;
 };

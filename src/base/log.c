@@ -14,6 +14,29 @@
 static enum base_log_level min_level = BASE_LOG_INFO;
 static enum base_log_format format = BASE_LOG_LOGFMT;
 
+/* Fields the calling thread adds to each of its lines (base_log_context). */
+static _Thread_local const char *context;
+
+void base_log_context(const char *fields)
+{
+	context = fields && fields[0] ? fields : NULL;
+}
+
+/* Appends " context" to fields (n bytes of cap); returns the new length. */
+static size_t add_context(char *fields, size_t n, size_t cap)
+{
+	size_t c;
+
+	if (!context || n + 2 >= cap)
+		return n;
+	c = strlen(context);
+	if (c > cap - n - 2)
+		c = cap - n - 2;
+	fields[n++] = ' ';
+	memcpy(fields + n, context, c);
+	return n + c;
+}
+
 /* Lines the calling thread holds for one write(2) (base_log_hold). */
 #define HOLD_CAP 4096 /* PIPE_BUF: one write to a pipe stays whole */
 static _Thread_local struct {
@@ -87,6 +110,7 @@ write_json(enum base_log_level level, const char *ts, const char *event,
 		return;
 	if ((size_t)m >= sizeof(fields))
 		m = sizeof(fields) - 1;
+	m = (int)add_context(fields, (size_t)m, sizeof(fields));
 	n = base_log_json(ts, level_names[level], event, fields, (size_t)m,
 			  line, sizeof(line));
 	if (n)
@@ -122,6 +146,7 @@ void base_log_write(enum base_log_level level, const char *event,
 	n += m;
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
+	n = (int)add_context(line, (size_t)n, sizeof(line) - 1);
 	line[n++] = '\n';
 	emit(level, line, (size_t)n);
 }

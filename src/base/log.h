@@ -59,6 +59,13 @@ void base_log_write(enum base_log_level level, const char *event,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
+ * Adds fields (logfmt, e.g. "api_id=..."; kept by pointer: it must live
+ * until cleared) to every line the calling thread writes from now on, so
+ * that each line a request causes names it; NULL or "" clears it.
+ */
+void base_log_context(const char *fields);
+
+/*
  * From base_log_hold on, the calling thread's lines wait in a buffer (4 KiB,
  * written when full) until base_log_flush: an event loop writes the lines
  * of a batch of events with one write(2). Warnings and errors flush at

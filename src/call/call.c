@@ -1919,12 +1919,14 @@ static void far_done(struct call_engine *e, void *arg)
 	struct call *c = j->c;
 	struct call_far *f = c->far;
 	bool us = false, private = false;
+	char qh[300];
 
 	if (c->state != CALL_RINGING || e->stopped || !f)
 		goto out; /* ended meanwhile: cancelled, timed out, API */
 	LOG_INFO("call_other_domain_dns",
 		 "call_uuid=%s host=%s error=%d servers=%u queries=%u",
-		 c->a.uuid, j->q.host, j->q.err, j->q.n, j->q.queries);
+		 c->a.uuid, base_log_quote(j->q.host, qh, sizeof(qh)), j->q.err,
+		 j->q.n, j->q.queries);
 	if (j->q.err) {
 		bool gone = j->q.err == ENOENT;
 		call_respond(e, c->a.inv, gone ? 404 : 503,
@@ -1971,6 +1973,7 @@ static void far_resolved(struct sip_resolve_query *q)
  */
 static void far_start(struct call *c, const struct sip_msg *am)
 {
+	char qto[300], qh[300];
 	struct call_engine *e = c->e;
 	const struct sip_uri *u = &am->ruri;
 	enum sip_host_kind hk = sip_host_kind(u->host.p, u->host.n);
@@ -2019,7 +2022,9 @@ static void far_start(struct call *c, const struct sip_msg *am)
 	call_timer_set(c, &c->ring_end_ms,
 		       now_ms() + (int64_t)e->o.ring_timeout_s * 1000);
 	LOG_INFO("call_started", "call_uuid=%s from=%s to=%s other_domain=%s",
-		 c->a.uuid, c->from_user, f->ruri, host);
+		 c->a.uuid, c->from_user,
+		 base_log_quote(f->ruri, qto, sizeof(qto)),
+		 base_log_quote(host, qh, sizeof(qh)));
 	call_record_live(c);
 	if (hk != SIP_HOST_NAME) {
 		snprintf(addr, sizeof(addr), v6 ? "[%s]:%u" : "%s:%u", host,
@@ -2062,6 +2067,7 @@ static void far_start(struct call *c, const struct sip_msg *am)
 static void ring_gateway(struct call *c, const struct sip_msg *am)
 {
 	struct call_engine *e = c->e;
+	char qto[300];
 
 	if (!e->o.gw_host[0]) {
 		call_respond(e, c->a.inv, 404, "No sip_gateway configured",
@@ -2071,7 +2077,8 @@ static void ring_gateway(struct call *c, const struct sip_msg *am)
 	}
 	snprintf(c->callee_uri, sizeof(c->callee_uri), "%s", c->to);
 	LOG_INFO("call_started", "call_uuid=%s from=%s to=%s gateway=%s",
-		 c->a.uuid, c->from_user, c->to, e->o.gw_host);
+		 c->a.uuid, c->from_user,
+		 base_log_quote(c->to, qto, sizeof(qto)), e->o.gw_host);
 	c->state = CALL_RINGING;
 	call_timer_set(c, &c->ring_end_ms,
 		       now_ms() + (int64_t)e->o.ring_timeout_s * 1000);

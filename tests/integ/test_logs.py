@@ -173,6 +173,13 @@ def test_request_lines_and_no_secrets(tmp_path, fmt):
     parsed = parse(text)
     assert parsed[-1]["event"] == "stopping"
     check_no_secret(text, parsed, secrets)
+    # the lines a request causes name it: the create's endpoint_created
+    # line carries the api_id of its answer (X-Request-Id)
+    created = [o for o in parsed if o["event"] == "endpoint_created"]
+    assert [o.get("api_id") for o in created] == \
+        [resps[0].headers["X-Request-Id"]], created
+    refused = [o for o in parsed if o["event"] == "api_auth_failed"]
+    assert refused and all("api_id" in o for o in refused), refused
     if fmt == "json":
         # the same events as in logfmt: the endpoint's, the failed login
         events = [o["event"] for o in parsed]
