@@ -545,7 +545,7 @@ static json_t *path_json(const char *path)
 /*
  * Prints db backup's line: where the copy is, its size, how long it took,
  * and the key file beside the database that it left out (a secret, backed
- * up on its own: docs/backup-and-logs.md).
+ * up on its own: docs/operations.md, "Backup and restore").
  */
 static int print_backup(const char *to, const struct svc_backup_stats *st,
 			const char *key)
@@ -601,7 +601,7 @@ static int cmd_db_backup(int argc, char **argv)
 	if (err == ENOTSUP) {
 		fprintf(stderr, "sipward: db backup copies SQLite databases "
 				"only; back up PostgreSQL with pg_dump "
-				"(docs/backup-and-logs.md)\n");
+				"(docs/operations.md, Backup and restore)\n");
 		return EXIT_USAGE;
 	}
 	if (err == EEXIST) {
