@@ -810,6 +810,9 @@ static int authenticate(struct api_ctx *c)
 	return err;
 }
 
+/* A list's offset past which its GET runs on a read worker (api_inline). */
+#define API_INLINE_OFFSET 10000
+
 /* ---- metrics ---- */
 
 /*
@@ -1099,16 +1102,35 @@ void api_deferred_done(struct api_ctx *c)
 	http_req_done(req);
 }
 
+/* Sets *deep when the query asks for an offset past API_INLINE_OFFSET. */
+static int deep_offset(void *ctx, const char *key, const char *value)
+{
+	bool *deep = ctx;
+
+	if (strcmp(key, "offset") == 0 && value &&
+	    strtoll(value, NULL, 10) > API_INLINE_OFFSET)
+		*deep = true;
+	return 0;
+}
+
 bool api_inline(void *ctx, const struct http_req *req)
 {
 	struct api *a = ctx;
 	struct route rt;
+	bool deep = false;
 
 	/* Reads that never wait, and the update that is queued (SQLite). */
 	if (!svc_writes_queue(a->svc))
 		return false;
-	if (strcmp(req->method, "GET") == 0)
-		return true;
+	if (strcmp(req->method, "GET") == 0) {
+		/* A list page far down by offset walks the index up to it
+		 * (0.5 s at 1,000,000 endpoints): on a read worker, not on
+		 * the loop that the other connections share. */
+		route_parse(req->path, &rt);
+		if (rt.known && !rt.has_id)
+			http_req_query_each(req, deep_offset, &deep);
+		return !deep;
+	}
 	if (strcmp(req->method, "POST") != 0)
 		return false;
 	route_parse(req->path, &rt);

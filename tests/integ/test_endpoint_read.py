@@ -467,3 +467,17 @@ def test_nul_in_filter_value_matches_nothing(filt, param, value):
                                   [o["username"] for o in r.json()["objects"]])
     else:
         expect_error(r, 400)
+
+
+def test_deep_offset_page_answers_the_same(fresh):
+    """A page past API_INLINE_OFFSET (10,000) runs on a read worker rather
+    than on an event loop (src/api/api.c, api_inline): same answer."""
+    a = fresh
+    for _ in range(3):
+        a.create_endpoint(uname())
+    for off in (10000, 10001, 123456):
+        p = a.list_endpoints(limit=20, offset=off)
+        assert p["objects"] == [], (off, p)
+        assert p["meta"]["offset"] == off and \
+            p["meta"]["total_count"] == 3, (off, p["meta"])
+        assert p["meta"]["next"] is None, (off, p["meta"])
