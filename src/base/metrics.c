@@ -220,7 +220,10 @@ static void render_one(FILE *o, const struct metric_family *f)
 	}
 }
 
-int metric_render(char **out, size_t *len)
+/* Calls each(o, f) for every family sorted by name, after head (may be
+ * NULL), into a malloc'd string. Returns 0 or ENOMEM. */
+static int write_all(char **out, size_t *len, const char *head,
+		     void (*each)(FILE *o, const struct metric_family *f))
 {
 	struct metric_family **v;
 	FILE *o = NULL;
@@ -235,8 +238,10 @@ int metric_render(char **out, size_t *len)
 	o = open_memstream(out, len);
 	if (!o)
 		goto out;
+	if (head)
+		fputs(head, o);
 	for (size_t k = 0; k < n; k++)
-		render_one(o, v[k]);
+		each(o, v[k]);
 	if (fclose(o) == 0)
 		err = 0;
 	o = NULL;
@@ -252,54 +257,33 @@ out:
 	return err;
 }
 
+int metric_render(char **out, size_t *len)
+{
+	return write_all(out, len, NULL, render_one);
+}
+
+/* One row of metric_doc's table. */
+static void doc_one(FILE *o, const struct metric_family *f)
+{
+	fprintf(o, "| `%s` | %s | ", f->name, kind_name(f->kind));
+	for (unsigned l = 0; l < METRIC_LABELS; l++) {
+		if (!f->label[l])
+			continue;
+		fprintf(o, "%s`%s` (", l ? "; " : "", f->label[l]);
+		for (unsigned x = 0; x < f->nvalues[l]; x++)
+			fprintf(o, "%s%s", x ? ", " : "", f->values[l][x]);
+		fputc(')', o);
+	}
+	if (f->kind == METRIC_HISTOGRAM)
+		fprintf(o, "%sbuckets %g to %g", f->label[0] ? "; " : "",
+			f->bounds[0], f->bounds[f->nbounds - 1]);
+	fprintf(o, " | %s |\n", f->help);
+}
+
 int metric_doc(char **out, size_t *len)
 {
-	struct metric_family **v;
-	FILE *o = NULL;
-	size_t n;
-	int err = ENOMEM;
-
-	*out = NULL;
-	*len = 0;
-	v = sorted(&n);
-	if (!v)
-		goto out;
-	o = open_memstream(out, len);
-	if (!o)
-		goto out;
-	fputs("| metric | type | labels | what it counts |\n"
-	      "|---|---|---|---|\n",
-	      o);
-	for (size_t k = 0; k < n; k++) {
-		const struct metric_family *f = v[k];
-
-		fprintf(o, "| `%s` | %s | ", f->name, kind_name(f->kind));
-		for (unsigned l = 0; l < METRIC_LABELS; l++) {
-			if (!f->label[l])
-				continue;
-			fprintf(o, "%s`%s` (", l ? "; " : "", f->label[l]);
-			for (unsigned x = 0; x < f->nvalues[l]; x++)
-				fprintf(o, "%s%s", x ? ", " : "",
-					f->values[l][x]);
-			fputc(')', o);
-		}
-		if (f->kind == METRIC_HISTOGRAM)
-			fprintf(o, "%sbuckets %g to %g",
-				f->label[0] ? "; " : "", f->bounds[0],
-				f->bounds[f->nbounds - 1]);
-		fprintf(o, " | %s |\n", f->help);
-	}
-	if (fclose(o) == 0)
-		err = 0;
-	o = NULL;
-out:
-	if (o)
-		fclose(o);
-	if (err) {
-		free(*out);
-		*out = NULL;
-		*len = 0;
-	}
-	free(v);
-	return err;
+	return write_all(out, len,
+			 "| metric | type | labels | what it counts |\n"
+			 "|---|---|---|---|\n",
+			 doc_one);
 }
