@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/text.h"
 #include "base/time.h"
 
 static enum base_log_level min_level = BASE_LOG_INFO;
@@ -355,17 +356,6 @@ static size_t key_at(const char *p, const char *end)
 	return k && k <= JSON_KEY_MAX && p + k < end && p[k] == '=' ? k : 0;
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * A quoted value from p (just past its opening quote): writes its text
  * and returns where the fields go on. It ends at a quote followed by the
@@ -390,8 +380,8 @@ static const char *put_quoted(struct jw *w, const char *p, const char *end)
 			put_byte(w, (unsigned char)p[1]);
 			p += 2;
 		} else if (*p == '\\' && p + 3 < end && p[1] == 'x' &&
-			   (h = hex_val(p[2])) >= 0 &&
-			   (l = hex_val(p[3])) >= 0) {
+			   (h = base_hex_digit(p[2])) >= 0 &&
+			   (l = base_hex_digit(p[3])) >= 0) {
 			put_byte(w, (unsigned char)(h << 4 | l));
 			p += 4;
 		} else {
