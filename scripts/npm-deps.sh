@@ -1,17 +1,19 @@
 #!/bin/sh
-# Installs the npm packages pinned by tests/node/package-lock.json into
+# Installs the npm packages pinned by SRC/package-lock.json (SRC:
+# tests/node by default; console for the web console's JsSIP) into
 # DEST/node_modules (DEST: a directory of the build tree), with `npm ci`.
 # Does nothing, and needs no network, when DEST already holds exactly that
 # lockfile's install: the lockfile copied at the last install is the same,
 # and every package package.json pins is in node_modules at that version.
 # Never downloads a browser (PUPPETEER_SKIP_DOWNLOAD): puppeteer-core drives
 # Debian's /usr/bin/chromium. Exits 0 when node or npm is missing (the tests
-# that need them then skip and say so); fails when npm is there and fails.
-# Usage: npm-deps.sh DEST
+# that need them then skip and say so, the console is built without its
+# softphone); fails when npm is there and fails.
+# Usage: npm-deps.sh DEST [SRC]
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 dest=$1
-src="$here/tests/node"
+src=${2:-"$here/tests/node"}
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	echo "npm-deps: node or npm not found; the node tests will skip" >&2
 	exit 0
@@ -46,4 +48,4 @@ cp "$src/package.json" "$src/package-lock.json" "$dest/"
 rm -f "$dest/installed.lock"
 (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 cp "$src/package-lock.json" "$dest/installed.lock"
-echo "npm-deps: installed tests/node/package-lock.json into $dest" >&2
+echo "npm-deps: installed $src/package-lock.json into $dest" >&2

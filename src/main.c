@@ -1134,6 +1134,8 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	registrar_set_port(reg, sip_transport_port(sip));
+	api_set_sip_ports(a, sip_transport_port_of(sip, SIP_WS),
+			  sip_transport_port_of(sip, SIP_WSS));
 	if (admin)
 		api_admin_set_sip_bound(admin, true);
 	path_key(&c, &ro, sip_transport_port(sip), &pk);

@@ -835,6 +835,7 @@ enum api_route {
 	AR_CALL_LIST,
 	AR_CALL_GET,
 	AR_CALL_HANGUP,
+	AR_CONSOLE,
 	AR__N
 };
 
@@ -855,6 +856,7 @@ static const char *const ROUTES[AR__N] = {
     "GET " AR_ACCT "Call/",
     "GET " AR_ACCT "Call/{call_uuid}/",
     "DELETE " AR_ACCT "Call/{call_uuid}/",
+    "GET /console/{file}",
 };
 
 static _Atomic uint64_t http_req_v[AR__N * 5];
@@ -1033,6 +1035,11 @@ static void dispatch(struct api_ctx *c)
 		json_t *o = json_pack("{s:s}", "status", "ok");
 		c->route = AR_HEALTH;
 		api_reply_json(c, 200, o);
+		return;
+	}
+	if (api_console_path(r->path)) {
+		c->route = AR_CONSOLE;
+		api_console(c);
 		return;
 	}
 	route_parse(r->path, &rt);

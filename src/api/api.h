@@ -12,6 +12,10 @@ struct api;
 int api_new(struct api **out, struct svc *svc, const struct cfg *cfg);
 void api_free(struct api *a);
 
+/* The ports the SIP WebSocket listeners are bound to (0: none), which the
+ * web console's softphone connects to. */
+void api_set_sip_ports(struct api *a, unsigned ws, unsigned wss);
+
 /* The http_handler: answers one request (ctx is the struct api). */
 void api_handle(void *ctx, const struct http_req *req, struct http_resp *resp);
 

@@ -171,6 +171,8 @@ static const struct {
      offsetof(struct svc_endpoint_filter, app_id_exact)},
     {"application_id__isnull", "application_id_isnull", (size_t)-1},
     {"sub_account", NULL, (size_t)-2},
+    /* sipward's own: with (true) or without (false) a live registration */
+    {"sip_registered", NULL, (size_t)-3},
 };
 
 static int list_param(void *ctx, const char *key, const char *value)
@@ -194,11 +196,15 @@ static int list_param(void *ctx, const char *key, const char *value)
 			return 0;
 		}
 		q->seen |= 1u << i;
-		if (filters[i].off == (size_t)-1) {
+		if (filters[i].off == (size_t)-1 ||
+		    filters[i].off == (size_t)-3) {
+			int *v = filters[i].off == (size_t)-1
+				     ? &q->f.app_isnull
+				     : &q->f.registered;
 			if (strcmp(value, "true") == 0)
-				q->f.app_isnull = 1;
+				*v = 1;
 			else if (strcmp(value, "false") == 0)
-				q->f.app_isnull = 0;
+				*v = 0;
 			else
 				model_errors_add(errs, key,
 						 "Must be true or false");
@@ -249,6 +255,7 @@ static void list(struct api_ctx *c)
 	api_page_init(&q->page, c);
 	q->page.keyset = true;
 	q->f.app_isnull = -1;
+	q->f.registered = -1;
 	http_req_query_each(c->req, list_param, q);
 	if (q->page.errs.n) {
 		api_reply_error(c, 400, API_E_PARAMS, NULL, &q->page.errs);

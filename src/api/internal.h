@@ -18,6 +18,8 @@ struct api {
 	const struct cfg *cfg;
 	/* Wrong credentials per (address, auth_id), and per address. */
 	struct base_throttle *throttle, *throttle_addr;
+	/* the SIP WebSocket ports, once bound (console/config.json) */
+	_Atomic unsigned ws_port, wss_port;
 };
 
 /* One request in flight. */
@@ -36,6 +38,11 @@ struct api_ctx {
 	/* answered later, from another thread (api_defer) */
 	bool deferred;
 };
+
+/* Whether path is the web console's (/console, /console/...). */
+bool api_console_path(const char *path);
+/* Answers a request for the console (console.c): a file, config.json. */
+void api_console(struct api_ctx *c);
 
 /* Most writes queued at once for the writer thread (then 503). */
 #define API_QUEUE_MAX 1024

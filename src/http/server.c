@@ -52,7 +52,7 @@
  * closing, so that unread input does not turn our close into a reset. */
 #define LINGER_MS 2000
 #define LINGER_MAX (1u << 20)
-#define OUT_HEAD_MAX 1024
+#define OUT_HEAD_MAX (1024 + HTTP_RESP_RAW_MAX)
 #define ACCEPT_BATCH 64
 #define LOOPS_MAX 64
 /* Connections resumed per turn of a loop before it looks at new events. */
@@ -259,6 +259,10 @@ static const char *reason(int status)
 		return "Accepted";
 	case 204:
 		return "No Content";
+	case 301:
+		return "Moved Permanently";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -591,6 +595,9 @@ static void resp_build(struct http_conn *c)
 			 sizeof(r->headers[i].value));
 		HEAD_LIT(&p, e, "\r\n");
 	}
+	if (r->head_raw)
+		head_put(&p, e, r->head_raw,
+			 strnlen(r->head_raw, HTTP_RESP_RAW_MAX));
 	if (c->close_after)
 		HEAD_LIT(&p, e, "Connection: close\r\n");
 	HEAD_LIT(&p, e, "\r\n");

@@ -40,6 +40,7 @@ struct http_req {
 };
 
 #define HTTP_RESP_HEADERS 4
+#define HTTP_RESP_RAW_MAX 1024
 
 struct http_resp {
 	int status;
@@ -52,6 +53,9 @@ struct http_resp {
 		char value[64];
 	} headers[HTTP_RESP_HEADERS];
 	unsigned nheaders;
+	/* static header lines sent as they are, each ending "\r\n" (at most
+	 * HTTP_RESP_RAW_MAX bytes; the console's security headers), or NULL */
+	const char *head_raw;
 	bool close; /* close the connection after this response */
 };
 

@@ -715,7 +715,7 @@ int store_endpoint_delete(struct store *st, int64_t id)
 
 /*
  * Gets a count or page statement of an endpoint list and binds its
- * account and filters (?1-?8; unfiltered, ?1 alone). Returns the number
+ * account and filters (?1-?10; unfiltered, ?1 alone). Returns the number
  * of the page's limit parameter (the offset follows it) in *page.
  */
 /* What get_list prepares: the count, the page, or the page's bindings. */
@@ -734,7 +734,7 @@ static int get_list(struct store *st, enum list_q what, int64_t account_id,
 	bool all = store_filter_none(f);
 	int err = get_int(st, ids[what][all], account_id, q);
 
-	*page = all ? 2 : 9;
+	*page = all ? 2 : 11;
 	if (err || all)
 		return err;
 	d->bind_text(*q, 2, f->username_exact);
@@ -747,6 +747,11 @@ static int get_list(struct store *st, enum list_q what, int64_t account_id,
 		d->bind_int(*q, 8, f->app_isnull);
 	else
 		d->bind_null(*q, 8);
+	if (f->registered >= 0)
+		d->bind_int(*q, 9, f->registered);
+	else
+		d->bind_null(*q, 9);
+	d->bind_int(*q, 10, f->now_ms);
 	return 0;
 }
 

@@ -126,7 +126,8 @@
  * The list filters, on the endpoints table alone: with no filter given, no
  * row is read, only the (account_id, id) index - so counting and skipping
  * to an offset cost index steps, not row reads. PostgreSQL needs the
- * parameters' types (T, I) and names its functions differently.
+ * parameters' types (T, I) and names its functions differently. ?9: with
+ * (1) or without (0) a binding live at ?10.
  */
 #define EP_FILTER(T, I, POS, PREFIX)                              \
 	"WHERE e.account_id = ?1"                                 \
@@ -138,7 +139,10 @@
 	" AND (?7" T " IS NULL OR e.app_ref IN"                   \
 	"      (SELECT id FROM applications WHERE app_id = ?7))"  \
 	" AND (?8" I " IS NULL OR (?8 = 1 AND e.app_ref IS NULL)" \
-	"      OR (?8 = 0 AND e.app_ref IS NOT NULL)) "
+	"      OR (?8 = 0 AND e.app_ref IS NOT NULL))"            \
+	" AND (?9" I " IS NULL OR (?9 = 1) = EXISTS"              \
+	"      (SELECT 1 FROM registrations r WHERE"              \
+	"       r.endpoint_ref = e.id AND r.expires_ms > ?10)) "
 #define EP_FILTER_SQLITE \
 	EP_FILTER("", "", "instr", "substr(e.username, 1, length(?4))")
 #define EP_FILTER_PG                               \
@@ -146,17 +150,17 @@
 		  "left(e.username, length(?4))")
 
 /*
- * The page's ids first (index only), then its rows and applications. ?11:
+ * The page's ids first (index only), then its rows and applications. ?13:
  * the id that the page comes after (keyset paging; 0 from the first).
  */
 #define EP_LIST(FILTER)                                                       \
 	ENDPOINT_SELECT "WHERE e.id IN (SELECT e.id FROM endpoints e " FILTER \
-			"AND e.id > ?11 ORDER BY e.id LIMIT ?9 OFFSET ?10)"   \
+			"AND e.id > ?13 ORDER BY e.id LIMIT ?11 OFFSET ?12)"  \
 			" ORDER BY e.id"
 
 /*
  * The live bindings of the page EP_LIST reads (its subquery, its parameters;
- * ?12: now), in endpoint and row order: one query for a page, not one per
+ * ?14: now), in endpoint and row order: one query for a page, not one per
  * endpoint.
  */
 #define BIND_PAGE(FILTER)                                               \
@@ -165,8 +169,8 @@
 	    ", ") " FROM registrations"                                 \
 		  " WHERE endpoint_ref IN (SELECT e.id FROM endpoints " \
 		  "e " FILTER                                           \
-		  "AND e.id > ?11 ORDER BY e.id LIMIT ?9 OFFSET ?10)"   \
-		  " AND expires_ms > ?12 ORDER BY endpoint_ref, id"
+		  "AND e.id > ?13 ORDER BY e.id LIMIT ?11 OFFSET ?12)"  \
+		  " AND expires_ms > ?14 ORDER BY endpoint_ref, id"
 
 #define CDR_SELECT "SELECT " CDR_FIELDS(SQL_COLUMN, ", ") " FROM cdrs "
 #define LIVE_SELECT "SELECT " LIVE_FIELDS(SQL_COLUMN, ", ") " FROM live_calls "

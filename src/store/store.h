@@ -30,6 +30,9 @@ struct store_endpoint_filter {
 	const char *alias_contains;
 	const char *app_id_exact;
 	int app_isnull; /* -1 any, 0 has an application, 1 has none */
+	/* -1 any, 1 with a binding live at now_ms, 0 without */
+	int registered;
+	int64_t now_ms;
 	/* Paging by key: only rows after this one (its id; 0 from the
 	 * first). Not a filter: the count ignores it. */
 	int64_t after_ref;
@@ -41,7 +44,8 @@ static inline bool store_filter_none(const struct store_endpoint_filter *f)
 {
 	return !f->username_exact && !f->username_contains &&
 	       !f->username_startswith && !f->alias_exact &&
-	       !f->alias_contains && !f->app_id_exact && f->app_isnull < 0;
+	       !f->alias_contains && !f->app_id_exact && f->app_isnull < 0 &&
+	       f->registered < 0;
 }
 
 /*

@@ -66,7 +66,7 @@ static int copy_endpoint(void *arg, const struct model_endpoint *e)
 static int copy_account(void *arg, const struct model_account *a)
 {
 	struct copy *c = arg;
-	struct store_endpoint_filter all = {.app_isnull = -1};
+	struct store_endpoint_filter all = {.app_isnull = -1, .registered = -1};
 	struct model_account na = *a;
 	int64_t total = 0;
 	int err;

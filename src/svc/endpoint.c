@@ -433,6 +433,8 @@ int svc_endpoint_list(struct svc *s, const struct model_account *acct,
 	l->f.alias_contains = f->alias_contains;
 	l->f.app_id_exact = f->app_id_exact;
 	l->f.app_isnull = f->app_isnull;
+	l->f.registered = f->registered;
+	l->f.now_ms = base_time_now_ms();
 	l->f.after_ref = 0;
 	l->limit = limit;
 	l->offset = offset;

@@ -158,6 +158,7 @@ struct svc_endpoint_filter {
 	const char *alias_contains;
 	const char *app_id_exact;
 	int app_isnull; /* -1 any, 0 has an application, 1 has none */
+	int registered; /* -1 any, 1 with a live binding, 0 without */
 };
 
 /* Marks every field of in as absent. */

@@ -619,6 +619,7 @@ static struct store_endpoint_filter no_filter(void)
 	struct store_endpoint_filter flt = {0};
 
 	flt.app_isnull = -1;
+	flt.registered = -1;
 	return flt;
 }
 
@@ -2137,6 +2138,7 @@ static void test_failure_outputs_untouched(void **state)
 	int calls = 0;
 
 	flt.app_isnull = -1;
+	flt.registered = -1;
 	raw_sql(f, "ALTER TABLE accounts RENAME TO accounts_gone");
 	raw_sql(f, "ALTER TABLE applications RENAME TO applications_gone");
 	raw_sql(f, "ALTER TABLE endpoints RENAME TO endpoints_gone");

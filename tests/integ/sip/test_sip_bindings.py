@@ -353,3 +353,44 @@ def test_list_shows_registrations_too(sip_server, sip_ep, ua):
     for k in ("sip_registered", "sip_contact", "sip_expires",
               "sip_user_agent", "sip_registrations"):
         assert objs[0][k] == one[k], k
+
+
+def test_list_filter_sip_registered(sip_make_server):
+    """sip_registered=true|false lists the endpoints with / without a live
+    binding (the web console's filter), combines with the other filters,
+    keeps paging, and follows un-REGISTER and expiry at once."""
+    srv = sip_make_server(env={"SIPWARD_SIP_MIN_EXPIRES": 1})
+    api = srv.api()
+    eps = [srv.endpoint(api) for _ in range(3)]
+    on, off, brief = eps
+    ua_on, ua_brief = on.ua("udp"), brief.ua("udp")
+    with ua_on.c, ua_brief.c:
+        ua_on.register_ok()
+        ua_brief.register_ok(expires=1)
+
+        def names(**params):
+            return [o["username"] for o in
+                    api.all_endpoints(**params)]
+
+        assert names(sip_registered="false") == [off.username]
+        wait_until(lambda: names(sip_registered="true") == [on.username],
+                   30, "the 1 s binding expired out of the filter")
+        assert names(sip_registered="false") == [off.username,
+                                                 brief.username]
+        assert names(sip_registered="true",
+                     username__exact=off.username) == []
+        assert names(sip_registered="true",
+                     username__exact=on.username) == [on.username]
+        page = api.list_endpoints(sip_registered="false", limit=1)
+        assert page["meta"]["total_count"] == 2
+        assert "sip_registered=false" in page["meta"]["next"]
+        assert [o["username"] for o in page["objects"]] == [off.username]
+        for o in api.list_endpoints(sip_registered="true")["objects"]:
+            assert o["sip_registered"] == "true"
+        ua_on.register_ok(contacts="*", expires=0)
+        assert names(sip_registered="true") == []
+    for bad in ("yes", "", "TRUE"):
+        r = api.get("Endpoint/", params={"sip_registered": bad})
+        assert r.status_code == 400, r.text
+        assert r.json()["details"] == {
+            "sip_registered": "Must be true or false"}
