@@ -8,8 +8,11 @@ JOBS ?= $(shell nproc)
 DB ?= sqlite:sipward.db
 HTTP ?= 127.0.0.1:8080
 SIP ?= 127.0.0.1:5060
+# SIP over WebSocket, for the web console's softphone (and browsers).
+SIP_WS ?= 127.0.0.1:5066
 
-.PHONY: all deps build run test asan fuzz format format-check clean bench docs deb
+.PHONY: all deps build run test asan fuzz format format-check clean bench docs deb \
+	console-shots
 
 all: build
 
@@ -22,7 +25,9 @@ build: deps
 
 # Local development: applications may live on this machine (localhost).
 run: build
+	@echo "sipward: web console at http://$(HTTP)/console/ (sign in with the auth_id and auth_token printed below, or of any account)"
 	SIPWARD_WEBHOOK_ALLOW_PRIVATE=$${SIPWARD_WEBHOOK_ALLOW_PRIVATE:-true} \
+		SIPWARD_SIP_WS=$${SIPWARD_SIP_WS:-$(SIP_WS)} \
 		./$(BUILD)/sipward serve --db $(DB) --http $(HTTP) --sip $(SIP)
 
 # Everything: the suite on the normal build, again under ASan+UBSan, the
@@ -89,6 +94,11 @@ deb: deps
 		--buildinfo-file=$(CURDIR)/$(DEB_BUILD)/sipward_$${v}_$${a}.buildinfo \
 		--changes-file=$(CURDIR)/$(DEB_BUILD)/sipward_$${v}_$${a}.changes
 	@ls $(DEB_BUILD)/sipward_*.deb
+
+# Screenshots of every page of the web console at desktop and phone width
+# (docs/console.md shows them): a throwaway server, a real browser.
+console-shots: build
+	@/usr/bin/python3 scripts/console-shots.py --bin $(BUILD)/sipward --out docs/console
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -1,0 +1,181 @@
+// Applications: list, create, edit, delete (with the 409 "in use" case:
+// move the endpoints to another application, or delete them too).
+import * as api from './api.js';
+import {badge, clear, confirm, field, h, onSubmit, pager, table, toast}
+	from './ui.js';
+
+const METHODS = [['POST', 'POST'], ['GET', 'GET']];
+const URLS = [
+	['answer_url', 'answer_method', 'Answer URL',
+		'Fetched when a call starts; its XML decides where the call goes.'],
+	['hangup_url', 'hangup_method', 'Hangup URL',
+		'Told when a call ends (optional).'],
+	['fallback_answer_url', 'fallback_method', 'Fallback answer URL',
+		'Tried when the answer URL fails (optional).'],
+	['message_url', 'message_method', 'Message URL',
+		'Receives the endpoints\' messages (optional).'],
+];
+const LIMIT = 20;
+
+export async function render(ctx) {
+	const {main} = ctx;
+	let offset = 0;
+	let page = null;
+	const list = h('section', {id: 'application-list'});
+	const box = h('section', {id: 'application-box', class: 'card',
+		hidden: true});
+
+	async function load() {
+		page = await api.get('Application/', {limit: LIMIT, offset});
+		if (!ctx.alive())
+			return;
+		clear(list).append(table('applications', [
+			{key: 'app_name', label: 'Name', cell: (a) => h('strong',
+				{text: a.app_name})},
+			{key: 'answer_url', label: 'Answer URL', cell: (a) =>
+				h('code', {text: a.answer_url})},
+			{key: 'answer_method', label: 'Method'},
+			{key: 'default_endpoint_app', label: 'Default', cell: (a) =>
+				a.default_endpoint_app ? badge(true, 'Default', '') : null},
+			{key: 'actions', label: 'Actions', cell: (a) => h('div',
+				{class: 'row-actions'},
+				h('button', {type: 'button', class: 'secondary small edit-app',
+					'aria-label': 'Edit ' + a.app_name,
+					onclick: () => openForm(a)}, 'Edit'),
+				h('button', {type: 'button', class: 'danger small delete-app',
+					'aria-label': 'Delete ' + a.app_name,
+					onclick: () => remove(a)}, 'Delete'))},
+		], page.objects, (a) => ({'data-app-id': a.app_id}),
+		'No applications yet: create one, then bind endpoints to it.'),
+		pager(page.meta, page.objects.length, (o) => {
+			offset = o;
+			load();
+		}));
+	}
+
+	function openForm(app) {
+		const editing = !!app;
+		const a = app || {answer_method: 'POST', hangup_method: 'POST',
+			fallback_method: 'POST', message_method: 'POST'};
+		const form = h('form', {id: 'application-form', novalidate: true,
+			'aria-labelledby': 'app-form-title'},
+		h('h2', {id: 'app-form-title', text: editing ?
+			'Edit ' + a.app_name : 'New application'}),
+		h('p', {class: 'form-error', role: 'alert', hidden: true}),
+		field({name: 'app_name', label: 'Name', value: a.app_name,
+			required: true}),
+		URLS.map(([u, m, label, help]) => h('div', {class: 'url-row'},
+			field({name: u, label, type: 'url', value: a[u] || '',
+				help, required: u === 'answer_url',
+				placeholder: 'https://'}),
+			field({name: m, label: 'Method', type: 'select',
+				options: METHODS, value: a[m] || 'POST'}))),
+		field({name: 'default_endpoint_app', type: 'checkbox',
+			label: 'Default application of new endpoints',
+			value: a.default_endpoint_app}),
+		h('div', {class: 'actions'},
+			h('button', {type: 'submit', id: 'save-application'},
+				editing ? 'Save changes' : 'Create application'),
+			h('button', {type: 'button', class: 'secondary',
+				onclick: () => {
+					box.hidden = true;
+				}}, 'Cancel')));
+		onSubmit(form, async () => {
+			const body = {};
+			const el = form.elements;
+			for (const k of ['app_name', ...URLS.flatMap(([u, m]) =>
+				[u, m])]) {
+				const v = el[k].value.trim();
+				if (!editing) {
+					if (v)
+						body[k] = v;
+				} else if (v !== (a[k] || '')) {
+					body[k] = v;
+				}
+			}
+			const d = el.default_endpoint_app.checked;
+			if (d !== !!a.default_endpoint_app)
+				body.default_endpoint_app = d;
+			if (editing) {
+				if (!Object.keys(body).length) {
+					toast('Nothing changed');
+					return;
+				}
+				await api.post('Application/' + a.app_id + '/', body);
+				toast('Application saved');
+			} else {
+				await api.post('Application/', body);
+				toast('Application ' + body.app_name + ' created');
+			}
+			box.hidden = true;
+			await load();
+		});
+		clear(box).append(form);
+		box.hidden = false;
+		form.elements.app_name.focus();
+	}
+
+	async function remove(a) {
+		const body = [h('p', {text: 'Delete the application ' +
+			a.app_name + '?'})];
+		const inUse = h('div', {class: 'in-use', hidden: true});
+		body.push(inUse);
+		let payload;
+		const ok = await confirm({
+			title: 'Delete ' + a.app_name + '?',
+			body,
+			yes: 'Delete',
+			action: async (form) => {
+				if (!inUse.hidden) {
+					const move = form.querySelector(
+						'[name=new_endpoint_application]').value;
+					const cascade = form.querySelector('[name=cascade]')
+						.checked;
+					if (move && cascade)
+						throw {status: 400, message: 'Choose one: move ' +
+							'the endpoints or delete them', details: {}};
+					if (!move && !cascade)
+						throw {status: 400, message: 'Choose what ' +
+							'happens to the endpoints', details: {}};
+					payload = move ? {new_endpoint_application: move} :
+						{cascade: 'true'};
+				}
+				await api.del('Application/' + a.app_id + '/', payload);
+			},
+			onError: async (e) => {
+				if (e.status !== 409 || !inUse.hidden)
+					return;
+				// in use: explain, offer the two ways out
+				const others = (await api.all('Application/'))
+					.filter((x) => x.app_id !== a.app_id);
+				clear(inUse).append(
+					h('p', {class: 'warn', text: e.message + '. ' +
+						'Endpoints must always point to an existing ' +
+						'application or none: move them, or delete them ' +
+						'with it.'}),
+					field({name: 'new_endpoint_application',
+						label: 'Move its endpoints to', type: 'select',
+						options: [['', '— choose —']].concat(
+							others.map((x) => [x.app_id, x.app_name]))}),
+					field({name: 'cascade', type: 'checkbox',
+						label: 'Or delete its endpoints too (cannot ' +
+							'be undone)'}));
+				inUse.hidden = false;
+			},
+		});
+		if (ok) {
+			toast('Application ' + a.app_name + ' deleted');
+			await load();
+		}
+	}
+
+	main.append(h('div', {class: 'page-head'},
+		h('h1', {text: 'Applications'}),
+		h('button', {type: 'button', id: 'new-application',
+			onclick: () => openForm(null)}, 'New application')),
+	h('p', {class: 'help', text: 'An application is the webhook that ' +
+		'handles its endpoints\' calls: sipward fetches its answer URL ' +
+		'and follows the XML it returns.'}),
+	box, list);
+	await load();
+}
