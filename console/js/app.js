@@ -29,7 +29,16 @@ function parseHash() {
 	return {name: 'endpoints', query};
 }
 
+// The banner under the header says when a periodic refresh fails (the
+// server went away, say) and goes away at the next success.
+function banner(text) {
+	const b = document.getElementById('banner');
+	b.textContent = text || '';
+	b.hidden = !text;
+}
+
 function leave() {
+	banner('');
 	if (!current)
 		return;
 	current.timers.forEach(clearInterval);
@@ -76,11 +85,26 @@ async function render() {
 	const ctx = {
 		main, id: r.id, query: r.query,
 		alive: () => current === me,
-		// fn every ms while this page is shown and the tab visible
+		// fn (async) every ms while this page is shown and the tab
+		// visible; a failure shows in the banner until a run succeeds.
 		every(ms, fn) {
-			me.timers.push(setInterval(() => {
-				if (current === me && !document.hidden)
-					fn();
+			let running = false;
+			me.timers.push(setInterval(async () => {
+				if (current !== me || document.hidden || running)
+					return;
+				running = true;
+				try {
+					await fn();
+					if (current === me)
+						banner('');
+				} catch (e) {
+					if (current === me && e && e.status !== 401)
+						banner('Could not refresh this page: ' +
+							(e.message || e) + '. Retrying every ' +
+							ms / 1000 + ' s.');
+				} finally {
+					running = false;
+				}
 			}, ms));
 		},
 		onLeave(fn) {
@@ -93,7 +117,10 @@ async function render() {
 		if (current !== me)
 			return;
 		main.append(h('p', {class: 'form-error', role: 'alert',
-			text: e instanceof ApiError ? e.message : String(e)}));
+			text: (e instanceof ApiError && e.status === 404 ?
+				'Not found: ' : '') + (e.message || String(e))}),
+		h('p', {}, h('a', {href: '#/endpoints', text: 'Back to the ' +
+			'endpoints'})));
 	}
 }
 

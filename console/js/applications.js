@@ -116,57 +116,95 @@ export async function render(ctx) {
 	}
 
 	async function remove(a) {
-		const body = [h('p', {text: 'Delete the application ' +
-			a.app_name + '?'})];
 		const inUse = h('div', {class: 'in-use', hidden: true});
-		body.push(inUse);
-		let payload;
 		const ok = await confirm({
 			title: 'Delete ' + a.app_name + '?',
-			body,
+			body: [h('p', {text: 'Delete the application ' + a.app_name +
+				'? Its call records stay.'}), inUse],
 			yes: 'Delete',
 			action: async (form) => {
+				let payload;
 				if (!inUse.hidden) {
-					const move = form.querySelector(
-						'[name=new_endpoint_application]').value;
-					const cascade = form.querySelector('[name=cascade]')
-						.checked;
-					if (move && cascade)
-						throw {status: 400, message: 'Choose one: move ' +
-							'the endpoints or delete them', details: {}};
+					const move = form.elements.new_endpoint_application.value;
+					const cascade = form.elements.cascade.checked;
 					if (!move && !cascade)
-						throw {status: 400, message: 'Choose what ' +
-							'happens to the endpoints', details: {}};
+						throw {status: 400, message: 'Choose what happens ' +
+							'to its endpoints', details: {
+							new_endpoint_application: 'Choose an ' +
+								'application, or tick the box below'}};
 					payload = move ? {new_endpoint_application: move} :
 						{cascade: 'true'};
 				}
 				await api.del('Application/' + a.app_id + '/', payload);
 			},
-			onError: async (e) => {
+			onError: async (e, form) => {
 				if (e.status !== 409 || !inUse.hidden)
 					return;
-				// in use: explain, offer the two ways out
-				const others = (await api.all('Application/'))
-					.filter((x) => x.app_id !== a.app_id);
-				clear(inUse).append(
-					h('p', {class: 'warn', text: e.message + '. ' +
-						'Endpoints must always point to an existing ' +
-						'application or none: move them, or delete them ' +
-						'with it.'}),
-					field({name: 'new_endpoint_application',
-						label: 'Move its endpoints to', type: 'select',
-						options: [['', '— choose —']].concat(
-							others.map((x) => [x.app_id, x.app_name]))}),
-					field({name: 'cascade', type: 'checkbox',
-						label: 'Or delete its endpoints too (cannot ' +
-							'be undone)'}));
-				inUse.hidden = false;
+				await explainInUse(a, e, inUse, form);
 			},
 		});
 		if (ok) {
 			toast('Application ' + a.app_name + ' deleted');
 			await load();
 		}
+	}
+
+	// The 409 "in use" answer: says how many endpoints use the
+	// application and offers the API's two ways out, moving them to
+	// another application or deleting them with it.
+	async function explainInUse(a, e, box, form) {
+		let count = null;
+		let others = [];
+		try {
+			[count, others] = await Promise.all([
+				api.get('Endpoint/', {application_id__exact: a.app_id,
+					limit: 1}).then((p) => p.meta.total_count),
+				api.all('Application/').then((l) => l.filter((x) =>
+					x.app_id !== a.app_id)),
+			]);
+		} catch (err) {
+			const m = /used by (\d+)/.exec(e.message);
+			count = m ? Number(m[1]) : null;
+		}
+		const n = count === null ? 'Some endpoints use' : count === 1 ?
+			'1 endpoint uses' : count + ' endpoints use';
+		const alert = form.querySelector('.form-error');
+		alert.hidden = true;
+		const select = field({name: 'new_endpoint_application',
+			label: 'Move ' + (count === 1 ? 'it' : 'them') + ' to',
+			type: 'select',
+			options: [['', others.length ? '— choose an application —' :
+				'— no other application —']].concat(
+				others.map((x) => [x.app_id, x.app_name]))});
+		const cascade = field({name: 'cascade', type: 'checkbox',
+			label: 'Or delete ' + (count === 1 ? 'it' : 'them') +
+				' too (cannot be undone)'});
+		const sel = select.querySelector('select');
+		const box2 = cascade.querySelector('input');
+		const yes = document.getElementById('confirm-yes');
+		const label = () => {
+			yes.textContent = box2.checked ? 'Delete application and ' +
+				'endpoints' : sel.value ? 'Move endpoints and delete' :
+				'Delete';
+		};
+		sel.addEventListener('change', () => {
+			if (sel.value)
+				box2.checked = false;
+			label();
+		});
+		box2.addEventListener('change', () => {
+			if (box2.checked)
+				sel.value = '';
+			label();
+		});
+		clear(box).append(
+			h('p', {class: 'warn', role: 'alert', text: n + ' ' +
+				a.app_name + '. An endpoint always points to an existing ' +
+				'application or to none, so choose what happens to ' +
+				(count === 1 ? 'it' : 'them') + ':'}),
+			select, cascade);
+		box.hidden = false;
+		sel.focus();
 	}
 
 	main.append(h('div', {class: 'page-head'},

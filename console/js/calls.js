@@ -1,7 +1,8 @@
 // Calls: the calls in progress (every node's), refreshed every 2 s, each
 // with a hang-up button; the call records below, filtered and paged.
 import * as api from './api.js';
-import {clear, field, h, onSubmit, pager, table, toast} from './ui.js';
+import {clear, field, filterBox, h, onSubmit, pager, rememberFocus, signature,
+	table, toast} from './ui.js';
 
 const FILTERS = ['call_direction', 'from_number', 'to_number',
 	'hangup_cause_code', 'end_time__gte', 'end_time__lte'];
@@ -22,15 +23,26 @@ export async function render(ctx) {
 	let offset = 0;
 	const filters = {};
 
+	let liveShown = null;
 	async function loadLive() {
 		const ids = (await api.get('Call/', {status: 'live'})).calls || [];
+		// a call that ended between the two requests answers 404: gone
 		const rows = (await Promise.all(ids.map((id) =>
-			api.get('Call/' + id + '/', {status: 'live'})
-				.catch(() => null)))).filter(Boolean);
+			api.get('Call/' + id + '/', {status: 'live'}).catch((e) => {
+				if (e.status === 404)
+					return null;
+				throw e;
+			})))).filter(Boolean);
 		if (!ctx.alive())
 			return;
-		const had = document.activeElement &&
-			live.contains(document.activeElement);
+		for (const u of [...ending])
+			if (!rows.some((c) => c.call_uuid === u))
+				ending.delete(u);
+		const sig = signature([rows, [...ending]]);
+		if (sig === liveShown)
+			return;
+		liveShown = sig;
+		const restore = rememberFocus(live);
 		clear(live).append(h('h2', {id: 'live-h', text: 'In progress (' +
 			rows.length + ')'}), table('live-calls', [
 			{key: 'from', label: 'From', cell: (c) =>
@@ -51,8 +63,7 @@ export async function render(ctx) {
 					onclick: () => hangup(c)}, 'Hang up')},
 		], rows, (c) => ({'data-call-uuid': c.call_uuid}),
 		'No call in progress.'));
-		if (had)
-			live.querySelector('h2').focus?.();
+		restore();
 	}
 
 	async function hangup(c) {
@@ -68,6 +79,7 @@ export async function render(ctx) {
 		await loadLive().catch(() => {});
 	}
 
+	let histShown = null;
 	async function loadHistory() {
 		const params = {limit: LIMIT, offset};
 		for (const k of FILTERS)
@@ -76,6 +88,11 @@ export async function render(ctx) {
 		const page = await api.get('Call/', params);
 		if (!ctx.alive())
 			return;
+		const sig = signature([params, page.meta, page.objects]);
+		if (sig === histShown)
+			return;
+		histShown = sig;
+		const restore = rememberFocus(hist);
 		clear(hist).append(table('call-history', [
 			{key: 'initiation_time', label: 'Started (UTC)'},
 			{key: 'from_number', label: 'From'},
@@ -92,8 +109,10 @@ export async function render(ctx) {
 				offset = o;
 				loadHistory().catch(showErr);
 			}));
+		restore();
 	}
 	function showErr(e) {
+		histShown = null;
 		clear(hist).append(h('p', {class: 'form-error', role: 'alert',
 			text: e.message}));
 	}
@@ -116,8 +135,13 @@ export async function render(ctx) {
 		h('button', {type: 'submit'}, 'Apply'),
 		h('button', {type: 'reset', class: 'secondary'}, 'Clear')));
 	onSubmit(form, async () => {
-		for (const k of FILTERS)
-			filters[k] = form.elements[k].value.trim();
+		for (const k of FILTERS) {
+			let v = form.elements[k].value.trim();
+			// what a datetime picker or an ISO time gives: the API's form
+			if (k.startsWith('end_time') && /^\d{4}-\d\d-\d\dT/.test(v))
+				v = v.replace('T', ' ').replace(/(\.\d+)?Z$/, '');
+			filters[k] = v;
+		}
 		offset = 0;
 		await loadHistory();
 	});
@@ -127,11 +151,9 @@ export async function render(ctx) {
 	main.append(h('div', {class: 'page-head'}, h('h1', {text: 'Calls'}),
 		h('a', {href: '#/phone', class: 'button secondary',
 			text: 'Open the phone'})),
-	live, h('h2', {text: 'Call records'}), form, hist);
+	live, h('h2', {text: 'Call records'}),
+	filterBox(form, 'Filters'), hist);
 	await Promise.all([loadLive(), loadHistory()]);
-	ctx.every(2000, () => loadLive().catch(() => {}));
-	ctx.every(4000, () => {
-		if (!form.contains(document.activeElement))
-			loadHistory().catch(() => {});
-	});
+	ctx.every(2000, loadLive);
+	ctx.every(4000, loadHistory);
 }

@@ -1,8 +1,9 @@
 // One endpoint: every field, its registrations (refreshed every 3 s), the
 // "Update an Endpoint" operations, password rotation, delete.
 import * as api from './api.js';
-import {badge, clear, confirm, field, fmtIn, fmtTime, h, onSubmit, table,
-	toast} from './ui.js';
+import {badge, clear, clearErrors, confirm, field, fmtTime, h, onSubmit,
+	refreshRelTimes, relTime, showErrors, signature, table, toast}
+	from './ui.js';
 import {generatePassword} from './password.js';
 import {FLAGS} from './endpoints.js';
 
@@ -28,7 +29,7 @@ function viewRows(ep) {
 		['sip_contact', 'Contact', ep.sip_contact ?
 			h('code', {text: ep.sip_contact}) : '—'],
 		['sip_expires', 'Expires', ep.sip_expires ?
-			fmtTime(ep.sip_expires) + ' (' + fmtIn(ep.sip_expires) + ')' :
+			[fmtTime(ep.sip_expires) + ' (', relTime(ep.sip_expires), ')'] :
 			'—'],
 		['sip_user_agent', 'User agent', ep.sip_user_agent || '—'],
 		...FLAGS.map(([k, label]) => [k, label, yesNo(ep[k])]),
@@ -48,9 +49,7 @@ function renderView(view, ep) {
 		{key: 'transport', label: 'Transport'},
 		{key: 'received', label: 'From'},
 		{key: 'user_agent', label: 'User agent'},
-		{key: 'expires', label: 'Expires', cell: (r) =>
-			h('time', {datetime: r.expires, title: r.expires,
-				text: fmtIn(r.expires)})},
+		{key: 'expires', label: 'Expires', cell: (r) => relTime(r.expires)},
 	], ep.sip_registrations || [], () => ({}), 'No live registration.');
 	clear(view).append(h('h2', {text: 'Details'}), dl,
 		h('h2', {text: 'Registrations'}), regs);
@@ -71,6 +70,7 @@ export async function render(ctx) {
 	const view = h('section', {id: 'endpoint-view', class: 'card',
 		'aria-labelledby': 'ep-title'});
 	const title = h('h1', {id: 'ep-title', text: ep.alias || ep.username});
+	const crumb = h('span', {'aria-current': 'page', text: ep.username});
 	renderView(view, ep);
 
 	const secret = h('output', {id: 'new-password', 'aria-live': 'polite'});
@@ -79,12 +79,14 @@ export async function render(ctx) {
 			'now. Phones registered with the old one were logged out.'}),
 		h('div', {class: 'secret-row'}, secret,
 			h('button', {type: 'button', class: 'secondary small',
-				onclick: async () => {
+				id: 'copy-password', onclick: async () => {
 					try {
 						await navigator.clipboard.writeText(secret.value);
 						toast('Copied');
 					} catch (e) {
-						toast('Copy failed: select the text', 'error');
+						getSelection().selectAllChildren(secret);
+						toast('Copying is not allowed here: the password ' +
+							'is selected, press Ctrl+C', 'error');
 					}
 				}}, 'Copy'),
 			h('button', {type: 'button', class: 'secondary small',
@@ -95,6 +97,9 @@ export async function render(ctx) {
 
 	const appOptions = [['', 'None']].concat(apps.map((a) =>
 		[a.app_id, a.app_name]));
+	if (ep.application && !apps.some((a) => a.app_id ===
+		ep.application.app_id))
+		appOptions.push([ep.application.app_id, ep.application.app_name]);
 	const form = h('form', {id: 'endpoint-update', class: 'card',
 		novalidate: true, 'aria-labelledby': 'upd-title'},
 	h('h2', {id: 'upd-title', text: 'Update'}),
@@ -117,49 +122,101 @@ export async function render(ctx) {
 		h('button', {type: 'button', id: 'rotate-password',
 			class: 'secondary'}, 'Rotate password')),
 	secretBox,
-	h('fieldset', {class: 'locked', disabled: true},
-		h('legend', {text: 'Locked (' + LOCKED_WHY + ')'}),
+	h('fieldset', {class: 'locked', disabled: true,
+		'aria-describedby': 'locked-why'},
+		h('legend', {}, h('span', {class: 'lock', 'aria-hidden': 'true'}),
+			'Locked'),
+		h('p', {class: 'help', id: 'locked-why', text: 'These fields ' +
+			LOCKED_WHY + ': to change one, create a new endpoint.'}),
 		h('div', {class: 'grid'},
-			['username', 'endpoint_id', 'domain'].map((k) =>
-				field({name: k, label: k, value: ep[k], readonly: true})),
+			[['username', 'Username'], ['endpoint_id', 'Endpoint ID'],
+				['domain', 'Domain']].map(([k, label]) =>
+				field({name: k, label, value: ep[k], readonly: true,
+					describedBy: 'locked-why'})),
 			FLAGS.filter(([k]) => !CHANGEABLE.includes(k)).map(
 				([name, label]) => field({name, label, type: 'checkbox',
-					value: ep[name], disabled: true})))));
+					value: ep[name], disabled: true,
+					describedBy: 'locked-why'})))));
+
+	// What the form was last filled from: only fields that differ from it
+	// are sent, and a refresh fills the form again only while the user
+	// has changed nothing in it.
+	let base = null;
+	const formValues = () => {
+		const el = form.elements;
+		const v = {alias: el.alias.value,
+			application: el.application.value};
+		for (const k of CHANGEABLE)
+			v[k] = el[k].checked;
+		return v;
+	};
+	const fromEndpoint = (e) => {
+		const v = {alias: e.alias,
+			application: e.application ? e.application.app_id : ''};
+		for (const k of CHANGEABLE)
+			v[k] = !!e[k];
+		return v;
+	};
+	const dirty = () => form.elements.password.value !== '' ||
+		signature(formValues()) !== signature(base);
 
 	function setForm(e) {
-		form.elements.alias.value = e.alias;
-		form.elements.application.value = e.application ?
-			e.application.app_id : '';
-		form.elements.password.value = '';
+		base = fromEndpoint(e);
+		const el = form.elements;
+		const sel = el.application;
+		if (base.application && ![...sel.options].some((o) =>
+			o.value === base.application))
+			sel.append(h('option', {value: base.application,
+				text: e.application.app_name}));
+		el.alias.value = base.alias;
+		sel.value = base.application;
+		el.password.value = '';
 		for (const k of CHANGEABLE)
-			form.elements[k].checked = e[k];
+			el[k].checked = base[k];
 	}
+	setForm(ep);
+	let shown = signature(ep);
+	let asked = 0; // reloads started
+	let applied = 0; // the newest one shown: an older answer is dropped
 	async function reload() {
-		ep = await api.get(rel);
-		if (!ctx.alive())
+		const mine = ++asked;
+		const fresh = await api.get(rel);
+		if (!ctx.alive() || mine < applied)
 			return;
+		applied = mine;
+		ep = fresh;
+		const sig = signature(ep);
+		if (sig === shown) {
+			refreshRelTimes(view);
+			return;
+		}
+		shown = sig;
 		renderView(view, ep);
 		title.textContent = ep.alias || ep.username;
+		crumb.textContent = ep.username;
+		if (!dirty() && !form.hasAttribute('aria-busy'))
+			setForm(ep);
 	}
 
 	onSubmit(form, async () => {
 		const body = {};
 		const el = form.elements;
-		if (el.alias.value !== ep.alias)
-			body.alias = el.alias.value;
-		const cur = ep.application ? ep.application.app_id : '';
-		if (el.application.value !== cur)
-			body.application = el.application.value || null;
+		const v = formValues();
+		if (v.alias !== base.alias)
+			body.alias = v.alias;
+		if (v.application !== base.application)
+			body.application = v.application || null;
 		if (el.password.value)
 			body.password = el.password.value;
 		for (const k of CHANGEABLE)
-			if (el[k].checked !== ep[k])
-				body[k] = el[k].checked;
+			if (v[k] !== base[k])
+				body[k] = v[k];
 		if (!Object.keys(body).length) {
 			toast('Nothing changed');
 			return;
 		}
 		await api.post(rel, body);
+		el.password.value = '';
 		await reload();
 		setForm(ep);
 		toast('Saved: ' + Object.keys(body).join(', '));
@@ -169,13 +226,16 @@ export async function render(ctx) {
 			const btn = ev.currentTarget;
 			btn.disabled = true;
 			const pw = generatePassword();
+			clearErrors(form);
 			try {
 				await api.post(rel, {password: pw});
 				secret.value = pw;
 				secretBox.hidden = false;
+				secretBox.querySelector('#copy-password').focus();
 				toast('Password rotated');
-				await reload();
+				reload().catch(() => {});
 			} catch (e) {
+				showErrors(form, e);
 				toast('Rotation failed: ' + e.message, 'error');
 			} finally {
 				btn.disabled = false;
@@ -200,11 +260,10 @@ export async function render(ctx) {
 	});
 
 	main.append(h('nav', {class: 'crumbs', 'aria-label': 'Breadcrumb'},
-		h('a', {href: '#/endpoints', text: 'Endpoints'}), ' / ',
-		h('span', {text: ep.username})),
+		h('a', {href: '#/endpoints', text: 'Endpoints'}), ' / ', crumb),
 	h('div', {class: 'page-head'}, title, del),
 	h('div', {class: 'two'}, view, form));
-	ctx.every(3000, () => reload().catch(() => {}));
+	ctx.every(3000, reload);
 	ctx.onLeave(() => {
 		secret.value = '';
 	});

@@ -1,8 +1,8 @@
 // Endpoints: a paged, filterable list whose registration state refreshes
 // every 3 s, and the form that creates one.
 import * as api from './api.js';
-import {badge, field, fmtIn, h, onSubmit, pager, table, toast, clear}
-	from './ui.js';
+import {badge, clear, field, filterBox, h, onSubmit, pager, refreshRelTimes,
+	relTime, rememberFocus, signature, table, toast} from './ui.js';
 import {generatePassword} from './password.js';
 
 export const FLAGS = [
@@ -54,7 +54,8 @@ export async function render(ctx) {
 		h('button', {type: 'submit'}, 'Apply'),
 		h('button', {type: 'reset', class: 'secondary'}, 'Clear')));
 
-	async function load(keepFocus) {
+	let shown = null; // the signature of what the list shows
+	async function load() {
 		const params = {limit: LIMIT, offset};
 		for (const k of FILTERS)
 			if (filters[k])
@@ -62,6 +63,12 @@ export async function render(ctx) {
 		const page = await api.get('Endpoint/', params);
 		if (!ctx.alive())
 			return;
+		const sig = signature([params, page.meta, page.objects]);
+		if (sig === shown) {
+			refreshRelTimes(list);
+			return;
+		}
+		shown = sig;
 		const appName = (ep) => ep.application ?
 			h('a', {href: '#/applications', text: ep.application.app_name}) :
 			null;
@@ -81,25 +88,21 @@ export async function render(ctx) {
 			{key: 'user_agent', label: 'User agent', cell: (ep) =>
 				ep.sip_user_agent},
 			{key: 'expires', label: 'Expires', cell: (ep) =>
-				ep.sip_expires ? h('time', {datetime: ep.sip_expires,
-					title: ep.sip_expires, text: fmtIn(ep.sip_expires)}) :
-					null},
+				ep.sip_expires ? relTime(ep.sip_expires) : null},
 		], page.objects, (ep) => ({'data-endpoint-id': ep.endpoint_id,
 			'data-registered': ep.sip_registered === 'true' ?
 				'true' : 'false'}),
 		'No endpoints match.');
-		const focused = keepFocus && document.activeElement &&
-			list.contains(document.activeElement) ?
-			document.activeElement.id : null;
+		const restore = rememberFocus(list);
 		clear(list).append(t, pager(page.meta, page.objects.length,
 			(o) => {
 				offset = o;
 				load().catch(showLoadError);
 			}));
-		if (focused && document.getElementById(focused))
-			document.getElementById(focused).focus();
+		restore();
 	}
 	function showLoadError(e) {
+		shown = null;
 		clear(list).append(h('p', {class: 'form-error', role: 'alert',
 			text: e.message}));
 	}
@@ -133,7 +136,8 @@ export async function render(ctx) {
 	});
 
 	main.append(h('div', {class: 'page-head'},
-		h('h1', {text: 'Endpoints'}), newBtn), createBox, filterForm, list);
+		h('h1', {text: 'Endpoints'}), newBtn), createBox,
+	filterBox(filterForm, 'Filters'), list);
 
 	try {
 		apps = await api.all('Application/');
@@ -145,7 +149,7 @@ export async function render(ctx) {
 		sel.append(h('option', {value: v, text: l}));
 	sel.value = filters.application_id__exact;
 	await load();
-	ctx.every(3000, () => load(true).catch(() => {}));
+	ctx.every(3000, load);
 }
 
 function renderCreate(box, appOptions) {

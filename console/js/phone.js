@@ -15,6 +15,8 @@ const CALL_TEXT = {
 	incoming: 'Incoming call', 'in-call': 'In call', ended: 'Call ended',
 };
 
+const EP_CAP = 1000; // endpoints offered in the picker
+
 let jssipLoading = null;
 function loadJsSIP() {
 	if (window.JsSIP)
@@ -90,7 +92,7 @@ export const phone = {
 			password,
 			register: true,
 			session_timers: false,
-			user_agent: 'sipward console (JsSIP ' + JsSIP.version + ')',
+			user_agent: 'sipward console (JsSIP)',
 			connection_recovery_min_interval: 2,
 			connection_recovery_max_interval: 30,
 		});
@@ -100,14 +102,34 @@ export const phone = {
 			'as ' + username + '@' + domain));
 		ua.on('unregistered', () => mine() && this.state !== 'failed' &&
 			this.set('unregistered'));
-		ua.on('registrationFailed', (e) => mine() && this.set('failed',
-			e.cause + (e.response ? ' (' + e.response.status_code + ' ' +
+		// A refused registration (a wrong password, say) or a server that
+		// cannot be reached at all ends the attempt: the user fixes the
+		// form and connects again, rather than watching endless retries.
+		const fail = (why) => {
+			this.ua = null;
+			try {
+				ua.stop();
+			} catch (e) {
+				/* already stopped */
+			}
+			this.set('failed', why);
+		};
+		let connected = false;
+		ua.on('connected', () => {
+			connected = true;
+		});
+		ua.on('registrationFailed', (e) => mine() && fail(e.cause +
+			(e.response ? ' (' + e.response.status_code + ' ' +
 				e.response.reason_phrase + ')' : '')));
 		ua.on('disconnected', (e) => {
-			if (mine() && this.state !== 'failed')
-				this.set('connecting', 'WebSocket closed' +
+			if (!mine())
+				return;
+			if (!connected)
+				fail('cannot connect to ' + wsUrl);
+			else
+				this.set('connecting', 'the WebSocket closed' +
 					(e && e.code ? ' (' + e.code + ')' : '') +
-					', retrying');
+					', reconnecting');
 		});
 		ua.on('newRTCSession', ({session, originator}) => {
 			if (!mine())
@@ -156,8 +178,15 @@ export const phone = {
 		const same = () => this.session === session;
 		session.on('progress', () => same() &&
 			session.direction === 'outgoing' && this.setCall('ringing'));
-		session.on('accepted', () => same() && this.setCall('in-call'));
-		session.on('confirmed', () => same() && this.setCall('in-call'));
+		const peer = () => {
+			const r = session.remote_identity;
+			return 'with ' + (r.display_name ? r.display_name + ' <' +
+				r.uri + '>' : String(r.uri));
+		};
+		session.on('accepted', () => same() &&
+			this.setCall('in-call', peer()));
+		session.on('confirmed', () => same() &&
+			this.setCall('in-call', peer()));
 		session.on('ended', (e) => same() && this.setCall('ended',
 			e.cause + (e.originator === 'remote' ? ' (by the other side)' :
 				'')));
@@ -181,13 +210,19 @@ export const phone = {
 			throw new Error('Register first');
 		if (this.session)
 			throw new Error('A call is already in progress');
-		this.setCall('calling', 'to ' + t);
-		this.ua.call(this.target(t), {
-			mediaConstraints: {audio: true, video: false},
-			pcConfig: {iceServers: []},
-			rtcOfferConstraints: {offerToReceiveAudio: true,
-				offerToReceiveVideo: false},
-		});
+		const uri = this.target(t);
+		this.setCall('calling', 'to ' + uri);
+		try {
+			this.ua.call(uri, {
+				mediaConstraints: {audio: true, video: false},
+				pcConfig: {iceServers: []},
+				rtcOfferConstraints: {offerToReceiveAudio: true,
+					offerToReceiveVideo: false},
+			});
+		} catch (e) {
+			this.setCall('ended', e.message);
+			throw e;
+		}
 	},
 	answer() {
 		if (this.session && this.callState === 'incoming')
@@ -239,21 +274,29 @@ async function defaultWsUrl() {
 export async function render(ctx) {
 	const {main} = ctx;
 	const [eps, wsUrl] = await Promise.all([
-		api.all('Endpoint/', {}, 1000), defaultWsUrl()]);
+		api.all('Endpoint/', {}, EP_CAP), defaultWsUrl()]);
 	if (!ctx.alive())
 		return;
 	const domains = new Map(eps.map((e) => [e.username, e.domain]));
 
 	const status = h('p', {id: 'phone-status', role: 'status'});
+	const label = (e) => e.username + (e.alias && e.alias !== e.username ?
+		' — ' + e.alias : '');
+	const choose = [['', eps.length ? '— choose an endpoint —' :
+		'No endpoint yet: create one first']];
+	// With many endpoints, a box above the list narrows it down.
+	const filterBox = eps.length > 12 ? field({name: 'endpoint_filter',
+		label: 'Find an endpoint', type: 'search',
+		placeholder: 'part of a username or alias',
+		help: eps.length + ' endpoints' + (eps.length >= EP_CAP ?
+			' (the first ' + EP_CAP + ')' : '')}) : null;
 	const reg = h('form', {id: 'phone-register', class: 'card',
 		novalidate: true, 'aria-labelledby': 'reg-h'},
 	h('h2', {id: 'reg-h', text: 'Register'}),
 	h('p', {class: 'form-error', role: 'alert', hidden: true}),
+	filterBox,
 	field({name: 'endpoint', label: 'Endpoint', type: 'select',
-		options: [['', eps.length ? '— choose an endpoint —' :
-			'No endpoint yet: create one first']].concat(
-			eps.map((e) => [e.username, e.username + (e.alias &&
-				e.alias !== e.username ? ' — ' + e.alias : '')])),
+		options: choose.concat(eps.map((e) => [e.username, label(e)])),
 		value: phone.who ? phone.who.username : ''}),
 	field({name: 'password', label: 'Its password', type: 'password',
 		autocomplete: 'off',
@@ -268,6 +311,23 @@ export async function render(ctx) {
 		h('button', {type: 'button', id: 'phone-disconnect',
 			class: 'secondary', onclick: () => phone.stop()},
 		'Disconnect')));
+	if (filterBox) {
+		const sel = reg.elements.endpoint;
+		reg.elements.endpoint_filter.addEventListener('input', (ev) => {
+			const q = ev.target.value.trim().toLowerCase();
+			const keep = sel.value;
+			const match = eps.filter((e) => !q ||
+				e.username.toLowerCase().includes(q) ||
+				(e.alias || '').toLowerCase().includes(q));
+			clear(sel).append(...[[q ? '— ' + match.length + ' match' +
+				(match.length === 1 ? '' : 'es') + ' —' : choose[0][1]]]
+				.map((l) => h('option', {value: '', text: l})),
+			...match.map((e) => h('option', {value: e.username,
+				text: label(e)})));
+			sel.value = match.some((e) => e.username === keep) ? keep :
+				match.length === 1 ? match[0].username : '';
+		});
+	}
 	onSubmit(reg, async () => {
 		const username = reg.elements.endpoint.value;
 		const password = reg.elements.password.value;
@@ -314,9 +374,11 @@ export async function render(ctx) {
 	callState,
 	h('div', {class: 'actions'}, dial, answer, hang, mute),
 	keys,
-	h('p', {class: 'help'}, 'The call is routed by the endpoint\'s ' +
-		'application (its answer URL) and shows in ',
-	h('a', {href: '#/calls', text: 'the calls page'}), '.'));
+	h('p', {class: 'help'}, 'Another endpoint\'s username rings its ' +
+		'phones; a number or an application goes the way any phone\'s ' +
+		'call would. While it lasts, ',
+	h('a', {href: '#/calls', text: 'see it in the calls page'}),
+	' (this phone stays registered).'));
 	onSubmit(call, async () => {
 		const t = call.elements.target.value;
 		if (!t.trim()) {
@@ -344,7 +406,6 @@ export async function render(ctx) {
 		answer.hidden = phone.callState !== 'incoming';
 		mute.disabled = phone.callState !== 'in-call';
 		mute.setAttribute('aria-pressed', String(phone.muted));
-		mute.textContent = phone.muted ? 'Unmute' : 'Mute';
 		for (const b of keys.querySelectorAll('button'))
 			b.disabled = phone.callState !== 'in-call';
 	}

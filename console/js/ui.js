@@ -46,14 +46,17 @@ export function toast(message, kind = 'ok') {
 
 let uid = 0;
 // A labelled field: {name, label, type, value, options:[[value,label]],
-// help, required, readonly, disabled, autocomplete, placeholder, min, max}.
+// help, describedBy (another element's id), required, readonly, disabled,
+// autocomplete, placeholder, minlength, maxlength, inputmode, after (a node
+// put right after the input)}.
 export function field(o) {
 	const id = 'f-' + (o.id || o.name) + '-' + (++uid);
 	const err = h('p', {class: 'field-error', 'data-error-for': o.name,
 		id: id + '-err', 'aria-live': 'polite'});
 	const help = o.help ? h('p', {class: 'help', id: id + '-help',
 		text: o.help}) : null;
-	const describedBy = [help ? id + '-help' : null, id + '-err']
+	const describedBy = [o.describedBy, help ? id + '-help' : null,
+		id + '-err']
 		.filter(Boolean).join(' ');
 	let input;
 	const common = {id: o.inputId || id, name: o.name,
@@ -123,7 +126,9 @@ export function showErrors(form, err) {
 	a.textContent = err.message + (rest.length ? ' (' + rest.join('; ') +
 		')' : '');
 	a.hidden = false;
-	(first || a).focus?.();
+	if (!first)
+		a.tabIndex = -1;
+	(first || a).focus();
 }
 
 // A submit handler that disables the form's buttons while it runs and
@@ -204,6 +209,54 @@ export function fmtTime(iso) {
 		hour: '2-digit', minute: '2-digit', second: '2-digit'});
 }
 
+// Rewrites every <time data-rel> under root ("in 5 min") without
+// rebuilding anything else.
+export function refreshRelTimes(root) {
+	for (const t of root.querySelectorAll('time[data-rel]'))
+		t.textContent = fmtIn(t.dateTime);
+}
+
+// A relative time element that refreshRelTimes keeps current.
+export function relTime(iso) {
+	return h('time', {datetime: iso, title: fmtTime(iso) + ' (' + iso + ')',
+		'data-rel': '', text: fmtIn(iso)});
+}
+
+// Before a container is rebuilt: remembers which element in it has the
+// focus (by id, or by its row's key, its cell and its kind) and returns a
+// function that puts the focus back on its replacement, so that a
+// periodic refresh never throws a keyboard user out of a table.
+const ROW_KEYS = ['data-endpoint-id', 'data-app-id', 'data-call-uuid'];
+export function rememberFocus(container) {
+	const a = document.activeElement;
+	if (!a || a === container || !container.contains(a))
+		return () => {};
+	let sel;
+	if (a.id) {
+		sel = '#' + CSS.escape(a.id);
+	} else {
+		const row = a.closest(ROW_KEYS.map((k) => '[' + k + ']').join(','));
+		const key = row && ROW_KEYS.find((k) => row.hasAttribute(k));
+		const cell = a.closest('[data-field]');
+		sel = (row ? '[' + key + '="' + CSS.escape(row.getAttribute(key)) +
+			'"] ' : '') + (cell ? '[data-field="' +
+			CSS.escape(cell.dataset.field) + '"] ' : '') +
+			a.tagName.toLowerCase() +
+			[...a.classList].map((c) => '.' + CSS.escape(c)).join('');
+	}
+	return () => {
+		const el = container.querySelector(sel);
+		if (el && el !== document.activeElement)
+			el.focus({preventScroll: true});
+	};
+}
+
+// What a list answer looks like, minus its per-request api_id: two equal
+// signatures mean nothing to redraw.
+export function signature(obj) {
+	return JSON.stringify(obj, (k, v) => (k === 'api_id' ? undefined : v));
+}
+
 export function fmtIn(iso) {
 	if (!iso)
 		return '—';
@@ -244,7 +297,7 @@ export function pager(meta, count, go) {
 			disabled: meta.offset <= 0, onclick: () =>
 				go(Math.max(meta.offset - meta.limit, 0))}, '‹ Previous'),
 		h('span', {id: 'page-info', 'aria-live': 'polite',
-			text: from + '–' + to + ' of ' + meta.total_count}),
+			text: from + '-' + to + ' of ' + meta.total_count}),
 		h('button', {type: 'button', id: 'page-next', class: 'secondary',
 			disabled: !meta.next, onclick: () =>
 				go(meta.offset + meta.limit)}, 'Next ›'));
@@ -271,4 +324,13 @@ export function editing(page) {
 	const a = document.activeElement;
 	return !!(a && page.contains(a) && a.closest('form') &&
 		/^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName));
+}
+
+// A filter form in a disclosure: open on a wide screen, closed on a
+// phone-sized one (where it would push the list below the fold).
+export function filterBox(form, label) {
+	return h('details', {class: 'filter-box',
+		open: matchMedia('(min-width: 721px)').matches ||
+			[...form.elements].some((e) => e.value && e.tagName !== 'BUTTON')},
+	h('summary', {text: label}), form);
 }
