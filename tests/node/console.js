@@ -1,30 +1,65 @@
-// Drives one page of a real browser for the web console's tests: Debian's
-// headless Chromium through puppeteer-core (never a downloaded browser),
-// line by line over stdin/stdout, so that a pytest takes it step by step
-// (tests/integ/console_browser.py).
+// A real browser on one web page, for the web console's tests and its
+// screenshots: drives Debian's headless Chromium (/usr/bin/chromium; never a
+// downloaded browser) with puppeteer-core, one command per stdin line, one
+// answer or event per stdout line, so that a pytest takes it step by step
+// (tests/integ/console_browser.py) and a script takes pictures
+// (scripts/console-shots.py). Generic: it knows nothing of the console but
+// what the commands name (CSS selectors, URLs).
 //
-// Usage: node console.js
-//   stdin: one command per line, JSON {"id": N, "cmd": ..., ...}; stdout:
-//   one line per answer {"id": N, "ok": true, "result": ...} or {"id": N,
-//   "ok": false, "error": "..."}, and events without an id:
-//   {"event": "ready", "chromium_pid"}, "console" (type, text),
-//   "pageerror", "requestfailed", "response" (status >= 400), "request"
-//   (every URL the page asks for), "csp" (a Content-Security-Policy
-//   violation), "dialog", "closed".
+// Usage: node console.js [OPTIONS_JSON]
+//   OPTIONS_JSON (argv[2], optional): {"timeout": 20 (the default bound of
+//   a command, seconds), "fake_audio_file": "/x.wav" (16-bit PCM WAV the
+//   fake microphone plays instead of its beeps), "width": 1280,
+//   "height": 800}
 //
-// Commands (every one bounded by its timeout, seconds, default 20):
-//   goto {url}; viewport {width, height}; click {sel}; type {sel, text,
-//   clear}; select {sel, value}; check {sel, on}; press {key};
-//   wait {sel, text?, attr?, value?, prop?, gone?, count?} (until the
-//   first element matching sel has text containing `text`, attribute
-//   `attr` == `value`, property `prop` == `value`; nonempty: a value or
-//   text; gone: no element
-//   matches; count: that many match); read {sel, attr?, prop?} (text, an
-//   attribute or a property of the first match, null without one);
-//   count {sel}; eval {expr} (a JavaScript expression, its JSON value);
-//   screenshot {path, full_page}; quit.
-//   A wait that times out says what it saw instead (the element's text
-//   and attributes, or that nothing matched).
+// Commands: {"id": N, "cmd": NAME, ...args, "timeout": seconds}. The answer
+// is {"id": N, "ok": true, "result": ...} or {"id": N, "ok": false,
+// "error": "...", "seen": {what the selector matched}}. Every command is
+// bounded (its timeout, else the default): none hangs.
+//   goto {url}                     loads url (until the load event)
+//   reload {}
+//   viewport {width, height, mobile}
+//   click {sel}                    waits for it visible and enabled, clicks
+//   type {sel, text, clear=true}   waits for it enabled, focuses it, empties
+//                                  it (clear), types text key by key
+//   select {sel, value}            waits for the <option value=...>, picks it
+//                                  (input and change events fire)
+//   check {sel, on=true}           clicks the checkbox when it is not `on`
+//   key {key, sel?}                presses a key (puppeteer's names: "Tab",
+//                                  "Enter", "Escape"), in sel if given
+//   wait {sel, text?, attr?, value?, prop?, visible?, hidden?, gone?,
+//         count?, nonempty?}       until the first match of sel has text
+//                                  containing `text`; attribute `attr` ==
+//                                  `value` (value null: no such attribute);
+//                                  property `prop` == `value`; is visible
+//                                  (hidden: is not); gone: nothing matches;
+//                                  count: that many match; nonempty: a value
+//                                  or text. Conditions combine (all hold).
+//                                  The answer is what it saw.
+//   text {sel}  attr {sel, name}  prop {sel, name}  count {sel}
+//                                  read now (null when nothing matches)
+//   probe {sel}                    what the first match looks like (text,
+//                                  attributes, value, visible, count)
+//   eval {expr}                    a JavaScript expression evaluated in the
+//                                  page (through the DevTools protocol, not
+//                                  subject to the page's CSP); its JSON value
+//   screenshot {path, full_page}   a PNG
+//   dialogs {accept, text}         what to do with alert/confirm/prompt
+//                                  (default: dismiss); each is an event
+//   quit {}
+//
+// Events (no id): ready {chromium_pid, version, profile}; console {type,
+//   text, url} (every console message of the page, and Chromium's own
+//   messages about it: a failed load, a CSP refusal); pageerror {text};
+//   request {method, url, type} (every request the page makes);
+//   websocket {url}; response {status, url, method} (any status >= 400);
+//   requestfailed {url, method, error}; csp {directive, blocked, source,
+//   line, sample, disposition} (a securitypolicyviolation event of the
+//   page); dialog {type, text, action}; error {error} (the driver's own
+//   trouble); closed {code} (the last line).
+//
+// It exits, closing Chromium and removing its profile directory, on "quit",
+// on stdin EOF and on SIGTERM/SIGINT, within 10 s whatever happens.
 'use strict';
 
 const fs = require('fs');
@@ -35,13 +70,23 @@ const readline = require('readline');
 const CHROMIUM = process.env.SIPWARD_CHROMIUM || '/usr/bin/chromium';
 const MODULES = process.env.SIPWARD_NODE_MODULES ||
 	path.join(__dirname, 'node_modules');
-const puppeteer = require(path.join(MODULES, 'puppeteer-core'));
 
 function emit(obj)
 {
 	process.stdout.write(JSON.stringify(obj) + '\n');
 }
 
+function log(...args)
+{
+	process.stderr.write('[console.js] ' + args.join(' ') + '\n');
+}
+
+function sleep(ms)
+{
+	return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// p, or a rejection after ms saying what timed out.
 function bounded(p, ms, what)
 {
 	let timer;
@@ -52,206 +97,537 @@ function bounded(p, ms, what)
 	return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-// Runs in the page: whether the condition holds, and what is there.
-function probe(c)
+class StepError extends Error {
+	constructor(message, seen)
+	{
+		super(message);
+		this.seen = seen;
+	}
+}
+
+// ---------------------------------------------------------------------------
+// in the page
+
+// What the first element matching c.sel looks like, and whether c's
+// condition holds. Runs in the page (serialised by puppeteer).
+function probeInPage(c)
 {
-	const els = document.querySelectorAll(c.sel);
+	let els;
+	try {
+		els = document.querySelectorAll(c.sel);
+	} catch (e) {
+		return {ok: false, bad: 'bad selector ' + c.sel + ': ' + e.message,
+			seen: {count: 0}};
+	}
 	const el = els[0];
-	const seen = el ? {
-		text: (el.textContent || '').trim().slice(0, 300),
-		attrs: Object.fromEntries([...el.attributes].map((a) =>
-			[a.name, a.value])),
-		value: 'value' in el ? el.value : undefined,
-		count: els.length,
-	} : {count: 0};
-	let ok;
+	const visible = (e) => {
+		if (!e.isConnected || !e.checkVisibility({visibilityProperty: true,
+			opacityProperty: true}))
+			return false;
+		const r = e.getBoundingClientRect();
+		return r.width > 0 && r.height > 0;
+	};
+	let seen = {count: els.length};
+	if (el) {
+		const text = (el.textContent || '').replace(/\s+/g, ' ').trim();
+		seen = {
+			count: els.length,
+			tag: el.tagName.toLowerCase(),
+			text: text.length > 400 ? text.slice(0, 400) + '…' : text,
+			attrs: Object.fromEntries([...el.attributes].map((a) =>
+				[a.name, a.value.length > 200 ? a.value.slice(0, 200) +
+					'…' : a.value])),
+			visible: visible(el),
+		};
+		if ('value' in el && typeof el.value === 'string')
+			seen.value = el.value;
+		if ('checked' in el)
+			seen.checked = el.checked;
+		if ('disabled' in el)
+			seen.disabled = el.disabled;
+		if (c.prop && !(c.prop in seen))
+			seen[c.prop] = el[c.prop] === undefined ? null : el[c.prop];
+	}
+	const has = (k) => c[k] !== undefined && c[k] !== null;
+	let ok = true;
 	if (c.gone)
 		ok = els.length === 0;
-	else if (c.count !== undefined && c.count !== null)
+	if (ok && has('count'))
 		ok = els.length === c.count;
-	else if (!el)
+	if (ok && !c.gone && !has('count') && !el)
 		ok = false;
-	else if (c.attr)
-		ok = el.getAttribute(c.attr) === c.value;
-	else if (c.prop)
-		ok = el[c.prop] === c.value;
-	else if (c.text !== undefined && c.text !== null)
-		ok = (el.textContent || '').includes(c.text);
-	else if (c.nonempty)
-		ok = !!('value' in el ? el.value : el.textContent);
-	else
-		ok = true;
+	if (ok && el) {
+		if (c.attr)
+			ok = el.getAttribute(c.attr) === (c.value === undefined ?
+				null : c.value);
+		if (ok && c.prop)
+			ok = el[c.prop] === c.value;
+		if (ok && has('text'))
+			ok = (el.textContent || '').replace(/\s+/g, ' ')
+				.includes(c.text);
+		if (ok && c.nonempty)
+			ok = !!('value' in el && typeof el.value === 'string' ?
+				el.value : (el.textContent || '').trim());
+		if (ok && c.visible)
+			ok = visible(el);
+		if (ok && c.hidden)
+			ok = !visible(el);
+		if (ok && c.enabled)
+			ok = !el.disabled && !el.closest('fieldset[disabled]') &&
+				el.getAttribute('aria-disabled') !== 'true';
+	}
 	return {ok, seen};
 }
 
-async function main()
+// The page's Content-Security-Policy violations, reported to the driver.
+function cspListener()
 {
-	const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sw-console-'));
-	const browser = await puppeteer.launch({
+	const report = (e) => {
+		try {
+			window.sipwardCsp({directive: e.effectiveDirective ||
+				e.violatedDirective, blocked: e.blockedURI,
+			source: e.sourceFile, line: e.lineNumber,
+			sample: e.sample, disposition: e.disposition});
+		} catch (err) {
+			/* the binding is not there yet: Chromium logs it too */
+		}
+	};
+	document.addEventListener('securitypolicyviolation', report, true);
+}
+
+// ---------------------------------------------------------------------------
+// lifecycle
+
+const state = {browser: null, pid: null, profile: null, closing: false,
+	dialog: {accept: false, text: undefined}};
+
+function killChromium()
+{
+	if (!state.pid)
+		return;
+	// puppeteer starts Chromium as the leader of its own process group
+	for (const target of [-state.pid, state.pid]) {
+		try {
+			process.kill(target, 'SIGKILL');
+		} catch (e) {
+			// already gone
+		}
+	}
+}
+
+function removeProfile()
+{
+	if (!state.profile)
+		return;
+	try {
+		fs.rmSync(state.profile, {recursive: true, force: true});
+	} catch (e) {
+		log('could not remove', state.profile + ':', e.message);
+	}
+	state.profile = null;
+}
+
+async function shutdown(code, why)
+{
+	if (state.closing)
+		return;
+	state.closing = true;
+	if (why)
+		log('exiting:', why);
+	setTimeout(() => {
+		killChromium();
+		removeProfile();
+		process.exit(code);
+	}, 10000).unref();
+	if (state.browser) {
+		try {
+			await bounded(state.browser.close(), 5000, 'closing Chromium');
+		} catch (e) {
+			log(e.message, '- killing it');
+		}
+		killChromium();
+		const p = state.browser.process();
+		if (p && p.exitCode === null && p.signalCode === null)
+			await bounded(new Promise((r) => p.once('exit', r)), 3000,
+				'Chromium exit').catch(() => {});
+	}
+	removeProfile();
+	emit({event: 'closed', code: code});
+	process.stdout.write('', () => process.exit(code));
+}
+
+async function launch(opt)
+{
+	let puppeteer;
+	try {
+		puppeteer = require(path.join(MODULES, 'puppeteer-core'));
+	} catch (e) {
+		throw new Error('puppeteer-core not found under ' + MODULES +
+			' (set SIPWARD_NODE_MODULES; scripts/npm-deps.sh ' +
+			'installs it): ' + e.message);
+	}
+	state.profile = fs.mkdtempSync(path.join(os.tmpdir(),
+		'sipward-console-'));
+	const t0 = Date.now();
+	state.browser = await puppeteer.launch({
 		executablePath: CHROMIUM,
 		headless: true,
-		userDataDir: profile,
-		args: ['--no-sandbox', '--use-fake-ui-for-media-stream',
+		userDataDir: state.profile,
+		timeout: 30000,
+		protocolTimeout: Math.max(opt.timeout * 2000, 30000),
+		handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false,
+		defaultViewport: {width: opt.width || 1280,
+			height: opt.height || 800, deviceScaleFactor: 1},
+		args: ['--headless=new', '--no-sandbox',
+			'--ignore-certificate-errors',
 			'--use-fake-device-for-media-stream',
+			'--use-fake-ui-for-media-stream',
+			'--allow-loopback-in-peer-connection',
 			'--autoplay-policy=no-user-gesture-required',
-			'--ignore-certificate-errors', '--no-first-run',
-			'--disable-background-networking'],
-	});
-	let closing = false;
-	const close = async (code) => {
-		if (closing)
-			return;
-		closing = true;
-		try {
-			await bounded(browser.close(), 10000, 'closing Chromium');
-		} catch (e) {
-			try {
-				process.kill(browser.process().pid, 'SIGKILL');
-			} catch (e2) {
-				/* gone */
-			}
+			'--disable-background-networking',
+			'--disable-component-update', '--disable-sync',
+			'--disable-quic', '--no-first-run', '--disable-gpu',
+			'--hide-scrollbars', '--font-render-hinting=none',
+			'--lang=en-US']
+			.concat(opt.fake_audio_file ?
+				['--use-file-for-fake-audio-capture=' +
+				 opt.fake_audio_file] : [])});
+	const proc = state.browser.process();
+	state.pid = proc ? proc.pid : null;
+	log('Chromium', state.pid, 'up in', Date.now() - t0, 'ms');
+	state.browser.on('disconnected', () => {
+		if (!state.closing) {
+			emit({event: 'error', error: 'Chromium went away'});
+			shutdown(1, 'Chromium went away');
 		}
-		fs.rmSync(profile, {recursive: true, force: true});
-		emit({event: 'closed'});
-		process.exit(code);
-	};
-	process.on('SIGTERM', () => close(0));
-	process.on('SIGINT', () => close(0));
-
-	const page = await browser.newPage();
-	page.setDefaultTimeout(20000);
-	await page.exposeFunction('sipwardCsp', (v) => emit({event: 'csp', ...v}));
-	await page.evaluateOnNewDocument(() => {
-		document.addEventListener('securitypolicyviolation', (e) =>
-			window.sipwardCsp({directive: e.violatedDirective,
-				blocked: e.blockedURI, source: e.sourceFile,
-				line: e.lineNumber}));
 	});
-	page.on('console', (m) => emit({event: 'console', type: m.type(),
-		text: m.text()}));
+	const pages = await state.browser.pages();
+	const page = pages[0] || await state.browser.newPage();
+	page.setDefaultTimeout(opt.timeout * 1000);
+	page.setDefaultNavigationTimeout(opt.timeout * 1000);
+
+	await page.exposeFunction('sipwardCsp', (v) =>
+		emit(Object.assign({event: 'csp'}, v)));
+	await page.evaluateOnNewDocument(cspListener);
+	page.on('console', (m) => {
+		const loc = m.location ? m.location() : {};
+		emit({event: 'console', type: m.type(),
+			text: m.text().replace(/%c/g, ''),
+			url: loc && loc.url || null});
+	});
 	page.on('pageerror', (e) => emit({event: 'pageerror',
-		text: String(e && e.message || e)}));
-	page.on('requestfailed', (r) => emit({event: 'requestfailed',
-		url: r.url(), error: r.failure() && r.failure().errorText}));
+		text: String(e && (e.stack || e.message) || e)}));
 	page.on('request', (r) => emit({event: 'request', method: r.method(),
-		url: r.url()}));
+		url: r.url(), type: r.resourceType()}));
 	page.on('response', (r) => {
 		if (r.status() >= 400)
-			emit({event: 'response', status: r.status(), url: r.url()});
+			emit({event: 'response', status: r.status(), url: r.url(),
+				method: r.request().method()});
 	});
-	page.on('dialog', (d) => {
-		emit({event: 'dialog', type: d.type(), text: d.message()});
-		d.dismiss().catch(() => {});
+	page.on('requestfailed', (r) => emit({event: 'requestfailed',
+		url: r.url(), method: r.method(),
+		error: r.failure() ? r.failure().errorText : null}));
+	page.on('dialog', async (d) => {
+		const accept = state.dialog.accept;
+		emit({event: 'dialog', type: d.type(), text: d.message(),
+			action: accept ? 'accept' : 'dismiss'});
+		try {
+			if (accept)
+				await d.accept(state.dialog.text);
+			else
+				await d.dismiss();
+		} catch (e) {
+			log('dialog:', e.message);
+		}
 	});
+	// WebSocket URLs (puppeteer's request event does not see them)
+	const cdp = await page.createCDPSession();
+	await cdp.send('Network.enable');
+	cdp.on('Network.webSocketCreated', (e) => emit({event: 'websocket',
+		url: e.url}));
+	emit({event: 'ready', chromium_pid: state.pid, profile: state.profile,
+		version: await state.browser.version()});
+	return page;
+}
 
-	const cmds = {
-		async goto(c) {
-			await page.goto(c.url, {waitUntil: 'load'});
-		},
-		async viewport(c) {
-			await page.setViewport({width: c.width, height: c.height});
-		},
-		async click(c) {
-			const el = await page.waitForSelector(c.sel, {visible: true});
+// ---------------------------------------------------------------------------
+// commands
+
+async function probe(page, c)
+{
+	try {
+		return await page.evaluate(probeInPage, c);
+	} catch (e) {
+		// a navigation in progress destroys the context: try again
+		return {ok: false, seen: {navigating: e.message}};
+	}
+}
+
+// Polls until c's condition holds (every 50 ms), or fails at the deadline
+// with what it saw.
+async function waitFor(page, c, ms, what)
+{
+	const end = Date.now() + ms;
+	let last;
+	for (;;) {
+		last = await probe(page, c);
+		if (last.bad)
+			throw new StepError(last.bad, last.seen);
+		if (last.ok)
+			return last.seen;
+		if (Date.now() >= end)
+			throw new StepError((what || 'waited') + ' ' + ms / 1000 +
+				' s for ' + describe(c) + '; saw ' +
+				JSON.stringify(last.seen), last.seen);
+		await sleep(50);
+	}
+}
+
+function describe(c)
+{
+	const o = Object.assign({}, c);
+	delete o.id;
+	delete o.cmd;
+	delete o.timeout;
+	return JSON.stringify(o);
+}
+
+// The element c.sel names, once visible and enabled.
+async function actionable(page, c, ms, what)
+{
+	await waitFor(page, {sel: c.sel, visible: true, enabled: true}, ms,
+		what + ': waited');
+	const el = await page.$(c.sel);
+	if (!el)
+		throw new StepError(c.sel + ' vanished', {count: 0});
+	return el;
+}
+
+const commands = {
+	async goto(page, c, ms) {
+		const r = await page.goto(c.url, {waitUntil: c.wait_until || 'load',
+			timeout: ms});
+		return r ? {status: r.status(), url: r.url()} : null;
+	},
+	async reload(page, c, ms) {
+		const r = await page.reload({waitUntil: 'load', timeout: ms});
+		return r ? {status: r.status()} : null;
+	},
+	async viewport(page, c) {
+		await page.setViewport({width: c.width, height: c.height,
+			deviceScaleFactor: c.scale || 1, isMobile: !!c.mobile,
+			hasTouch: !!c.mobile});
+	},
+	async click(page, c, ms) {
+		const el = await actionable(page, c, ms, 'click ' + c.sel);
+		await el.click();
+		await el.dispose();
+	},
+	async type(page, c, ms) {
+		const el = await actionable(page, c, ms, 'type in ' + c.sel);
+		if (c.clear !== false) {
+			await el.evaluate((e) => {
+				e.focus();
+				e.value = '';
+				e.dispatchEvent(new Event('input', {bubbles: true}));
+			});
+		} else {
+			await el.focus();
+		}
+		if (c.text)
+			await el.type(String(c.text));
+		await el.dispose();
+	},
+	async select(page, c, ms) {
+		const want = String(c.value);
+		await waitFor(page, {sel: c.sel, enabled: true}, ms,
+			'select in ' + c.sel + ': waited');
+		const end = Date.now() + ms;
+		for (;;) {
+			const opts = await page.$$eval(c.sel + ' option', (os) =>
+				os.map((o) => o.value)).catch(() => []);
+			if (opts.includes(want))
+				break;
+			if (Date.now() >= end)
+				throw new StepError('no option ' + JSON.stringify(want) +
+					' in ' + c.sel + ' within ' + ms / 1000 + ' s; ' +
+					'options: ' + JSON.stringify(opts), {options: opts});
+			await sleep(50);
+		}
+		const got = await page.select(c.sel, want);
+		if (!got.includes(want))
+			throw new StepError('could not select ' + want + ' in ' + c.sel,
+				(await probe(page, {sel: c.sel})).seen);
+	},
+	async check(page, c, ms) {
+		const el = await actionable(page, c, ms, 'check ' + c.sel);
+		const on = c.on === undefined ? true : !!c.on;
+		if (await el.evaluate((e) => e.checked) !== on)
 			await el.click();
-		},
-		async type(c) {
-			const el = await page.waitForSelector(c.sel, {visible: true});
-			if (c.clear !== false)
-				await el.evaluate((e) => {
-					e.value = '';
-				});
-			await el.type(c.text);
-		},
-		async select(c) {
-			await page.waitForSelector(c.sel + ' option[value="' +
-				String(c.value).replace(/"/g, '\\"') + '"]');
-			await page.select(c.sel, c.value);
-		},
-		async check(c) {
-			const el = await page.waitForSelector(c.sel);
-			const on = await el.evaluate((e) => e.checked);
-			if (on !== !!c.on)
-				await el.click();
-		},
-		async press(c) {
+		const now = await el.evaluate((e) => e.checked);
+		await el.dispose();
+		if (now !== on)
+			throw new StepError(c.sel + ' did not become ' +
+				(on ? 'checked' : 'unchecked'), {checked: now});
+	},
+	async key(page, c, ms) {
+		if (c.sel) {
+			const el = await actionable(page, c, ms, 'key in ' + c.sel);
+			await el.press(c.key);
+			await el.dispose();
+		} else {
 			await page.keyboard.press(c.key);
-		},
-		async wait(c, ms) {
-			const end = Date.now() + ms;
-			let last = null;
-			for (;;) {
-				try {
-					last = await page.evaluate(probe, c);
-				} catch (e) {
-					last = {ok: false, seen: 'navigating: ' + e.message};
-				}
-				if (last.ok)
-					return last.seen;
-				if (Date.now() >= end)
-					throw new Error('waited ' + ms / 1000 + ' s for ' +
-						JSON.stringify(c) + '; saw ' +
-						JSON.stringify(last.seen));
-				await new Promise((r) => setTimeout(r, 100));
-			}
-		},
-		async read(c) {
-			return page.evaluate((c) => {
-				const el = document.querySelector(c.sel);
-				if (!el)
-					return null;
-				if (c.attr)
-					return el.getAttribute(c.attr);
-				if (c.prop)
-					return el[c.prop];
-				return (el.textContent || '').trim();
-			}, c);
-		},
-		async count(c) {
-			return page.evaluate((s) => document.querySelectorAll(s).length,
-				c.sel);
-		},
-		async eval(c) {
-			return page.evaluate(c.expr);
-		},
-		async screenshot(c) {
-			await page.screenshot({path: c.path, fullPage: !!c.full_page});
-		},
+		}
+	},
+	async wait(page, c, ms) {
+		return waitFor(page, c, ms, 'waited');
+	},
+	async text(page, c) {
+		return page.evaluate((s) => {
+			const e = document.querySelector(s);
+			return e ? (e.textContent || '').replace(/\s+/g, ' ').trim() :
+				null;
+		}, c.sel);
+	},
+	async attr(page, c) {
+		return page.evaluate((s, n) => {
+			const e = document.querySelector(s);
+			return e ? e.getAttribute(n) : null;
+		}, c.sel, c.name);
+	},
+	async prop(page, c) {
+		return page.evaluate((s, n) => {
+			const e = document.querySelector(s);
+			if (!e)
+				return null;
+			const v = e[n];
+			return v === undefined ? null : JSON.parse(JSON.stringify(v));
+		}, c.sel, c.name);
+	},
+	async count(page, c) {
+		return page.evaluate((s) => document.querySelectorAll(s).length,
+			c.sel);
+	},
+	async probe(page, c) {
+		const r = await probe(page, {sel: c.sel});
+		if (r.bad)
+			throw new StepError(r.bad, r.seen);
+		return r.seen;
+	},
+	async eval(page, c) {
+		const v = await page.evaluate(c.expr);
+		return v === undefined ? null : v;
+	},
+	async screenshot(page, c) {
+		fs.mkdirSync(path.dirname(path.resolve(c.path)), {recursive: true});
+		await page.screenshot({path: c.path, fullPage: !!c.full_page,
+			type: 'png', captureBeyondViewport: !!c.full_page});
+		return {bytes: fs.statSync(c.path).size};
+	},
+	async dialogs(page, c) {
+		state.dialog = {accept: !!c.accept, text: c.text};
+	},
+};
+
+async function main()
+{
+	process.on('SIGTERM', () => shutdown(143, 'SIGTERM'));
+	process.on('SIGINT', () => shutdown(130, 'SIGINT'));
+	process.on('uncaughtException', (e) => {
+		emit({event: 'error', error: String(e && e.stack || e)});
+		shutdown(1, 'uncaught exception');
+	});
+	process.on('unhandledRejection', (e) => {
+		emit({event: 'error', error: String(e && e.stack || e)});
+	});
+	let opt = {};
+	try {
+		if (process.argv[2])
+			opt = JSON.parse(process.argv[2]);
+	} catch (e) {
+		emit({event: 'error', error: 'bad options: ' + e.message});
+		return shutdown(2, 'bad options');
+	}
+	opt.timeout = Number(opt.timeout) > 0 ? Number(opt.timeout) : 20;
+
+	const rl = readline.createInterface({input: process.stdin});
+	const lines = [];
+	let wake = null;
+	let eof = false;
+	rl.on('line', (l) => {
+		if (l.trim() === '')
+			return;
+		lines.push(l);
+		if (wake)
+			wake();
+	});
+	rl.on('close', () => {
+		eof = true;
+		if (wake)
+			wake();
+	});
+	const next = async () => {
+		while (!lines.length && !eof)
+			await new Promise((r) => {
+				wake = r;
+			});
+		wake = null;
+		return lines.length ? lines.shift() : null;
 	};
 
-	emit({event: 'ready', chromium_pid: browser.process().pid,
-		version: await browser.version()});
-	const rl = readline.createInterface({input: process.stdin});
-	for await (const line of rl) {
-		if (!line.trim())
-			continue;
+	let page;
+	try {
+		page = await bounded(launch(opt), 60000, 'starting Chromium');
+	} catch (e) {
+		emit({event: 'error', error: String(e && e.message || e)});
+		return shutdown(1, 'start failed');
+	}
+
+	for (;;) {
+		const line = await next();
+		if (line === null)
+			return shutdown(0, 'stdin closed');
+		if (state.closing)
+			return;
 		let c;
 		try {
 			c = JSON.parse(line);
+			if (!c || typeof c !== 'object')
+				throw new Error('not an object');
 		} catch (e) {
-			emit({ok: false, error: 'not JSON: ' + line.slice(0, 100)});
+			emit({event: 'error', error: 'bad command: ' +
+				line.slice(0, 200)});
 			continue;
 		}
-		if (c.cmd === 'quit')
-			break;
-		const fn = cmds[c.cmd];
-		const ms = (c.timeout || 20) * 1000;
+		if (c.cmd === 'quit') {
+			emit({id: c.id, ok: true, result: null});
+			return shutdown(0);
+		}
+		const fn = commands[c.cmd];
 		if (!fn) {
 			emit({id: c.id, ok: false, error: 'unknown command ' + c.cmd});
 			continue;
 		}
+		const ms = (Number(c.timeout) > 0 ? Number(c.timeout) :
+			opt.timeout) * 1000;
 		try {
-			const result = await bounded(fn(c, ms), ms + 5000, c.cmd);
+			// the command's own waits end at ms; this bound catches
+			// anything else (a hung protocol call)
+			const result = await bounded(fn(page, c, ms), ms + 5000,
+				c.cmd + ' ' + describe(c));
 			emit({id: c.id, ok: true, result: result === undefined ?
 				null : result});
 		} catch (e) {
-			emit({id: c.id, ok: false, error: String(e && e.message || e)});
+			const a = {id: c.id, ok: false,
+				error: String(e && e.message || e)};
+			if (e instanceof StepError)
+				a.seen = e.seen;
+			else if (c.sel)
+				a.seen = (await bounded(probe(page, {sel: c.sel}), 3000,
+					'probe').catch(() => ({seen: null}))).seen;
+			emit(a);
 		}
 	}
-	await close(0);
 }
 
-main().catch((e) => {
-	emit({event: 'fatal', error: String(e && e.stack || e)});
-	process.exit(1);
-});
+main();
