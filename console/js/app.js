@@ -186,9 +186,19 @@ window.addEventListener('hashchange', () => {
 	render();
 	document.getElementById('main').focus({preventScroll: true});
 });
-phonePage.phone.onState((s) => {
+// The phone lives on while other pages are shown: its state shows as a
+// dot in the navigation, and an incoming call is announced on any page.
+let lastCall = 'idle';
+phonePage.phone.subscribe(() => {
+	const p = phonePage.phone;
 	const dot = document.getElementById('nav-phone-state');
-	dot.className = 'dot ' + s;
-	dot.title = 'Phone: ' + s;
+	dot.className = 'dot ' + p.state + (p.callState === 'incoming' ?
+		' ringing' : '');
+	dot.title = 'Phone: ' + p.state;
+	if (p.callState === 'incoming' && lastCall !== 'incoming' &&
+		document.body.dataset.page !== 'phone')
+		toast('Incoming call ' + p.callDetail + ': open the Phone page ' +
+			'to answer');
+	lastCall = p.callState;
 });
 render();

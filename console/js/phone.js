@@ -25,7 +25,12 @@ function loadJsSIP() {
 		jssipLoading = new Promise((resolve, reject) => {
 			const s = document.createElement('script');
 			s.src = 'vendor/jssip.min.js';
-			s.onload = () => resolve(window.JsSIP);
+			s.onload = () => {
+				// never any JsSIP trace in the browser's console (it would
+				// show SIP messages), whatever a `debug` key may say
+				window.JsSIP.debug.disable();
+				resolve(window.JsSIP);
+			};
 			s.onerror = () => {
 				jssipLoading = null;
 				reject(new Error('JsSIP is not built into this server ' +
