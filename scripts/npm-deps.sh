@@ -19,6 +19,7 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	exit 0
 fi
 export PUPPETEER_SKIP_DOWNLOAD=1
+export NPM_CONFIG_UPDATE_NOTIFIER=false
 mkdir -p "$dest"
 # True when every dependency package.json pins is installed at that exact
 # version (a package added to package.json since the last install is not).

@@ -335,6 +335,15 @@ def test_serve_in_an_emulated_sandbox(installed, tmp_path):
         with urllib.request.urlopen("http://127.0.0.1:%d/health" % port,
                                     timeout=10) as r:
             assert r.status == 200
+        # the web console is in the binary, JsSIP (its softphone) with it
+        for path, ctype in (("/console/", "text/html"),
+                            ("/console/vendor/jssip.min.js",
+                             "text/javascript")):
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (
+                    port, path), timeout=10) as r:
+                assert r.status == 200, path
+                assert r.headers["Content-Type"].startswith(ctype), path
+                assert len(r.read()) > 1000, path
         notify.wait("WATCHDOG=1", 2)  # every second at 3 s
         p.send_signal(signal.SIGHUP)
         notify.wait("RELOADING=1")
