@@ -117,8 +117,7 @@ async function render() {
 		if (current !== me)
 			return;
 		main.append(h('p', {class: 'form-error', role: 'alert',
-			text: (e instanceof ApiError && e.status === 404 ?
-				'Not found: ' : '') + (e.message || String(e))}),
+			text: e instanceof ApiError ? e.message : String(e)}),
 		h('p', {}, h('a', {href: '#/endpoints', text: 'Back to the ' +
 			'endpoints'})));
 	}
@@ -129,8 +128,8 @@ function renderSignin(main) {
 		'aria-labelledby': 'signin-title', novalidate: true},
 	h('h1', {id: 'signin-title', text: 'Sign in'}),
 	h('p', {class: 'help', text: 'Use an account\'s auth_id and ' +
-		'auth_token (printed when the account was created). The token ' +
-		'stays in this tab only.'}),
+		'auth_token, as printed by make run or sipward account create. ' +
+		'They stay in this tab only, until you sign out or close it.'}),
 	h('p', {class: 'form-error', role: 'alert', hidden: !signinNotice,
 		text: signinNotice}),
 	field({name: 'auth_id', inputId: 'auth_id', label: 'Auth ID',

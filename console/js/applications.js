@@ -55,6 +55,17 @@ export async function render(ctx) {
 
 	function openForm(app) {
 		const editing = !!app;
+		// where the focus goes back when the form closes
+		const opener = document.activeElement instanceof HTMLElement &&
+			document.activeElement.tagName === 'BUTTON' ?
+			document.activeElement : document.getElementById('new-application');
+		const focusBack = () => {
+			const el = opener.isConnected ? opener : editing ?
+				list.querySelector('tr[data-app-id="' + CSS.escape(a.app_id) +
+					'"] .edit-app') : document.getElementById('new-application');
+			if (el)
+				el.focus();
+		};
 		const a = app || {answer_method: 'POST', hangup_method: 'POST',
 			fallback_method: 'POST', message_method: 'POST'};
 		const form = h('form', {id: 'application-form', novalidate: true,
@@ -68,8 +79,8 @@ export async function render(ctx) {
 			field({name: u, label, type: 'url', value: a[u] || '',
 				help, required: u === 'answer_url',
 				placeholder: 'https://'}),
-			field({name: m, label: 'Method', type: 'select',
-				options: METHODS, value: a[m] || 'POST'}))),
+			field({name: m, label: label.replace(/ URL$/, '') + ' method',
+				type: 'select', options: METHODS, value: a[m] || 'POST'}))),
 		field({name: 'default_endpoint_app', type: 'checkbox',
 			label: 'Default application of new endpoints',
 			value: a.default_endpoint_app}),
@@ -79,6 +90,7 @@ export async function render(ctx) {
 			h('button', {type: 'button', class: 'secondary',
 				onclick: () => {
 					box.hidden = true;
+					focusBack();
 				}}, 'Cancel')));
 		onSubmit(form, async () => {
 			const body = {};
@@ -109,6 +121,7 @@ export async function render(ctx) {
 			}
 			box.hidden = true;
 			await load();
+			focusBack();
 		});
 		clear(box).append(form);
 		box.hidden = false;

@@ -176,7 +176,13 @@ function renderCreate(box, appOptions) {
 			field({name, label, type: 'checkbox', value: def})))),
 	h('div', {class: 'actions'},
 		h('button', {type: 'submit', id: 'create-endpoint'},
-			'Create endpoint')));
+			'Create endpoint'),
+		h('button', {type: 'button', class: 'secondary', onclick: () => {
+			box.hidden = true;
+			const opener = document.getElementById('new-endpoint');
+			opener.setAttribute('aria-expanded', 'false');
+			opener.focus();
+		}}, 'Cancel')));
 	form.querySelector('#generate-password').addEventListener('click',
 		() => {
 			const input = form.elements.password;
