@@ -72,7 +72,7 @@ export function field(o) {
 			checked: !!o.value});
 		const wrap = h('div', {class: 'field check'},
 			h('label', {for: common.id}, input, ' ', o.label),
-			help, err);
+			err, help);
 		return wrap;
 	} else {
 		input = h('input', {...common, type: o.type || 'text',
@@ -82,8 +82,8 @@ export function field(o) {
 			spellcheck: 'false'});
 	}
 	return h('div', {class: 'field'},
-		h('label', {for: common.id, text: o.label}), input, o.after,
-		help, err);
+		h('label', {for: common.id, text: o.label}), input, err, o.after,
+		help);
 }
 
 export function clearErrors(form) {
