@@ -324,11 +324,12 @@ export async function render(ctx) {
 			const match = eps.filter((e) => !q ||
 				e.username.toLowerCase().includes(q) ||
 				(e.alias || '').toLowerCase().includes(q));
-			clear(sel).append(...[[q ? '— ' + match.length + ' match' +
-				(match.length === 1 ? '' : 'es') + ' —' : choose[0][1]]]
-				.map((l) => h('option', {value: '', text: l})),
-			...match.map((e) => h('option', {value: e.username,
-				text: label(e)})));
+			const n = match.length;
+			const head = q ? '— ' + n + (n === 1 ? ' match' : ' matches') +
+				' —' : choose[0][1];
+			clear(sel).append(h('option', {value: '', text: head}),
+				...match.map((e) => h('option', {value: e.username,
+					text: label(e)})));
 			sel.value = match.some((e) => e.username === keep) ? keep :
 				match.length === 1 ? match[0].username : '';
 		});
