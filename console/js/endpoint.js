@@ -34,6 +34,7 @@ function viewRows(ep) {
 		['sip_user_agent', 'User agent', ep.sip_user_agent || '—'],
 		...FLAGS.map(([k, label]) => [k, label, yesNo(ep[k])]),
 		['sub_account', 'Sub-account', ep.sub_account || '—'],
+		['resource_uri', 'Resource URI', h('code', {text: ep.resource_uri})],
 		['created_at', 'Created', fmtTime(ep.created_at)],
 		['updated_at', 'Updated', fmtTime(ep.updated_at)],
 	];
