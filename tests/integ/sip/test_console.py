@@ -25,8 +25,9 @@ elements by the ids and attributes of the console's DOM contract only
    3-character password gets the API's own message beside the field and
    changes nothing (API); alice, created through the page with the
    application that dials bob, is registered by the in-page softphone over
-   WebSocket and calls bob (baresip, registered with the rotated password,
-   answers; media through rtpengine); #call-state goes in-call, mute
+   WebSocket and calls bob (baresip, registered with the rotated password
+   while bob's page is open, which turns registered by itself; it answers,
+   media through rtpengine); #call-state goes in-call, mute
    toggles; the calls page lists the live call, its hang-up button ends it
    (baresip gets the BYE), it leaves the live list, shows in the history,
    and the softphone shows the call ended, still registered; an endpoint
@@ -506,11 +507,26 @@ def test_console_end_to_end(srv, rtp, app, console, sip_procs, tmp_path):
     alice.id = alice_id
     assert alice.get()["application"]["app_id"] == dial_app
 
-    # -- bob's desk phone (baresip) with the rotated password
+    # -- bob's desk phone (baresip) with the rotated password: bob's page,
+    # open, turns registered by itself
+    nav(c, "endpoints")
+    c.click('table#endpoints tr[data-endpoint-id="%s"] '
+            '[data-field="username"] a' % bob_id)
+    c.page("endpoint")
+    c.wait('#endpoint-view [data-field="username"]', text=bob_name)
+    c.wait("#endpoint-view", attr="data-registered", value="false")
+    reloads = c.eval("performance.getEntriesByType('navigation').length")
     wav = tmp_path / "bob.wav"
     write_tone(wav, 1209, 120.0)
     bob.password = new_pw
     pb = baresip_phone(sip_procs, tmp_path, srv, bob, wav)
+    c.wait("#endpoint-view", attr="data-registered", value="true",
+           timeout=SLOW)
+    c.wait("table#registrations tbody tr", text="UDP")
+    c.wait('#endpoint-view [data-field="sip_registered"]',
+           text="Registered")
+    assert c.eval("performance.getEntriesByType('navigation').length") \
+        == reloads
     bob.wait_registered("true", timeout=SLOW)
 
     def logs():
