@@ -14,11 +14,12 @@ elements by the ids and attributes of the console's DOM contract only
    stores nothing; the right one signs in (the credentials in
    sessionStorage only: no localStorage, no cookie); sign-out empties
    sessionStorage.
-3. The scenario, in one browser: two applications created through the
-   page (one edited); an endpoint, bob, created through the page with a
-   generated password and an application; sipp registers bob and both the
-   list row and bob's page turn data-registered="true" without a reload,
-   and the list's sip_registered filter finds him; "Rotate password" shows
+3. The scenario, in one browser, signed in with a fresh account: two
+   applications created through the page (one edited); an endpoint, bob,
+   created through the page with a generated password and an
+   application; sipp registers bob and the list row turns
+   data-registered="true" without a reload (bob's page shows it), and the
+   list's sip_registered filter finds him; "Rotate password" shows
    a new password once, the registration ends on the page (and in the
    API), and sipp's REGISTER with the old password is refused; the
    application is swapped in the form (checked through the API); a
@@ -309,13 +310,14 @@ def test_console_end_to_end(srv, rtp, app, console, sip_procs, tmp_path):
     from test_calls_clients import write_tone
     from test_sip_clients import run_sipp
     c = console
-    api = srv.api()
-    domain = srv.account["domain"]
-    token = srv.account["auth_token"]
+    # a fresh account (and domain) of its own: nothing of the other tests
+    api = srv.new_account()
+    domain = api.domain
+    token = api.token
     secrets = [token]
     allow = []  # the HTTP errors this scenario provokes
 
-    sign_in(c, srv)
+    sign_in(c, srv, {"auth_id": api.auth_id, "auth_token": token})
 
     # -- two applications through the page, one edited
     bob_name, alice_name = uname("cb"), uname("ca")
