@@ -38,39 +38,11 @@
 
 const fs = require('fs');
 const http = require('http');
-const os = require('os');
 const path = require('path');
-const readline = require('readline');
+const {MODULES, stdinLines, emit, setLogTag, log, sleep, bounded, state,
+	shutdown, launchChromium} = require('./chromium.js');
 
-const CHROMIUM = process.env.SIPWARD_CHROMIUM || '/usr/bin/chromium';
-const MODULES = process.env.SIPWARD_NODE_MODULES ||
-	path.join(__dirname, 'node_modules');
-
-function emit(obj)
-{
-	process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-function log(...args)
-{
-	process.stderr.write('[browser.js] ' + args.join(' ') + '\n');
-}
-
-function sleep(ms)
-{
-	return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// p, or a rejection after ms saying what timed out.
-function bounded(p, ms, what)
-{
-	let timer;
-	const t = new Promise((resolve, reject) => {
-		timer = setTimeout(() => reject(new Error(
-			what + ' did not finish within ' + ms / 1000 + ' s')), ms);
-	});
-	return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
+setLogTag('browser.js');
 
 // ---------------------------------------------------------------------------
 // the page (served on http://127.0.0.1, a secure context for getUserMedia)
@@ -518,120 +490,18 @@ function startServer(libs)
 }
 
 // ---------------------------------------------------------------------------
-// lifecycle
-
-const state = {browser: null, pid: null, profile: null, server: null,
-	closing: false};
-
-function killChromium()
-{
-	if (!state.pid)
-		return;
-	// puppeteer starts Chromium as the leader of its own process group:
-	// that group (Chromium and its helpers) is killed by its id
-	for (const target of [-state.pid, state.pid]) {
-		try {
-			process.kill(target, 'SIGKILL');
-		} catch (e) {
-			// already gone
-		}
-	}
-}
-
-function removeProfile()
-{
-	if (!state.profile)
-		return;
-	try {
-		fs.rmSync(state.profile, {recursive: true, force: true});
-	} catch (e) {
-		log('could not remove', state.profile + ':', e.message);
-	}
-	state.profile = null;
-}
-
-async function shutdown(code, why)
-{
-	if (state.closing)
-		return;
-	state.closing = true;
-	if (why)
-		log('exiting:', why);
-	// whatever happens below, the process ends within 10 s
-	setTimeout(() => {
-		killChromium();
-		removeProfile();
-		process.exit(code);
-	}, 10000).unref();
-	if (state.browser) {
-		try {
-			await bounded(state.browser.close(), 5000,
-				'closing Chromium');
-		} catch (e) {
-			log(e.message, '- killing it');
-		}
-		killChromium();
-		// the profile is removable once Chromium is gone
-		const p = state.browser.process();
-		if (p && p.exitCode === null && p.signalCode === null)
-			await bounded(new Promise((r) => p.once('exit', r)),
-				3000, 'Chromium exit').catch(() => {});
-	}
-	removeProfile();
-	if (state.server)
-		state.server.close();
-	emit({event: 'closed', code: code});
-	process.stdout.write('', () => process.exit(code));
-}
+// lifecycle (chromium.js)
 
 async function launch(sc)
 {
-	let puppeteer;
-	try {
-		puppeteer = require(path.join(MODULES, 'puppeteer-core'));
-	} catch (e) {
-		throw new Error('puppeteer-core not found under ' + MODULES +
-			' (set SIPWARD_NODE_MODULES; scripts/npm-deps.sh ' +
-			'installs it): ' + e.message);
-	}
 	const libs = sc.stack ? [sc.stack] : ['jssip', 'sipjs'];
-	state.server = await startServer(libs);
-	const port = state.server.address().port;
-	state.profile = fs.mkdtempSync(path.join(os.tmpdir(),
-		'sipward-chromium-'));
+	const server = await startServer(libs);
+	state.onClose.push(() => server.close());
+	const port = server.address().port;
 	const ms = sc.timeout * 1000;
 	const t0 = Date.now();
-	state.browser = await puppeteer.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		userDataDir: state.profile,
-		timeout: 30000,
-		protocolTimeout: Math.max(ms * 2, 30000),
-		handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false,
-		args: ['--headless=new', '--no-sandbox',
-			'--ignore-certificate-errors',
-			'--use-fake-device-for-media-stream',
-			'--use-fake-ui-for-media-stream',
-			'--allow-loopback-in-peer-connection',
-			'--autoplay-policy=no-user-gesture-required',
-			'--disable-background-networking',
-			'--disable-component-update', '--disable-sync',
-			'--disable-quic', '--no-first-run', '--disable-gpu']
-			.concat(sc.fake_audio_file ?
-				['--use-file-for-fake-audio-capture=' +
-				 sc.fake_audio_file] : [])});
-	const proc = state.browser.process();
-	state.pid = proc ? proc.pid : null;
-	log('Chromium', state.pid, 'up in', Date.now() - t0, 'ms');
-	state.browser.on('disconnected', () => {
-		if (!state.closing) {
-			emit({event: 'error', error: 'Chromium went away'});
-			shutdown(1, 'Chromium went away');
-		}
-	});
-	const pages = await state.browser.pages();
-	const page = pages[0] || await state.browser.newPage();
-	page.setDefaultTimeout(ms);
+	const page = await launchChromium({prefix: 'sipward-chromium-',
+		timeout: sc.timeout, fake_audio_file: sc.fake_audio_file});
 	// JsSIP's debug lines carry %c colour directives: dropped
 	page.on('console', (m) => process.stderr.write('[console.' +
 		m.type() + '] ' + m.text().replace(/%c/g, '')
@@ -671,30 +541,7 @@ async function main()
 	process.on('unhandledRejection', (e) => {
 		emit({event: 'error', error: String(e && e.stack || e)});
 	});
-	const rl = readline.createInterface({input: process.stdin});
-	const lines = [];
-	let wake = null;
-	let eof = false;
-	rl.on('line', (l) => {
-		if (l.trim() === '')
-			return;
-		lines.push(l);
-		if (wake)
-			wake();
-	});
-	rl.on('close', () => {
-		eof = true;
-		if (wake)
-			wake();
-	});
-	const next = async () => {
-		while (!lines.length && !eof)
-			await new Promise((r) => {
-				wake = r;
-			});
-		wake = null;
-		return lines.length ? lines.shift() : null;
-	};
+	const next = stdinLines();
 
 	let sc;
 	try {

@@ -63,39 +63,11 @@
 'use strict';
 
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const readline = require('readline');
+const {stdinLines, emit, setLogTag, log, sleep, bounded, state,
+	shutdown, launchChromium} = require('./chromium.js');
 
-const CHROMIUM = process.env.SIPWARD_CHROMIUM || '/usr/bin/chromium';
-const MODULES = process.env.SIPWARD_NODE_MODULES ||
-	path.join(__dirname, 'node_modules');
-
-function emit(obj)
-{
-	process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-function log(...args)
-{
-	process.stderr.write('[console.js] ' + args.join(' ') + '\n');
-}
-
-function sleep(ms)
-{
-	return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// p, or a rejection after ms saying what timed out.
-function bounded(p, ms, what)
-{
-	let timer;
-	const t = new Promise((resolve, reject) => {
-		timer = setTimeout(() => reject(new Error(
-			what + ' did not finish within ' + ms / 1000 + ' s')), ms);
-	});
-	return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
+setLogTag('console.js');
 
 class StepError extends Error {
 	constructor(message, seen)
@@ -196,114 +168,20 @@ function cspListener()
 }
 
 // ---------------------------------------------------------------------------
-// lifecycle
+// lifecycle (chromium.js)
 
-const state = {browser: null, pid: null, profile: null, closing: false,
-	dialog: {accept: false, text: undefined}};
-
-function killChromium()
-{
-	if (!state.pid)
-		return;
-	// puppeteer starts Chromium as the leader of its own process group
-	for (const target of [-state.pid, state.pid]) {
-		try {
-			process.kill(target, 'SIGKILL');
-		} catch (e) {
-			// already gone
-		}
-	}
-}
-
-function removeProfile()
-{
-	if (!state.profile)
-		return;
-	try {
-		fs.rmSync(state.profile, {recursive: true, force: true});
-	} catch (e) {
-		log('could not remove', state.profile + ':', e.message);
-	}
-	state.profile = null;
-}
-
-async function shutdown(code, why)
-{
-	if (state.closing)
-		return;
-	state.closing = true;
-	if (why)
-		log('exiting:', why);
-	setTimeout(() => {
-		killChromium();
-		removeProfile();
-		process.exit(code);
-	}, 10000).unref();
-	if (state.browser) {
-		try {
-			await bounded(state.browser.close(), 5000, 'closing Chromium');
-		} catch (e) {
-			log(e.message, '- killing it');
-		}
-		killChromium();
-		const p = state.browser.process();
-		if (p && p.exitCode === null && p.signalCode === null)
-			await bounded(new Promise((r) => p.once('exit', r)), 3000,
-				'Chromium exit').catch(() => {});
-	}
-	removeProfile();
-	emit({event: 'closed', code: code});
-	process.stdout.write('', () => process.exit(code));
-}
+// How the page's next alert/confirm/prompt is answered (dialogs command).
+const dialogOpt = {accept: false, text: undefined};
 
 async function launch(opt)
 {
-	let puppeteer;
-	try {
-		puppeteer = require(path.join(MODULES, 'puppeteer-core'));
-	} catch (e) {
-		throw new Error('puppeteer-core not found under ' + MODULES +
-			' (set SIPWARD_NODE_MODULES; scripts/npm-deps.sh ' +
-			'installs it): ' + e.message);
-	}
-	state.profile = fs.mkdtempSync(path.join(os.tmpdir(),
-		'sipward-console-'));
-	const t0 = Date.now();
-	state.browser = await puppeteer.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		userDataDir: state.profile,
-		timeout: 30000,
-		protocolTimeout: Math.max(opt.timeout * 2000, 30000),
-		handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false,
-		defaultViewport: {width: opt.width || 1280,
-			height: opt.height || 800, deviceScaleFactor: 1},
-		args: ['--headless=new', '--no-sandbox',
-			'--ignore-certificate-errors',
-			'--use-fake-device-for-media-stream',
-			'--use-fake-ui-for-media-stream',
-			'--allow-loopback-in-peer-connection',
-			'--autoplay-policy=no-user-gesture-required',
-			'--disable-background-networking',
-			'--disable-component-update', '--disable-sync',
-			'--disable-quic', '--no-first-run', '--disable-gpu',
-			'--hide-scrollbars', '--font-render-hinting=none',
-			'--lang=en-US']
-			.concat(opt.fake_audio_file ?
-				['--use-file-for-fake-audio-capture=' +
-				 opt.fake_audio_file] : [])});
-	const proc = state.browser.process();
-	state.pid = proc ? proc.pid : null;
-	log('Chromium', state.pid, 'up in', Date.now() - t0, 'ms');
-	state.browser.on('disconnected', () => {
-		if (!state.closing) {
-			emit({event: 'error', error: 'Chromium went away'});
-			shutdown(1, 'Chromium went away');
-		}
-	});
-	const pages = await state.browser.pages();
-	const page = pages[0] || await state.browser.newPage();
-	page.setDefaultTimeout(opt.timeout * 1000);
+	const page = await launchChromium({prefix: 'sipward-console-',
+		timeout: opt.timeout,
+		viewport: {width: opt.width || 1280, height: opt.height || 800,
+			deviceScaleFactor: 1},
+		args: ['--hide-scrollbars', '--font-render-hinting=none',
+			'--lang=en-US'],
+		fake_audio_file: opt.fake_audio_file});
 	page.setDefaultNavigationTimeout(opt.timeout * 1000);
 
 	await page.exposeFunction('sipwardCsp', (v) =>
@@ -328,12 +206,12 @@ async function launch(opt)
 		url: r.url(), method: r.method(),
 		error: r.failure() ? r.failure().errorText : null}));
 	page.on('dialog', async (d) => {
-		const accept = state.dialog.accept;
+		const accept = dialogOpt.accept;
 		emit({event: 'dialog', type: d.type(), text: d.message(),
 			action: accept ? 'accept' : 'dismiss'});
 		try {
 			if (accept)
-				await d.accept(state.dialog.text);
+				await d.accept(dialogOpt.text);
 			else
 				await d.dismiss();
 		} catch (e) {
@@ -525,7 +403,8 @@ const commands = {
 		return {bytes: fs.statSync(c.path).size};
 	},
 	async dialogs(page, c) {
-		state.dialog = {accept: !!c.accept, text: c.text};
+		dialogOpt.accept = !!c.accept;
+		dialogOpt.text = c.text;
 	},
 };
 
@@ -550,30 +429,7 @@ async function main()
 	}
 	opt.timeout = Number(opt.timeout) > 0 ? Number(opt.timeout) : 20;
 
-	const rl = readline.createInterface({input: process.stdin});
-	const lines = [];
-	let wake = null;
-	let eof = false;
-	rl.on('line', (l) => {
-		if (l.trim() === '')
-			return;
-		lines.push(l);
-		if (wake)
-			wake();
-	});
-	rl.on('close', () => {
-		eof = true;
-		if (wake)
-			wake();
-	});
-	const next = async () => {
-		while (!lines.length && !eof)
-			await new Promise((r) => {
-				wake = r;
-			});
-		wake = null;
-		return lines.length ? lines.shift() : null;
-	};
+	const next = stdinLines();
 
 	let page;
 	try {
