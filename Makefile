@@ -25,7 +25,7 @@ build: deps
 
 # Local development: applications may live on this machine (localhost).
 run: build
-	@echo "sipward: web console at http://$(HTTP)/console/ (sign in with the auth_id and auth_token printed below, or of any account)"
+	@echo "sipward: web console at http://$(HTTP)/console/ (sign in with an account: the first one is printed below on the first start)"
 	SIPWARD_WEBHOOK_ALLOW_PRIVATE=$${SIPWARD_WEBHOOK_ALLOW_PRIVATE:-true} \
 		SIPWARD_SIP_WS=$${SIPWARD_SIP_WS:-$(SIP_WS)} \
 		./$(BUILD)/sipward serve --db $(DB) --http $(HTTP) --sip $(SIP)

@@ -78,7 +78,12 @@ async function render() {
 		return;
 	}
 	showChrome(true);
-	const r = parseHash();
+	let r;
+	try {
+		r = parseHash();
+	} catch (e) { // a bad %-escape in the address
+		r = {name: 'endpoints', query: new URLSearchParams()};
+	}
 	setPage(r.name);
 	const me = {timers: [], cleanup: null};
 	current = me;
@@ -137,7 +142,9 @@ function renderSignin(main) {
 		autocomplete: 'username'}),
 	field({name: 'auth_token', inputId: 'auth_token', label: 'Auth token',
 		type: 'password', required: true,
-		autocomplete: 'current-password'}),
+		// not offered to the browser's password manager: the token
+		// stays in this tab only
+		autocomplete: 'off'}),
 	h('div', {class: 'actions'},
 		h('button', {type: 'submit', id: 'signin-submit'}, 'Sign in')));
 	signinNotice = '';

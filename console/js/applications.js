@@ -49,7 +49,7 @@ export async function render(ctx) {
 		'No applications yet: create one, then bind endpoints to it.'),
 		pager(page.meta, page.objects.length, (o) => {
 			offset = o;
-			load();
+			load().catch((e) => toast(e.message, 'error'));
 		}));
 	}
 

@@ -80,13 +80,19 @@ export async function render(ctx) {
 	}
 
 	let histShown = null;
-	async function loadHistory() {
+	function wanted() {
 		const params = {limit: LIMIT, offset};
 		for (const k of FILTERS)
 			if (filters[k])
 				params[k] = filters[k];
+		return params;
+	}
+	async function loadHistory() {
+		const params = wanted();
 		const page = await api.get('Call/', params);
-		if (!ctx.alive())
+		// gone, or an older answer than the filters or page now asked
+		if (!ctx.alive() || JSON.stringify(params) !==
+			JSON.stringify(wanted()))
 			return;
 		const sig = signature([params, page.meta, page.objects]);
 		if (sig === histShown)

@@ -55,13 +55,20 @@ export async function render(ctx) {
 		h('button', {type: 'reset', class: 'secondary'}, 'Clear')));
 
 	let shown = null; // the signature of what the list shows
-	async function load() {
+	function wanted() {
 		const params = {limit: LIMIT, offset};
 		for (const k of FILTERS)
 			if (filters[k])
 				params[k] = filters[k];
+		return params;
+	}
+	async function load() {
+		const params = wanted();
 		const page = await api.get('Endpoint/', params);
-		if (!ctx.alive())
+		// gone, or an older answer (a refresh sent before "Apply" or a
+		// page change): not drawn over the newer one
+		if (!ctx.alive() || JSON.stringify(params) !==
+			JSON.stringify(wanted()))
 			return;
 		const sig = signature([params, page.meta, page.objects]);
 		if (sig === shown) {

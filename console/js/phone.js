@@ -304,7 +304,7 @@ export async function render(ctx) {
 		options: choose.concat(eps.map((e) => [e.username, label(e)])),
 		value: phone.who ? phone.who.username : ''}),
 	field({name: 'password', label: 'Its password', type: 'password',
-		autocomplete: 'off',
+		autocomplete: 'new-password', // never a saved login's password
 		help: 'Used to register, never stored.'}),
 	field({name: 'ws_url', label: 'WebSocket URL', value: wsUrl,
 		placeholder: 'wss://host:port',

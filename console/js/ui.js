@@ -41,6 +41,7 @@ export function toast(message, kind = 'ok') {
 	clearTimeout(toastTimer);
 	toastTimer = setTimeout(() => {
 		t.className = '';
+		t.textContent = '';
 	}, 6000);
 }
 

@@ -69,25 +69,24 @@ static void reply_file(struct api_ctx *c, const char *type,
 {
 	struct http_resp *r = c->resp;
 	const char *inm = http_req_header(c->req, "If-None-Match");
+	bool fresh = etag && inm && etag_matches(inm, etag);
 
+	if (!fresh) {
+		r->body = malloc(len ? len : 1);
+		if (!r->body) {
+			api_reply_error(c, 500, "internal error",
+					"Out of memory", NULL);
+			return;
+		}
+		memcpy(r->body, data, len);
+		r->body_len = len;
+		r->content_type = type;
+	}
+	r->status = fresh ? 304 : 200;
 	r->head_raw = SECURITY_HEADERS;
 	http_resp_header(r, "Cache-Control", "no-cache");
 	if (etag)
 		http_resp_header(r, "ETag", "%s", etag);
-	if (etag && inm && etag_matches(inm, etag)) {
-		r->status = 304;
-		return;
-	}
-	r->body = malloc(len ? len : 1);
-	if (!r->body) {
-		api_reply_error(c, 500, "internal error", "Out of memory",
-				NULL);
-		return;
-	}
-	memcpy(r->body, data, len);
-	r->body_len = len;
-	r->content_type = type;
-	r->status = 200;
 }
 
 /* "host" and port of a SIP WebSocket listener, as config.json shows it. */
@@ -115,7 +114,7 @@ static void put_listener(json_t *o, const char *key, const char *listen,
 		host[n] = '\0';
 	}
 	json_object_set_new(o, key,
-			    json_pack("{s:o,s:i}", "host",
+			    json_pack("{s:o,s:I}", "host",
 				      !host[0] ||
 					      strcmp(host, "0.0.0.0") == 0 ||
 					      strcmp(host, "::") == 0
@@ -127,7 +126,7 @@ static void put_listener(json_t *o, const char *key, const char *listen,
 static void reply_config(struct api_ctx *c)
 {
 	const struct api *a = c->api;
-	json_t *o = json_pack("{s:s}", "version", SIPWARD_VERSION);
+	json_t *o = json_object();
 	char *text;
 	size_t len;
 

@@ -406,8 +406,8 @@ static int do_endpoint_list(struct store *st, void *arg)
 	}
 	/* One row more than the page: whether another follows. */
 	err = st->ops->binding_list_page(st, l->acct->id, &l->f, l->limit + 1,
-					 offset, base_time_now_ms(),
-					 page_binding_add, l);
+					 offset, l->f.now_ms, page_binding_add,
+					 l);
 	if (!err)
 		err =
 		    st->ops->endpoint_list(st, l->acct->id, &l->f, l->limit + 1,

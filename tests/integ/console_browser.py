@@ -200,7 +200,10 @@ class Console:
         except (BrokenPipeError, OSError, ValueError) as e:
             raise ConsoleError("console.js is gone (%s): exit %r\n%s" % (
                 e, self.proc.poll(), self.diagnostics()))
-        what = "%s %s" % (cmd_name, json.dumps(args))
+        shown = dict(args)
+        if cmd_name == "type":  # tokens and passwords stay out of CI logs
+            shown["text"] = "<%d characters>" % len(args.get("text", ""))
+        what = "%s %s" % (cmd_name, json.dumps(shown))
         ans = self._await(lambda: self.answers.pop(n, None),
                           timeout + MARGIN, what)
         if not ans.get("ok"):

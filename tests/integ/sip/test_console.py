@@ -3,7 +3,7 @@ by puppeteer-core (tests/node/console.js through
 tests/integ/console_browser.py), on the console a real sipward serves at
 /console/, with real phones (sipp, baresip) and rtpengine. It selects
 elements by the ids and attributes of the console's DOM contract only
-(docs/console.md; /tmp/console-contract.md when it was written).
+(docs/console.md, console/README.md).
 
 1. Plain HTTP: /console/ and its files carry the strict
    Content-Security-Policy, nosniff, no-referrer, an ETag and
@@ -474,7 +474,7 @@ def test_console_end_to_end(srv, rtp, app, console, sip_procs, tmp_path):
         assert after[k] == before[k], (k, before, after)
     c.wait('#endpoint-view [data-field="application"]', text="Dial bob",
            timeout=SLOW)
-    c.wait("#toast", nonempty=True)
+    c.wait("#toast", text="Saved: application")
 
     # -- a 3-character password: the API's error beside the field
     before = bob.get()
@@ -583,7 +583,7 @@ def test_console_end_to_end(srv, rtp, app, console, sip_procs, tmp_path):
     assert uuid in live_api, (uuid, live_api)
     # a call that ends between the list and its item answers 404 (the
     # page takes it as gone)
-    allow.append((404, "/Call/"))
+    allow.append((404, "/Call/%s/" % uuid))
     try:
         c.click(row + " button.hangup")
         c.wait(row, gone=True, timeout=SLOW)

@@ -364,15 +364,20 @@ def test_list_filter_sip_registered(sip_make_server):
     eps = [srv.endpoint(api) for _ in range(3)]
     on, off, brief = eps
     ua_on, ua_brief = on.ua("udp"), brief.ua("udp")
+
+    def names(**params):
+        return [o["username"] for o in api.all_endpoints(**params)]
+
     with ua_on.c, ua_brief.c:
         ua_on.register_ok()
-        ua_brief.register_ok(expires=1)
-
-        def names(**params):
-            return [o["username"] for o in
-                    api.all_endpoints(**params)]
-
-        assert names(sip_registered="false") == [off.username]
+        assert names(sip_registered="true") == [on.username]
+        assert names(sip_registered="false") == [off.username,
+                                                 brief.username]
+        # a binding of 1 s: listed while it lives (seen at least once, or
+        # its REGISTER is repeated), then gone by expiry alone
+        wait_until(lambda: ua_brief.register_ok(expires=1) and names(
+            sip_registered="true") == [on.username, brief.username], 30,
+            "the 1 s binding listed while it lives")
         wait_until(lambda: names(sip_registered="true") == [on.username],
                    30, "the 1 s binding expired out of the filter")
         assert names(sip_registered="false") == [off.username,
