@@ -86,6 +86,22 @@ def browser_or_skip():
     return node, modules
 
 
+def parse_line(raw):
+    """One stdout line of a node driver (browser.js, console.js) as a
+    dict: its JSON object, {"event": "_raw", "line": ...} for anything
+    else, None for a blank line."""
+    line = raw.decode(errors="replace").strip()
+    if not line:
+        return None
+    try:
+        ev = json.loads(line)
+        if isinstance(ev, dict):
+            return ev
+    except ValueError:
+        pass
+    return {"event": "_raw", "line": line}
+
+
 class BrowserError(AssertionError):
     pass
 
@@ -135,15 +151,9 @@ class Browser:
 
     def _read(self):
         for raw in self.proc.stdout:
-            line = raw.decode(errors="replace").strip()
-            if not line:
+            ev = parse_line(raw)
+            if ev is None:
                 continue
-            try:
-                ev = json.loads(line)
-                if not isinstance(ev, dict):
-                    raise ValueError
-            except ValueError:
-                ev = {"event": "_raw", "line": line}
             ev["_t"] = time.monotonic()
             with self.lock:
                 ev["_n"] = len(self.events)

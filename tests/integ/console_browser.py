@@ -114,16 +114,11 @@ class Console:
     # -- plumbing
 
     def _read(self):
+        from browser import parse_line
         for raw in self.proc.stdout:
-            line = raw.decode(errors="replace").strip()
-            if not line:
+            ev = parse_line(raw)
+            if ev is None:
                 continue
-            try:
-                ev = json.loads(line)
-                if not isinstance(ev, dict):
-                    raise ValueError
-            except ValueError:
-                ev = {"event": "_raw", "line": line}
             with self.cv:
                 if "event" not in ev and "id" in ev:
                     self.answers[ev["id"]] = ev
